@@ -1,0 +1,63 @@
+// Command scalar-tui is an operations console for Scalar DL clusters on Apache
+// Cassandra deployed with scalar-terraform. This package only parses flags,
+// reads the config and wires inventory, ops and tui together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // the operation ran and failed (a host failed, a workflow stopped)
+	exitBadInput = 2 // bad flags, bad state, missing files: nothing was attempted
+	exitCanceled = 130
+)
+
+// exitError carries an exit code through cobra's error return.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// badInput marks err as an input problem (exit code 2).
+func badInput(err error) error { return &exitError{code: exitBadInput, err: err} }
+
+// failed marks err as an operation failure (exit code 1).
+func failed(err error) error { return &exitError{code: exitFailed, err: err} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "scalar-tui:", err)
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, context.Canceled):
+		return exitCanceled
+	default:
+		// cobra's own errors (unknown flag, bad args) are usage errors.
+		return exitBadInput
+	}
+}

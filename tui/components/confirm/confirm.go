@@ -1,0 +1,154 @@
+// Package confirm is the confirmation dialog shown before every dangerous
+// action.
+//
+// Its safety rules: the focused button starts on Cancel, so Enter alone
+// never confirms; the operator must move to Confirm (tab, →, l) and press
+// Enter, or press y. The target is captured when the dialog opens and is
+// what the owner acts on, whatever changes underneath meanwhile. confirm
+// must not import the root tui package or ops/*; it does no I/O.
+package confirm
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"scalar-tui/tui/common"
+	"scalar-tui/tui/keymap"
+	"scalar-tui/tui/render"
+)
+
+// Button is a dialog button.
+type Button int
+
+// The buttons; Cancel is the default.
+const (
+	Cancel Button = iota
+	Confirm
+)
+
+// Model is an open dialog. Owners call Update with key messages and then
+// check Closed and Confirmed.
+type Model struct {
+	common common.Common
+	// ID says what the dialog is for, e.g. "run", "quit", "shell".
+	ID    string
+	Title string
+	// Lines are shown in the body, e.g. the plan's commands; they scroll.
+	Lines []string
+	// ConfirmLabel is the Confirm button's text.
+	ConfirmLabel string
+	target       any
+	focus        Button
+	offset       int
+	closed       bool
+	confirmed    bool
+	width        int
+	height       int
+}
+
+// New opens a dialog about target, focused on Cancel.
+func New(c common.Common, id, title string, lines []string, target any) *Model {
+	return &Model{common: c, ID: id, Title: title, Lines: lines, ConfirmLabel: "Confirm", target: target, width: c.Width, height: c.Height}
+}
+
+// Target returns what the dialog was opened about.
+func (m *Model) Target() any { return m.target }
+
+// Focus returns the focused button.
+func (m *Model) Focus() Button { return m.focus }
+
+// Closed reports whether the operator answered.
+func (m *Model) Closed() bool { return m.closed }
+
+// Confirmed reports whether the answer was Confirm.
+func (m *Model) Confirmed() bool { return m.closed && m.confirmed }
+
+// SetSize sets the area the dialog is centred in.
+func (m *Model) SetSize(w, h int) { m.width, m.height = w, h }
+
+// Init does nothing.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Update handles the dialog's keys.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok || m.closed {
+		return m, nil
+	}
+	km := m.common.Keys
+	switch {
+	case km.Matches(k, keymap.Yes):
+		m.closed, m.confirmed = true, true
+	case km.Matches(k, keymap.No):
+		m.closed = true
+	case km.Matches(k, keymap.Select):
+		m.closed, m.confirmed = true, m.focus == Confirm
+	case km.Matches(k, keymap.NextButton), km.Matches(k, keymap.PrevButton):
+		m.focus = 1 - m.focus
+	case km.Matches(k, keymap.Down):
+		if m.offset < len(m.Lines)-1 {
+			m.offset++
+		}
+	case km.Matches(k, keymap.Up):
+		if m.offset > 0 {
+			m.offset--
+		}
+	}
+	return m, nil
+}
+
+// View renders the dialog box (not centred; see Overlay).
+func (m *Model) View() string {
+	st := m.common.Styles
+	w := min(max(m.width-8, 30), 100)
+	inner := w - 4
+	bodyH := max(m.height-11, 3)
+	var b strings.Builder
+	b.WriteString(st.DialogHead.Render(render.Fit(m.Title, inner)))
+	b.WriteString("\n\n")
+	lines := m.Lines[min(m.offset, len(m.Lines)):]
+	for i, l := range lines {
+		if i == bodyH-1 && len(lines) > bodyH {
+			b.WriteString(st.Muted.Render(render.Fit("  … "+strconv.Itoa(len(lines)-i)+" more lines (↓ to scroll)", inner)))
+			b.WriteByte('\n')
+			break
+		}
+		b.WriteString(render.Fit(l, inner))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	cancel, ok := st.Button.Render("[ Cancel ]"), st.Button.Render("[ "+m.ConfirmLabel+" ]")
+	if m.focus == Cancel {
+		cancel = st.ButtonOn.Render("[ Cancel ]")
+	} else {
+		ok = st.ButtonOn.Render("[ " + m.ConfirmLabel + " ]")
+	}
+	focus := "Cancel"
+	if m.focus == Confirm {
+		focus = m.ConfirmLabel
+	}
+	b.WriteString(st.Muted.Render(render.Fit("focus: "+focus+" · tab switches · y confirms · esc cancels", inner)))
+	b.WriteString("\n" + cancel + "  " + ok)
+	return st.Dialog.Width(w).Render(b.String())
+}
+
+// Overlay centres the dialog over a background of the given size.
+func (m *Model) Overlay(width, height int) string {
+	return lipgloss.Place(width, height, lipgloss.Center, lipgloss.Center, m.View())
+}
+
+// ShortHelp returns the dialog's keys.
+func (m *Model) ShortHelp() []key.Binding {
+	var out []key.Binding
+	for _, col := range m.common.Keys.Full(keymap.ScopeDialog) {
+		out = append(out, col...)
+	}
+	return out
+}
+
+// FullHelp returns the dialog's keys in one column.
+func (m *Model) FullHelp() [][]key.Binding { return m.common.Keys.Full(keymap.ScopeDialog) }

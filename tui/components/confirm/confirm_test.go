@@ -1,0 +1,62 @@
+package confirm
+
+import (
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"scalar-tui/tui/common"
+	"scalar-tui/tui/keymap"
+	"scalar-tui/tui/styles"
+)
+
+func newDialog(t *testing.T) *Model {
+	km, err := keymap.New(false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := common.Common{Keys: km, Styles: styles.DefaultStyles(), Width: 80, Height: 24}
+	return New(c, "run", "Run?", []string{"$ nodetool repair -pr"}, "plan-1")
+}
+
+func kmsg(t tea.KeyType, r ...rune) tea.KeyMsg { return tea.KeyMsg{Type: t, Runes: r} }
+
+func TestEnterDoesNotConfirm(t *testing.T) {
+	d := newDialog(t)
+	if d.Focus() != Cancel {
+		t.Fatal("dialog must open on Cancel")
+	}
+	d.Update(kmsg(tea.KeyEnter))
+	if !d.Closed() || d.Confirmed() {
+		t.Fatal("Enter on the default button must close without confirming")
+	}
+}
+
+func TestMoveThenEnterConfirms(t *testing.T) {
+	for _, k := range []tea.KeyMsg{kmsg(tea.KeyTab), kmsg(tea.KeyRight), kmsg(tea.KeyLeft), kmsg(tea.KeyRunes, 'l')} {
+		d := newDialog(t)
+		d.Update(k)
+		d.Update(kmsg(tea.KeyEnter))
+		if !d.Confirmed() || d.Target() != "plan-1" {
+			t.Errorf("%v then enter: confirmed=%v target=%v", k, d.Confirmed(), d.Target())
+		}
+	}
+}
+
+func TestYConfirmsEscCancels(t *testing.T) {
+	d := newDialog(t)
+	d.Update(kmsg(tea.KeyRunes, 'y'))
+	if !d.Confirmed() {
+		t.Error("y should confirm")
+	}
+	d = newDialog(t)
+	d.Update(kmsg(tea.KeyTab))
+	d.Update(kmsg(tea.KeyEsc))
+	if !d.Closed() || d.Confirmed() {
+		t.Error("esc should cancel even with Confirm focused")
+	}
+	d.Update(kmsg(tea.KeyRunes, 'y'))
+	if d.Confirmed() {
+		t.Error("a closed dialog must ignore keys")
+	}
+}

@@ -1,0 +1,163 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"scalar-tui/tui/common"
+	"scalar-tui/tui/keymap"
+	"scalar-tui/tui/render"
+	"scalar-tui/tui/vm"
+)
+
+// auditLoadedMsg carries a host's recent audit entries to the detail screen.
+type auditLoadedMsg struct {
+	host    string
+	entries []vm.AuditEntry
+	err     error
+}
+
+// detail shows one host: every figure, its alerts, recent commands and the
+// actions available on it. It reads the row through lookup at render time
+// so a refresh shows up without any message.
+type detail struct {
+	common  common.Common
+	lookup  func(name string) (vm.HostRow, bool)
+	tag     func() string
+	host    string
+	audit   []vm.AuditEntry
+	auditEr error
+	loading bool
+	width   int
+	height  int
+}
+
+func newDetail(c common.Common, lookup func(string) (vm.HostRow, bool), tag func() string) *detail {
+	return &detail{common: c, lookup: lookup, tag: tag}
+}
+
+// Open shows host and loads its recent audit entries.
+func (m *detail) Open(host string) tea.Cmd {
+	m.host, m.audit, m.auditEr, m.loading = host, nil, nil, true
+	c := m.common
+	return common.Wrap(common.DetailID, func() tea.Msg {
+		e, err := c.Backend.Audit(c.Ctx, vm.AuditQuery{Host: host, Limit: 8})
+		return auditLoadedMsg{host: host, entries: e, err: err}
+	})
+}
+
+// Init does nothing; Open starts the loads.
+func (m *detail) Init() tea.Cmd { return nil }
+
+// SetSize sets the body area.
+func (m *detail) SetSize(w, h int) { m.width, m.height = w, h }
+
+// Update handles audit results and keys.
+func (m *detail) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case auditLoadedMsg:
+		if msg.host == m.host {
+			m.audit, m.auditEr, m.loading = msg.entries, msg.err, false
+		}
+	case tea.KeyMsg:
+		if m.common.Keys.Matches(msg, keymap.Back) {
+			return m, func() tea.Msg { return common.BackMsg{} }
+		}
+		return m, actionKeys(m.common, msg, m.host, m.tag())
+	}
+	return m, nil
+}
+
+// View renders the host.
+func (m *detail) View() string {
+	st := m.common.Styles
+	r, ok := m.lookup(m.host)
+	if !ok {
+		return st.Error.Render("host " + m.host + " is no longer in the inventory (esc to go back)")
+	}
+	h := r.Host
+	var out []string
+	add := func(s string) { out = append(out, render.Fit(s, m.width)) }
+	state := r.State
+	if state == "" {
+		state = vm.StateUnknown
+	}
+	out = append(out, st.Title.Render(h.Short)+"  "+h.Name+"  "+st.State(string(state)).Render(render.Glyph(state)+" "+string(state)))
+	add(fmt.Sprintf("role %s #%d · private %s · public %s · zone %s · instance %s", h.Role, h.Index, dash(h.PrivateIP), dash(h.PublicIP), dash(h.Zone), dash(h.InstanceID)))
+	if h.Role.IsScalarDL() {
+		add(fmt.Sprintf("image %s · running tag %s · deployed tag %s", dash(h.Image), dash(r.ImageTag), dash(h.ImageTag)))
+	}
+	out = append(out, "")
+	add(fmt.Sprintf("CPU %s · Mem %s · Disk / %s · Disk /data %s · Load1 %s",
+		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1)))
+	svc := r.Service
+	if svc == "" {
+		svc = "-"
+	}
+	out = append(out, "Service: "+st.State(string(orUnknown(r.ServiceState))).Render(svc))
+	if len(r.Reasons) > 0 {
+		out = append(out, st.Bold.Render("Reasons"))
+		for _, why := range r.Reasons {
+			add("  • " + why)
+		}
+	}
+	out = append(out, "")
+	out = append(out, st.Bold.Render(fmt.Sprintf("Alerts (%d)", len(r.Alerts))))
+	if len(r.Alerts) == 0 {
+		out = append(out, st.Muted.Render("  none firing"))
+	}
+	out = append(out, render.Alerts(r.Alerts, st, m.common.Now(), m.width, 0)...)
+	out = append(out, "")
+	out = append(out, st.Bold.Render("Recent commands"))
+	switch {
+	case m.loading:
+		out = append(out, st.Muted.Render("  loading audit…"))
+	case m.auditEr != nil:
+		out = append(out, st.Error.Render(render.Fit("  audit: "+m.auditEr.Error(), m.width)))
+	case len(m.audit) == 0:
+		out = append(out, st.Muted.Render("  none recorded"))
+	}
+	for _, e := range m.audit {
+		add(fmt.Sprintf("  %s %-8s %-8s %s → %s", e.At.UTC().Format("01-02 15:04"), e.User, e.Action, e.Command, e.Result))
+	}
+	out = append(out, "")
+	var acts []string
+	for _, b := range m.common.Keys.Short(keymap.ScopeHost, keymap.ScopeOverview) {
+		if b.Help().Key == "enter" || b.Help().Key == "/" {
+			continue
+		}
+		acts = append(acts, b.Help().Key+" "+b.Help().Desc)
+	}
+	out = append(out, st.Bold.Render("Actions: ")+strings.Join(acts, " · ")+st.Muted.Render("   (! asks to confirm)"))
+	if len(out) > m.height {
+		out = out[:m.height]
+	}
+	return strings.Join(out, "\n")
+}
+
+// ShortHelp returns the detail screen's footer keys.
+func (m *detail) ShortHelp() []key.Binding {
+	return m.common.Keys.Short(keymap.ScopeHost, keymap.ScopeGlobal)
+}
+
+// FullHelp returns the detail screen's keys by scope.
+func (m *detail) FullHelp() [][]key.Binding {
+	return m.common.Keys.Full(keymap.ScopeGlobal, keymap.ScopeHost, keymap.ScopeOverview)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func orUnknown(s vm.State) vm.State {
+	if s == "" {
+		return vm.StateUnknown
+	}
+	return s
+}

@@ -1,0 +1,255 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+
+	"scalar-tui/inventory"
+	"scalar-tui/tui/vm"
+)
+
+// testNow is the injected clock of every test.
+var testNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func testClock() time.Time { return testNow }
+
+func f(v float64) *float64 { return &v }
+
+// fakeBackend is a test double of our own UI seam: fixed data, recorded calls.
+type fakeBackend struct {
+	mu      sync.Mutex
+	inv     *inventory.Inventory
+	health  vm.HealthView
+	plans   map[vm.WorkflowKind]vm.PlanView
+	planned []vm.WorkflowParams
+	started []vm.PlanView
+	events  []vm.WorkflowEvent
+	closeCh bool
+	ctl     *fakeControl
+	audit   []vm.AuditEntry
+	runs    []vm.RunView
+	healthN int
+}
+
+type fakeControl struct {
+	mu                         sync.Mutex
+	pauses, continues, cancels int
+}
+
+func (c *fakeControl) Pause(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pauses++
+	return nil
+}
+
+func (c *fakeControl) Continue(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.continues++
+	return nil
+}
+
+func (c *fakeControl) Cancel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancels++
+}
+
+func (fb *fakeBackend) LoadInventory(context.Context) (*inventory.Inventory, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	return fb.inv, nil
+}
+
+func (fb *fakeBackend) Health(context.Context) (vm.HealthView, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.healthN++
+	return fb.health, nil
+}
+
+func (fb *fakeBackend) PlanWorkflow(_ context.Context, kind vm.WorkflowKind, p vm.WorkflowParams) (vm.PlanView, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.planned = append(fb.planned, p)
+	plan, ok := fb.plans[kind]
+	if !ok {
+		return vm.PlanView{}, fmt.Errorf("no %s plan", kind)
+	}
+	plan.Params = p
+	if p.Tag != "" {
+		plan.Title += " to " + p.Tag
+	}
+	return plan, nil
+}
+
+func (fb *fakeBackend) StartWorkflow(_ context.Context, plan vm.PlanView) (<-chan vm.WorkflowEvent, vm.WorkflowControl, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.started = append(fb.started, plan)
+	ch := make(chan vm.WorkflowEvent, len(fb.events)+1)
+	for _, e := range fb.events {
+		ch <- e
+	}
+	if fb.closeCh {
+		close(ch)
+	}
+	fb.ctl = &fakeControl{}
+	return ch, fb.ctl, nil
+}
+
+func (fb *fakeBackend) Audit(_ context.Context, q vm.AuditQuery) ([]vm.AuditEntry, error) {
+	var out []vm.AuditEntry
+	for _, e := range fb.audit {
+		if q.Host == "" || e.Host == q.Host {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (fb *fakeBackend) Runs(context.Context, int) ([]vm.RunView, error) { return fb.runs, nil }
+
+func (fb *fakeBackend) ShellCommand(host string) *exec.Cmd { return exec.Command("true", host) }
+
+func (fb *fakeBackend) startedPlans() []vm.PlanView {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	return append([]vm.PlanView(nil), fb.started...)
+}
+
+const domain = "internal.scalar-labs.com"
+
+func host(role inventory.Role, i int, ip string) inventory.Host {
+	short := fmt.Sprintf("%s-%d", role, i)
+	h := inventory.Host{Name: short + "." + domain, Short: short, Role: role, Index: i, PrivateIP: ip, Zone: "ap-northeast-1a", InstanceID: fmt.Sprintf("i-0%s%d", role[:2], i)}
+	if role.IsScalarDL() {
+		h.Image, h.ImageTag = "ghcr.io/scalar-labs/scalar-ledger", "2.1.0"
+	}
+	return h
+}
+
+func fixtureInventory() *inventory.Inventory {
+	return &inventory.Inventory{
+		NetworkName: "scalar-prod-tokyo", Cloud: "aws", Region: "ap-northeast-1",
+		BastionIP: "54.65.10.20", BastionPort: 22, UserName: "centos", InternalDomain: domain,
+		Hosts: []inventory.Host{
+			host(inventory.RoleMonitor, 1, "10.42.1.50"),
+			host(inventory.RoleBastion, 1, "10.42.0.10"),
+			host(inventory.RoleCassandra, 1, "10.42.2.10"),
+			host(inventory.RoleCassandra, 2, "10.42.2.11"),
+			host(inventory.RoleCassandra, 3, "10.42.2.12"),
+			host(inventory.RoleCassy, 1, "10.42.2.20"),
+			host(inventory.RoleReaper, 1, "10.42.2.21"),
+			host(inventory.RoleScalarDLBlue, 1, "10.42.3.4"),
+			host(inventory.RoleScalarDLBlue, 2, "10.42.3.6"),
+			host(inventory.RoleScalarDLBlue, 3, "10.42.3.8"),
+			host(inventory.RoleEnvoy, 1, "10.42.1.10"),
+			host(inventory.RoleEnvoy, 2, "10.42.1.11"),
+			host(inventory.RoleEnvoy, 3, "10.42.1.12"),
+		},
+	}
+}
+
+func row(short string, st vm.State, cpu, mem, disk float64, svc string, svcState vm.State) vm.HostRow {
+	return vm.HostRow{Host: inventory.Host{Name: short + "." + domain}, State: st, CPU: f(cpu), Mem: f(mem), DiskRoot: f(disk), Load1: f(cpu / 50), Service: svc, ServiceState: svcState}
+}
+
+func fixtureHealth() vm.HealthView {
+	down := row("scalardl-blue-2", vm.StateDown, 0, 0, 41, "scalar stale 2m", vm.StateDown)
+	down.CPU, down.Mem = nil, nil
+	down.Reasons = []string{"container scalar last seen 2m ago", "not a healthy Envoy upstream"}
+	deg := row("cassandra-2", vm.StateDegraded, 35, 71, 91, "cassandra active", vm.StateHealthy)
+	deg.DiskData = f(92.4)
+	deg.Reasons = []string{"/data 92% used (alert at 90%)"}
+	alerts := []vm.AlertView{
+		{Name: "ScalarDLContainerDown", Severity: "critical", Instance: "scalardl-blue-2." + domain, Summary: "container_last_seen 131s", Since: testNow.Add(-2 * time.Minute)},
+		{Name: "InstanceDriveSpaceLow", Severity: "warning", Instance: "cassandra-2." + domain, Summary: "7.6% free on /data", Since: testNow.Add(-14 * time.Minute)},
+	}
+	rows := []vm.HostRow{
+		row("bastion-1", vm.StateHealthy, 2, 21, 30, "sshd", vm.StateHealthy),
+		row("cassandra-1", vm.StateHealthy, 22, 68, 40, "cassandra active", vm.StateHealthy),
+		deg,
+		row("cassandra-3", vm.StateHealthy, 19, 66, 39, "cassandra active", vm.StateHealthy),
+		row("cassy-1", vm.StateHealthy, 3, 30, 22, "cassy up", vm.StateHealthy),
+		row("reaper-1", vm.StateHealthy, 5, 44, 25, "reaper up", vm.StateHealthy),
+		row("scalardl-blue-1", vm.StateHealthy, 31, 52, 41, "scalar up", vm.StateHealthy),
+		down,
+		row("scalardl-blue-3", vm.StateHealthy, 29, 50, 41, "scalar up", vm.StateHealthy),
+		row("envoy-1", vm.StateHealthy, 8, 20, 30, "envoy up · 2/3 upstreams", vm.StateDegraded),
+		row("envoy-2", vm.StateHealthy, 7, 21, 30, "envoy up · 2/3 upstreams", vm.StateDegraded),
+		row("envoy-3", vm.StateHealthy, 7, 20, 30, "envoy up · 2/3 upstreams", vm.StateDegraded),
+	}
+	return vm.HealthView{
+		At: testNow.Add(-5 * time.Second), Source: "prometheus monitor:9090", State: vm.StateDegraded,
+		Hosts: rows,
+		Cluster: []vm.ClusterLine{
+			{Name: "Cassandra", Summary: "3/3 UN", State: vm.StateHealthy},
+			{Name: "Scalar DL", Summary: "2/3 serving", State: vm.StateDegraded},
+			{Name: "Envoy", Summary: "3/3 up, 2/3 upstreams healthy", State: vm.StateDegraded},
+		},
+		Alerts: alerts,
+	}
+}
+
+func fixturePlans() map[vm.WorkflowKind]vm.PlanView {
+	var steps []vm.StepView
+	for i := 1; i <= 3; i++ {
+		h := fmt.Sprintf("cassandra-%d.%s", i, domain)
+		steps = append(steps,
+			vm.StepView{Title: "check ring", Host: h, Commands: []string{"sudo nodetool status"}, Gate: "all nodes UN"},
+			vm.StepView{Title: "repair primary ranges", Host: h, Commands: []string{"sudo nodetool repair -pr -full ScalarDL"}, Gate: "all nodes UN"},
+		)
+	}
+	up := []vm.StepView{{Title: "save image", Commands: []string{"docker pull ghcr.io/scalar-labs/scalar-ledger:TAG"}}}
+	for i := 1; i <= 3; i++ {
+		h := fmt.Sprintf("scalardl-blue-%d.%s", i, domain)
+		up = append(up, vm.StepView{Title: "restart with new image", Host: h,
+			Commands: []string{"cd ~/provision && sed -i 's/^export SCALAR_IMAGE=.*/export SCALAR_IMAGE=ghcr.io\\/scalar-labs\\/scalar-ledger:TAG/' env", ". ./env && docker-compose up -d scalar"},
+			Gate:     "healthy in Envoy"})
+	}
+	return map[vm.WorkflowKind]vm.PlanView{
+		vm.KindRepair: {ID: "repair-20261124-1200", Kind: vm.KindRepair, Title: "Repair Cassandra",
+			Checks: []string{"3/3 nodes UN (nodetool status on cassandra-1)", "no repair running (reaper-1)"}, Steps: steps},
+		vm.KindUpgrade: {ID: "upgrade-20261124-1200", Kind: vm.KindUpgrade, Title: "Upgrade Scalar DL", Steps: up},
+		vm.KindBackup: {ID: "backup-20261124-1200", Kind: vm.KindBackup, Title: "Cassy cluster backup",
+			Steps: []vm.StepView{{Title: "take cluster backup", Host: "cassy-1." + domain, Commands: []string{"grpcurl -d '{\"backup_type\":1}' cassy-1:20051 rpc.Cassy/TakeBackup"}}}},
+	}
+}
+
+func newFake() *fakeBackend {
+	return &fakeBackend{
+		inv: fixtureInventory(), health: fixtureHealth(), plans: fixturePlans(),
+		audit: []vm.AuditEntry{
+			{At: testNow.Add(-3 * time.Hour), User: "alice", Host: "cassandra-2." + domain, Action: "repair", Command: "sudo nodetool repair -pr -full ScalarDL", Result: "ok"},
+			{At: testNow.Add(-26 * time.Hour), User: "bob", Host: "cassandra-2." + domain, Action: "shell", Command: "ssh cassandra-2", Result: "exit 0"},
+		},
+		runs: []vm.RunView{
+			{ID: "repair-1", Kind: vm.KindRepair, Title: "Repair Cassandra", Started: testNow.Add(-3 * time.Hour), Ended: testNow.Add(-2 * time.Hour), State: "done", Hosts: 3},
+		},
+	}
+}
+
+// runningEvents is a run stopped mid-way: cassandra-1 done, cassandra-2 repairing.
+func runningEvents() []vm.WorkflowEvent {
+	c1, c2 := "cassandra-1."+domain, "cassandra-2."+domain
+	return []vm.WorkflowEvent{
+		vm.StepStarted{Step: 0, Host: c1, Title: "check ring", At: testNow.Add(-300 * time.Second)},
+		vm.OutputLine{Host: c1, Line: "UN  10.42.2.10  1.2 GiB  256  ?  rack1"},
+		vm.StepDone{Step: 0, Host: c1},
+		vm.StepStarted{Step: 1, Host: c1, Title: "repair primary ranges", At: testNow.Add(-290 * time.Second)},
+		vm.OutputLine{Host: c1, Line: "[2026-11-24 11:55:10] Repair completed successfully"},
+		vm.StepDone{Step: 1, Host: c1},
+		vm.GatePassed{Step: 1, Host: c1, Gate: "all nodes UN"},
+		vm.StepStarted{Step: 2, Host: c2, Title: "check ring", At: testNow.Add(-120 * time.Second)},
+		vm.StepDone{Step: 2, Host: c2},
+		vm.StepStarted{Step: 3, Host: c2, Title: "repair primary ranges", At: testNow.Add(-83 * time.Second)},
+		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:58:37] Starting repair command #1, repairing keyspace ScalarDL"},
+		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:59:10] Repair session 1 for range (-3074,-2911] finished (progress: 45%)"},
+		vm.Progress{Host: c2, Percent: 45},
+	}
+}

@@ -1,0 +1,128 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/muesli/termenv"
+
+	"scalar-tui/tui/styles"
+	"scalar-tui/tui/vm"
+)
+
+func TestMain(m *testing.M) {
+	lipgloss.SetColorProfile(termenv.Ascii)
+	os.Exit(m.Run())
+}
+
+func loadRows(t testing.TB) []vm.HostRow {
+	t.Helper()
+	b, err := os.ReadFile("testdata/hostrows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []vm.HostRow
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestHostRows renders the fixture at the widths the console supports and
+// compares with testdata/TestHostRows/<width>.golden (update with -update).
+func TestHostRows(t *testing.T) {
+	rows := loadRows(t)
+	st := styles.DefaultStyles()
+	for _, w := range []int{80, 120, 160} {
+		t.Run(fmt.Sprint(w), func(t *testing.T) {
+			cols := HostColumns(w)
+			out := []string{HostHeader(cols, st)}
+			out = append(out, HostRows(rows, cols, st, "cassandra-2.internal.scalar-labs.com")...)
+			for i, l := range out {
+				if lipgloss.Width(l) != w {
+					t.Errorf("line %d is %d wide, want %d: %q", i, lipgloss.Width(l), w, l)
+				}
+			}
+			golden.RequireEqual(t, []byte(strings.Join(out, "\n")+"\n"))
+		})
+	}
+}
+
+func TestHostColumnsDropsWhenNarrow(t *testing.T) {
+	keys := func(cs []Column) string {
+		var k []string
+		for _, c := range cs {
+			k = append(k, c.Key)
+		}
+		return strings.Join(k, ",")
+	}
+	tests := []struct {
+		width int
+		want  string
+	}{
+		{120, "name,ip,state,cpu,mem,disk,service,tag"},
+		{80, "name,state,cpu,mem,disk,service,tag"},
+		{60, "name,state,cpu,mem,disk,service"},
+	}
+	for _, tt := range tests {
+		if got := keys(HostColumns(tt.width)); got != tt.want {
+			t.Errorf("HostColumns(%d) = %s, want %s", tt.width, got, tt.want)
+		}
+	}
+}
+
+func TestSmallFormatters(t *testing.T) {
+	v := 41.6
+	cases := []struct{ got, want string }{
+		{Percent(nil), "-"},
+		{Percent(&v), "42%"},
+		{Fit("cassandra-1", 5), "cass…"},
+		{Fit("ab", 4), "ab  "},
+		{Age(5 * time.Second), "5s"},
+		{Age(14 * time.Minute), "14m"},
+		{Age(30 * time.Hour), "30h"},
+		{Elapsed(83 * time.Second), "1:23"},
+		{Elapsed(3723 * time.Second), "1:02:03"},
+		{Glyph(vm.StateDown), "✗"},
+		{Glyph(""), "?"},
+		{RunDone.Glyph() + RunFailed.Glyph() + RunWaiting.Glyph() + RunRunning.Glyph(), "✓✗·▶"},
+		{Bar(50, 15, styles.DefaultStyles()), "█████░░░░░  50%"},
+	}
+	for i, c := range cases {
+		if c.got != c.want {
+			t.Errorf("case %d: got %q, want %q", i, c.got, c.want)
+		}
+	}
+}
+
+func TestAlertsLimit(t *testing.T) {
+	var as []vm.AlertView
+	for i := 0; i < 5; i++ {
+		as = append(as, vm.AlertView{Name: fmt.Sprintf("A%d", i), Severity: "warning"})
+	}
+	out := Alerts(as, styles.DefaultStyles(), time.Time{}, 60, 3)
+	if len(out) != 3 || !strings.Contains(out[2], "+3 more") {
+		t.Errorf("Alerts limit 3: %q", out)
+	}
+}
+
+func BenchmarkHostRows(b *testing.B) {
+	rows := loadRows(b)
+	for len(rows) < 1000 {
+		rows = append(rows, rows...)
+	}
+	rows = rows[:1000]
+	st := styles.DefaultStyles()
+	cols := HostColumns(120)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = HostRows(rows, cols, st, "cassandra-2.internal.scalar-labs.com")
+	}
+}

@@ -1,0 +1,618 @@
+// Package tui is scalar-tui's terminal console: Bubble Tea models over a
+// Backend seam (see vm.Backend), with the overview, host detail, workflow,
+// runs and audit screens.
+//
+// The root model only lays out, handles global keys and routes messages;
+// each screen follows the component contract in tui/common. tui must not do
+// I/O in Update or View: every Backend call happens inside a tea.Cmd and its
+// result comes back as a message. tui must not import ops/* (the lead's
+// adapter maps ops types onto tui/vm) and must not import cmd.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"scalar-tui/tui/common"
+	"scalar-tui/tui/components/confirm"
+	"scalar-tui/tui/components/input"
+	"scalar-tui/tui/keymap"
+	"scalar-tui/tui/render"
+	"scalar-tui/tui/styles"
+	"scalar-tui/tui/vm"
+)
+
+// Aliases of the view-model types, so callers can write tui.Backend,
+// tui.HostRow and so on.
+type (
+	// Backend is vm.Backend.
+	Backend = vm.Backend
+	// HealthView is vm.HealthView.
+	HealthView = vm.HealthView
+	// HostRow is vm.HostRow.
+	HostRow = vm.HostRow
+	// ClusterLine is vm.ClusterLine.
+	ClusterLine = vm.ClusterLine
+	// AlertView is vm.AlertView.
+	AlertView = vm.AlertView
+	// PlanView is vm.PlanView.
+	PlanView = vm.PlanView
+	// StepView is vm.StepView.
+	StepView = vm.StepView
+	// WorkflowEvent is vm.WorkflowEvent.
+	WorkflowEvent = vm.WorkflowEvent
+)
+
+// DefaultRefreshInterval matches Prometheus' 15 s scrape interval.
+const DefaultRefreshInterval = 15 * time.Second
+
+// Options configure the console.
+type Options struct {
+	// Backend is required.
+	Backend vm.Backend
+	// Readonly removes every dangerous action from keys, commands and help.
+	Readonly bool
+	// Clock is the source of "now"; time.Now when nil.
+	Clock func() time.Time
+	// EnvColor, when set, colours the environment badge (a lipgloss colour).
+	EnvColor string
+	// ProdPattern marks production environment names (red badge);
+	// styles.DefaultProdPattern (`(?i)prod`) when nil.
+	ProdPattern *regexp.Regexp
+	// RefreshInterval is how often health is reloaded; DefaultRefreshInterval when zero.
+	RefreshInterval time.Duration
+	// KeyOverrides maps an action ID (keymap.ID) to comma-separated keys.
+	KeyOverrides map[string]string
+	// Styles replaces styles.DefaultStyles().
+	Styles *styles.Styles
+	// Context bounds every backend call; context.Background when nil.
+	Context context.Context
+}
+
+// Model is the root model.
+type Model struct {
+	common   common.Common
+	screen   common.Screen
+	history  []common.Screen
+	overview *overview
+	detail   *detail
+	workflow *workflow
+	runs     *list
+	audit    *list
+	help     help.Model
+	showHelp bool
+	// helpOffset scrolls the help view on short terminals.
+	helpOffset int
+	cmdMode    bool
+	cmdLine    input.Model
+	dialog     *confirm.Model
+	status     string
+	statusEr   bool
+	width      int
+	height     int
+}
+
+// New builds the console. It fails only on a bad option (no backend, an
+// unknown action in KeyOverrides).
+func New(opts Options) (*Model, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("tui: Options.Backend is required")
+	}
+	km, err := keymap.New(opts.Readonly, opts.KeyOverrides)
+	if err != nil {
+		return nil, err
+	}
+	st := opts.Styles
+	if st == nil {
+		st = styles.DefaultStyles()
+	}
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	interval := opts.RefreshInterval
+	if interval <= 0 {
+		interval = DefaultRefreshInterval
+	}
+	c := common.Common{Ctx: ctx, Styles: st, Keys: km, Backend: opts.Backend, Clock: opts.Clock,
+		EnvColor: opts.EnvColor, ProdPattern: opts.ProdPattern, Width: 80, Height: 24}
+	m := &Model{common: c, help: help.New(), cmdLine: input.New(":")}
+	m.help.ShortSeparator = " · "
+	m.overview = newOverview(c, interval)
+	m.detail = newDetail(c, m.overview.Row, m.overview.currentTag)
+	m.workflow = newWorkflow(c, m.envName)
+	m.runs = newRunsList(c)
+	m.audit = newAuditList(c)
+	m.resize(80, 24)
+	return m, nil
+}
+
+// Run starts the console on the terminal (alternate screen) and returns
+// when the operator quits or ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	styles.ColorProfileFromEnv()
+	opts.Context = ctx
+	m, err := New(opts)
+	if err != nil {
+		return err
+	}
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	_, err = p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return fmt.Errorf("console stopped: %w", ctx.Err())
+	}
+	return err
+}
+
+func (m *Model) envName() string {
+	if m.overview.inv != nil {
+		return m.overview.inv.NetworkName
+	}
+	return ""
+}
+
+// Init starts the overview's loads.
+func (m *Model) Init() tea.Cmd { return m.overview.Init() }
+
+// Screen returns the screen shown.
+func (m *Model) Screen() common.Screen { return m.screen }
+
+// bodyHeight leaves one line for the header, one for status and one for help.
+func (m *Model) resize(w, h int) {
+	m.width, m.height = w, h
+	m.common.Width, m.common.Height = w, h
+	bh := max(h-3, 1)
+	m.help.Width = w
+	for _, c := range []common.Component{m.overview, m.detail, m.workflow, m.runs, m.audit} {
+		c.SetSize(w, bh)
+	}
+	if m.dialog != nil {
+		m.dialog.SetSize(w, bh)
+	}
+}
+
+func (m *Model) active() common.Component {
+	switch m.screen {
+	case common.ScreenDetail:
+		return m.detail
+	case common.ScreenWorkflow:
+		return m.workflow
+	case common.ScreenRuns:
+		return m.runs
+	case common.ScreenAudit:
+		return m.audit
+	}
+	return m.overview
+}
+
+func (m *Model) component(id common.ComponentID) common.Component {
+	switch id {
+	case common.OverviewID:
+		return m.overview
+	case common.DetailID:
+		return m.detail
+	case common.WorkflowID:
+		return m.workflow
+	case common.RunsID:
+		return m.runs
+	case common.AuditID:
+		return m.audit
+	}
+	return nil
+}
+
+// Messages of the root.
+type (
+	shellDoneMsg struct {
+		host string
+		err  error
+	}
+	envSwitchedMsg struct {
+		name string
+		err  error
+	}
+)
+
+// Update lays out, handles global keys and routes everything else.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+		return m, nil
+	case common.Envelope:
+		if c := m.component(msg.To); c != nil {
+			_, cmd := c.Update(msg.Msg)
+			return m, cmd
+		}
+		return m, nil
+	case common.StatusMsg:
+		m.status, m.statusEr = msg.Text, msg.Err
+		return m, nil
+	case common.NavigateMsg:
+		return m, m.navigate(msg.To, msg.Host)
+	case common.BackMsg:
+		m.back()
+		return m, nil
+	case common.PlanMsg:
+		return m, m.plan(msg)
+	case common.ShellMsg:
+		if !keymap.Dangerous(keymap.Shell) {
+			return m, m.shell(msg.Host)
+		}
+		m.openDialog("shell", fmt.Sprintf("Open a shell on %s (%s)?", msg.Host, m.envOrUnknown()),
+			[]string{"Commands typed there are not checked by the console."}, msg.Host)
+		return m, nil
+	case shellDoneMsg:
+		if msg.err != nil {
+			m.status, m.statusEr = "shell on "+msg.host+": "+msg.err.Error(), true
+		} else {
+			m.status, m.statusEr = "shell on "+msg.host+" closed", false
+		}
+		return m, nil
+	case envSwitchedMsg:
+		if msg.err != nil {
+			m.status, m.statusEr = "env "+msg.name+": "+msg.err.Error(), true
+			return m, nil
+		}
+		m.status, m.statusEr = "switched to "+msg.name, false
+		m.history, m.screen = nil, common.ScreenOverview
+		return m, m.overview.Init()
+	case tea.KeyMsg:
+		return m, m.key(msg)
+	}
+	_, cmd := m.active().Update(msg)
+	return m, cmd
+}
+
+func (m *Model) key(k tea.KeyMsg) tea.Cmd {
+	km := m.common.Keys
+	if m.dialog != nil {
+		return m.dialogKey(k)
+	}
+	if m.cmdMode {
+		switch k.Type {
+		case tea.KeyEnter:
+			m.cmdMode = false
+			return m.runCommand(m.cmdLine.Value())
+		case tea.KeyEsc:
+			m.cmdMode = false
+		default:
+			m.cmdLine, _ = m.cmdLine.Update(k)
+		}
+		return nil
+	}
+	if km.Matches(k, keymap.ForceQuit) {
+		if m.workflow.Running() && m.screen == common.ScreenWorkflow && !m.showHelp {
+			_, cmd := m.workflow.Update(k)
+			return cmd
+		}
+		return m.quit()
+	}
+	if m.showHelp {
+		switch {
+		case km.Matches(k, keymap.Help) || km.Matches(k, keymap.Back) || km.Matches(k, keymap.Quit):
+			m.showHelp, m.helpOffset = false, 0
+		case km.Matches(k, keymap.Down):
+			m.helpOffset++
+		case km.Matches(k, keymap.Up):
+			m.helpOffset = max(m.helpOffset-1, 0)
+		}
+		return nil
+	}
+	if cap, ok := m.active().(interface{ Capturing() bool }); ok && cap.Capturing() {
+		_, cmd := m.active().Update(k)
+		return cmd
+	}
+	m.status = ""
+	switch {
+	case km.Matches(k, keymap.Quit):
+		return m.quit()
+	case km.Matches(k, keymap.Help):
+		m.showHelp = true
+		return nil
+	case km.Matches(k, keymap.Watch):
+		return m.navigate(common.ScreenWorkflow, "")
+	case km.Matches(k, keymap.CommandMode):
+		m.cmdMode = true
+		m.cmdLine.SetValue("")
+		return nil
+	}
+	_, cmd := m.active().Update(k)
+	return cmd
+}
+
+func (m *Model) quit() tea.Cmd {
+	if m.workflow.Running() {
+		m.openDialog("quit", "Quit and cancel the running workflow?", []string{m.workflow.Describe()}, nil)
+		return nil
+	}
+	return tea.Quit
+}
+
+func (m *Model) openDialog(id, title string, lines []string, target any) {
+	m.dialog = confirm.New(m.common, id, title, lines, target)
+	m.dialog.SetSize(m.width, max(m.height-3, 1))
+}
+
+func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
+	m.dialog.Update(k)
+	if !m.dialog.Closed() {
+		return nil
+	}
+	d := m.dialog
+	m.dialog = nil
+	if !d.Confirmed() {
+		m.status, m.statusEr = d.ID+": not confirmed, nothing done", false
+		return nil
+	}
+	switch d.ID {
+	case "quit":
+		return tea.Sequence(m.workflow.CancelCmd(), tea.Quit)
+	case "shell":
+		return m.shell(d.Target().(string))
+	}
+	return nil
+}
+
+// shell suspends the console and runs the backend's shell command for host.
+func (m *Model) shell(host string) tea.Cmd {
+	c := m.common.Backend.ShellCommand(host)
+	if c == nil {
+		m.status, m.statusEr = "shell: the backend cannot open a shell on "+host, true
+		return nil
+	}
+	return tea.ExecProcess(c, func(err error) tea.Msg { return shellDoneMsg{host: host, err: err} })
+}
+
+func (m *Model) navigate(to common.Screen, host string) tea.Cmd {
+	if to != m.screen {
+		m.history = append(m.history, m.screen)
+	}
+	m.screen = to
+	switch to {
+	case common.ScreenDetail:
+		return m.detail.Open(host)
+	case common.ScreenRuns:
+		return m.runs.Init()
+	case common.ScreenAudit:
+		return m.audit.Init()
+	}
+	return nil
+}
+
+func (m *Model) back() {
+	if n := len(m.history); n > 0 {
+		m.screen = m.history[n-1]
+		m.history = m.history[:n-1]
+		return
+	}
+	m.screen = common.ScreenOverview
+}
+
+func (m *Model) plan(p common.PlanMsg) tea.Cmd {
+	id := keymap.ID(p.Kind)
+	if !m.common.Keys.Allowed(id) {
+		m.status, m.statusEr = string(p.Kind)+" is not available in read-only mode", true
+		return nil
+	}
+	cmd := m.workflow.Start(p)
+	if !m.workflow.Running() {
+		m.navigate(common.ScreenWorkflow, "")
+	}
+	return cmd
+}
+
+func (m *Model) envOrUnknown() string {
+	if n := m.envName(); n != "" {
+		return n
+	}
+	return "unknown environment"
+}
+
+// command is a parsed `:` command line.
+type command struct {
+	name string
+	arg  string
+}
+
+// parseCommand splits a `:` command line; it knows the command names but
+// not whether they are allowed.
+func parseCommand(line string) (command, error) {
+	f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), ":"))
+	if len(f) == 0 {
+		return command{}, errors.New("empty command")
+	}
+	c := command{name: f[0]}
+	if c.name == "q" {
+		c.name = "quit"
+	}
+	if len(f) > 1 {
+		c.arg = strings.Join(f[1:], " ")
+	}
+	switch c.name {
+	case "repair", "backup", "runs", "audit", "quit", "help", "workflow":
+		if c.arg != "" {
+			return c, fmt.Errorf(":%s takes no argument", c.name)
+		}
+	case "upgrade":
+		if c.arg == "" || len(f) > 2 {
+			return c, errors.New("usage: :upgrade TAG")
+		}
+	case "env":
+		if c.arg == "" || len(f) > 2 {
+			return c, errors.New("usage: :env NAME")
+		}
+	default:
+		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :runs, :audit, :workflow, :env NAME, :quit)", c.name)
+	}
+	return c, nil
+}
+
+func (m *Model) runCommand(line string) tea.Cmd {
+	c, err := parseCommand(line)
+	if err != nil {
+		m.status, m.statusEr = err.Error(), true
+		return nil
+	}
+	if a, ok := keymap.ByCommand(c.name); ok && !m.common.Keys.Allowed(a.ID) {
+		m.status, m.statusEr = ":"+c.name+" is not available in read-only mode", true
+		return nil
+	}
+	switch c.name {
+	case "repair":
+		return m.plan(common.PlanMsg{Kind: vm.KindRepair})
+	case "backup":
+		return m.plan(common.PlanMsg{Kind: vm.KindBackup})
+	case "upgrade":
+		return m.plan(common.PlanMsg{Kind: vm.KindUpgrade, Params: vm.WorkflowParams{Tag: c.arg}})
+	case "runs":
+		return m.navigate(common.ScreenRuns, "")
+	case "workflow":
+		return m.navigate(common.ScreenWorkflow, "")
+	case "audit":
+		return m.navigate(common.ScreenAudit, "")
+	case "help":
+		m.showHelp = true
+	case "quit":
+		return m.quit()
+	case "env":
+		sw, ok := m.common.Backend.(vm.EnvSwitcher)
+		if !ok {
+			m.status, m.statusEr = ":env: "+vm.ErrNotSupported.Error(), true
+			return nil
+		}
+		ctx, name := m.common.Ctx, c.arg
+		return func() tea.Msg { return envSwitchedMsg{name: name, err: sw.SwitchEnv(ctx, name)} }
+	}
+	return nil
+}
+
+// View draws header, body, status line and footer help.
+func (m *Model) View() string {
+	st := m.common.Styles
+	o := m.overview
+	header := headerLine(m.common, o.inv, o.health, o.hasData, o.fetched, m.screen.String(), m.width)
+	bh := max(m.height-3, 1)
+	var body string
+	switch {
+	case m.showHelp:
+		lines := strings.Split(m.fullHelp(), "\n")
+		off := min(m.helpOffset, max(len(lines)-bh, 0))
+		body = strings.Join(lines[off:], "\n")
+	case m.dialog != nil:
+		body = m.dialog.Overlay(m.width, bh)
+	default:
+		body = m.active().View()
+	}
+	body = lipgloss.NewStyle().Height(bh).MaxHeight(bh).MaxWidth(m.width).Render(body)
+	var status string
+	switch {
+	case m.cmdMode:
+		status = m.cmdLine.View()
+	case m.status != "" && m.statusEr:
+		status = st.Error.Render(render.Fit(m.status, m.width))
+	case m.status != "":
+		status = st.Status.Render(render.Fit(m.status, m.width))
+	case m.workflow.Running() && m.screen != common.ScreenWorkflow:
+		status = st.Warning.Render(render.Fit("workflow "+m.workflow.Describe()+" — w to watch", m.width))
+	}
+	footer := render.Fit(m.help.ShortHelpView(m.ShortHelp()), m.width)
+	return header + "\n" + body + "\n" + status + "\n" + footer
+}
+
+// fullHelp renders the help view from the key map: every enabled binding
+// by scope, then the commands this session allows.
+func (m *Model) fullHelp() string {
+	st := m.common.Styles
+	km := m.common.Keys
+	var b strings.Builder
+	b.WriteString(st.Title.Render("Keys"))
+	b.WriteString(st.Muted.Render("  (! = dangerous: asks to confirm"))
+	if km.Readonly() {
+		b.WriteString(st.Muted.Render("; read-only: dangerous actions hidden"))
+	}
+	b.WriteString(st.Muted.Render(")"))
+	b.WriteString("\n\n")
+	scopes := []keymap.Scope{keymap.ScopeGlobal, keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeWorkflow, keymap.ScopeDialog}
+	var cols []string
+	for _, s := range scopes {
+		groups := km.Full(s)
+		if len(groups) == 0 {
+			continue
+		}
+		lines := []string{st.Bold.Render(s.String())}
+		for _, bd := range groups[0] {
+			lines = append(lines, render.Fit(bd.Help().Key, 8)+" "+st.Muted.Render(bd.Help().Desc))
+		}
+		cols = append(cols, strings.Join(lines, "\n"))
+	}
+	b.WriteString(packColumns(cols, m.width))
+	b.WriteString("\n\n" + st.Bold.Render("Commands") + "\n")
+	var cmds []string
+	for _, a := range keymap.Actions {
+		if a.Command != "" && km.Allowed(a.ID) {
+			c := ":" + a.Command
+			if a.ID == keymap.Upgrade {
+				c += " TAG"
+			}
+			if a.Dangerous {
+				c += " !"
+			}
+			cmds = append(cmds, c)
+		}
+	}
+	cmds = append(cmds, ":env NAME", ":help")
+	b.WriteString(strings.Join(cmds, "  "))
+	b.WriteString("\n\n" + st.Muted.Render("esc or ? closes this help"))
+	return b.String()
+}
+
+// packColumns lays help columns side by side, starting a new band of
+// columns when the next one would not fit in width.
+func packColumns(cols []string, width int) string {
+	var bands []string
+	var band []string
+	used := 0
+	for _, c := range cols {
+		c = lipgloss.NewStyle().PaddingRight(3).Render(c)
+		w := lipgloss.Width(c)
+		if used > 0 && used+w > width {
+			bands = append(bands, lipgloss.JoinHorizontal(lipgloss.Top, band...))
+			band, used = nil, 0
+		}
+		band = append(band, c)
+		used += w
+	}
+	if len(band) > 0 {
+		bands = append(bands, lipgloss.JoinHorizontal(lipgloss.Top, band...))
+	}
+	return strings.Join(bands, "\n\n")
+}
+
+// ShortHelp is the footer: the active screen's short help (help.KeyMap).
+func (m *Model) ShortHelp() []key.Binding {
+	switch {
+	case m.dialog != nil:
+		return m.dialog.ShortHelp()
+	case m.cmdMode:
+		return m.cmdLine.ShortHelp()
+	case m.showHelp:
+		return []key.Binding{m.common.Keys.Binding(keymap.Back), m.common.Keys.Binding(keymap.Down)}
+	}
+	return m.active().ShortHelp()
+}
+
+// FullHelp returns the active screen's keys (help.KeyMap).
+func (m *Model) FullHelp() [][]key.Binding { return m.active().FullHelp() }
+
+func itoa(n int) string { return strconv.Itoa(n) }

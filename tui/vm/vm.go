@@ -1,0 +1,346 @@
+// Package vm holds the view-model types the console renders and the Backend
+// interface through which it reaches the cluster.
+//
+// These types are the seam between the console and the ops packages: the
+// lead's adapter maps ops/health, ops/workflow and the audit journal onto
+// them, so the tui never depends on types that are still moving. Everything
+// here is plain data; vm must not import bubbletea, lipgloss, ops/* or any
+// other tui package, and it does no I/O itself.
+package vm
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"time"
+
+	"scalar-tui/inventory"
+)
+
+// Backend is everything the console asks of the outside world. Every method
+// is called only from inside a tea.Cmd, never from Update or View, so
+// implementations may block on the network. Methods must honour ctx.
+type Backend interface {
+	// LoadInventory returns the deployment as read from Terraform state.
+	LoadInventory(ctx context.Context) (*inventory.Inventory, error)
+	// Health returns one health snapshot (maps from health.Snapshot).
+	Health(ctx context.Context) (HealthView, error)
+	// PlanWorkflow builds, without running anything, the plan of a workflow.
+	PlanWorkflow(ctx context.Context, kind WorkflowKind, params WorkflowParams) (PlanView, error)
+	// StartWorkflow runs plan. Events arrive on the channel, which the
+	// backend closes after sending Finished. The control pauses, continues
+	// and cancels the run; cancelling ctx also cancels it.
+	StartWorkflow(ctx context.Context, plan PlanView) (<-chan WorkflowEvent, WorkflowControl, error)
+	// Audit returns recent audit entries, newest first.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// Runs returns recent workflow runs from the journal, newest first.
+	Runs(ctx context.Context, limit int) ([]RunView, error)
+	// ShellCommand returns the command that opens an interactive shell on
+	// host (an FQDN), e.g. ssh through the bastion. It must not start it:
+	// the console hands it to tea.ExecProcess.
+	ShellCommand(host string) *exec.Cmd
+}
+
+// EnvSwitcher is implemented by backends that can switch to another
+// environment (`:env NAME`). Backends that cannot simply omit it.
+type EnvSwitcher interface {
+	// SwitchEnv points the backend at environment name; the console then
+	// reloads the inventory and health.
+	SwitchEnv(ctx context.Context, name string) error
+}
+
+// ErrNotSupported is returned (wrapped) for operations a backend lacks.
+var ErrNotSupported = errors.New("not supported by this backend")
+
+// State is the health state of a host, a service or the cluster.
+type State string
+
+// The states; they map one-to-one onto ops/health's states.
+const (
+	StateHealthy  State = "healthy"
+	StateDegraded State = "degraded"
+	StateDown     State = "down"
+	StateUnknown  State = "unknown"
+)
+
+// rank orders states from best to worst so Worst can pick one.
+func (s State) rank() int {
+	switch s {
+	case StateHealthy:
+		return 0
+	case StateDegraded:
+		return 2
+	case StateDown:
+		return 3
+	default:
+		return 1
+	}
+}
+
+// Worst returns the worst of the given states, or StateUnknown for none.
+func Worst(states ...State) State {
+	if len(states) == 0 {
+		return StateUnknown
+	}
+	w := states[0]
+	for _, s := range states[1:] {
+		if s.rank() > w.rank() {
+			w = s
+		}
+	}
+	if w == "" {
+		return StateUnknown
+	}
+	return w
+}
+
+// HostRow is one host as the overview shows it: its inventory entry joined
+// with its health (health.HostHealth).
+type HostRow struct {
+	// Host is the inventory entry; Host.Name (the FQDN) is the row's key.
+	Host inventory.Host
+	// State is the host's overall state; the zero value renders as unknown.
+	State State
+	// Reasons say why the state is not healthy, e.g. "cassandra.service inactive".
+	Reasons []string
+	// CPU, Mem, DiskRoot and DiskData are used percentages (0-100); Load1 is
+	// the 1-minute load average. Nil means not measured.
+	CPU, Mem, DiskRoot, DiskData, Load1 *float64
+	// Service describes the role's main service, e.g. "cassandra active",
+	// "scalar up", "envoy stale 42s" (from CassandraActive / ContainerFresh).
+	Service string
+	// ServiceState colours Service.
+	ServiceState State
+	// ImageTag is the running Scalar DL image tag when known; empty falls back
+	// to Host.ImageTag (the tag Terraform deployed).
+	ImageTag string
+	// Alerts are the firing alerts whose instance is this host.
+	Alerts []AlertView
+}
+
+// Tag returns the running image tag, or the deployed one when unknown.
+func (r HostRow) Tag() string {
+	if r.ImageTag != "" {
+		return r.ImageTag
+	}
+	return r.Host.ImageTag
+}
+
+// ClusterLine is one line of the cluster summary, e.g. {"Cassandra", "3/3 UN", healthy}.
+type ClusterLine struct {
+	Name    string
+	Summary string
+	State   State
+}
+
+// AlertView is one firing Prometheus alert.
+type AlertView struct {
+	Name     string // alertname, e.g. "ScalarDLContainerDown"
+	Severity string // "critical", "warning", ...
+	Instance string // host FQDN without the port, or "" for cluster alerts
+	Summary  string // value or description to show after the name
+	Since    time.Time
+}
+
+// HealthView is one health snapshot (health.Snapshot) as the console needs it.
+type HealthView struct {
+	// At is when the snapshot was taken.
+	At time.Time
+	// Source says where the figures came from, e.g. "prometheus monitor:9090" or "ssh".
+	Source string
+	// State is the cluster's overall state; empty means "worst of Cluster".
+	State State
+	// Hosts holds one row per host the health source knows; the console joins
+	// them to the inventory by Host.Name, so only Host.Name must be set.
+	Hosts   []HostRow
+	Cluster []ClusterLine
+	Alerts  []AlertView
+	// Errors are partial failures (a query that failed) shown in the header.
+	Errors []string
+}
+
+// Overall returns State, or the worst cluster line when State is empty.
+func (h HealthView) Overall() State {
+	if h.State != "" {
+		return h.State
+	}
+	states := make([]State, 0, len(h.Cluster))
+	for _, c := range h.Cluster {
+		states = append(states, c.State)
+	}
+	return Worst(states...)
+}
+
+// WorkflowKind names a workflow.
+type WorkflowKind string
+
+// The workflows the console can plan and run.
+const (
+	KindRepair  WorkflowKind = "repair"
+	KindUpgrade WorkflowKind = "upgrade"
+	KindBackup  WorkflowKind = "backup"
+)
+
+// WorkflowParams are the operator's inputs to a plan.
+type WorkflowParams struct {
+	// Tag is the Scalar DL image tag for an upgrade.
+	Tag string
+	// Hosts optionally restricts the workflow to these host FQDNs.
+	Hosts []string
+}
+
+// PlanView is a workflow plan (workflow.Plan) shown in full before it runs.
+type PlanView struct {
+	// ID identifies the plan; the confirm dialog captures it.
+	ID     string
+	Kind   WorkflowKind
+	Title  string
+	Params WorkflowParams
+	// Checks are the preconditions that were verified while planning.
+	Checks []string
+	// Warnings are shown above the steps.
+	Warnings []string
+	Steps    []StepView
+}
+
+// StepView is one step of a plan.
+type StepView struct {
+	Title string
+	// Host is the FQDN the step runs on; empty for local or cluster steps.
+	Host string
+	// Commands are the exact commands the step runs on Host.
+	Commands []string
+	// Gate is what must hold before the next step, e.g. "all nodes UN".
+	Gate string
+}
+
+// HostOrder returns the hosts of the plan in the order they are first used.
+func (p PlanView) HostOrder() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range p.Steps {
+		if s.Host != "" && !seen[s.Host] {
+			seen[s.Host] = true
+			out = append(out, s.Host)
+		}
+	}
+	return out
+}
+
+// WorkflowControl steers a running workflow. Its methods may block and are
+// called only inside tea.Cmds.
+type WorkflowControl interface {
+	// Pause stops the run after the current step.
+	Pause(ctx context.Context) error
+	// Continue resumes a paused run, or lets a canary run go on to the rest.
+	Continue(ctx context.Context) error
+	// Cancel stops the run as soon as possible.
+	Cancel()
+}
+
+// WorkflowEvent is one event of a running workflow; the concrete types
+// below mirror ops/workflow's event stream one-to-one.
+type WorkflowEvent interface{ workflowEvent() }
+
+// StepStarted says step Step (index into PlanView.Steps) began.
+type StepStarted struct {
+	Step  int
+	Host  string
+	Title string
+	At    time.Time
+}
+
+// OutputLine is one line of a host's output.
+type OutputLine struct {
+	Host string
+	Line string
+}
+
+// GateWaiting says the run waits for a gate after step Step.
+type GateWaiting struct {
+	Step int
+	Host string
+	Gate string
+	At   time.Time
+}
+
+// GatePassed says the gate after step Step holds.
+type GatePassed struct {
+	Step int
+	Host string
+	Gate string
+	At   time.Time
+}
+
+// StepDone says step Step succeeded.
+type StepDone struct {
+	Step int
+	Host string
+	At   time.Time
+}
+
+// StepFailed says step Step failed; the run stops.
+type StepFailed struct {
+	Step int
+	Host string
+	Err  string
+	At   time.Time
+}
+
+// Progress reports a percentage (0-100) for Host, e.g. repair progress.
+type Progress struct {
+	Host    string
+	Percent float64
+}
+
+// Paused says the run stopped after a step and waits for Continue; Canary is
+// true when it stopped after the canary host.
+type Paused struct {
+	Step   int
+	Canary bool
+	At     time.Time
+}
+
+// Finished is the last event; Err is nil on success.
+type Finished struct {
+	Err error
+	At  time.Time
+}
+
+func (StepStarted) workflowEvent() {}
+func (OutputLine) workflowEvent()  {}
+func (GateWaiting) workflowEvent() {}
+func (GatePassed) workflowEvent()  {}
+func (StepDone) workflowEvent()    {}
+func (StepFailed) workflowEvent()  {}
+func (Progress) workflowEvent()    {}
+func (Paused) workflowEvent()      {}
+func (Finished) workflowEvent()    {}
+
+// AuditQuery selects audit entries.
+type AuditQuery struct {
+	Host  string // only entries for this FQDN; empty for all
+	Limit int    // at most this many; 0 for the backend's default
+}
+
+// AuditEntry is one audited command.
+type AuditEntry struct {
+	At      time.Time
+	User    string
+	Host    string
+	Action  string // e.g. "repair", "shell"
+	Command string
+	Result  string // "ok", "exit 1", ...
+}
+
+// RunView is one workflow run from the journal.
+type RunView struct {
+	ID      string
+	Kind    WorkflowKind
+	Title   string
+	Started time.Time
+	Ended   time.Time // zero while running
+	State   string    // "running", "done", "failed", "paused", "cancelled"
+	Hosts   int
+	Detail  string
+}

@@ -1,0 +1,675 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"scalar-tui/tui/common"
+	"scalar-tui/tui/components/confirm"
+	"scalar-tui/tui/components/input"
+	"scalar-tui/tui/keymap"
+	"scalar-tui/tui/render"
+	"scalar-tui/tui/vm"
+)
+
+// wfState is the workflow screen's state (glow's state enum).
+type wfState int
+
+const (
+	wfIdle wfState = iota
+	wfAskTag
+	wfPlanning
+	wfPlan
+	wfStarting
+	wfRunning
+	wfPaused
+	wfDone
+	wfFailed
+)
+
+// String names the state for the status line.
+func (s wfState) String() string {
+	return [...]string{"idle", "tag", "planning", "plan", "starting", "running", "paused", "done", "failed"}[s]
+}
+
+// maxLogLines caps each host's kept output.
+const maxLogLines = 5000
+
+// Messages of the workflow screen; they arrive wrapped in common.Envelope.
+// seq ties results to the plan or run they belong to, so late results of
+// an abandoned plan are dropped.
+type (
+	planLoadedMsg struct {
+		seq  int
+		plan vm.PlanView
+		err  error
+	}
+	runStartedMsg struct {
+		seq     int
+		events  <-chan vm.WorkflowEvent
+		control vm.WorkflowControl
+		err     error
+	}
+	runEventMsg struct {
+		seq int
+		ev  vm.WorkflowEvent
+	}
+	runClosedMsg   struct{ seq int }
+	controlDoneMsg struct {
+		what string
+		err  error
+	}
+	wfTickMsg struct{ seq int }
+)
+
+// workflow plans, confirms and follows one workflow run.
+type workflow struct {
+	common  common.Common
+	env     func() string // environment name for dialogs
+	state   wfState
+	seq     int
+	kind    vm.WorkflowKind
+	params  vm.WorkflowParams
+	tag     input.Model
+	plan    vm.PlanView
+	planErr error
+	scroll  int
+	dialog  *confirm.Model
+
+	events  <-chan vm.WorkflowEvent
+	control vm.WorkflowControl
+	cancel  context.CancelFunc
+	hosts   []string
+	status  map[string]render.RunState
+	lastFor map[string]int // last step index per host
+	selHost int
+	logs    map[string][]string
+	vp      viewport.Model
+	percent map[string]float64
+
+	step      int
+	stepTitle string
+	stepHost  string
+	stepAt    time.Time
+	gate      string
+	gateAt    time.Time
+	gateWait  bool
+	started   time.Time
+	ended     time.Time
+	runErr    error
+	canary    bool
+	pauseReq  bool
+	width     int
+	height    int
+}
+
+func newWorkflow(c common.Common, env func() string) *workflow {
+	t := input.New("")
+	return &workflow{common: c, env: env, tag: t, vp: viewport.New(80, 10)}
+}
+
+// Running reports whether a run is in progress (including paused).
+func (m *workflow) Running() bool {
+	return m.state == wfStarting || m.state == wfRunning || m.state == wfPaused
+}
+
+// Capturing reports whether the screen takes all keys (tag input or dialog).
+func (m *workflow) Capturing() bool { return m.state == wfAskTag || m.dialog != nil }
+
+// Describe summarises the run for the quit dialog.
+func (m *workflow) Describe() string {
+	return fmt.Sprintf("%s is %s (step %d/%d on %s)", m.plan.Title, m.state, m.step+1, len(m.plan.Steps), render.ShortHost(m.stepHost))
+}
+
+// Start begins a new plan; it refuses while a run is in progress.
+func (m *workflow) Start(p common.PlanMsg) tea.Cmd {
+	if m.Running() {
+		return common.Status("a workflow is already running; wait for it or cancel it (ctrl+c on the workflow screen)", true)
+	}
+	m.kind, m.params = p.Kind, p.Params
+	m.plan, m.planErr, m.dialog, m.scroll = vm.PlanView{}, nil, nil, 0
+	if p.AskTag {
+		m.state = wfAskTag
+		m.tag.SetValue(p.Params.Tag)
+		return nil
+	}
+	return m.requestPlan()
+}
+
+func (m *workflow) requestPlan() tea.Cmd {
+	m.state = wfPlanning
+	m.seq++
+	seq, kind, params, c := m.seq, m.kind, m.params, m.common
+	return common.Wrap(common.WorkflowID, func() tea.Msg {
+		p, err := c.Backend.PlanWorkflow(c.Ctx, kind, params)
+		return planLoadedMsg{seq: seq, plan: p, err: err}
+	})
+}
+
+// Init does nothing; Start begins the work.
+func (m *workflow) Init() tea.Cmd { return nil }
+
+// SetSize sets the body area.
+func (m *workflow) SetSize(w, h int) {
+	m.width, m.height = w, h
+	m.vp.Width = w
+	m.vp.Height = max(h-8, 3)
+	if m.dialog != nil {
+		m.dialog.SetSize(w, h)
+	}
+}
+
+// Update handles plans, run events and keys.
+func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case planLoadedMsg:
+		if msg.seq != m.seq || m.state != wfPlanning {
+			return m, nil
+		}
+		m.plan, m.planErr, m.state = msg.plan, msg.err, wfPlan
+		return m, nil
+	case runStartedMsg:
+		if msg.seq != m.seq {
+			return m, nil
+		}
+		if msg.err == nil && msg.events == nil {
+			msg.err = errors.New("backend returned no event stream")
+		}
+		if msg.err != nil {
+			m.state, m.runErr, m.ended = wfFailed, msg.err, m.common.Now()
+			return m, common.Status("start: "+msg.err.Error(), true)
+		}
+		m.events, m.control, m.state = msg.events, msg.control, wfRunning
+		return m, tea.Batch(waitForEvent(m.seq, m.events), m.tickCmd())
+	case runEventMsg:
+		if msg.seq != m.seq {
+			return m, nil
+		}
+		m.apply(msg.ev)
+		return m, waitForEvent(m.seq, m.events)
+	case runClosedMsg:
+		if msg.seq == m.seq && m.Running() {
+			m.state, m.ended = wfFailed, m.common.Now()
+			m.runErr = errors.New("event stream closed before the run finished")
+		}
+		return m, nil
+	case controlDoneMsg:
+		if msg.err != nil {
+			return m, common.Status(msg.what+": "+msg.err.Error(), true)
+		}
+		return m, common.Status(msg.what+" requested", false)
+	case wfTickMsg:
+		if msg.seq == m.seq && m.Running() {
+			return m, m.tickCmd()
+		}
+	case tea.KeyMsg:
+		return m, m.handleKey(msg)
+	}
+	return m, nil
+}
+
+// waitForEvent reads one event per message and is re-armed by Update
+// (glow / bubbletea examples/realtime).
+func waitForEvent(seq int, ch <-chan vm.WorkflowEvent) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return common.Envelope{To: common.WorkflowID, Msg: runClosedMsg{seq: seq}}
+		}
+		return common.Envelope{To: common.WorkflowID, Msg: runEventMsg{seq: seq, ev: ev}}
+	}
+}
+
+// tickCmd re-renders elapsed times once a second while running.
+func (m *workflow) tickCmd() tea.Cmd {
+	seq := m.seq
+	return tea.Tick(time.Second, func(time.Time) tea.Msg {
+		return common.Envelope{To: common.WorkflowID, Msg: wfTickMsg{seq: seq}}
+	})
+}
+
+func (m *workflow) apply(ev vm.WorkflowEvent) {
+	switch e := ev.(type) {
+	case vm.StepStarted:
+		m.step, m.stepTitle, m.stepHost, m.stepAt = e.Step, e.Title, e.Host, e.At
+		m.gate, m.gateWait = "", false
+		if e.Host != "" {
+			m.status[e.Host] = render.RunRunning
+			m.selectHost(e.Host)
+		}
+		if m.state == wfPaused {
+			m.state = wfRunning
+		}
+	case vm.OutputLine:
+		l := append(m.logs[e.Host], e.Line)
+		if len(l) > maxLogLines {
+			l = l[len(l)-maxLogLines:]
+		}
+		m.logs[e.Host] = l
+		if e.Host == m.selected() {
+			bottom := m.vp.AtBottom()
+			m.vp.SetContent(strings.Join(l, "\n"))
+			if bottom {
+				m.vp.GotoBottom()
+			}
+		}
+	case vm.GateWaiting:
+		m.gate, m.gateAt, m.gateWait = e.Gate, e.At, true
+	case vm.GatePassed:
+		m.gate, m.gateAt, m.gateWait = e.Gate, e.At, false
+	case vm.StepDone:
+		if e.Host != "" {
+			if m.lastFor[e.Host] <= e.Step {
+				m.status[e.Host] = render.RunDone
+			} else {
+				m.status[e.Host] = render.RunWaiting
+			}
+		}
+	case vm.StepFailed:
+		if e.Host != "" {
+			m.status[e.Host] = render.RunFailed
+		}
+		m.runErr = errors.New(e.Err)
+	case vm.Progress:
+		m.percent[e.Host] = e.Percent
+	case vm.Paused:
+		m.state, m.canary, m.pauseReq = wfPaused, e.Canary, false
+	case vm.Finished:
+		m.ended = e.At
+		if e.Err != nil {
+			m.state, m.runErr = wfFailed, e.Err
+		} else if m.runErr != nil {
+			m.state = wfFailed
+		} else {
+			m.state = wfDone
+		}
+		if m.cancel != nil {
+			m.cancel()
+		}
+	}
+}
+
+func (m *workflow) selected() string {
+	if m.selHost < 0 || m.selHost >= len(m.hosts) {
+		return ""
+	}
+	return m.hosts[m.selHost]
+}
+
+func (m *workflow) selectHost(h string) {
+	for i, x := range m.hosts {
+		if x == h {
+			if i != m.selHost {
+				m.selHost = i
+				m.vp.SetContent(strings.Join(m.logs[h], "\n"))
+				m.vp.GotoBottom()
+			}
+			return
+		}
+	}
+}
+
+// begin starts plan, the one the confirm dialog captured.
+func (m *workflow) begin(plan vm.PlanView) tea.Cmd {
+	m.seq++
+	m.plan = plan
+	m.state = wfStarting
+	m.hosts = plan.HostOrder()
+	m.status = map[string]render.RunState{}
+	m.lastFor = map[string]int{}
+	for i, s := range plan.Steps {
+		if s.Host != "" {
+			m.lastFor[s.Host] = i
+		}
+	}
+	m.logs = map[string][]string{}
+	m.percent = map[string]float64{}
+	m.selHost, m.step, m.stepTitle, m.stepHost = 0, 0, "", ""
+	m.gate, m.gateWait, m.runErr, m.canary, m.pauseReq = "", false, nil, false, false
+	m.started, m.ended = m.common.Now(), time.Time{}
+	m.vp.SetContent("")
+	ctx, cancel := context.WithCancel(m.common.Ctx)
+	m.cancel = cancel
+	seq, b := m.seq, m.common.Backend
+	return common.Wrap(common.WorkflowID, func() tea.Msg {
+		ch, ctl, err := b.StartWorkflow(ctx, plan)
+		return runStartedMsg{seq: seq, events: ch, control: ctl, err: err}
+	})
+}
+
+// CancelCmd cancels the run (used by the root when quitting).
+func (m *workflow) CancelCmd() tea.Cmd {
+	ctl, cancel := m.control, m.cancel
+	return func() tea.Msg {
+		if ctl != nil {
+			ctl.Cancel()
+		}
+		if cancel != nil {
+			cancel()
+		}
+		return common.Envelope{To: common.WorkflowID, Msg: controlDoneMsg{what: "cancel"}}
+	}
+}
+
+func (m *workflow) controlCmd(what string, f func(vm.WorkflowControl, context.Context) error) tea.Cmd {
+	ctl, ctx := m.control, m.common.Ctx
+	if ctl == nil {
+		return common.Status(what+": the run has not started yet", true)
+	}
+	return common.Wrap(common.WorkflowID, func() tea.Msg {
+		return controlDoneMsg{what: what, err: f(ctl, ctx)}
+	})
+}
+
+func (m *workflow) openDialog(id, title string, lines []string, target any) {
+	m.dialog = confirm.New(m.common, id, title, lines, target)
+	m.dialog.SetSize(m.width, m.height)
+	if id == "run" {
+		m.dialog.ConfirmLabel = "Run " + string(m.plan.Kind)
+	}
+}
+
+func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
+	km := m.common.Keys
+	if m.dialog != nil {
+		m.dialog.Update(k)
+		if !m.dialog.Closed() {
+			return nil
+		}
+		d := m.dialog
+		m.dialog = nil
+		if !d.Confirmed() {
+			return common.Status(d.ID+": not confirmed, nothing done", false)
+		}
+		switch d.ID {
+		case "run":
+			return m.begin(d.Target().(vm.PlanView))
+		case "cancel":
+			return m.CancelCmd()
+		case "continue":
+			return m.controlCmd("continue", vm.WorkflowControl.Continue)
+		}
+		return nil
+	}
+	switch m.state {
+	case wfAskTag:
+		switch k.Type {
+		case tea.KeyEnter:
+			t := strings.TrimSpace(m.tag.Value())
+			if t == "" {
+				return common.Status("upgrade: type the image tag to upgrade to", true)
+			}
+			m.params.Tag = t
+			return m.requestPlan()
+		case tea.KeyEsc:
+			m.state = wfIdle
+			return func() tea.Msg { return common.BackMsg{} }
+		}
+		m.tag, _ = m.tag.Update(k)
+		return nil
+	case wfPlan:
+		switch {
+		case km.Matches(k, keymap.Run):
+			if m.planErr != nil || len(m.plan.Steps) == 0 {
+				return common.Status("nothing to run", true)
+			}
+			if !keymap.Dangerous(keymap.Run) {
+				return m.begin(m.plan)
+			}
+			m.openDialog("run", m.runTitle(), planLines(m.plan), m.plan)
+			return nil
+		case km.Matches(k, keymap.Down):
+			m.scroll++
+		case km.Matches(k, keymap.Up):
+			m.scroll = max(m.scroll-1, 0)
+		case km.Matches(k, keymap.PageDown):
+			m.scroll += max(m.height-4, 1)
+		case km.Matches(k, keymap.PageUp):
+			m.scroll = max(m.scroll-max(m.height-4, 1), 0)
+		case km.Matches(k, keymap.Back):
+			m.state = wfIdle
+			return func() tea.Msg { return common.BackMsg{} }
+		}
+		return nil
+	}
+	switch {
+	case km.Matches(k, keymap.CancelRun) && m.Running():
+		m.openDialog("cancel", "Cancel "+m.plan.Title+"?", []string{
+			m.Describe(),
+			"The current step is interrupted; finished hosts stay as they are.",
+		}, m.seq)
+	case km.Matches(k, keymap.Pause) && m.state == wfRunning:
+		m.pauseReq = true
+		return m.controlCmd("pause", vm.WorkflowControl.Pause)
+	case km.Matches(k, keymap.Continue) && m.state == wfPaused:
+		if !keymap.Dangerous(keymap.Continue) {
+			return m.controlCmd("continue", vm.WorkflowControl.Continue)
+		}
+		m.openDialog("continue", "Continue "+m.plan.Title+" on the remaining hosts?", m.remainingLines(), m.seq)
+	case km.Matches(k, keymap.NextHost):
+		if len(m.hosts) > 0 {
+			m.selectHost(m.hosts[(m.selHost+1)%len(m.hosts)])
+		}
+	case km.Matches(k, keymap.PrevHost):
+		if len(m.hosts) > 0 {
+			m.selectHost(m.hosts[(m.selHost+len(m.hosts)-1)%len(m.hosts)])
+		}
+	case km.Matches(k, keymap.Up):
+		m.vp.LineUp(1)
+	case km.Matches(k, keymap.Down):
+		m.vp.LineDown(1)
+	case km.Matches(k, keymap.PageUp):
+		m.vp.PageUp()
+	case km.Matches(k, keymap.PageDown):
+		m.vp.PageDown()
+	case km.Matches(k, keymap.Bottom):
+		m.vp.GotoBottom()
+	case km.Matches(k, keymap.Back):
+		return func() tea.Msg { return common.BackMsg{} }
+	}
+	return nil
+}
+
+func (m *workflow) runTitle() string {
+	env := "this environment"
+	if m.env != nil && m.env() != "" {
+		env = m.env()
+	}
+	return fmt.Sprintf("Run %s on %d hosts of %s? (%d steps)", m.plan.Title, len(m.plan.HostOrder()), env, len(m.plan.Steps))
+}
+
+func (m *workflow) remainingLines() []string {
+	var out []string
+	for i := m.step + 1; i < len(m.plan.Steps); i++ {
+		s := m.plan.Steps[i]
+		out = append(out, fmt.Sprintf("%2d. %s %s", i+1, render.ShortHost(s.Host), s.Title))
+	}
+	if len(out) == 0 {
+		out = []string{"no steps left"}
+	}
+	return out
+}
+
+// planLines renders a plan in full: each step, its host, its exact
+// commands and its gate.
+func planLines(p vm.PlanView) []string {
+	var out []string
+	for _, c := range p.Checks {
+		out = append(out, "✓ "+c)
+	}
+	for _, w := range p.Warnings {
+		out = append(out, "! "+w)
+	}
+	if len(out) > 0 {
+		out = append(out, "")
+	}
+	for i, s := range p.Steps {
+		host := s.Host
+		if host == "" {
+			host = "(local)"
+		}
+		out = append(out, fmt.Sprintf("%2d. %s — %s", i+1, render.ShortHost(host), s.Title))
+		for _, c := range s.Commands {
+			out = append(out, "      $ "+c)
+		}
+		if s.Gate != "" {
+			out = append(out, "      gate: "+s.Gate)
+		}
+	}
+	return out
+}
+
+// View renders the current state.
+func (m *workflow) View() string {
+	st := m.common.Styles
+	var body string
+	switch m.state {
+	case wfIdle:
+		body = st.Muted.Render("No workflow. R repair · U upgrade · B backup from the overview.")
+	case wfAskTag:
+		cur := m.params.Tag
+		if cur == "" {
+			cur = "unknown"
+		}
+		body = st.Title.Render("Upgrade Scalar DL") + "\n\n" +
+			"current tag: " + st.Bold.Render(cur) + "\n" +
+			"new tag:     " + m.tag.View() + "\n\n" +
+			st.Muted.Render("enter plan the upgrade · esc back")
+	case wfPlanning:
+		body = st.Muted.Render(fmt.Sprintf("planning %s…", m.kind))
+	case wfPlan:
+		body = m.planView()
+	default:
+		body = m.runView()
+	}
+	if m.dialog != nil {
+		return m.dialog.Overlay(m.width, m.height)
+	}
+	return body
+}
+
+func (m *workflow) planView() string {
+	st := m.common.Styles
+	if m.planErr != nil {
+		return st.Error.Render("plan "+string(m.kind)+": "+m.planErr.Error()) + "\n\n" + st.Muted.Render("esc back")
+	}
+	head := st.Title.Render("Plan: "+m.plan.Title) + st.Muted.Render(fmt.Sprintf("  %s · %d steps on %d hosts · id %s", m.plan.Kind, len(m.plan.Steps), len(m.plan.HostOrder()), m.plan.ID))
+	lines := planLines(m.plan)
+	h := max(m.height-3, 1)
+	scroll := min(m.scroll, max(len(lines)-h, 0))
+	end := min(scroll+h, len(lines))
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteByte('\n')
+	for _, l := range lines[scroll:end] {
+		b.WriteByte('\n')
+		if strings.HasPrefix(strings.TrimSpace(l), "$ ") {
+			b.WriteString(st.Code.Render(render.Fit(l, m.width)))
+		} else {
+			b.WriteString(render.Fit(l, m.width))
+		}
+	}
+	for i := end - scroll; i < h; i++ {
+		b.WriteByte('\n')
+	}
+	b.WriteString("\n" + st.Muted.Render(fmt.Sprintf("lines %d-%d of %d · ↑/↓ scroll · enter run (asks to confirm) · esc back", scroll+1, end, len(lines))))
+	return b.String()
+}
+
+func (m *workflow) runView() string {
+	st := m.common.Styles
+	now := m.common.Now()
+	var b strings.Builder
+	state := m.state.String()
+	switch m.state {
+	case wfDone:
+		state = st.Healthy.Render("✓ done")
+	case wfFailed:
+		state = st.Down.Render("✗ failed")
+	case wfPaused:
+		state = st.Warning.Render("paused")
+		if m.canary {
+			state = st.Warning.Render("paused after canary — c continue")
+		}
+	}
+	total := now.Sub(m.started)
+	if !m.ended.IsZero() {
+		total = m.ended.Sub(m.started)
+	}
+	b.WriteString(st.Title.Render(m.plan.Title) + "  " + state + st.Muted.Render("  elapsed "+render.Elapsed(total)))
+	if m.pauseReq {
+		b.WriteString(st.Warning.Render("  (pausing after this step)"))
+	}
+	b.WriteByte('\n')
+	step := fmt.Sprintf("step %d/%d: %s", m.step+1, len(m.plan.Steps), m.stepTitle)
+	if m.stepHost != "" {
+		step += " on " + render.ShortHost(m.stepHost)
+	}
+	if !m.stepAt.IsZero() && m.Running() {
+		step += st.Muted.Render(" · " + render.Elapsed(now.Sub(m.stepAt)))
+	}
+	b.WriteString(render.Fit(step, m.width))
+	b.WriteByte('\n')
+	switch {
+	case m.gate != "" && m.gateWait:
+		b.WriteString(st.Warning.Render(render.Fit("gate: waiting for "+m.gate+" · "+render.Elapsed(now.Sub(m.gateAt)), m.width)))
+	case m.gate != "":
+		b.WriteString(st.Healthy.Render(render.Fit("gate: passed "+m.gate, m.width)))
+	default:
+		b.WriteString(st.Muted.Render("gate: -"))
+	}
+	b.WriteByte('\n')
+	b.WriteString(render.HostMap(m.hosts, m.status, m.selected(), m.width, st))
+	b.WriteByte('\n')
+	sel := m.selected()
+	if p, ok := m.percent[sel]; ok {
+		b.WriteString(render.Fit(render.ShortHost(sel), 16) + render.Bar(p, min(m.width-16, 60), st))
+	} else if p, ok := m.percent[m.stepHost]; ok {
+		b.WriteString(render.Fit(render.ShortHost(m.stepHost), 16) + render.Bar(p, min(m.width-16, 60), st))
+	} else {
+		b.WriteString(st.Muted.Render("progress: -"))
+	}
+	b.WriteByte('\n')
+	if m.runErr != nil {
+		b.WriteString(st.Error.Render(render.Fit("error: "+m.runErr.Error(), m.width)))
+	}
+	b.WriteByte('\n')
+	title := fmt.Sprintf("── output of %s (%d lines) ", render.ShortHost(sel), len(m.logs[sel]))
+	b.WriteString(st.Rule.Render(title + strings.Repeat("─", max(m.width-len([]rune(title)), 0))))
+	b.WriteByte('\n')
+	b.WriteString(m.vp.View())
+	return b.String()
+}
+
+// ShortHelp returns the keys that apply in the current state.
+func (m *workflow) ShortHelp() []key.Binding {
+	if m.dialog != nil {
+		return m.dialog.ShortHelp()
+	}
+	km := m.common.Keys
+	switch m.state {
+	case wfAskTag:
+		return m.tag.ShortHelp()
+	case wfPlan:
+		return []key.Binding{km.Binding(keymap.Run), km.Binding(keymap.Down), km.Binding(keymap.Back), km.Binding(keymap.Help)}
+	}
+	var out []key.Binding
+	for _, b := range km.Short(keymap.ScopeWorkflow) {
+		if b.Help().Desc != km.Binding(keymap.Run).Help().Desc {
+			out = append(out, b)
+		}
+	}
+	return append(out, km.Binding(keymap.NextHost), km.Binding(keymap.Back), km.Binding(keymap.Help))
+}
+
+// FullHelp returns the workflow keys by scope.
+func (m *workflow) FullHelp() [][]key.Binding {
+	return m.common.Keys.Full(keymap.ScopeGlobal, keymap.ScopeWorkflow, keymap.ScopeDialog)
+}
