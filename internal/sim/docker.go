@@ -1,0 +1,564 @@
+package sim
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func (c *call) docker(args []string) int {
+	if len(args) == 0 {
+		c.errf("Usage:  docker [OPTIONS] COMMAND")
+		return 1
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "image" || cmd == "container" {
+		if len(rest) == 0 {
+			c.errf("Usage:  docker %s COMMAND", cmd)
+			return 1
+		}
+		sub := rest[0]
+		switch {
+		case cmd == "image" && sub == "inspect":
+			return c.imageInspect(rest[1:])
+		case cmd == "image" && (sub == "ls" || sub == "list"):
+			return c.images()
+		case cmd == "image" && sub == "load":
+			return c.load(rest[1:])
+		case cmd == "container":
+			cmd, rest = sub, rest[1:]
+		}
+	}
+	switch cmd {
+	case "ps":
+		return c.ps(rest)
+	case "images":
+		return c.images()
+	case "load":
+		return c.load(rest)
+	case "exec":
+		return c.exec(rest)
+	case "stop", "start", "restart", "kill":
+		return c.startStop(cmd, rest)
+	case "logs":
+		c.errf("Error response from daemon: configured logging driver does not support reading")
+		return 1
+	case "inspect":
+		return c.imageInspect(rest)
+	}
+	c.errf("docker: '%s' is not a docker command.\nSee 'docker --help'", cmd)
+	return 1
+}
+
+type psRow struct {
+	ID, Image, Command, Created, Status, Ports, Names, State string
+}
+
+func (c *call) ps(args []string) int {
+	all, quiet := false, false
+	format := ""
+	var filters []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-a" || a == "--all":
+			all = true
+		case a == "-q" || a == "--quiet":
+			quiet = true
+		case a == "-aq" || a == "-qa":
+			all, quiet = true, true
+		case a == "--format":
+			if i+1 < len(args) {
+				format = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--format="):
+			format = strings.TrimPrefix(a, "--format=")
+		case a == "-f" || a == "--filter":
+			if i+1 < len(args) {
+				filters = append(filters, args[i+1])
+				i++
+			}
+		}
+	}
+	st, err := Load(c.dir)
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	h := st.Host(c.host)
+	now := time.Now().UTC()
+	var rows []psRow
+	for _, ct := range h.Containers {
+		if !ct.Running && !all {
+			continue
+		}
+		if !matchFilters(ct, filters) {
+			continue
+		}
+		r := psRow{ID: ct.ID[:12], Image: ct.Image, Command: quoteCommand(ct.Command),
+			Created: humanDuration(now.Sub(ct.Created)) + " ago", Names: ct.Name, State: "exited"}
+		if ct.Running {
+			r.State = "running"
+			r.Status = "Up " + humanDuration(now.Sub(ct.StartedAt))
+			r.Ports = ct.Ports
+		} else {
+			r.Status = fmt.Sprintf("Exited (%d) %s ago", ct.ExitCode, humanDuration(now.Sub(ct.FinishedAt)))
+		}
+		rows = append(rows, r)
+	}
+	switch {
+	case quiet:
+		for _, r := range rows {
+			fmt.Fprintln(c.stdout, r.ID)
+		}
+	case format != "" && !strings.HasPrefix(format, "table"):
+		for _, r := range rows {
+			fmt.Fprintln(c.stdout, expandFormat(format, r))
+		}
+	default:
+		tw := tabwriter.NewWriter(c.stdout, 10, 1, 3, ' ', 0)
+		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.Created, r.Status, r.Ports, r.Names)
+		}
+		_ = tw.Flush()
+	}
+	return 0
+}
+
+func matchFilters(ct *Container, filters []string) bool {
+	for _, f := range filters {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "name":
+			if !strings.Contains(ct.Name, v) {
+				return false
+			}
+		case "status":
+			if (v == "running") != ct.Running {
+				return false
+			}
+		case "label":
+			if v != "com.docker.compose.service="+ct.Service && v != "com.docker.compose.service" && v != "com.docker.compose.project=provision" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// quoteCommand mimics docker ps' truncated, quoted COMMAND column.
+func quoteCommand(cmd string) string {
+	r := []rune(cmd)
+	if len(r) > 19 {
+		return "\"" + string(r[:19]) + "…\""
+	}
+	return "\"" + cmd + "\""
+}
+
+var reFormatField = regexp.MustCompile(`\{\{\s*\.(\w+)\s*\}\}`)
+
+func expandFormat(format string, r psRow) string {
+	format = strings.ReplaceAll(format, `\t`, "\t")
+	return reFormatField.ReplaceAllStringFunc(format, func(m string) string {
+		switch reFormatField.FindStringSubmatch(m)[1] {
+		case "ID":
+			return r.ID
+		case "Image":
+			return r.Image
+		case "Command":
+			return r.Command
+		case "RunningFor":
+			return r.Created
+		case "Status":
+			return r.Status
+		case "State":
+			return r.State
+		case "Ports":
+			return r.Ports
+		case "Names":
+			return r.Names
+		}
+		return ""
+	})
+}
+
+func (c *call) images() int {
+	st, err := Load(c.dir)
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	h := st.Host(c.host)
+	tw := tabwriter.NewWriter(c.stdout, 10, 1, 3, ' ', 0)
+	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	for _, ref := range h.Images {
+		i := strings.LastIndex(ref, ":")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ref[:i], ref[i+1:], strings.TrimPrefix(imageID(ref), "sha256:")[:12], "5 months ago", "512MB")
+	}
+	_ = tw.Flush()
+	return 0
+}
+
+func (c *call) imageInspect(args []string) int {
+	var refs []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-f" || args[i] == "--format" {
+			i++
+			continue
+		}
+		if !strings.HasPrefix(args[i], "-") {
+			refs = append(refs, args[i])
+		}
+	}
+	if len(refs) == 0 {
+		c.errf("\"docker image inspect\" requires at least 1 argument.")
+		return 1
+	}
+	st, err := Load(c.dir)
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	h := st.Host(c.host)
+	out := []map[string]any{}
+	rc := 0
+	for _, ref := range refs {
+		if !h.HasImage(ref) {
+			c.errf("Error: No such image: %s", ref)
+			rc = 1
+			continue
+		}
+		n := normalizeRef(ref)
+		repo := n[:strings.LastIndex(n, ":")]
+		out = append(out, map[string]any{
+			"Id": imageID(n), "RepoTags": []string{n}, "RepoDigests": []string{repo + "@" + imageID(n+"digest")},
+			"Created": "2021-03-15T09:12:44.123456789Z", "Architecture": "amd64", "Os": "linux", "Size": 536870912,
+			"Config": map[string]any{"Image": imageID(n + "config"), "Labels": map[string]string{}},
+		})
+	}
+	b, _ := json.MarshalIndent(out, "", "    ")
+	fmt.Fprintln(c.stdout, string(b))
+	return rc
+}
+
+var reImageRef = regexp.MustCompile(`(?m)^\s*(?:image|Loaded image)\s*:\s*(\S+)\s*$`)
+
+// load reads an image tarball from stdin (or -i FILE). A real `docker save`
+// tar is recognised by its manifest.json RepoTags; the lab's fake tarballs
+// are text with a line "image: <ref>".
+func (c *call) load(args []string) int {
+	in := c.stdin
+	for i := 0; i < len(args); i++ {
+		if (args[i] == "-i" || args[i] == "--input") && i+1 < len(args) {
+			f, err := os.Open(args[i+1])
+			if err != nil {
+				c.errf("open %s: no such file or directory", args[i+1])
+				return 1
+			}
+			defer f.Close()
+			in = f
+			i++
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(in, 64<<20))
+	if err != nil {
+		c.errf("Error processing tar file: %v", err)
+		return 1
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		c.errf("requested load from stdin, but stdin is empty")
+		return 1
+	}
+	refs := refsFromTar(data)
+	if len(refs) == 0 {
+		for _, m := range reImageRef.FindAllSubmatch(data, -1) {
+			refs = append(refs, string(m[1]))
+		}
+	}
+	if len(refs) == 0 {
+		c.errf("Error processing tar file(exit status 1): unexpected EOF")
+		return 1
+	}
+	failed := false
+	err = Update(c.dir, func(st *State) error {
+		h := st.Host(c.host)
+		if h.HasFault(FaultImageLoadFails) {
+			failed = true
+			return nil
+		}
+		for _, r := range refs {
+			if !h.HasImage(r) {
+				h.Images = append(h.Images, normalizeRef(r))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	if failed {
+		c.errf("Error processing tar file(exit status 1): write /var/lib/docker/tmp/docker-import-123456789/repo/layer.tar: no space left on device")
+		return 1
+	}
+	for _, r := range refs {
+		fmt.Fprintf(c.stdout, "Loaded image: %s\n", normalizeRef(r))
+	}
+	return 0
+}
+
+func refsFromTar(data []byte) []string {
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		hd, err := tr.Next()
+		if err != nil {
+			return nil
+		}
+		if filepath.Clean(hd.Name) != "manifest.json" {
+			continue
+		}
+		var m []struct{ RepoTags []string }
+		if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil {
+			return nil
+		}
+		var refs []string
+		for _, e := range m {
+			refs = append(refs, e.RepoTags...)
+		}
+		return refs
+	}
+}
+
+func (c *call) exec(args []string) int {
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		if args[i] == "-e" || args[i] == "-u" || args[i] == "-w" || args[i] == "--env" || args[i] == "--user" || args[i] == "--workdir" {
+			i++
+		}
+		i++
+	}
+	if i >= len(args)-1 {
+		c.errf("\"docker exec\" requires at least 2 arguments.")
+		return 1
+	}
+	name, cmd := args[i], args[i+1:]
+	if filepath.Base(cmd[0]) == "grpc_health_probe" {
+		return c.healthProbe(name, cmd[1:])
+	}
+	st, err := Load(c.dir)
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	ct := st.Host(c.host).Container(name)
+	if ct == nil {
+		c.errf("Error: No such container: %s", name)
+		return 1
+	}
+	if !ct.Running {
+		c.errf("Error response from daemon: Container %s is not running", ct.ID)
+		return 1
+	}
+	c.errf("OCI runtime exec failed: exec failed: container_linux.go:349: starting container process caused \"exec: \\\"%s\\\": executable file not found in $PATH\": unknown", cmd[0])
+	return 126
+}
+
+// healthProbe mimics grpc_health_probe inside container name.
+func (c *call) healthProbe(name string, args []string) int {
+	addr := ":50051"
+	for _, a := range args {
+		if strings.HasPrefix(a, "-addr=") {
+			addr = strings.TrimPrefix(a, "-addr=")
+		}
+	}
+	st, err := Load(c.dir)
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	h := st.Host(c.host)
+	ct := h.Container(name)
+	if ct == nil {
+		c.errf("Error: No such container: %s", name)
+		return 1
+	}
+	if !ct.Running {
+		c.errf("Error response from daemon: Container %s is not running", ct.ID)
+		return 1
+	}
+	if !ct.HealthProbe {
+		c.errf("OCI runtime exec failed: exec failed: container_linux.go:349: starting container process caused \"exec: \\\"/bin/grpc_health_probe\\\": stat /bin/grpc_health_probe: no such file or directory\": unknown")
+		return 126
+	}
+	switch st.Health(h, ct, time.Now().UTC()) {
+	case Serving:
+		fmt.Fprintln(c.stdout, "status: SERVING")
+		return 0
+	case NotServing:
+		c.errf("service unhealthy (responded with \"NOT_SERVING\")")
+		return 4
+	}
+	c.errf("timeout: failed to connect service %q within 1s", addr)
+	return 2
+}
+
+func (c *call) startStop(verb string, names []string) int {
+	rc := 0
+	var out []string
+	err := Update(c.dir, func(st *State) error {
+		h := st.Host(c.host)
+		now := time.Now().UTC()
+		for _, n := range names {
+			if strings.HasPrefix(n, "-") {
+				continue
+			}
+			ct := h.Container(n)
+			if ct == nil {
+				c.errf("Error response from daemon: No such container: %s", n)
+				rc = 1
+				continue
+			}
+			switch verb {
+			case "stop", "kill":
+				if ct.Running {
+					ct.Running, ct.FinishedAt, ct.ExitCode = false, now, 137
+					if verb == "stop" {
+						ct.ExitCode = 143
+					}
+				}
+			case "start", "restart":
+				if !ct.Running || verb == "restart" {
+					ct.Running, ct.StartedAt = true, now
+					ct.ReadyAt = now.Add(st.scale(h, st.Config.ServingDelay.D()))
+				}
+			}
+			out = append(out, n)
+		}
+		return nil
+	})
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	for _, n := range out {
+		fmt.Fprintln(c.stdout, n)
+	}
+	return rc
+}
+
+// compose implements `docker-compose up -d`, `ps`, `stop`, `start`,
+// `restart` for the "provision" project in ~/provision.
+func (c *call) compose(args []string) int {
+	var verb string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			verb = a
+			break
+		}
+	}
+	switch verb {
+	case "up":
+		return c.composeUp()
+	case "ps":
+		return c.ps([]string{"-a"})
+	case "stop", "start", "restart":
+		st, err := Load(c.dir)
+		if err != nil {
+			c.errf("sim: %v", err)
+			return 1
+		}
+		var names []string
+		for _, ct := range st.Host(c.host).Containers {
+			names = append(names, ct.Name)
+		}
+		var sink bytes.Buffer
+		out := c.stdout
+		c.stdout = &sink
+		rc := c.startStop(verb, names)
+		c.stdout = out
+		for _, n := range names {
+			c.errf("%s %s ... done", map[string]string{"stop": "Stopping", "start": "Starting", "restart": "Restarting"}[verb], n)
+		}
+		return rc
+	}
+	c.errf("No such command: %s", verb)
+	return 1
+}
+
+// composeImage finds SCALAR_IMAGE: from the environment (after `source ./env`),
+// else from ./env in the working directory, else the last one used.
+func (c *call) composeImage(h *Host) string {
+	if v := c.env["SCALAR_IMAGE"]; v != "" {
+		return v
+	}
+	dir := c.env["PWD"]
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	if f, err := os.Open(filepath.Join(dir, "env")); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export "))
+			if v, ok := strings.CutPrefix(line, "SCALAR_IMAGE="); ok {
+				return strings.Trim(v, `"'`)
+			}
+		}
+	}
+	return h.ComposeImage
+}
+
+func (c *call) composeUp() int {
+	var lines []string
+	rc := 0
+	err := Update(c.dir, func(st *State) error {
+		h := st.Host(c.host)
+		now := time.Now().UTC()
+		for i, ct := range h.Containers {
+			want := ct.Image
+			if ct.Service == "scalar" {
+				want = normalizeRef(c.composeImage(h))
+			}
+			switch {
+			case !h.HasImage(want):
+				lines = append(lines, fmt.Sprintf("Pulling %s (%s)...", ct.Service, want),
+					fmt.Sprintf("ERROR: Get https://%s/v2/: unauthorized", strings.SplitN(want, "/", 2)[0]))
+				rc = 1
+				return nil
+			case want != ct.Image:
+				nc := newContainer(h.Name, ct.Service, want, now, st.scale(h, st.Config.ServingDelay.D()))
+				h.Containers[i] = nc
+				if ct.Service == "scalar" {
+					h.ComposeImage, h.Paused = want, false
+				}
+				lines = append(lines, fmt.Sprintf("Recreating %s ... ", ct.Name), fmt.Sprintf("Recreating %s ... done", ct.Name))
+			case !ct.Running:
+				ct.Running, ct.StartedAt = true, now
+				ct.ReadyAt = now.Add(st.scale(h, st.Config.ServingDelay.D()))
+				lines = append(lines, fmt.Sprintf("Starting %s ... ", ct.Name), fmt.Sprintf("Starting %s ... done", ct.Name))
+			default:
+				lines = append(lines, ct.Name+" is up-to-date")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	for _, l := range lines {
+		c.errf("%s", l) // docker-compose 1.x reports progress on stderr
+	}
+	return rc
+}
