@@ -1,0 +1,98 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"scalar-tui/inventory"
+)
+
+// bigInventory returns n hosts spread over the roles like a (very) large deployment.
+func bigInventory(n int) *inventory.Inventory {
+	mix := []struct {
+		role inventory.Role
+		per  int // per 100 hosts
+	}{
+		{inventory.RoleCassandra, 30}, {inventory.RoleScalarDLBlue, 30}, {inventory.RoleScalarDLGreen, 20},
+		{inventory.RoleEnvoy, 10}, {inventory.RoleCassy, 4}, {inventory.RoleReaper, 4}, {inventory.RoleMonitor, 2},
+	}
+	inv := &inventory.Inventory{NetworkName: "bench", InternalDomain: domain,
+		Endpoints: inventory.Endpoints{Prometheus: "monitor." + domain + ":9090"}}
+	idx := map[inventory.Role]int{}
+	for len(inv.Hosts) < n {
+		for _, m := range mix {
+			for k := 0; k < m.per && len(inv.Hosts) < n; k++ {
+				idx[m.role]++
+				i := idx[m.role]
+				inv.Hosts = append(inv.Hosts, host(fmt.Sprintf("%s-%d", m.role, i), m.role, i,
+					fmt.Sprintf("10.%d.%d.%d", 42+len(inv.Hosts)/65536, len(inv.Hosts)/256%256, len(inv.Hosts)%256)))
+			}
+		}
+	}
+	return inv
+}
+
+// BenchmarkRefresh1000 measures one Snapshot of a 1,000-host inventory against
+// the real Prometheus over backfilled series. queries/refresh must stay 15
+// whatever the host count.
+func BenchmarkRefresh1000(b *testing.B) {
+	saved := scenarioWindow
+	scenarioWindow = 90 * time.Second
+	defer func() { scenarioWindow = saved }()
+	inv := bigInventory(1000)
+	w := newOM()
+	for _, h := range inv.Hosts {
+		writeHost(w, h, defaultSpec(h.Role))
+	}
+	everyStep(w, "job:active_scalardl_blue_nodes:count", nil, 300)
+	data := backfill(b, w.String())
+	base := startPrometheus(b, data, emptyPromConfig)
+	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return evalTime }, Timeout: 60 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if snap.Cluster.Healthy != 1000 || len(snap.Errors) > 0 {
+		b.Fatalf("warm-up snapshot: %+v errors %v", snap.Cluster, snap.Errors)
+	}
+	b.ResetTimer()
+	queries := 0
+	for b.Loop() {
+		snap, err := src.Snapshot(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		queries = snap.Queries
+	}
+	b.ReportMetric(float64(queries), "queries/refresh")
+	b.ReportMetric(1000, "hosts")
+}
+
+// BenchmarkBuild1000 measures only the client side of a refresh: joining the
+// answers of the fixed query set for 1,000 hosts and applying the state rules.
+func BenchmarkBuild1000(b *testing.B) {
+	inv := bigInventory(1000)
+	v := map[string]model.Vector{}
+	for _, h := range inv.Hosts {
+		inst := func(port string) model.LabelValue { return model.LabelValue(h.Name + ":" + port) }
+		for _, q := range []string{QUp, QCPU, QMemory, QLoad1} {
+			v[q] = append(v[q], &model.Sample{Metric: model.Metric{"instance": inst("9100")}, Value: 1})
+		}
+		v[QDisk] = append(v[QDisk], &model.Sample{Metric: model.Metric{"instance": inst("9100"), "mountpoint": "/"}, Value: 50})
+		if svc := containerService(h.Role); svc != "" {
+			v[QContainerAge] = append(v[QContainerAge], &model.Sample{Metric: model.Metric{"instance": inst("18080"),
+				"container_label_com_docker_compose_service": model.LabelValue(svc)}, Value: 1})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		build(inv, evalTime, "bench", observations{vectors: v})
+	}
+}

@@ -1,0 +1,495 @@
+package health
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"scalar-tui/inventory"
+)
+
+// DialFunc opens a connection, like net.Dialer.DialContext. The console passes
+// the SSH bastion's DialContext so that private addresses are reached through it.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// namedQuery is one PromQL query of the fixed set.
+type namedQuery struct {
+	name, expr string
+}
+
+const diskSel = `mountpoint=~"/|/data",fstype!~"tmpfs|rootfs"`
+
+// snapshotQueries is the fixed set sent on every refresh, whatever the host count.
+var snapshotQueries = []namedQuery{
+	{QUp, `up{job="host"}`},
+	{QCassandraService, `node_systemd_unit_state{name="cassandra.service",state="active"}`},
+	{QCPU, `(1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m]))) * 100`},
+	{QMemory, `(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) * 100`},
+	{QDisk, `node_filesystem_avail_bytes{` + diskSel + `} / node_filesystem_size_bytes{` + diskSel + `} * 100`},
+	{QLoad1, `node_load1`},
+	{QContainerAge, `time() - container_last_seen{container_label_com_docker_compose_service=~"scalar|envoy|cassy|reaper"}`},
+	{QEnvoyHealthy, `envoy_cluster_membership_healthy{envoy_cluster_name="scalar-service"}`},
+	{QEnvoyTotal, `envoy_cluster_membership_total{envoy_cluster_name="scalar-service"}`},
+	{QCassandraLoad, `cassandra_stats{name="org:apache:cassandra:metrics:storage:load:count"}`},
+	{QPendingCompactions, `cassandra_stats{name="org:apache:cassandra:metrics:compaction:pendingtasks:value"}`},
+	{QAlerts, `ALERTS{alertstate="firing"}`},
+	{QScalarDLBlue, `job:active_scalardl_blue_nodes:count`},
+	{QScalarDLGreen, `job:active_scalardl_green_nodes:count`},
+	{QEnvoyActive, `job:active_envoy_nodes:count`},
+}
+
+// QueryNames returns the names of the fixed query set, in the order they are listed.
+func QueryNames() []string {
+	out := make([]string, len(snapshotQueries))
+	for i, q := range snapshotQueries {
+		out[i] = q.name
+	}
+	return out
+}
+
+// QueryExpr returns the PromQL expression of a named query, or "".
+func QueryExpr(name string) string {
+	for _, q := range snapshotQueries {
+		if q.name == name {
+			return q.expr
+		}
+	}
+	return ""
+}
+
+// PrometheusOptions configures a PrometheusSource. The zero value of every
+// field has a usable default.
+type PrometheusOptions struct {
+	// Dial opens TCP connections; nil means a plain net.Dialer. Pass the SSH
+	// bastion's DialContext to reach monitor.<domain>:9090 inside the VPC.
+	Dial DialFunc
+	// BasicAuthUser and BasicAuthPassword, when the user is set, are sent on every request.
+	BasicAuthUser string
+	// BasicAuthPassword goes with BasicAuthUser.
+	BasicAuthPassword string
+	// BearerToken, when set, is sent as "Authorization: Bearer <token>".
+	BearerToken string
+	// CAFile is a PEM bundle to verify Prometheus' TLS certificate with.
+	CAFile string
+	// InsecureSkipTLSVerify turns off TLS certificate verification. Only for labs.
+	InsecureSkipTLSVerify bool
+	// Timeout bounds each refresh (all queries run concurrently under it) and is
+	// passed to Prometheus as the query timeout. Default 10s.
+	Timeout time.Duration
+	// Clock gives the evaluation time of the queries; default time.Now. Tests
+	// set it to evaluate over backfilled data.
+	Clock func() time.Time
+}
+
+// PrometheusSource reads health from the deployment's Prometheus (v1 HTTP API).
+// Every Snapshot sends the same fixed set of PromQL queries (see QueryNames),
+// never one per host, so its cost does not grow with the inventory.
+//
+// A PrometheusSource is safe for concurrent use. The inventory must not be
+// changed after the source is made (make a new source for a new inventory).
+type PrometheusSource struct {
+	inv     *inventory.Inventory
+	index   *hostIndex
+	url     string
+	api     v1.API
+	timeout time.Duration
+	clock   func() time.Time
+}
+
+// NewPrometheusSource returns a source querying the Prometheus at baseURL
+// (e.g. "http://monitor.internal.scalar-labs.com:9090"; a bare host:port is
+// taken as http). If baseURL is "", the inventory's Endpoints.Prometheus is used.
+func NewPrometheusSource(inv *inventory.Inventory, baseURL string, opts PrometheusOptions) (*PrometheusSource, error) {
+	if baseURL == "" && inv != nil {
+		baseURL = inv.Endpoints.Prometheus
+	}
+	if baseURL == "" {
+		return nil, errors.New("no Prometheus address: the inventory has no monitor host; pass --prometheus URL")
+	}
+	if !strings.Contains(baseURL, "://") {
+		baseURL = "http://" + baseURL
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("prometheus address %q is not a URL like http://host:9090", baseURL)
+	}
+	rt, err := newTransport(opts)
+	if err != nil {
+		return nil, err
+	}
+	c, err := api.NewClient(api.Config{Address: baseURL, RoundTripper: rt})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %s: %w", baseURL, err)
+	}
+	var hosts []inventory.Host
+	if inv != nil {
+		hosts = inv.Hosts
+	}
+	s := &PrometheusSource{inv: inv, index: newHostIndex(hosts), url: baseURL, api: v1.NewAPI(c), timeout: opts.Timeout, clock: opts.Clock}
+	if s.timeout <= 0 {
+		s.timeout = 10 * time.Second
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	return s, nil
+}
+
+// URL is the Prometheus base URL the source queries.
+func (s *PrometheusSource) URL() string { return s.url }
+
+// newTransport builds the HTTP transport: the dial function, TLS and auth.
+func newTransport(opts PrometheusOptions) (http.RoundTripper, error) {
+	dial := opts.Dial
+	if dial == nil {
+		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+		dial = d.DialContext
+	}
+	tr := &http.Transport{
+		DialContext:         dial,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		// No Proxy: traffic goes through the dial function (the bastion), never an HTTP proxy.
+	}
+	if opts.CAFile != "" || opts.InsecureSkipTLSVerify {
+		tc := &tls.Config{InsecureSkipVerify: opts.InsecureSkipTLSVerify} //nolint:gosec // explicit operator choice
+		if opts.CAFile != "" {
+			pem, err := os.ReadFile(opts.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("prometheus CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("prometheus CA file %s holds no PEM certificate", opts.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		tr.TLSClientConfig = tc
+	}
+	if opts.BasicAuthUser != "" && opts.BearerToken != "" {
+		return nil, errors.New("give either basic auth or a bearer token for Prometheus, not both")
+	}
+	return &authTransport{next: tr, user: opts.BasicAuthUser, password: opts.BasicAuthPassword, token: opts.BearerToken}, nil
+}
+
+// ErrUnauthorized is wrapped by errors for HTTP 401 and 403 answers.
+var ErrUnauthorized = errors.New("prometheus refused the credentials")
+
+// ErrUnreachable is wrapped by Snapshot's error when no query got an HTTP answer.
+var ErrUnreachable = errors.New("prometheus unreachable")
+
+// httpStatusError is an HTTP answer the API client would only report vaguely.
+type httpStatusError struct {
+	code int
+	url  string
+}
+
+// Error says which status came from where.
+func (e *httpStatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s from %s", e.code, http.StatusText(e.code), e.url)
+}
+
+// Unwrap makes 401 and 403 match ErrUnauthorized.
+func (e *httpStatusError) Unwrap() error {
+	if e.code == http.StatusUnauthorized || e.code == http.StatusForbidden {
+		return ErrUnauthorized
+	}
+	return nil
+}
+
+// authTransport adds credentials and turns 401/403 into a typed error.
+type authTransport struct {
+	next           http.RoundTripper
+	user, password string
+	token          string
+}
+
+// RoundTrip sends req with the credentials.
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.user != "" || t.token != "" {
+		req = req.Clone(req.Context())
+		if t.user != "" {
+			req.SetBasicAuth(t.user, t.password)
+		} else {
+			req.Header.Set("Authorization", "Bearer "+t.token)
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		resp.Body.Close()
+		u := *req.URL
+		u.RawQuery = ""
+		return nil, &httpStatusError{code: resp.StatusCode, url: u.String()}
+	}
+	return resp, nil
+}
+
+// describe turns a query error into a sentence for the operator.
+func describe(err error, timeout time.Duration) string {
+	var hs *httpStatusError
+	var ae *v1.Error
+	var ne net.Error
+	switch {
+	case errors.As(err, &hs) && errors.Is(err, ErrUnauthorized):
+		return fmt.Sprintf("Prometheus answered HTTP %d: check --prom-user/--prom-password-file or --prom-bearer-file", hs.code)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no answer within %s (query timed out)", timeout)
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &ae):
+		switch ae.Type {
+		case v1.ErrServer:
+			return "Prometheus failed: " + ae.Msg + detail(ae.Detail)
+		case v1.ErrBadResponse:
+			return "Prometheus sent an answer that is not valid API JSON: " + ae.Msg + detail(ae.Detail)
+		case v1.ErrTimeout:
+			return "Prometheus timed out evaluating the query: " + ae.Msg
+		case v1.ErrBadData:
+			return "Prometheus rejected the query: " + ae.Msg
+		case v1.ErrClient:
+			return "Prometheus refused the request: " + ae.Msg + detail(ae.Detail)
+		}
+		return ae.Error()
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Sprintf("no answer within %s (query timed out): %v", timeout, err)
+	case isConnError(err):
+		return "cannot connect: " + err.Error()
+	}
+	return err.Error()
+}
+
+func detail(d string) string {
+	d = strings.TrimSpace(d)
+	if d == "" {
+		return ""
+	}
+	if len(d) > 120 {
+		d = d[:120] + "…"
+	}
+	return " (" + strings.ReplaceAll(d, "\n", " ") + ")"
+}
+
+// isConnError reports whether err happened before any HTTP answer arrived.
+func isConnError(err error) bool {
+	var oe *net.OpError
+	var de *net.DNSError
+	var ae *v1.Error
+	var hs *httpStatusError
+	if errors.As(err, &ae) || errors.As(err, &hs) {
+		return false
+	}
+	return errors.As(err, &oe) || errors.As(err, &de) || strings.Contains(err.Error(), "connection refused") ||
+		strings.Contains(err.Error(), "EOF")
+}
+
+// Snapshot sends the fixed query set concurrently and joins the answers to the
+// inventory. A failed query becomes an entry in Snapshot.Errors and leaves the
+// other figures intact. If every query failed, Snapshot also returns an error
+// saying why (unreachable, credentials, ...), together with the Snapshot.
+func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
+	start := time.Now()
+	at := s.clock()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+
+	type answer struct {
+		vec model.Vector
+		err error
+	}
+	answers := make([]answer, len(snapshotQueries))
+	var wg sync.WaitGroup
+	for i, q := range snapshotQueries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, _, _, err := s.api.Query(ctx, q.expr, at, v1.WithTimeout(s.timeout))
+			if err != nil {
+				answers[i].err = err
+				return
+			}
+			switch v := v.(type) {
+			case model.Vector:
+				answers[i].vec = v
+			case *model.Scalar:
+				answers[i].vec = model.Vector{&model.Sample{Value: v.Value, Timestamp: v.Timestamp, Metric: model.Metric{}}}
+			default:
+				answers[i].err = fmt.Errorf("unexpected result type %s", v.Type())
+			}
+		}()
+	}
+	wg.Wait()
+
+	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}, index: s.index}
+	var errs []error
+	for i, q := range snapshotQueries {
+		a := answers[i]
+		if a.err != nil {
+			obs.failed[q.name] = true
+			obs.errors = append(obs.errors, QueryError{Query: q.name, Target: q.expr, Message: describe(a.err, s.timeout), Err: a.err})
+			errs = append(errs, a.err)
+			continue
+		}
+		obs.vectors[q.name] = a.vec
+	}
+	snap := build(s.inv, at, "prometheus "+s.url, obs)
+	snap.Queries = len(snapshotQueries)
+	snap.Took = time.Since(start)
+	if len(errs) == len(snapshotQueries) {
+		return snap, s.totalFailure(ctx, errs)
+	}
+	return snap, nil
+}
+
+// totalFailure explains why no query got an answer.
+func (s *PrometheusSource) totalFailure(ctx context.Context, errs []error) error {
+	first := errs[0]
+	for _, e := range errs {
+		if errors.Is(e, ErrUnauthorized) {
+			return fmt.Errorf("prometheus at %s: %w: %s", s.url, ErrUnauthorized, describe(e, s.timeout))
+		}
+	}
+	if ctx.Err() == context.Canceled {
+		return fmt.Errorf("prometheus at %s: %w", s.url, context.Canceled)
+	}
+	allConn := true
+	for _, e := range errs {
+		if !isConnError(e) && !errors.Is(e, context.DeadlineExceeded) {
+			allConn = false
+		}
+	}
+	if allConn {
+		return fmt.Errorf("%w: %s: %s; if the monitor host is down, read the exporters directly with --source scrape",
+			ErrUnreachable, s.url, describe(first, s.timeout))
+	}
+	return fmt.Errorf("prometheus at %s answered no query: %s; try --source scrape", s.url, describe(first, s.timeout))
+}
+
+// Point is one sample of a history series.
+type Point struct {
+	// T is the sample's time.
+	T time.Time `json:"t"`
+	// V is the sample's value.
+	V float64 `json:"v"`
+}
+
+// History holds series for sparklines over a window.
+type History struct {
+	// Start and End bound the window; Step is the resolution.
+	Start, End time.Time
+	// Step is the resolution of every series.
+	Step time.Duration
+	// CPU is percent used per host, keyed by the inventory host's Name.
+	CPU map[string][]Point `json:"cpu"`
+	// CassandraActive counts active cassandra.service units.
+	CassandraActive []Point `json:"cassandra_active"`
+	// ScalarDLBlue and ScalarDLGreen are the recording rules' counts.
+	ScalarDLBlue []Point `json:"scalardl_blue"`
+	// ScalarDLGreen is job:active_scalardl_green_nodes:count.
+	ScalarDLGreen []Point `json:"scalardl_green"`
+	// Queries is the number of range queries sent (constant).
+	Queries int `json:"queries"`
+	// Errors has one entry per failed range query.
+	Errors []QueryError `json:"errors,omitempty"`
+}
+
+var historyQueries = []namedQuery{
+	{QCPU, snapshotQueries[2].expr},
+	{"cassandra_active_count", `count(node_systemd_unit_state{name="cassandra.service",state="active"} == 1)`},
+	{QScalarDLBlue, `job:active_scalardl_blue_nodes:count`},
+	{QScalarDLGreen, `job:active_scalardl_green_nodes:count`},
+}
+
+// History runs a fixed set of range queries over the window ending at the
+// source's clock (default window 15m, step window/60): CPU per host, and the
+// Cassandra and Scalar DL counts. Failed queries are reported in Errors.
+func (s *PrometheusSource) History(ctx context.Context, window, step time.Duration) (*History, error) {
+	if window <= 0 {
+		window = 15 * time.Minute
+	}
+	if step <= 0 {
+		step = window / 60
+	}
+	end := s.clock()
+	r := v1.Range{Start: end.Add(-window), End: end, Step: step}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	h := &History{Start: r.Start, End: r.End, Step: step, CPU: map[string][]Point{}, Queries: len(historyQueries)}
+	results := make([]model.Matrix, len(historyQueries))
+	errs := make([]error, len(historyQueries))
+	var wg sync.WaitGroup
+	for i, q := range historyQueries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, _, _, err := s.api.QueryRange(ctx, q.expr, r, v1.WithTimeout(s.timeout))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			m, ok := v.(model.Matrix)
+			if !ok {
+				errs[i] = fmt.Errorf("unexpected result type %s", v.Type())
+				return
+			}
+			results[i] = m
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for i, q := range historyQueries {
+		if errs[i] != nil {
+			failed++
+			h.Errors = append(h.Errors, QueryError{Query: q.name, Target: q.expr, Message: describe(errs[i], s.timeout), Err: errs[i]})
+		}
+	}
+	if failed == len(historyQueries) {
+		return h, s.totalFailure(ctx, errs)
+	}
+	var hosts []inventory.Host
+	if s.inv != nil {
+		hosts = s.inv.Hosts
+	}
+	ix := newHostIndex(hosts)
+	for _, ss := range results[0] {
+		if i, ok := ix.match(string(ss.Metric[model.InstanceLabel])); ok {
+			h.CPU[hosts[i].Name] = points(ss.Values)
+		}
+	}
+	one := func(m model.Matrix) []Point {
+		if len(m) == 0 {
+			return nil
+		}
+		return points(m[0].Values)
+	}
+	h.CassandraActive = one(results[1])
+	h.ScalarDLBlue = one(results[2])
+	h.ScalarDLGreen = one(results[3])
+	return h, nil
+}
+
+func points(v []model.SamplePair) []Point {
+	out := make([]Point, len(v))
+	for i, p := range v {
+		out[i] = Point{T: p.Timestamp.Time().UTC(), V: float64(p.Value)}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].T.Before(out[j].T) })
+	return out
+}

@@ -1,0 +1,339 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"scalar-tui/inventory"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/health/snapshot.json from the real Prometheus")
+
+const emptyPromConfig = "global:\n  scrape_interval: 15s\n"
+
+// TestPrometheusBackfilled runs the real Prometheus over backfilled series for
+// the small inventory and checks every computed figure and state.
+func TestPrometheusBackfilled(t *testing.T) {
+	inv, om := smallScenario()
+	data := backfill(t, om)
+	base := startPrometheus(t, data, emptyPromConfig)
+
+	// Reach Prometheus by the inventory's name through the dial hook, as the
+	// bastion dialer will: monitor.<domain>:9090 -> the loopback port.
+	var dials atomic.Int32
+	real := strings.TrimPrefix(base, "http://")
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		if addr != inv.Endpoints.Prometheus {
+			return nil, fmt.Errorf("unexpected dial to %s", addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, real)
+	}
+	src, err := NewPrometheusSource(inv, "", PrometheusOptions{Dial: dial, Clock: func() time.Time { return evalTime }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if *update {
+		snap.Took = 0 // varies run to run
+		b, _ := json.MarshalIndent(snap, "", "  ")
+		if err := os.WriteFile(filepath.Join("..", "..", "testdata", "health", "snapshot.json"), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dials.Load() == 0 {
+		t.Error("the dial function was not used")
+	}
+	for _, e := range snap.Errors {
+		t.Errorf("unexpected query error: %v", e)
+	}
+	if snap.Queries != len(snapshotQueries) || snap.Queries != 15 {
+		t.Errorf("Queries = %d, want 15", snap.Queries)
+	}
+	if !snap.At.Equal(evalTime) {
+		t.Errorf("At = %v, want %v", snap.At, evalTime)
+	}
+
+	want := map[string]struct {
+		state  State
+		reason string // substring of one reason
+	}{
+		"bastion-1":       {StateHealthy, ""},
+		"cassandra-1":     {StateHealthy, ""},
+		"cassandra-2":     {StateDegraded, "cassandra.service not active"},
+		"cassandra-3":     {StateDown, "up=0"},
+		"cassy-1":         {StateHealthy, ""},
+		"reaper-1":        {StateDegraded, "container reaper last seen 1m0s ago"},
+		"scalardl-blue-1": {StateHealthy, ""},
+		"scalardl-blue-2": {StateDegraded, "/ has 5.0% free"},
+		"envoy-1":         {StateDegraded, "envoy: 1/2 scalar-service members healthy"},
+		"monitor-1":       {StateHealthy, ""},
+	}
+	for short, w := range want {
+		h, ok := snap.Host(short)
+		if !ok {
+			t.Errorf("%s missing", short)
+			continue
+		}
+		if h.State != w.state {
+			t.Errorf("%s: state %s, want %s (reasons %q)", short, h.State, w.state, h.Reasons)
+		}
+		if w.reason != "" && !strings.Contains(strings.Join(h.Reasons, "|"), w.reason) {
+			t.Errorf("%s: reasons %q, want one containing %q", short, h.Reasons, w.reason)
+		}
+	}
+
+	c1, _ := snap.Host("cassandra-1")
+	near(t, "cassandra-1 CPU", c1.CPU, 60)
+	near(t, "cassandra-1 Mem", c1.Mem, 40)
+	near(t, "cassandra-1 DiskRoot", c1.DiskRoot, 50)
+	near(t, "cassandra-1 DiskData", c1.DiskData, 80)
+	near(t, "cassandra-1 Load1", c1.Load1, 0.5)
+	near(t, "cassandra-1 load bytes", c1.CassandraLoadBytes, 1.5e9)
+	near(t, "cassandra-1 pending", c1.PendingCompactions, 2)
+	if c1.CassandraActive == nil || !*c1.CassandraActive {
+		t.Errorf("cassandra-1 CassandraActive = %v", c1.CassandraActive)
+	}
+	b1, _ := snap.Host("scalardl-blue-1")
+	near(t, "scalardl-blue-1 CPU", b1.CPU, 25)
+	if b1.DiskData != nil {
+		t.Errorf("scalardl-blue-1 has no /data, got %v", *b1.DiskData)
+	}
+	if b1.ContainerFresh == nil || !*b1.ContainerFresh || b1.ContainerAge == nil || *b1.ContainerAge != 0 {
+		t.Errorf("scalardl-blue-1 container: fresh %v age %v", b1.ContainerFresh, b1.ContainerAge)
+	}
+	b2, _ := snap.Host("scalardl-blue-2")
+	if len(b2.Alerts) != 1 || b2.Alerts[0].Name != "InstanceDriveSpaceLow" {
+		t.Errorf("scalardl-blue-2 alerts = %+v", b2.Alerts)
+	}
+	if m, _ := snap.Host("monitor-1"); m.Up == nil || !*m.Up {
+		t.Errorf("monitor-1 (instance = IP:port) not matched: %+v", m)
+	}
+	if b, _ := snap.Host("bastion-1"); b.CPU == nil {
+		t.Errorf("bastion-1 (instance without port) not matched: %+v", b)
+	}
+
+	// Unmatched: every series of ghost-1 is listed, none dropped.
+	ghost := 0
+	for _, u := range snap.Unmatched {
+		if strings.HasPrefix(u.Labels["instance"], "ghost-1.") {
+			ghost++
+		} else {
+			t.Errorf("unexpected unmatched series %+v", u)
+		}
+	}
+	if ghost != 5 { // up, cpu, memory, disk (/), load1
+		t.Errorf("unmatched ghost series = %d, want 5: %+v", ghost, snap.Unmatched)
+	}
+
+	// Firing alerts only: the pending EnvoyClusterDown is not listed.
+	var names []string
+	for _, a := range snap.Alerts {
+		names = append(names, a.Name)
+	}
+	if got := strings.Join(names, ","); got != "CassandraClusterDown,CassandraProcessStopped,InstanceDriveSpaceLow" {
+		t.Errorf("alerts = %s", got)
+	}
+
+	c := snap.Cluster
+	if c.CassandraActive != 1 || c.CassandraTotal != 3 {
+		t.Errorf("cassandra %d/%d, want 1/3", c.CassandraActive, c.CassandraTotal)
+	}
+	if c.ScalarDLBlueActive != 2 || c.ScalarDLBlueTotal != 2 || c.ScalarDLGreenActive != 0 || c.EnvoyActive != 1 || c.EnvoyTotal != 1 {
+		t.Errorf("cluster counts %+v", c)
+	}
+	if c.CountsFrom != "mixed" { // green has no recording-rule series
+		t.Errorf("CountsFrom = %q", c.CountsFrom)
+	}
+	if c.Healthy != 5 || c.Degraded != 4 || c.Down != 1 || c.Unknown != 0 {
+		t.Errorf("state counts %+v", c)
+	}
+
+	// Gates.
+	if ok, why := snap.AllCassandraActive(); ok || !strings.Contains(why, "cassandra-2") || !strings.Contains(why, "cassandra-3") {
+		t.Errorf("AllCassandraActive = %v %q", ok, why)
+	}
+	if ok, why := snap.ScalarDLServing("scalardl-blue-1"); ok || !strings.Contains(why, "1/2") {
+		t.Errorf("ScalarDLServing(blue-1) = %v %q (envoy reports 1/2)", ok, why)
+	}
+	if ok, _ := snap.HostHealthy("cassandra-1." + domain); !ok {
+		t.Error("HostHealthy(cassandra-1) = false")
+	}
+	if ok, why := snap.HostHealthy("cassandra-3"); ok || !strings.Contains(why, "down") {
+		t.Errorf("HostHealthy(cassandra-3) = %v %q", ok, why)
+	}
+
+	// History: the same number of range queries whatever the hosts.
+	hist, err := src.History(context.Background(), 4*time.Minute, 30*time.Second)
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	if hist.Queries != 4 || len(hist.Errors) != 0 {
+		t.Errorf("history queries %d errors %v", hist.Queries, hist.Errors)
+	}
+	if pts := hist.CPU["cassandra-1."+domain]; len(pts) < 5 || math.Abs(pts[len(pts)-1].V-60) > 0.5 {
+		t.Errorf("history CPU cassandra-1 = %+v", pts)
+	}
+	if len(hist.CassandraActive) == 0 || hist.CassandraActive[0].V != 1 {
+		t.Errorf("history cassandra active = %+v", hist.CassandraActive)
+	}
+	if len(hist.ScalarDLBlue) == 0 || hist.ScalarDLBlue[0].V != 2 {
+		t.Errorf("history blue = %+v", hist.ScalarDLBlue)
+	}
+}
+
+func near(t *testing.T, what string, got *float64, want float64) {
+	t.Helper()
+	if got == nil {
+		t.Errorf("%s: no data, want %g", what, want)
+		return
+	}
+	if math.Abs(*got-want) > 0.01*math.Max(1, math.Abs(want)) {
+		t.Errorf("%s = %g, want %g", what, *got, want)
+	}
+}
+
+// TestPrometheusLive scrapes a real node exporter with a real Prometheus whose
+// config comes from LabPrometheusConfig (instance relabelled to the FQDN, role
+// label, the lab rule files loaded), then reads it through PrometheusSource,
+// and reads the same node exporter through the ScrapeSource fallback.
+func TestPrometheusLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live Prometheus takes ~10s")
+	}
+	ne := needTool(t, "prometheus-node-exporter")
+	needTool(t, "prometheus")
+	dir := t.TempDir()
+	textDir := filepath.Join(dir, "textfile")
+	if err := os.MkdirAll(textDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The lab has no systemd: the textfile collector provides the unit state.
+	if err := os.WriteFile(filepath.Join(textDir, "cassandra.prom"),
+		[]byte("node_systemd_unit_state{name=\"cassandra.service\",state=\"active\",type=\"simple\"} 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	neAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startDaemon(t, dir, "node-exporter", ne, "--web.listen-address="+neAddr,
+		"--collector.textfile.directory="+textDir)
+	waitHTTP(t, "http://"+neAddr+"/metrics", 15*time.Second, filepath.Join(dir, "node-exporter.log"))
+
+	inv := &inventory.Inventory{NetworkName: "lab", InternalDomain: domain,
+		Hosts: []inventory.Host{host("cassandra-1", inventory.RoleCassandra, 1, "127.0.0.1")}}
+	ruleDir := filepath.Join(dir, "rules")
+	if _, err := WriteLabRules(ruleDir, inv, LabOptions{For: 10 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := LabPrometheusConfig(inv, LabOptions{
+		ScrapeInterval: time.Second, EvaluationInterval: time.Second, RuleDir: ruleDir,
+		Address: func(h inventory.Host, port int) string {
+			if port == DefaultPorts.NodeExporter {
+				return neAddr
+			}
+			return "127.0.0.1:1" // nothing listens: up=0 for the other jobs
+		},
+	})
+	base := startPrometheus(t, filepath.Join(dir, "data"), string(cfg))
+	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap *Snapshot
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		snap, err = src.Snapshot(context.Background())
+		if err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		h := snap.Hosts[0]
+		if h.State == StateHealthy && h.CPU != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cassandra-1 not healthy with CPU data after 40s: %+v reasons %q errors %v", h, h.Reasons, snap.Errors)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	h := snap.Hosts[0]
+	if h.Mem == nil || h.DiskRoot == nil || h.Load1 == nil || h.CassandraActive == nil || !*h.CassandraActive {
+		t.Errorf("live figures missing: %+v", h)
+	}
+	if *h.CPU < 0 || *h.CPU > 100 || *h.Mem <= 0 || *h.Mem > 100 || *h.DiskRoot <= 0 || *h.DiskRoot > 100 {
+		t.Errorf("live figures out of range: cpu %g mem %g disk %g", *h.CPU, *h.Mem, *h.DiskRoot)
+	}
+	// Series for the jobs whose exporters do not exist carry the FQDN too, so nothing is unmatched.
+	for _, u := range snap.Unmatched {
+		t.Errorf("unmatched: %+v", u)
+	}
+	// The lab's real rules ran: no Scalar DL or Envoy containers, so their cluster alerts fire.
+	fired := map[string]bool{}
+	for _, a := range snap.Alerts {
+		fired[a.Name] = true
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for !fired["ScalarDLClusterDown"] && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		if snap, err = src.Snapshot(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range snap.Alerts {
+			fired[a.Name] = true
+		}
+	}
+	if !fired["ScalarDLClusterDown"] || !fired["EnvoyClusterDown"] {
+		t.Errorf("lab rules: firing = %v, want ScalarDLClusterDown and EnvoyClusterDown", fired)
+	}
+
+	t.Run("scrape fallback", func(t *testing.T) {
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			if addr == "cassandra-1."+domain+":9100" {
+				return d.DialContext(ctx, network, neAddr)
+			}
+			return d.DialContext(ctx, network, "127.0.0.1:1") // refused
+		}
+		ss := NewScrapeSource(inv, ScrapeOptions{Dial: dial, Timeout: 3 * time.Second})
+		first, err := ss.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := first.Hosts[0]
+		if first.Queries != 2 { // node exporter + cassandra exporter
+			t.Errorf("scrape targets = %d, want 2", first.Queries)
+		}
+		if h.State != StateHealthy || h.Up == nil || !*h.Up || h.CassandraActive == nil || !*h.CassandraActive {
+			t.Errorf("scrape: %+v reasons %q", h, h.Reasons)
+		}
+		if h.CPU != nil {
+			t.Errorf("first scrape cannot have CPU%%, got %g", *h.CPU)
+		}
+		if h.Mem == nil || h.DiskRoot == nil || h.Load1 == nil {
+			t.Errorf("scrape figures missing: %+v", h)
+		}
+		if len(first.Errors) != 1 || first.Errors[0].Query != "scrape cassandra" {
+			t.Errorf("scrape errors = %v, want the cassandra exporter's", first.Errors)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		second, err := ss.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := second.Hosts[0].CPU; c == nil || *c < 0 || *c > 100 {
+			t.Errorf("second scrape CPU = %v", c)
+		}
+	})
+}
