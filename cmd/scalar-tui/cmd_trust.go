@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"scalar-tui/ops/sshx"
+)
+
+func init() { register(newTrustCmd) }
+
+// keySource fetches the host key to trust; *sshx.Client implements it.
+type keySource interface {
+	HostKey(ctx context.Context, host string) (ssh.PublicKey, error)
+	BastionHostKey(ctx context.Context) (ssh.PublicKey, error)
+	BastionAddr() string
+}
+
+type trustOptions struct {
+	yes     bool
+	bastion bool
+}
+
+func newTrustCmd(g *globalOptions) *cobra.Command {
+	var o trustOptions
+	cmd := &cobra.Command{
+		Use:   "trust [--bastion] [HOST...]",
+		Short: "Show hosts' SSH key fingerprints and add them to known_hosts",
+		Long: "Fetch the host key each HOST (or, with --bastion, the bastion) presents, show its SHA256\n" +
+			"fingerprint and append it to known_hosts after you type yes. Compare the fingerprint with\n" +
+			"one obtained out of band (e.g. the instance's console output) before accepting.\n" +
+			"Hosts are reached through the bastion, so trust the bastion first.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !o.bastion && len(args) == 0 {
+				return badInput(errors.New("name at least one HOST, or pass --bastion"))
+			}
+			inv, err := g.loadSSHInventory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var hosts []string
+			for _, a := range args {
+				h, err := resolveSSHHost(inv, a)
+				if err != nil {
+					return err
+				}
+				hosts = append(hosts, h.Name)
+			}
+			cl, err := g.sshClient(inv)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			return runTrust(cmd.Context(), cl, g.knownHostsFile(), o, hosts, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&o.yes, "yes", false, "trust without asking (only when the fingerprints were checked another way)")
+	cmd.Flags().BoolVar(&o.bastion, "bastion", false, "trust the bastion's key")
+	return cmd
+}
+
+// runTrust asks about each target in turn; the bastion comes first.
+func runTrust(ctx context.Context, src keySource, file string, o trustOptions, hosts []string, in io.Reader, out io.Writer) error {
+	answers := bufio.NewReader(in)
+	type target struct {
+		name, addr string
+		bastion    bool
+	}
+	var targets []target
+	if o.bastion {
+		targets = append(targets, target{"bastion " + src.BastionAddr(), src.BastionAddr(), true})
+	}
+	for _, h := range hosts {
+		targets = append(targets, target{h, h, false})
+	}
+	var failures []string
+	for _, t := range targets {
+		var key ssh.PublicKey
+		var err error
+		if t.bastion {
+			key, err = src.BastionHostKey(ctx)
+		} else {
+			key, err = src.HostKey(ctx, t.addr)
+		}
+		if err != nil {
+			fmt.Fprintf(out, "%s: %v\n", t.name, err)
+			failures = append(failures, t.name)
+			continue
+		}
+		fp := ssh.FingerprintSHA256(key)
+		var changed *sshx.ChangedHostKeyError
+		switch err := sshx.CheckKnownHost(file, t.addr, key); {
+		case err == nil:
+			fmt.Fprintf(out, "%s: %s key %s is already trusted\n", t.name, key.Type(), fp)
+			continue
+		case errors.As(err, &changed):
+			fmt.Fprintf(out, "%s:\n%v\n", t.name, err)
+			failures = append(failures, t.name)
+			continue
+		}
+		fmt.Fprintf(out, "%s presents %s key %s\n", t.name, key.Type(), fp)
+		if !o.yes {
+			fmt.Fprintf(out, "Trust it and add it to %s? Type yes to accept: ", file)
+			line, _ := answers.ReadString('\n')
+			if strings.TrimSpace(line) != "yes" {
+				fmt.Fprintf(out, "%s: not trusted\n", t.name)
+				failures = append(failures, t.name)
+				continue
+			}
+		}
+		if err := sshx.AppendKnownHost(file, t.addr, key); err != nil {
+			return failed(err)
+		}
+		fmt.Fprintf(out, "%s: added to %s\n", t.name, file)
+	}
+	if len(failures) > 0 {
+		return failed(fmt.Errorf("not trusted: %s", strings.Join(failures, ", ")))
+	}
+	return nil
+}
