@@ -1,0 +1,874 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"scalar-tui/ops/sshx"
+)
+
+// DefaultRemoteDir is where detached commands keep their files on a host,
+// relative to the SSH user's login directory: <dir>/<run>/<step>-<n>.
+const DefaultRemoteDir = ".scalar-tui/runs"
+
+// cleanupTimeout bounds cleanup steps, lock release and journal work that run
+// after the run's context was canceled.
+const cleanupTimeout = 5 * time.Minute
+
+// RefusedError is a run that did not start: a preflight check failed, the
+// plan no longer matches the journal, or a crash left a step whose state is
+// unknown.
+type RefusedError struct {
+	Check  string // the preflight check, when one failed
+	Reason error
+}
+
+// Error implements error.
+func (e *RefusedError) Error() string {
+	if e.Check != "" {
+		return fmt.Sprintf("refused: preflight %s: %v", e.Check, e.Reason)
+	}
+	return "refused: " + e.Reason.Error()
+}
+
+// Unwrap returns the reason.
+func (e *RefusedError) Unwrap() error { return e.Reason }
+
+// Engine runs plans. Build one with New; it may run several plans, one after
+// the other or concurrently (each run has its own journal), but RequestPause
+// applies to every run in progress.
+//
+// Caveats: a run journals to <stateDir>/runs/<id>.json and keeps per-host
+// output in <stateDir>/runs/<id>/<host>.log. While a run executes, this
+// process holds a flock on <stateDir>/runs/<id>.lock, so a second local
+// Resume of a live run is refused; the kernel drops it when the process dies.
+// The cluster lock on the bastion is re-entrant for the run that holds it, so
+// Resume works after a crash, and Resume from another machine is not
+// prevented (its journal would be missing anyway).
+type Engine struct {
+	r        Runner
+	det      Detacher
+	stateDir string
+	operator string
+	onEvent  func(Event)
+	red      *Redactor
+	lock     *ClusterLock
+	canary   bool
+	remote   string
+	now      func() time.Time
+	audit    *auditLog
+	evMu     sync.Mutex
+	pause    atomic.Bool
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithOperator sets the user@host written to the audit log and the lock
+// (default Operator()).
+func WithOperator(op string) Option { return func(e *Engine) { e.operator = op } }
+
+// WithEvents sets the event callback. Calls are serialized; the callback
+// should not block for long (the TUI forwards to a buffered channel).
+func WithEvents(f func(Event)) Option { return func(e *Engine) { e.onEvent = f } }
+
+// WithRedactor sets the redaction of secrets in the audit log, host logs,
+// events and journal.
+func WithRedactor(r *Redactor) Option { return func(e *Engine) { e.red = r } }
+
+// WithLockPath sets the cluster lock directory on the bastion (default
+// DefaultLockPath).
+func WithLockPath(p string) Option {
+	return func(e *Engine) { e.lock = &ClusterLock{R: e.r, Path: p} }
+}
+
+// WithoutLock disables the cluster lock. For tests and the lab only.
+func WithoutLock() Option { return func(e *Engine) { e.lock = nil } }
+
+// WithCanary stops a run with status canary-wait after the steps of the first
+// host, until Resume.
+func WithCanary(on bool) Option { return func(e *Engine) { e.canary = on } }
+
+// WithDetacher replaces the ShellDetacher used for Detached steps.
+func WithDetacher(d Detacher) Option { return func(e *Engine) { e.det = d } }
+
+// WithRemoteDir sets the directory for detached commands on hosts (default
+// DefaultRemoteDir).
+func WithRemoteDir(dir string) Option { return func(e *Engine) { e.remote = dir } }
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
+
+// New returns an Engine that runs commands with r and journals under
+// stateDir (normally $XDG_STATE_HOME/scalar-tui, resolved by the caller).
+func New(r Runner, stateDir string, opts ...Option) *Engine {
+	e := &Engine{
+		r:        r,
+		stateDir: stateDir,
+		operator: Operator(),
+		remote:   DefaultRemoteDir,
+		now:      time.Now,
+	}
+	e.lock = &ClusterLock{R: r}
+	e.det = ShellDetacher{R: r}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.lock != nil {
+		e.lock.R = r
+	}
+	e.audit = &auditLog{path: AuditPath(stateDir), red: e.red}
+	return e
+}
+
+// RequestPause asks every run in progress to stop after its current step with
+// status paused (the TUI's `p`). It is deferred while a cluster-state marker
+// is set, so the cluster is never left e.g. paused. Resume clears it.
+func (e *Engine) RequestPause() { e.pause.Store(true) }
+
+// runCtx is one run in progress.
+type runCtx struct {
+	mu      sync.Mutex
+	st      *RunState
+	plan    *Plan
+	e       *Engine
+	logMu   sync.Mutex
+	logs    map[string]*os.File
+	saveErr error
+}
+
+func (rc *runCtx) update(f func(*RunState)) error {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	f(rc.st)
+	rc.st.Updated = rc.e.now().UTC()
+	err := saveRun(rc.e.stateDir, rc.st)
+	if err != nil && rc.saveErr == nil {
+		rc.saveErr = err
+	}
+	return err
+}
+
+func (rc *runCtx) closeLogs() {
+	rc.logMu.Lock()
+	defer rc.logMu.Unlock()
+	for _, f := range rc.logs {
+		_ = f.Close()
+	}
+	rc.logs = nil
+}
+
+func (rc *runCtx) logLine(host, stream, line string) {
+	rc.logMu.Lock()
+	defer rc.logMu.Unlock()
+	if rc.logs == nil {
+		rc.logs = map[string]*os.File{}
+	}
+	f, ok := rc.logs[host]
+	if !ok {
+		p := HostLogPath(rc.e.stateDir, rc.st.ID, host)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return
+		}
+		var err error
+		f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return
+		}
+		rc.logs[host] = f
+	}
+	fmt.Fprintf(f, "%s %s %s\n", rc.e.now().UTC().Format(time.RFC3339), stream, rc.e.red.Redact(line))
+}
+
+func (e *Engine) emit(ev Event) {
+	h := ev.header()
+	if h.Time.IsZero() {
+		h.Time = e.now().UTC()
+	}
+	if e.onEvent == nil {
+		return
+	}
+	e.evMu.Lock()
+	defer e.evMu.Unlock()
+	e.onEvent(ev)
+}
+
+// exec runs one audited command; host "" is the bastion. When step is set,
+// output lines become events and feed progress.
+func (e *Engine) exec(ctx context.Context, rc *runCtx, host, command string, opts sshx.RunOptions, step string, progress func(string) (float64, bool)) (sshx.Result, error) {
+	logHost := host
+	if host == "" {
+		logHost = "bastion"
+	}
+	wrap := func(stream string, next func(string)) func(string) {
+		return func(line string) {
+			rc.logLine(logHost, stream, line)
+			if step != "" {
+				e.emit(&OutputLine{Header: Header{Run: rc.st.ID}, Step: step, Host: host, Stream: stream, Line: e.red.Redact(line)})
+				if progress != nil {
+					if p, ok := progress(line); ok {
+						if s := rc.plan.step(step); s != nil {
+							e.progress(rc, s, p)
+						}
+					}
+				}
+			}
+			if next != nil {
+				next(line)
+			}
+		}
+	}
+	opts.Stdout = wrap("stdout", opts.Stdout)
+	opts.Stderr = wrap("stderr", opts.Stderr)
+	rc.logLine(logHost, "$", command)
+	start := e.now()
+	var res sshx.Result
+	var err error
+	if host == "" {
+		res, err = e.r.RunBastion(ctx, command, opts)
+	} else {
+		res, err = e.r.Run(ctx, host, command, opts)
+	}
+	ent := AuditEntry{
+		Time: start.UTC(), Operator: e.operator, Run: rc.st.ID, Host: logHost, Command: command,
+		ExitCode: res.ExitCode, DurationMS: e.now().Sub(start).Milliseconds(),
+	}
+	if err != nil {
+		ent.Error = err.Error()
+		ent.ExitCode = -1
+	}
+	if aerr := e.audit.append(ent); aerr != nil && err == nil {
+		// An operation we cannot audit must not go on.
+		return res, fmt.Errorf("audit: %w", aerr)
+	}
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", logHost, err)
+	}
+	return res, nil
+}
+
+// auditingRunner lets the Detacher and the lock go through exec.
+type auditingRunner struct {
+	e  *Engine
+	rc *runCtx
+}
+
+// Run implements Runner through the engine's audited exec.
+func (a auditingRunner) Run(ctx context.Context, host, command string, opts sshx.RunOptions) (sshx.Result, error) {
+	return a.e.exec(ctx, a.rc, host, command, opts, "", nil)
+}
+
+// RunBastion implements BastionRunner through the engine's audited exec.
+func (a auditingRunner) RunBastion(ctx context.Context, command string, opts sshx.RunOptions) (sshx.Result, error) {
+	return a.e.exec(ctx, a.rc, "", command, opts, "", nil)
+}
+
+func (e *Engine) progress(rc *runCtx, s *Step, pct float64) {
+	_ = rc.update(func(st *RunState) {
+		if ss := st.Step(s.ID); ss != nil {
+			ss.Percent = pct
+		}
+	})
+	e.emit(&Progress{Header: Header{Run: rc.st.ID}, Step: s.ID, Host: s.Host, Percent: pct})
+}
+
+func (p *Plan) step(id string) *Step {
+	for i := range p.Steps {
+		if p.Steps[i].ID == id {
+			return &p.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Run executes a new plan: lock, preflight, then steps. It returns the final
+// status and, unless the run is done, an error saying why. The error wraps
+// context.Canceled when ctx was canceled, and is a *RefusedError or
+// *LockedError when the run did not start.
+func (e *Engine) Run(ctx context.Context, p *Plan) (Status, error) {
+	if e.r == nil {
+		return StatusRefused, &RefusedError{Reason: errors.New("engine has no runner")}
+	}
+	if err := p.validate(); err != nil {
+		return StatusRefused, &RefusedError{Reason: err}
+	}
+	if p.ID == "" {
+		p.ID = NewRunID(e.now(), p.Workflow)
+	}
+	base := p.ID
+	for {
+		if _, err := os.Stat(JournalPath(e.stateDir, p.ID)); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		p.ID = base + "-" + randomSuffix()
+	}
+	now := e.now().UTC()
+	st := &RunState{
+		ID: p.ID, Workflow: p.Workflow, Operator: e.operator, Created: now, Updated: now,
+		Status: StatusPending, Fingerprint: p.Fingerprint, ReadOnly: p.ReadOnly,
+		Params: p.paramsJSON(), Canary: e.canary,
+	}
+	for _, s := range p.Steps {
+		st.Steps = append(st.Steps, StepState{
+			ID: s.ID, Title: s.Title, Host: s.Host, Commands: redactAll(e.red, s.Commands),
+			Status: StatusPending, Idempotent: s.Idempotent, Cleanup: s.Cleanup,
+		})
+	}
+	return e.execute(ctx, p, st, false)
+}
+
+func redactAll(r *Redactor, in []string) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = r.Redact(s)
+	}
+	return out
+}
+
+// Resume continues run id with p, the same plan rebuilt by the workflow from
+// the journalled Params (steps are matched by ID). It refuses when the
+// inventory fingerprint changed, when the steps differ, or when a step that is
+// neither detached nor idempotent was running when the run stopped (check the
+// host by hand, then MarkStep). Preflight is checked again. Compensations of
+// markers still set run first. Running detached steps are re-attached.
+func (e *Engine) Resume(ctx context.Context, id string, p *Plan) (Status, error) {
+	if e.r == nil {
+		return StatusRefused, &RefusedError{Reason: errors.New("engine has no runner")}
+	}
+	st, err := LoadRun(e.stateDir, id)
+	if err != nil {
+		return StatusRefused, &RefusedError{Reason: err}
+	}
+	refuse := func(format string, a ...any) (Status, error) {
+		return StatusRefused, &RefusedError{Reason: fmt.Errorf("resume %s: "+format, append([]any{id}, a...)...)}
+	}
+	if st.Status == StatusDone {
+		return refuse("the run already finished")
+	}
+	if err := p.validate(); err != nil {
+		return refuse("%v", err)
+	}
+	if p.Workflow != st.Workflow {
+		return refuse("the run is a %s workflow, the plan given is %s", st.Workflow, p.Workflow)
+	}
+	if p.Fingerprint != st.Fingerprint {
+		return refuse("the inventory changed since the run started (fingerprint %s, now %s): a node may have been replaced; start a new run", st.Fingerprint, p.Fingerprint)
+	}
+	if len(p.Steps) != len(st.Steps) {
+		return refuse("the plan now has %d steps, the journal %d: start a new run", len(p.Steps), len(st.Steps))
+	}
+	for i, s := range p.Steps {
+		if s.ID != st.Steps[i].ID {
+			return refuse("step %d is %q in the plan but %q in the journal: start a new run", i+1, s.ID, st.Steps[i].ID)
+		}
+	}
+	for i := range st.Steps {
+		ss := &st.Steps[i]
+		if ss.Status != StatusRunning {
+			continue
+		}
+		s := p.Steps[i]
+		switch {
+		case s.Detached || s.Idempotent:
+			// Re-attach, or re-run safely.
+		case s.Run == nil && ss.CommandsDone >= len(s.Commands):
+			// Only the gate was left: checking it again is safe.
+		default:
+			host := s.Host
+			if host == "" {
+				host = "the cluster"
+			}
+			return refuse("step %s (%s) was running on %s when the run stopped and is not safe to run again; check %s by hand, then mark it with `scalar-tui runs mark %s %s done|pending`", s.ID, s.Title, host, host, id, s.ID)
+		}
+	}
+	for i := range st.Steps {
+		if ss := &st.Steps[i]; ss.Status == StatusSkipped && !ss.Manual {
+			ss.Status, ss.Error = StatusPending, ""
+		}
+	}
+	p.ID = st.ID
+	e.pause.Store(false)
+	return e.execute(ctx, p, st, true)
+}
+
+// execute runs a plan whose journal is st.
+func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed bool) (status Status, err error) {
+	rc := &runCtx{st: st, plan: p, e: e}
+	defer rc.closeLogs()
+	runID := st.ID
+	unlock, lerr := lockLocal(e.stateDir, runID)
+	if lerr != nil {
+		return StatusRefused, &RefusedError{Reason: lerr}
+	}
+	defer unlock()
+	var stepIDs []string
+	for _, s := range p.Steps {
+		stepIDs = append(stepIDs, s.ID)
+	}
+	e.emit(&PlanEvent{Header: Header{Run: runID}, Workflow: p.Workflow, Steps: stepIDs, Resumed: resumed})
+
+	finish := func(s Status, ferr error) (Status, error) {
+		msg := ""
+		if ferr != nil {
+			msg = e.red.Redact(ferr.Error())
+		}
+		_ = rc.update(func(st *RunState) {
+			st.Status = s
+			st.Error = msg
+		})
+		if ferr == nil && rc.saveErr != nil {
+			s, ferr = StatusFailed, fmt.Errorf("journal: %w", rc.saveErr)
+			msg = ferr.Error()
+		}
+		e.emit(&Finished{Header: Header{Run: runID}, Status: s, Err: msg})
+		return s, ferr
+	}
+
+	// The lock comes first so that nothing changes between preflight and steps.
+	if !p.ReadOnly && e.lock != nil {
+		lock := ClusterLock{R: auditingRunner{e: e, rc: rc}, Path: e.lock.Path}
+		if lerr := lock.Acquire(ctx, e.operator, runID, e.now()); lerr != nil {
+			if resumed {
+				// Leave the journal as it was: the run is still resumable.
+				e.emit(&Finished{Header: Header{Run: runID}, Status: StatusRefused, Err: lerr.Error()})
+				return StatusRefused, lerr
+			}
+			return finish(StatusRefused, lerr)
+		}
+		e.emit(&Notice{Header: Header{Run: runID}, Message: "cluster lock taken (" + lock.path() + ")"})
+		defer func() {
+			rctx, cancel := bounded(ctx, cleanupTimeout)
+			defer cancel()
+			if rerr := lock.Release(rctx, runID); rerr != nil {
+				e.emit(&Notice{Header: Header{Run: runID}, Message: "could not release the cluster lock: " + rerr.Error()})
+				if err == nil {
+					err = rerr
+				}
+			}
+		}()
+	}
+	if uerr := rc.update(func(st *RunState) { st.Status = StatusRunning; st.Error = "" }); uerr != nil {
+		return finish(StatusFailed, fmt.Errorf("journal: %w", uerr))
+	}
+
+	env := &Env{e: e, rc: rc}
+	for _, c := range p.Preflight {
+		if c.Run == nil {
+			continue
+		}
+		if cerr := c.Run(ctx, env); cerr != nil {
+			if ctx.Err() != nil {
+				return finish(StatusCanceled, fmt.Errorf("preflight %s: %w", c.Name, ctx.Err()))
+			}
+			return finish(StatusRefused, &RefusedError{Check: c.Name, Reason: cerr})
+		}
+		e.emit(&Notice{Header: Header{Run: runID}, Message: "preflight " + c.Name + ": ok"})
+	}
+
+	var firstErr error
+	canceled := false
+	stop := func(serr error) {
+		if firstErr == nil {
+			firstErr = serr
+		}
+		if ctx.Err() != nil || errors.Is(serr, context.Canceled) {
+			canceled = true
+		}
+	}
+
+	// Compensations for cluster-state markers left set by a crash.
+	if resumed {
+		keys := make([]string, 0, len(st.Markers))
+		for k := range st.Markers {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			comp, ok := p.Compensations[k]
+			if !ok {
+				continue
+			}
+			e.emit(&Notice{Header: Header{Run: runID}, Message: fmt.Sprintf("marker %s is set: running %s first", k, comp.ID)})
+			if cerr := e.runStepBody(ctx, rc, &comp, nil, false); cerr != nil {
+				return finish(StatusFailed, fmt.Errorf("compensation %s for marker %s: %w", comp.ID, k, cerr))
+			}
+		}
+	}
+
+	canaryHost := ""
+	lastCanaryStep := -1
+	if st.Canary && !st.CanaryDone {
+		for i, s := range p.Steps {
+			if s.Host == "" {
+				continue
+			}
+			if canaryHost == "" {
+				canaryHost = s.Host
+			}
+			if s.Host == canaryHost {
+				lastCanaryStep = i
+			}
+		}
+	}
+
+	for i := 0; i < len(p.Steps); {
+		j := i + 1
+		if g := p.Steps[i].Parallel; g != "" {
+			for j < len(p.Steps) && p.Steps[j].Parallel == g {
+				j++
+			}
+		}
+		var group []int
+		for k := i; k < j; k++ {
+			ss := &st.Steps[k]
+			if ss.Status == StatusDone || ss.Status == StatusSkipped {
+				continue
+			}
+			s := &p.Steps[k]
+			if (firstErr != nil || ctx.Err() != nil) && !s.Cleanup {
+				reason := "an earlier step failed"
+				if canceled || ctx.Err() != nil {
+					reason = "the run was canceled"
+				}
+				_ = rc.update(func(st *RunState) { st.Steps[k].Status = StatusSkipped; st.Steps[k].Error = reason })
+				e.emit(&StepSkipped{Header: Header{Run: runID}, Step: s.ID, Reason: reason})
+				continue
+			}
+			group = append(group, k)
+		}
+		if len(group) > 0 {
+			errs := make([]error, len(group))
+			var wg sync.WaitGroup
+			for gi, k := range group {
+				sctx := ctx
+				var cancel context.CancelFunc = func() {}
+				if p.Steps[k].Cleanup && ctx.Err() != nil {
+					sctx, cancel = bounded(ctx, cleanupTimeout)
+				}
+				if len(group) == 1 {
+					errs[gi] = e.runStep(sctx, rc, k)
+					cancel()
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer cancel()
+					errs[gi] = e.runStep(sctx, rc, k)
+				}()
+			}
+			wg.Wait()
+			for _, serr := range errs {
+				if serr != nil {
+					stop(serr)
+				}
+			}
+		}
+		i = j
+		if firstErr != nil || ctx.Err() != nil || i >= len(p.Steps) || !e.hasWork(p, st, i) {
+			continue
+		}
+		markersSet := len(rc.markers()) > 0
+		if lastCanaryStep >= 0 && i > lastCanaryStep && !markersSet {
+			_ = rc.update(func(st *RunState) { st.CanaryDone = true })
+			return finish(StatusCanaryWait, fmt.Errorf("canary host %s done; check it, then resume run %s", canaryHost, runID))
+		}
+		if e.pause.Load() && !markersSet {
+			return finish(StatusPaused, fmt.Errorf("paused by the operator; resume run %s to continue", runID))
+		}
+	}
+	switch {
+	case canceled || ctx.Err() != nil:
+		cerr := firstErr
+		if cerr == nil || !errors.Is(cerr, context.Canceled) {
+			cerr = fmt.Errorf("run %s canceled: %w", runID, context.Canceled)
+		}
+		return finish(StatusCanceled, cerr)
+	case firstErr != nil:
+		return finish(StatusFailed, firstErr)
+	}
+	return finish(StatusDone, nil)
+}
+
+// hasWork reports whether a step from i on still has to run.
+func (e *Engine) hasWork(p *Plan, st *RunState, i int) bool {
+	for ; i < len(p.Steps); i++ {
+		if s := st.Steps[i].Status; s != StatusDone && s != StatusSkipped {
+			return true
+		}
+	}
+	return false
+}
+
+func (rc *runCtx) markers() map[string]Marker {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make(map[string]Marker, len(rc.st.Markers))
+	for k, v := range rc.st.Markers {
+		out[k] = v
+	}
+	return out
+}
+
+// runStep runs step k and journals its transitions.
+func (e *Engine) runStep(ctx context.Context, rc *runCtx, k int) error {
+	s := &rc.plan.Steps[k]
+	runID := rc.st.ID
+	var reattach bool
+	var attempt int
+	start := e.now().UTC()
+	_ = rc.update(func(st *RunState) {
+		ss := &st.Steps[k]
+		reattach = ss.Status == StatusRunning && ss.Detached != nil
+		if !reattach {
+			// A failed or canceled detached command is never attached to
+			// again: the new attempt gets a new run directory.
+			ss.Detached = nil
+		}
+		ss.Status = StatusRunning
+		ss.Attempts++
+		attempt = ss.Attempts
+		ss.Started = &start
+		ss.Ended = nil
+		ss.Error = ""
+	})
+	e.emit(&StepStarted{Header: Header{Run: runID}, Step: s.ID, Title: s.Title, Host: s.Host, Attempt: attempt, Reattach: reattach})
+	err := e.runStepBody(ctx, rc, s, &rc.st.Steps[k], reattach)
+	end := e.now().UTC()
+	if err != nil {
+		status := StatusFailed
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+			status = StatusCanceled
+		}
+		msg := e.red.Redact(err.Error())
+		_ = rc.update(func(st *RunState) {
+			st.Steps[k].Status = status
+			st.Steps[k].Ended = &end
+			st.Steps[k].Error = msg
+		})
+		e.emit(&StepFailed{Header: Header{Run: runID}, Step: s.ID, Err: msg})
+		return fmt.Errorf("step %s: %w", s.ID, err)
+	}
+	_ = rc.update(func(st *RunState) {
+		st.Steps[k].Status = StatusDone
+		st.Steps[k].Ended = &end
+	})
+	e.emit(&StepDone{Header: Header{Run: runID}, Step: s.ID, Duration: end.Sub(start)})
+	return nil
+}
+
+// runStepBody runs a step's commands (or Run) and its gate. ss is nil for
+// compensation steps, which are not journalled step by step.
+func (e *Engine) runStepBody(ctx context.Context, rc *runCtx, s *Step, ss *StepState, reattach bool) error {
+	env := &Env{e: e, rc: rc, step: s}
+	cctx := ctx
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	if s.Run != nil {
+		if err := s.Run(cctx, env); err != nil {
+			return err
+		}
+	} else {
+		first := 0
+		if ss != nil {
+			rc.mu.Lock()
+			first = ss.CommandsDone
+			rc.mu.Unlock()
+		}
+		for ci := first; ci < len(s.Commands); ci++ {
+			var err error
+			if s.Detached {
+				err = e.runDetached(cctx, rc, s, ss, ci, reattach)
+				reattach = false
+			} else {
+				err = env.Run(cctx, s.Host, s.Commands[ci])
+			}
+			if err != nil {
+				return err
+			}
+			if ss != nil {
+				_ = rc.update(func(*RunState) { ss.CommandsDone = ci + 1; ss.Detached = nil })
+			}
+		}
+	}
+	if s.Gate != nil {
+		return e.waitGate(ctx, rc, s)
+	}
+	return nil
+}
+
+// runDetached starts (or re-attaches to) command ci of s and follows it to
+// its end. On cancellation it kills the remote process group.
+func (e *Engine) runDetached(ctx context.Context, rc *runCtx, s *Step, ss *StepState, ci int, reattach bool) error {
+	runID := rc.st.ID
+	det := e.det
+	if sd, ok := det.(ShellDetacher); ok && sd.R == e.r {
+		// Audit the detacher's commands too.
+		det = ShellDetacher{R: auditingRunner{e: e, rc: rc}}
+	}
+	var h DetachedHandle
+	rc.mu.Lock()
+	if ss != nil && ss.Detached != nil && ss.Detached.Index == ci {
+		h = *ss.Detached
+	} else {
+		reattach = false
+		h = DetachedHandle{
+			Host:    s.Host,
+			Dir:     strings.TrimRight(e.remote, "/") + "/" + safeName(runID) + "/" + safeName(s.ID) + fmt.Sprintf("-%d-%d", ci, attemptOf(ss)),
+			Command: e.red.Redact(s.Commands[ci]),
+			Index:   ci,
+			Started: e.now().UTC(),
+		}
+	}
+	rc.mu.Unlock()
+	if !reattach {
+		// Journal the handle before starting, so a crash right after the
+		// start still finds the command. Start refuses an existing dir.
+		if ss != nil {
+			if err := rc.update(func(*RunState) { hh := h; ss.Detached = &hh }); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+		}
+		hs := h
+		hs.Command = s.Commands[ci]
+		err := det.Start(ctx, hs)
+		switch {
+		case errors.Is(err, ErrAlreadyStarted):
+			e.emit(&Notice{Header: Header{Run: runID}, Message: fmt.Sprintf("%s: detached command already started in %s, attaching", s.ID, h.Dir)})
+		case err != nil:
+			return err
+		}
+	} else {
+		e.emit(&Notice{Header: Header{Run: runID}, Message: fmt.Sprintf("%s: re-attaching to the detached command on %s (%s)", s.ID, h.Host, h.Dir)})
+	}
+
+	// The audited ShellDetacher already writes the lines to the host log.
+	_, logged := det.(ShellDetacher)
+	var outN, errN atomic.Int64
+	lineOpts := func() sshx.RunOptions {
+		return sshx.RunOptions{
+			Stdout: func(l string) { outN.Add(1); e.streamLine(rc, s, "stdout", l, !logged) },
+			Stderr: func(l string) { errN.Add(1); e.streamLine(rc, s, "stderr", l, !logged) },
+		}
+	}
+	const maxFollows = 5
+	for attempt := 1; ; attempt++ {
+		ferr := det.Follow(ctx, h, int(outN.Load()), int(errN.Load()), lineOpts())
+		if ctx.Err() != nil {
+			kctx, cancel := bounded(ctx, time.Minute)
+			kerr := det.Kill(kctx, h)
+			cancel()
+			if kerr != nil {
+				return fmt.Errorf("canceled, and the detached command on %s may still run (%v): %w", h.Host, kerr, ctx.Err())
+			}
+			return fmt.Errorf("canceled; detached command on %s stopped: %w", h.Host, ctx.Err())
+		}
+		stt, serr := det.Status(ctx, h)
+		if serr != nil {
+			if attempt < maxFollows {
+				continue
+			}
+			return serr
+		}
+		switch {
+		case ferr != nil && stt.Exists && !stt.Running && attempt < maxFollows:
+			// The follow broke and the command has ended since: follow
+			// once more to collect the output we missed.
+			e.emit(&Notice{Header: Header{Run: runID}, Message: fmt.Sprintf("%s: lost the output stream (%v); re-attaching to collect the rest", s.ID, ferr)})
+			continue
+		case stt.Exited && stt.ExitCode == 0:
+			return nil
+		case stt.Exited:
+			return &ExitError{Host: h.Host, Command: h.Command, Code: stt.ExitCode}
+		case stt.Running && attempt < maxFollows:
+			// The follow broke (SSH drop) but the command goes on.
+			e.emit(&Notice{Header: Header{Run: runID}, Message: fmt.Sprintf("%s: lost the output stream (%v); re-attaching", s.ID, ferr)})
+			continue
+		case stt.Running:
+			return fmt.Errorf("detached command on %s still runs but its output cannot be followed: %v", h.Host, ferr)
+		case !stt.Exists:
+			return fmt.Errorf("detached command on %s: run directory %s is missing", h.Host, h.Dir)
+		default:
+			return fmt.Errorf("detached command on %s ended without an exit code (killed, or the host rebooted); see %s", h.Host, h.Dir)
+		}
+	}
+}
+
+func attemptOf(ss *StepState) int {
+	if ss == nil {
+		return 0
+	}
+	return ss.Attempts
+}
+
+func (e *Engine) streamLine(rc *runCtx, s *Step, stream, line string, log bool) {
+	if log {
+		rc.logLine(s.Host, stream, line)
+	}
+	e.emit(&OutputLine{Header: Header{Run: rc.st.ID}, Step: s.ID, Host: s.Host, Stream: stream, Line: e.red.Redact(line)})
+	if s.Progress != nil {
+		if p, ok := s.Progress(line); ok {
+			e.progress(rc, s, p)
+		}
+	}
+}
+
+// waitGate polls s.Gate until it passes or its deadline expires. Errors and
+// missing data count as not passed.
+func (e *Engine) waitGate(ctx context.Context, rc *runCtx, s *Step) error {
+	g := s.Gate
+	runID := rc.st.ID
+	env := &Env{e: e, rc: rc}
+	start := e.now()
+	deadline := g.deadline()
+	gctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	t := time.NewTicker(g.interval())
+	defer t.Stop()
+	last := "not checked yet"
+	for {
+		ok, reason, err := false, "", error(nil)
+		if g.Check == nil {
+			err = errors.New("gate has no check")
+		} else {
+			ok, reason, err = g.Check(gctx, env)
+		}
+		elapsed := e.now().Sub(start)
+		if err == nil && ok {
+			e.emit(&GatePassed{Header: Header{Run: runID}, Step: s.ID, Gate: g.Name, Elapsed: elapsed})
+			return nil
+		}
+		switch {
+		case err != nil && gctx.Err() != nil && ctx.Err() == nil && last != "not checked yet":
+			// Cut by the gate's own deadline: the previous reason says more.
+		case err != nil:
+			last = e.red.Redact("check failed: " + err.Error())
+		case reason != "":
+			last = e.red.Redact(reason)
+		default:
+			last = "condition not met"
+		}
+		e.emit(&GateWaiting{Header: Header{Run: runID}, Step: s.ID, Gate: g.Name, Elapsed: elapsed, LastReason: last})
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gate %s: %w", g.Name, ctx.Err())
+		case <-gctx.Done():
+			return fmt.Errorf("gate %s (%s) not passed within %s: %s", g.Name, g.Description, deadline, last)
+		case <-t.C:
+		}
+	}
+}

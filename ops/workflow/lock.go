@@ -1,0 +1,237 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"scalar-tui/ops/shell"
+	"scalar-tui/ops/sshx"
+)
+
+// DefaultLockPath is the cluster lock directory on the bastion. /tmp is
+// shared by every operator who logs in as the deployment's user.
+const DefaultLockPath = "/tmp/scalar-tui.lock"
+
+// LockOwner is who holds the cluster lock, from its owner file.
+type LockOwner struct {
+	Operator string
+	Run      string
+	Since    time.Time
+}
+
+// String reads like "ops@laptop-3, run 20261124-2231-repair, since 22:31".
+func (o LockOwner) String() string {
+	op, run := o.Operator, o.Run
+	if op == "" {
+		op = "unknown operator"
+	}
+	if run == "" {
+		run = "unknown"
+	}
+	since := "unknown time"
+	if !o.Since.IsZero() {
+		since = o.Since.UTC().Format("15:04")
+		if time.Since(o.Since) > 20*time.Hour {
+			since = o.Since.UTC().Format("2006-01-02 15:04")
+		}
+	}
+	return fmt.Sprintf("%s, run %s, since %s", op, run, since)
+}
+
+// LockedError means another run holds the cluster lock.
+type LockedError struct {
+	Owner LockOwner
+	Path  string
+}
+
+// Error implements error.
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("cluster is locked by %s (lock %s on the bastion; if that run is dead, break it with `scalar-tui unlock --force`)", e.Owner, e.Path)
+}
+
+// ErrNotLocked is returned by ForceUnlock when there is no lock.
+var ErrNotLocked = errors.New("cluster is not locked")
+
+// ClusterLock is the mutual exclusion between operators, held on the bastion
+// as a directory created with mkdir (atomic) holding an owner file written by
+// the same remote command. The owner's run may take it again (Resume after a
+// crash); anyone else gets a *LockedError naming the owner.
+//
+// Read-only workflows never take it. A lock left by a dead console stays
+// until ForceUnlock, because only a human can tell that its run is dead.
+type ClusterLock struct {
+	R    BastionRunner
+	Path string // DefaultLockPath when empty
+}
+
+func (l ClusterLock) path() string {
+	if l.Path == "" {
+		return DefaultLockPath
+	}
+	return l.Path
+}
+
+// Acquire takes the lock for run, or returns *LockedError.
+func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time.Time) error {
+	p := shell.Quote(l.path())
+	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339)) + " > " + shell.Quote(l.path()+"/owner")
+	script := strings.Join([]string{
+		"if mkdir " + p + " 2>/dev/null; then " + owner + " && exit 0; rm -rf " + p + "; exit 4; fi",
+		// Re-entrant for the same run: Resume after the console died.
+		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null; then " + owner + " && exit 0; exit 4; fi",
+		"cat " + shell.Quote(l.path()+"/owner") + " 2>/dev/null",
+		"exit 3",
+	}, "\n")
+	out, code, err := l.run(ctx, script)
+	if err != nil {
+		return fmt.Errorf("take cluster lock %s on the bastion: %w", l.path(), err)
+	}
+	switch code {
+	case 0:
+		return nil
+	case 3:
+		return &LockedError{Owner: parseOwner(out), Path: l.path()}
+	default:
+		return fmt.Errorf("take cluster lock %s on the bastion: exit %d", l.path(), code)
+	}
+}
+
+// Release drops the lock if run holds it; a lock held by someone else (after
+// a ForceUnlock and a new run) is left alone.
+func (l ClusterLock) Release(ctx context.Context, run string) error {
+	script := "if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null; then rm -rf " + shell.Quote(l.path()) + "; fi"
+	_, code, err := l.run(ctx, script)
+	if err != nil {
+		return fmt.Errorf("release cluster lock %s on the bastion: %w", l.path(), err)
+	}
+	if code != 0 {
+		return fmt.Errorf("release cluster lock %s on the bastion: exit %d", l.path(), code)
+	}
+	return nil
+}
+
+// Owner returns the current holder, or nil when the cluster is not locked.
+func (l ClusterLock) Owner(ctx context.Context) (*LockOwner, error) {
+	script := "[ -d " + shell.Quote(l.path()) + " ] || exit 3\ncat " + shell.Quote(l.path()+"/owner") + " 2>/dev/null\nexit 0"
+	out, code, err := l.run(ctx, script)
+	if err != nil {
+		return nil, fmt.Errorf("read cluster lock %s on the bastion: %w", l.path(), err)
+	}
+	if code == 3 {
+		return nil, nil
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("read cluster lock %s on the bastion: exit %d", l.path(), code)
+	}
+	o := parseOwner(out)
+	return &o, nil
+}
+
+// ForceUnlock breaks the lock whoever holds it and returns whose it was.
+// It returns ErrNotLocked when there was no lock.
+func (l ClusterLock) ForceUnlock(ctx context.Context) (LockOwner, error) {
+	p := shell.Quote(l.path())
+	script := "[ -d " + p + " ] || exit 3\ncat " + shell.Quote(l.path()+"/owner") + " 2>/dev/null\nrm -rf " + p
+	out, code, err := l.run(ctx, script)
+	if err != nil {
+		return LockOwner{}, fmt.Errorf("break cluster lock %s on the bastion: %w", l.path(), err)
+	}
+	switch code {
+	case 0:
+		return parseOwner(out), nil
+	case 3:
+		return LockOwner{}, ErrNotLocked
+	}
+	return LockOwner{}, fmt.Errorf("break cluster lock %s on the bastion: exit %d", l.path(), code)
+}
+
+func (l ClusterLock) run(ctx context.Context, script string) (string, int, error) {
+	if l.R == nil {
+		return "", 0, errors.New("no bastion runner")
+	}
+	var mu sync.Mutex
+	var b strings.Builder
+	res, err := l.R.RunBastion(ctx, script, sshx.RunOptions{Stdout: func(s string) {
+		mu.Lock()
+		b.WriteString(s)
+		b.WriteByte('\n')
+		mu.Unlock()
+	}})
+	mu.Lock()
+	defer mu.Unlock()
+	return b.String(), res.ExitCode, err
+}
+
+func parseOwner(s string) LockOwner {
+	var o LockOwner
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "operator":
+			o.Operator = v
+		case "run":
+			o.Run = v
+		case "since":
+			if t, err := time.Parse(time.RFC3339, v); err == nil {
+				o.Since = t
+			}
+		}
+	}
+	return o
+}
+
+// ForceUnlock breaks the cluster lock at the engine's lock path and returns
+// whose it was (ErrNotLocked when free). The command is audited with an empty
+// run ID.
+func (e *Engine) ForceUnlock(ctx context.Context) (LockOwner, error) {
+	l, err := e.outOfRunLock()
+	if err != nil {
+		return LockOwner{}, err
+	}
+	return l.ForceUnlock(ctx)
+}
+
+// LockOwner returns the holder of the cluster lock, or nil when it is free.
+// It never takes the lock.
+func (e *Engine) LockOwner(ctx context.Context) (*LockOwner, error) {
+	l, err := e.outOfRunLock()
+	if err != nil {
+		return nil, err
+	}
+	return l.Owner(ctx)
+}
+
+func (e *Engine) outOfRunLock() (ClusterLock, error) {
+	if e.lock == nil {
+		return ClusterLock{}, errors.New("the cluster lock is disabled for this engine")
+	}
+	if e.r == nil {
+		return ClusterLock{}, errors.New("engine has no runner")
+	}
+	return ClusterLock{R: auditOnly{e: e}, Path: e.lock.Path}, nil
+}
+
+// auditOnly audits bastion commands that belong to no run.
+type auditOnly struct{ e *Engine }
+
+// RunBastion implements BastionRunner.
+func (a auditOnly) RunBastion(ctx context.Context, command string, opts sshx.RunOptions) (sshx.Result, error) {
+	start := a.e.now()
+	res, err := a.e.r.RunBastion(ctx, command, opts)
+	ent := AuditEntry{Time: start.UTC(), Operator: a.e.operator, Host: "bastion", Command: command,
+		ExitCode: res.ExitCode, DurationMS: a.e.now().Sub(start).Milliseconds()}
+	if err != nil {
+		ent.Error, ent.ExitCode = err.Error(), -1
+	}
+	if aerr := a.e.audit.append(ent); aerr != nil && err == nil {
+		return res, fmt.Errorf("audit: %w", aerr)
+	}
+	return res, err
+}

@@ -1,0 +1,268 @@
+// Package repair is the one-key Cassandra repair workflow: after checking
+// that every node is UN and its service active, it runs
+// `nodetool repair -full -pr <keyspace>` on one node at a time, detached so an
+// SSH drop does not kill it, and waits for the whole ring to be UN again
+// before moving to the next node (the manual route of domain.md §4.3).
+//
+// It builds a workflow.Plan and knows nothing of the UI. It must not import
+// tui or cmd.
+package repair
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"scalar-tui/inventory"
+	"scalar-tui/ops/nodetool"
+	"scalar-tui/ops/shell"
+	"scalar-tui/ops/workflow"
+)
+
+// Workflow is the workflow's name in plans, journals and run IDs.
+const Workflow = "repair"
+
+// Via values.
+const (
+	// ViaNodetool runs nodetool on each node over SSH (implemented).
+	ViaNodetool = "nodetool"
+	// ViaReaper would drive Cassandra Reaper's REST API (not implemented yet).
+	ViaReaper = "reaper"
+)
+
+// DefaultKeyspaces are Scalar DL's keyspaces.
+var DefaultKeyspaces = []string{"scalar", "coordinator"}
+
+// Options selects what to repair. The zero value repairs keyspaces scalar and
+// coordinator on every Cassandra node with nodetool.
+type Options struct {
+	// Keyspaces to repair, in order (default DefaultKeyspaces).
+	Keyspaces []string `json:"keyspaces,omitempty"`
+	// Hosts to repair, by name, short name or private IP, in the order given
+	// (default every Cassandra node in index order). Preflight and gates
+	// still cover the whole ring.
+	Hosts []string `json:"hosts,omitempty"`
+	// Via is ViaNodetool (default) or ViaReaper.
+	Via string `json:"via,omitempty"`
+	// GateDeadline bounds the wait for the ring to be UN after each node
+	// (default 15 minutes); GateInterval is the poll interval (default 10 s).
+	GateDeadline time.Duration `json:"gate_deadline,omitempty"`
+	GateInterval time.Duration `json:"gate_interval,omitempty"`
+	// Timeout bounds one keyspace's repair on one node (default none).
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Health, when set, is a second opinion the ring gate also requires, e.g.
+	// an ops/health snapshot's AllCassandraActive. Errors count as not
+	// healthy (fail closed). It is not journalled: pass it again on Resume.
+	Health func(ctx context.Context) (ok bool, reason string, err error) `json:"-"`
+}
+
+var keyspaceRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,48}$`)
+
+// Plan builds the repair plan for inv. It fails for unknown hosts, hosts that
+// are not Cassandra nodes, bad keyspace names, or --via reaper.
+func Plan(inv *inventory.Inventory, opts Options) (*workflow.Plan, error) {
+	return PlanAt(inv, opts, time.Now())
+}
+
+// PlanAt is Plan with an explicit clock (for the run ID and tests).
+func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Plan, error) {
+	if inv == nil {
+		return nil, errors.New("repair: no inventory")
+	}
+	switch opts.Via {
+	case "", ViaNodetool:
+		opts.Via = ViaNodetool
+	case ViaReaper:
+		return nil, errors.New("repair --via reaper is not implemented yet; use --via nodetool, or start the repair in Reaper's web UI (ssh -L 8080:localhost:8080 reaper-1, http://localhost:8080/webui)")
+	default:
+		return nil, fmt.Errorf("repair: unknown --via %q (want nodetool or reaper)", opts.Via)
+	}
+	if len(opts.Keyspaces) == 0 {
+		opts.Keyspaces = append([]string(nil), DefaultKeyspaces...)
+	}
+	for _, ks := range opts.Keyspaces {
+		if !keyspaceRE.MatchString(ks) {
+			return nil, fmt.Errorf("repair: bad keyspace name %q", ks)
+		}
+	}
+	ring := inv.ByRole(inventory.RoleCassandra)
+	if len(ring) == 0 {
+		return nil, errors.New("repair: the inventory has no Cassandra nodes (is the cassandra root loaded?)")
+	}
+	targets := ring
+	if len(opts.Hosts) > 0 {
+		targets = nil
+		seen := map[string]bool{}
+		for _, name := range opts.Hosts {
+			h, ok := inv.Find(name)
+			if !ok {
+				return nil, fmt.Errorf("repair: unknown host %q", name)
+			}
+			if h.Role != inventory.RoleCassandra {
+				return nil, fmt.Errorf("repair: %s is a %s host, not a Cassandra node", h.Name, h.Role)
+			}
+			if !seen[h.Name] {
+				seen[h.Name] = true
+				targets = append(targets, h)
+			}
+		}
+	}
+	deadline, interval := opts.GateDeadline, opts.GateInterval
+	if deadline <= 0 {
+		deadline = 15 * time.Minute
+	}
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+
+	p := workflow.NewPlan(Workflow, inv, now)
+	p.Params = opts
+	p.Preflight = []workflow.Check{
+		{
+			Name:        "ring-UN",
+			Description: fmt.Sprintf("`nodetool status` on %s shows all %d Cassandra nodes UN", ring[0].Short, len(ring)),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				ok, reason, err := ringUN(ctx, env, ring, ring[0])
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return fmt.Errorf("%s; repair needs every replica up", reason)
+				}
+				return nil
+			},
+		},
+		{
+			Name:        "cassandra-active",
+			Description: "`systemctl is-active cassandra` is active on every Cassandra node",
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				for _, h := range ring {
+					r, err := env.Exec(ctx, h.Name, "systemctl is-active cassandra")
+					if err != nil {
+						return fmt.Errorf("%s: %w", h.Short, err)
+					}
+					if state := strings.TrimSpace(r.Stdout); r.ExitCode != 0 || state != "active" {
+						return fmt.Errorf("cassandra on %s is %q, not active (see docs/CassandraProcessStopped.md: `sudo systemctl start cassandra`)", h.Short, state)
+					}
+				}
+				return nil
+			},
+		},
+	}
+	for _, h := range targets {
+		for i, ks := range opts.Keyspaces {
+			s := workflow.Step{
+				ID:         h.Short + "/repair-" + ks,
+				Title:      "full primary-range repair of keyspace " + ks,
+				Host:       h.Name,
+				Commands:   []string{shell.Join("nodetool", "repair", "-full", "-pr", ks)},
+				Timeout:    opts.Timeout,
+				Detached:   true,
+				Idempotent: true, // repairing a range again is safe, only slower
+				Progress:   Progress,
+			}
+			if i == len(opts.Keyspaces)-1 {
+				host := h
+				s.Gate = &workflow.Gate{
+					Name:        "ring-UN",
+					Description: fmt.Sprintf("all %d Cassandra nodes UN", len(ring)),
+					Deadline:    deadline,
+					Interval:    interval,
+					Check: func(ctx context.Context, env *workflow.Env) (bool, string, error) {
+						ok, reason, err := ringUN(ctx, env, ring, host)
+						if err != nil || !ok || opts.Health == nil {
+							return ok, reason, err
+						}
+						ok, reason, err = opts.Health(ctx)
+						if err != nil {
+							return false, "", fmt.Errorf("health: %w", err)
+						}
+						if !ok {
+							return false, "health: " + reason, nil
+						}
+						return true, "", nil
+					},
+				}
+			}
+			p.Steps = append(p.Steps, s)
+		}
+	}
+	return p, nil
+}
+
+// Progress extracts the percentage of a `nodetool repair` output line. It is
+// the seam to ops/nodetool's parser.
+func Progress(line string) (float64, bool) {
+	ev, ok := nodetool.ParseRepairLine(line)
+	if !ok {
+		return 0, false
+	}
+	switch {
+	case ev.Percent >= 0:
+		return ev.Percent, true
+	case ev.Kind == nodetool.RepairCompleted:
+		return 100, true
+	}
+	return 0, false
+}
+
+// ringUN runs `nodetool status` on `on` and reports whether every node of
+// ring is listed and UN. Anything unexpected counts as not UN (fail closed).
+func ringUN(ctx context.Context, env *workflow.Env, ring []inventory.Host, on inventory.Host) (bool, string, error) {
+	r, err := env.Exec(ctx, on.Name, "nodetool status")
+	if err != nil {
+		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
+	}
+	if r.ExitCode != 0 {
+		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", on.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout)), nil
+	}
+	nodes, err := nodetool.ParseStatus(r.Stdout)
+	if err != nil {
+		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
+	}
+	byIP := map[string]nodetool.Node{}
+	for _, n := range nodes {
+		byIP[n.Address] = n
+	}
+	var bad []string
+	for _, h := range ring {
+		n, ok := byIP[h.PrivateIP]
+		switch {
+		case h.PrivateIP == "":
+			bad = append(bad, h.Short+" has no private IP in the inventory")
+		case !ok:
+			bad = append(bad, fmt.Sprintf("%s (%s) is not in the ring", h.Short, h.PrivateIP))
+		case !n.UN():
+			bad = append(bad, fmt.Sprintf("%s (%s) is %s%s", h.Short, h.PrivateIP, n.Status, n.State))
+		}
+	}
+	for _, n := range nodes {
+		if !n.UN() && !inRing(ring, n.Address) {
+			bad = append(bad, fmt.Sprintf("%s (not in the inventory) is %s%s", n.Address, n.Status, n.State))
+		}
+	}
+	if len(bad) > 0 {
+		return false, strings.Join(bad, "; "), nil
+	}
+	return true, "", nil
+}
+
+func inRing(ring []inventory.Host, ip string) bool {
+	for _, h := range ring {
+		if h.PrivateIP == ip {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
