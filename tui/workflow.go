@@ -501,8 +501,11 @@ func (m *workflow) remainingLines() []string {
 // commands and its gate.
 func planLines(p vm.PlanView) []string {
 	var out []string
+	if len(p.Checks) > 0 {
+		out = append(out, "Preflight (checked before the first step; any failure refuses the run):")
+	}
 	for _, c := range p.Checks {
-		out = append(out, "✓ "+c)
+		out = append(out, "  ? "+c)
 	}
 	for _, w := range p.Warnings {
 		out = append(out, "! "+w)

@@ -25,6 +25,8 @@ type globalOptions struct {
 	// SSH
 	knownHosts string
 	identity   string
+
+	console *consoleOptions
 }
 
 var subcommands []func(*globalOptions) *cobra.Command
@@ -56,6 +58,7 @@ func newRootCmd() *cobra.Command {
 	for _, f := range subcommands {
 		root.AddCommand(f(g))
 	}
+	addConsoleFlags(root, g)
 	return root
 }
 

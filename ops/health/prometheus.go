@@ -160,7 +160,7 @@ func newTransport(opts PrometheusOptions) (http.RoundTripper, error) {
 		dial = d.DialContext
 	}
 	tr := &http.Transport{
-		DialContext:         dial,
+		DialContext:         dialAsOpError(dial),
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
@@ -185,6 +185,23 @@ func newTransport(opts PrometheusOptions) (http.RoundTripper, error) {
 		return nil, errors.New("give either basic auth or a bearer token for Prometheus, not both")
 	}
 	return &authTransport{next: tr, user: opts.BasicAuthUser, password: opts.BasicAuthPassword, token: opts.BearerToken}, nil
+}
+
+// dialAsOpError marks every dial failure as a *net.OpError, so that a
+// failure inside the SSH tunnel (monitor host down, forwarding refused) is
+// recognised as "unreachable" like a refused TCP connect.
+func dialAsOpError(dial DialFunc) DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			var oe *net.OpError
+			if !errors.As(err, &oe) {
+				err = &net.OpError{Op: "dial", Net: network, Err: err}
+			}
+			return nil, err
+		}
+		return c, nil
+	}
 }
 
 // ErrUnauthorized is wrapped by errors for HTTP 401 and 403 answers.

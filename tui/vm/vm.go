@@ -196,7 +196,7 @@ type PlanView struct {
 	Kind   WorkflowKind
 	Title  string
 	Params WorkflowParams
-	// Checks are the preconditions that were verified while planning.
+	// Checks are the preflight checks the run verifies before its first step.
 	Checks []string
 	// Warnings are shown above the steps.
 	Warnings []string

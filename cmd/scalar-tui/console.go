@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"scalar-tui/inventory"
+	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/repair"
+	"scalar-tui/tui"
+	"scalar-tui/tui/backend"
+	"scalar-tui/tui/vm"
+)
+
+func init() {
+	// health and the console reach the deployment through the bastion.
+	bastionDialer = func(g *globalOptions, inv *inventory.Inventory) (health.DialFunc, func() error, error) {
+		c, err := g.sshClient(inv)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c.DialContext, c.Close, nil
+	}
+	runConsole = runConsoleTUI
+}
+
+// consoleOptions are the root command's own flags (the console).
+type consoleOptions struct {
+	readonly bool
+	refresh  time.Duration
+}
+
+// addConsoleFlags makes `scalar-tui` with no subcommand open the console.
+func addConsoleFlags(root *cobra.Command, g *globalOptions) {
+	o := &consoleOptions{}
+	root.Flags().BoolVar(&o.readonly, "readonly", false, "hide every dangerous action (workflows, shells)")
+	root.Flags().DurationVar(&o.refresh, "refresh", 10*time.Second, "health refresh interval")
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return badInput(fmt.Errorf("unknown command %q (see scalar-tui --help)", args[0]))
+		}
+		g.console = o
+		return runConsoleTUI(cmd.Context(), g)
+	}
+}
+
+// runConsoleTUI opens the Bubble Tea console on the deployment g names.
+func runConsoleTUI(ctx context.Context, g *globalOptions) error {
+	if !isTerminal(os.Stdout) {
+		return badInput(errNoTTY)
+	}
+	opts, err := g.inventoryOptions()
+	if err != nil {
+		return err
+	}
+	// Fail before taking over the terminal when the state cannot be read.
+	if _, err := inventory.Load(ctx, opts); err != nil {
+		return badInput(fmt.Errorf("load the deployment: %w", err))
+	}
+	b, err := newConsoleBackend(g, opts)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	co := g.console
+	if co == nil {
+		co = &consoleOptions{refresh: 5 * time.Second}
+	}
+	cfg, _ := loadConfig(g.configPath)
+	var keys map[string]string
+	envColor := ""
+	if cfg != nil {
+		keys = cfg.Keys
+		if env, _ := cfg.environment(g.envName); env != nil {
+			envColor = env.Color
+		}
+	}
+	return tui.Run(ctx, tui.Options{Backend: b, Readonly: co.readonly, RefreshInterval: co.refresh,
+		KeyOverrides: keys, EnvColor: envColor})
+}
+
+// newConsoleBackend wires the console's backend to the same code paths the
+// subcommands use.
+func newConsoleBackend(g *globalOptions, opts inventory.Options) (*backend.Backend, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return backend.New(backend.Config{
+		LoadInventory: func(ctx context.Context) (*inventory.Inventory, error) { return inventory.Load(ctx, opts) },
+		Connect:       g.sshClient,
+		HealthSource: func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
+			return consoleHealthSource(inv, dial)
+		},
+		StateDir:  stateDir(),
+		ShellArgv: append(append([]string{exe}, g.passThroughArgs()...), "ssh"),
+		Workflows: consoleWorkflows{g: g},
+	})
+}
+
+// consoleHealthSource asks the monitor's Prometheus through the bastion and,
+// while it cannot be reached, scrapes the exporters instead (the demo has no
+// Prometheus), saying so in the header.
+func consoleHealthSource(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
+	prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return &health.FallbackSource{Primary: prom,
+		Fallback: health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial, Timeout: 5 * time.Second})}, nil
+}
+
+// passThroughArgs are the global flags a child scalar-tui (the shell) needs
+// to reach the same deployment the same way.
+func (g *globalOptions) passThroughArgs() []string {
+	var a []string
+	add := func(flag, v string) {
+		if v != "" {
+			a = append(a, flag, v)
+		}
+	}
+	add("--config", g.configPath)
+	add("--env", g.envName)
+	add("--tf-root", g.tfRoot)
+	for _, d := range g.tfDirs {
+		add("--tf-dir", d)
+	}
+	add("--terraform", g.terraform)
+	add("--known-hosts", g.knownHosts)
+	add("--identity", g.identity)
+	add("--log-file", g.logFile)
+	return a
+}
+
+// consoleWorkflows plans and runs the console's workflows with the same
+// builders as the CLI's workflow commands.
+type consoleWorkflows struct{ g *globalOptions }
+
+// Plan builds the workflow's plan without running anything.
+func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
+	switch kind {
+	case vm.KindRepair:
+		return repair.Plan(inv, repair.Options{Hosts: p.Hosts})
+	default:
+		if b, ok := consolePlanners[kind]; ok {
+			return b(ctx, w.g, inv, client, p)
+		}
+		return nil, fmt.Errorf("%s: %w", kind, vm.ErrNotSupported)
+	}
+}
+
+// consolePlanners are the workflows registered by their command files.
+var consolePlanners = map[vm.WorkflowKind]func(ctx context.Context, g *globalOptions, inv *inventory.Inventory, client *sshx.Client, p vm.WorkflowParams) (*workflow.Plan, error){}
+
+// Engine returns an engine journalling under the state dir.
+func (w consoleWorkflows) Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
+	return workflow.New(client, stateDir(), workflow.WithEvents(events), workflow.WithCanary(canary))
+}
+
+var errNoTTY = errors.New("the console needs a terminal: run a subcommand instead (see scalar-tui --help)")

@@ -1,0 +1,223 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+
+	"scalar-tui/inventory"
+	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
+	"scalar-tui/tui/vm"
+)
+
+// Config wires the backend to the real parts. The functions are called
+// lazily, inside the console's tea.Cmds, and their results are cached.
+type Config struct {
+	// LoadInventory reads the deployment (inventory.Load with the CLI's options).
+	LoadInventory func(ctx context.Context) (*inventory.Inventory, error)
+	// Connect opens the SSH client through the bastion for inv.
+	Connect func(inv *inventory.Inventory) (*sshx.Client, error)
+	// HealthSource builds the health source for inv; dial goes through the bastion.
+	HealthSource func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error)
+	// StateDir is $XDG_STATE_HOME/scalar-tui: journal, audit log.
+	StateDir string
+	// ShellArgv is the argv that opens an interactive shell on a host, with
+	// the host appended: e.g. [scalar-tui --tf-root DIR ssh].
+	ShellArgv []string
+	// Workflows plans and runs workflows; nil makes them unsupported.
+	Workflows Workflows
+}
+
+// Workflows is what the backend needs from the workflow layer: a plan for a
+// kind, and a way to run it. The CLI implements it with the same code its
+// `repair`, `upgrade` and `backup` commands use.
+type Workflows interface {
+	// Plan builds the plan of kind for inv without running anything.
+	Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, params vm.WorkflowParams) (*workflow.Plan, error)
+	// Engine returns an engine for client that reports events to events.
+	Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine
+}
+
+// Backend implements vm.Backend.
+type Backend struct {
+	cfg Config
+
+	mu     sync.Mutex
+	inv    *inventory.Inventory
+	client *sshx.Client
+	source health.Source
+	plans  map[string]*workflow.Plan
+}
+
+var _ vm.Backend = (*Backend)(nil)
+
+// New returns a backend over cfg.
+func New(cfg Config) (*Backend, error) {
+	if cfg.LoadInventory == nil || cfg.Connect == nil || cfg.HealthSource == nil {
+		return nil, errors.New("backend: LoadInventory, Connect and HealthSource are required")
+	}
+	return &Backend{cfg: cfg, plans: map[string]*workflow.Plan{}}, nil
+}
+
+// Close closes the SSH client.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.client != nil {
+		err := b.client.Close()
+		b.client = nil
+		return err
+	}
+	return nil
+}
+
+// LoadInventory reads the deployment again. When it changed, the SSH client
+// and the health source are rebuilt on next use.
+func (b *Backend) LoadInventory(ctx context.Context) (*inventory.Inventory, error) {
+	inv, err := b.cfg.LoadInventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inv == nil || workflow.Fingerprint(b.inv) != workflow.Fingerprint(inv) {
+		if b.client != nil {
+			_ = b.client.Close()
+			b.client = nil
+		}
+		b.source = nil
+	}
+	b.inv = inv
+	return inv, nil
+}
+
+// session returns the inventory and the SSH client, connecting on first use.
+func (b *Backend) session(ctx context.Context) (*inventory.Inventory, *sshx.Client, error) {
+	b.mu.Lock()
+	inv := b.inv
+	b.mu.Unlock()
+	if inv == nil {
+		var err error
+		if inv, err = b.LoadInventory(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.client == nil {
+		c, err := b.cfg.Connect(inv)
+		if err != nil {
+			return nil, nil, err
+		}
+		b.client = c
+	}
+	return inv, b.client, nil
+}
+
+// Health takes one snapshot from the health source.
+func (b *Backend) Health(ctx context.Context) (vm.HealthView, error) {
+	inv, client, err := b.session(ctx)
+	if err != nil {
+		return vm.HealthView{}, err
+	}
+	b.mu.Lock()
+	src := b.source
+	if src == nil {
+		src, err = b.cfg.HealthSource(inv, client.DialContext)
+		if err != nil {
+			b.mu.Unlock()
+			return vm.HealthView{}, err
+		}
+		b.source = src
+	}
+	b.mu.Unlock()
+	snap, err := src.Snapshot(ctx)
+	if snap == nil {
+		return vm.HealthView{}, err
+	}
+	v := HealthView(snap)
+	if err != nil {
+		v.Errors = append([]string{err.Error()}, v.Errors...)
+	}
+	return v, nil
+}
+
+// ShellCommand returns `scalar-tui ... ssh HOST`, which opens a shell through
+// the bastion with the same host-key checks as everything else.
+func (b *Backend) ShellCommand(host string) *exec.Cmd {
+	if len(b.cfg.ShellArgv) == 0 {
+		return exec.Command("false")
+	}
+	argv := append(append([]string{}, b.cfg.ShellArgv...), host)
+	return exec.Command(argv[0], argv[1:]...)
+}
+
+// Audit reads the audit log, newest first.
+func (b *Backend) Audit(ctx context.Context, q vm.AuditQuery) ([]vm.AuditEntry, error) {
+	entries, err := workflow.ReadAudit(b.cfg.StateDir, workflow.AuditFilter{Host: q.Host})
+	if err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 200
+	}
+	out := make([]vm.AuditEntry, 0, min(limit, len(entries)))
+	for i := len(entries) - 1; i >= 0 && len(out) < limit; i-- {
+		e := entries[i]
+		res := "ok"
+		switch {
+		case e.Error != "":
+			res = "error: " + e.Error
+		case e.ExitCode != 0:
+			res = fmt.Sprintf("exit %d", e.ExitCode)
+		}
+		action := e.Run
+		if i := strings.LastIndexByte(action, '-'); i >= 0 {
+			action = action[i+1:]
+		}
+		out = append(out, vm.AuditEntry{At: e.Time, User: e.Operator, Host: e.Host, Action: action, Command: e.Command, Result: res})
+	}
+	return out, nil
+}
+
+// Runs lists the journal's runs, newest first.
+func (b *Backend) Runs(ctx context.Context, limit int) ([]vm.RunView, error) {
+	runs, err := workflow.List(b.cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].Created.After(runs[j].Created) })
+	if limit > 0 && len(runs) > limit {
+		runs = runs[:limit]
+	}
+	out := make([]vm.RunView, 0, len(runs))
+	for _, r := range runs {
+		hosts := map[string]bool{}
+		done := 0
+		for _, s := range r.Steps {
+			if s.Host != "" {
+				hosts[s.Host] = true
+			}
+			if s.Status == workflow.StatusDone {
+				done++
+			}
+		}
+		rv := vm.RunView{ID: r.ID, Kind: vm.WorkflowKind(r.Workflow), Title: r.Workflow, Started: r.Created,
+			State: string(r.Status), Hosts: len(hosts), Detail: fmt.Sprintf("%d/%d steps done", done, len(r.Steps))}
+		if r.Error != "" {
+			rv.Detail += ": " + r.Error
+		}
+		if !r.Status.Resumable() && r.Status != workflow.StatusRunning {
+			rv.Ended = r.Updated
+		}
+		out = append(out, rv)
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"scalar-tui/ops/workflow"
+	"scalar-tui/tui/vm"
+)
+
+// PlanWorkflow builds the plan of kind and keeps it, keyed by its ID, for
+// StartWorkflow: what the operator confirmed is exactly what runs.
+func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params vm.WorkflowParams) (vm.PlanView, error) {
+	if b.cfg.Workflows == nil {
+		return vm.PlanView{}, fmt.Errorf("workflows: %w", vm.ErrNotSupported)
+	}
+	inv, client, err := b.session(ctx)
+	if err != nil {
+		return vm.PlanView{}, err
+	}
+	plan, err := b.cfg.Workflows.Plan(ctx, inv, client, kind, params)
+	if err != nil {
+		return vm.PlanView{}, err
+	}
+	b.mu.Lock()
+	b.plans[plan.ID] = plan
+	b.mu.Unlock()
+	return PlanView(plan, kind, params), nil
+}
+
+// PlanView maps a workflow plan onto the console's view model.
+func PlanView(p *workflow.Plan, kind vm.WorkflowKind, params vm.WorkflowParams) vm.PlanView {
+	v := vm.PlanView{ID: p.ID, Kind: kind, Title: fmt.Sprintf("%s (%d steps)", p.Workflow, len(p.Steps)), Params: params}
+	for _, c := range p.Preflight {
+		v.Checks = append(v.Checks, c.Description)
+	}
+	for _, s := range p.Steps {
+		sv := vm.StepView{Title: s.Title, Host: s.Host, Commands: s.Commands}
+		if s.Gate != nil {
+			sv.Gate = s.Gate.Description
+			if sv.Gate == "" {
+				sv.Gate = s.Gate.Name
+			}
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	return v
+}
+
+// StartWorkflow runs the plan the operator confirmed. Events are mapped onto
+// the view model and sent on the returned channel, closed after Finished.
+func (b *Backend) StartWorkflow(ctx context.Context, pv vm.PlanView) (<-chan vm.WorkflowEvent, vm.WorkflowControl, error) {
+	b.mu.Lock()
+	plan := b.plans[pv.ID]
+	b.mu.Unlock()
+	if plan == nil {
+		return nil, nil, fmt.Errorf("plan %s is no longer available: plan again", pv.ID)
+	}
+	_, client, err := b.session(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	index := map[string]int{}
+	hostOf := map[string]string{}
+	for i, s := range plan.Steps {
+		index[s.ID] = i
+		hostOf[s.ID] = s.Host
+	}
+	ch := make(chan vm.WorkflowEvent, 256)
+	runCtx, cancel := context.WithCancel(ctx)
+	ctl := &control{cancel: cancel, b: b, plan: plan}
+	// send never blocks the engine for long: the console drains the channel.
+	send := func(e vm.WorkflowEvent) {
+		select {
+		case ch <- e:
+		case <-runCtx.Done():
+		}
+	}
+	// finished is set by the Finished event; fmu guards it because parallel
+	// steps may report events from their own goroutines.
+	var (
+		fmu         sync.Mutex
+		finished    vm.Finished
+		gotFinished bool
+	)
+	isFinished := func() bool { fmu.Lock(); defer fmu.Unlock(); return gotFinished }
+	onEvent := func(e workflow.Event) {
+		switch e := e.(type) {
+		case *workflow.StepStarted:
+			send(vm.StepStarted{Step: index[e.Step], Host: e.Host, Title: e.Title, At: e.Time})
+		case *workflow.OutputLine:
+			send(vm.OutputLine{Host: e.Host, Line: e.Line})
+		case *workflow.GateWaiting:
+			send(vm.GateWaiting{Step: index[e.Step], Host: hostOf[e.Step], Gate: e.Gate + ": " + e.LastReason, At: e.Time})
+		case *workflow.GatePassed:
+			send(vm.GatePassed{Step: index[e.Step], Host: hostOf[e.Step], Gate: e.Gate, At: e.Time})
+		case *workflow.StepDone:
+			send(vm.StepDone{Step: index[e.Step], Host: hostOf[e.Step], At: e.Time})
+		case *workflow.StepFailed:
+			send(vm.StepFailed{Step: index[e.Step], Host: hostOf[e.Step], Err: e.Err, At: e.Time})
+		case *workflow.Progress:
+			send(vm.Progress{Host: e.Host, Percent: e.Percent})
+		case *workflow.Notice:
+			send(vm.OutputLine{Host: "", Line: e.Message})
+		case *workflow.Finished:
+			switch e.Status {
+			case workflow.StatusPaused, workflow.StatusCanaryWait:
+				send(vm.Paused{Step: lastDone(plan, e.Run, b.cfg.StateDir), Canary: e.Status == workflow.StatusCanaryWait, At: e.Time})
+			default:
+				f := vm.Finished{At: e.Time}
+				if e.Status != workflow.StatusDone {
+					msg := e.Err
+					if msg == "" {
+						msg = string(e.Status)
+					}
+					f.Err = errors.New(msg)
+				}
+				fmu.Lock()
+				finished, gotFinished = f, true
+				fmu.Unlock()
+			}
+		}
+	}
+	ctl.onEvent = onEvent
+	go func() {
+		defer close(ch)
+		defer cancel()
+		eng := b.cfg.Workflows.Engine(client, onEvent, false)
+		ctl.setEngine(eng)
+		status, err := eng.Run(runCtx, plan)
+		// A pause or canary stop ends Run; wait for Continue or Cancel.
+		for status == workflow.StatusPaused || status == workflow.StatusCanaryWait {
+			select {
+			case <-runCtx.Done():
+				send(vm.Finished{Err: context.Canceled})
+				return
+			case <-ctl.resume:
+			}
+			eng = b.cfg.Workflows.Engine(client, onEvent, false)
+			ctl.setEngine(eng)
+			status, err = eng.Resume(runCtx, plan.ID, plan)
+		}
+		if !isFinished() {
+			fmu.Lock()
+			finished, gotFinished = vm.Finished{Err: err}, true
+			if err == nil && status != workflow.StatusDone {
+				finished.Err = errors.New(string(status))
+			}
+			fmu.Unlock()
+		}
+		fmu.Lock()
+		f := finished
+		fmu.Unlock()
+		if err != nil && f.Err == nil {
+			f.Err = err
+		}
+		// Finished must arrive: the console waits for it to end the run.
+		ch <- f
+	}()
+	return ch, ctl, nil
+}
+
+// lastDone is the index of the last step the journal shows done.
+func lastDone(p *workflow.Plan, id, stateDir string) int {
+	st, err := workflow.LoadRun(stateDir, id)
+	if err != nil {
+		return 0
+	}
+	last := 0
+	for i, s := range p.Steps {
+		if ss := st.Step(s.ID); ss != nil && ss.Status == workflow.StatusDone {
+			last = i
+		}
+	}
+	return last
+}
+
+// control implements vm.WorkflowControl over one run.
+type control struct {
+	b       *Backend
+	plan    *workflow.Plan
+	cancel  context.CancelFunc
+	onEvent func(workflow.Event)
+	resume  chan struct{}
+	once    sync.Once
+
+	mu  sync.Mutex
+	eng *workflow.Engine
+}
+
+func (c *control) setEngine(e *workflow.Engine) {
+	c.once.Do(func() { c.resume = make(chan struct{}, 1) })
+	c.mu.Lock()
+	c.eng = e
+	c.mu.Unlock()
+}
+
+// Pause asks the engine to stop after the current step.
+func (c *control) Pause(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.eng == nil {
+		return errors.New("the run has not started")
+	}
+	c.eng.RequestPause()
+	return nil
+}
+
+// Continue resumes a paused or canary-stopped run.
+func (c *control) Continue(ctx context.Context) error {
+	c.once.Do(func() { c.resume = make(chan struct{}, 1) })
+	select {
+	case c.resume <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Cancel stops the run; cleanup steps still run inside the engine.
+func (c *control) Cancel() { c.cancel() }
