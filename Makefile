@@ -43,5 +43,10 @@ bench: bench-inventory
 bench-inventory: tools
 	TERRAFORM="$(TOOLS)/terraform" $(GO) test -run '^$$' -bench 'Load(Direct|Terraform)$$' -benchtime 20x ./inventory
 
+## bench-fanout: `true` on 30 lab hosts through the bastion: scalar-tui exec vs OpenSSH (ssh -F, ProxyJump)
+## vs ansible -m raw (when installed), median of 3 cold runs each. Root only (the lab makes namespaces).
+bench-fanout: build
+	BIN=$(BIN) bash .ci/bench-fanout.sh
+
 clean:
 	rm -rf bin
