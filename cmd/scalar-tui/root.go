@@ -51,7 +51,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.envName, "env", "", "named environment from the config file")
 	pf.StringVar(&g.tfRoot, "tf-root", "", "folder holding the roots network/, cassandra/, scalardl/, monitor/")
 	pf.StringArrayVar(&g.tfDirs, "tf-dir", nil, "a Terraform root directory (repeatable)")
-	pf.StringVar(&g.terraform, "terraform", "", "terraform (or tofu) binary: read state with `state pull` instead of the local file")
+	pf.StringVar(&g.terraform, "terraform", "", "terraform (or tofu) binary: read state with \"terraform state pull\" (any backend) instead of the local file")
 	pf.StringVar(&g.logFile, "log-file", "", "log file (default $XDG_STATE_HOME/scalar-tui/scalar-tui.log)")
 	pf.StringVar(&g.knownHosts, "known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts)")
 	pf.StringVar(&g.identity, "identity", "", "private key file (default: ssh-agent, then private_key_path from the state)")
