@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -20,6 +21,13 @@ type auditLoadedMsg struct {
 	err     error
 }
 
+// historyLoadedMsg carries a host's recent history to the detail screen.
+type historyLoadedMsg struct {
+	host string
+	hist vm.HostHistory
+	err  error
+}
+
 // detail shows one host: every figure, its alerts, recent commands and the
 // actions available on it. It reads the row through lookup at render time
 // so a refresh shows up without any message.
@@ -31,6 +39,8 @@ type detail struct {
 	audit   []vm.AuditEntry
 	auditEr error
 	loading bool
+	hist    *vm.HostHistory
+	histEr  error
 	width   int
 	height  int
 }
@@ -42,11 +52,19 @@ func newDetail(c common.Common, lookup func(string) (vm.HostRow, bool), tag func
 // Open shows host and loads its recent audit entries.
 func (m *detail) Open(host string) tea.Cmd {
 	m.host, m.audit, m.auditEr, m.loading = host, nil, nil, true
+	m.hist, m.histEr = nil, nil
 	c := m.common
-	return common.Wrap(common.DetailID, func() tea.Msg {
+	cmds := []tea.Cmd{common.Wrap(common.DetailID, func() tea.Msg {
 		e, err := c.Backend.Audit(c.Ctx, vm.AuditQuery{Host: host, Limit: 8})
 		return auditLoadedMsg{host: host, entries: e, err: err}
-	})
+	})}
+	if hb, ok := c.Backend.(vm.HistoryBackend); ok {
+		cmds = append(cmds, common.Wrap(common.DetailID, func() tea.Msg {
+			h, err := hb.History(c.Ctx, host)
+			return historyLoadedMsg{host: host, hist: h, err: err}
+		}))
+	}
+	return tea.Batch(cmds...)
 }
 
 // Init does nothing; Open starts the loads.
@@ -61,6 +79,10 @@ func (m *detail) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case auditLoadedMsg:
 		if msg.host == m.host {
 			m.audit, m.auditEr, m.loading = msg.entries, msg.err, false
+		}
+	case historyLoadedMsg:
+		if msg.host == m.host {
+			m.hist, m.histEr = &msg.hist, msg.err
 		}
 	case tea.KeyMsg:
 		if m.common.Keys.Matches(msg, keymap.Back) {
@@ -93,6 +115,32 @@ func (m *detail) View() string {
 	out = append(out, "")
 	add(fmt.Sprintf("CPU %s · Mem %s · Disk / %s · Disk /data %s · Load1 %s",
 		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1)))
+	switch {
+	case m.histEr != nil:
+		out = append(out, st.Muted.Render(render.Fit("history: "+m.histEr.Error(), m.width)))
+	case m.hist != nil && len(m.hist.CPU) > 0:
+		w := min(60, max(m.width-24, 10))
+		add(fmt.Sprintf("CPU last %s  %s  %.0f%%", m.hist.Window, render.Sparkline(m.hist.CPU, 0, 100, w), m.hist.CPU[len(m.hist.CPU)-1]))
+	}
+	if m.hist != nil {
+		names := make([]string, 0, len(m.hist.Cluster))
+		for n := range m.hist.Cluster {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			v := m.hist.Cluster[n]
+			if len(v) == 0 {
+				continue
+			}
+			hi := 0.0
+			for _, x := range v {
+				hi = max(hi, x)
+			}
+			w := min(60, max(m.width-24, 10))
+			add(fmt.Sprintf("%-16s %s  %.0f", n, render.Sparkline(v, 0, hi, w), v[len(v)-1]))
+		}
+	}
 	svc := r.Service
 	if svc == "" {
 		svc = "-"

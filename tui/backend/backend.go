@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
@@ -220,4 +221,59 @@ func (b *Backend) Runs(ctx context.Context, limit int) ([]vm.RunView, error) {
 		out = append(out, rv)
 	}
 	return out, nil
+}
+
+// historyWindow is how far back the host detail's sparklines reach.
+const historyWindow = 15 * time.Minute
+
+// History returns the host's CPU and the cluster counts over the last 15
+// minutes from Prometheus. The scrape fallback has no history, and says so.
+func (b *Backend) History(ctx context.Context, host string) (vm.HostHistory, error) {
+	b.mu.Lock()
+	src := b.source
+	b.mu.Unlock()
+	if src == nil {
+		if _, err := b.Health(ctx); err != nil {
+			return vm.HostHistory{}, err
+		}
+		b.mu.Lock()
+		src = b.source
+		b.mu.Unlock()
+	}
+	var prom *health.PrometheusSource
+	switch s := src.(type) {
+	case *health.PrometheusSource:
+		prom = s
+	case *health.FallbackSource:
+		if p, ok := s.Primary.(*health.PrometheusSource); ok && s.PrimaryError() == nil {
+			prom = p
+		}
+	}
+	if prom == nil {
+		return vm.HostHistory{}, errors.New("no history: Prometheus is not reachable (the exporters keep no history)")
+	}
+	h, err := prom.History(ctx, historyWindow, historyWindow/60)
+	if err != nil {
+		return vm.HostHistory{}, err
+	}
+	out := vm.HostHistory{Window: historyWindow, Cluster: map[string][]float64{}}
+	out.CPU = values(h.CPU[host])
+	if len(h.CassandraActive) > 0 {
+		out.Cluster["Cassandra active"] = values(h.CassandraActive)
+	}
+	if len(h.ScalarDLBlue) > 0 {
+		out.Cluster["Scalar DL blue"] = values(h.ScalarDLBlue)
+	}
+	if len(h.ScalarDLGreen) > 0 {
+		out.Cluster["Scalar DL green"] = values(h.ScalarDLGreen)
+	}
+	return out, nil
+}
+
+func values(ps []health.Point) []float64 {
+	out := make([]float64, len(ps))
+	for i, p := range ps {
+		out[i] = p.V
+	}
+	return out
 }

@@ -488,3 +488,27 @@ func AuditRows(entries []vm.AuditEntry) [][]string {
 	}
 	return out
 }
+
+// sparkBlocks are the eight heights of a sparkline cell.
+var sparkBlocks = []rune("▁▂▃▄▅▆▇█")
+
+// Sparkline draws values (scaled between lo and hi) as one line of at most
+// width cells, keeping the newest values when there are more than fit.
+func Sparkline(values []float64, lo, hi float64, width int) string {
+	if width <= 0 || len(values) == 0 {
+		return ""
+	}
+	if len(values) > width {
+		values = values[len(values)-width:]
+	}
+	if hi <= lo {
+		hi = lo + 1
+	}
+	out := make([]rune, len(values))
+	for i, v := range values {
+		f := (v - lo) / (hi - lo)
+		f = min(max(f, 0), 1)
+		out[i] = sparkBlocks[int(f*float64(len(sparkBlocks)-1)+0.5)]
+	}
+	return string(out)
+}

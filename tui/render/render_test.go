@@ -126,3 +126,24 @@ func BenchmarkHostRows(b *testing.B) {
 		_ = HostRows(rows, cols, st, "cassandra-2.internal.scalar-labs.com")
 	}
 }
+
+func TestSparkline(t *testing.T) {
+	cases := []struct {
+		in    []float64
+		lo    float64
+		hi    float64
+		width int
+		want  string
+	}{
+		{nil, 0, 100, 10, ""},
+		{[]float64{0, 50, 100}, 0, 100, 10, "▁▅█"},
+		{[]float64{-5, 200}, 0, 100, 10, "▁█"},
+		{[]float64{1, 2, 3, 4}, 0, 4, 2, "▆█"},
+		{[]float64{3, 3}, 3, 3, 5, "▁▁"},
+	}
+	for _, c := range cases {
+		if got := Sparkline(c.in, c.lo, c.hi, c.width); got != c.want {
+			t.Errorf("Sparkline(%v, %v, %v, %d) = %q, want %q", c.in, c.lo, c.hi, c.width, got, c.want)
+		}
+	}
+}

@@ -344,3 +344,21 @@ type RunView struct {
 	Hosts   int
 	Detail  string
 }
+
+// HistoryBackend is implemented by backends that can show a host's recent
+// history (Prometheus range queries); the host detail screen draws it as
+// sparklines. Backends without history simply omit it.
+type HistoryBackend interface {
+	// History returns the host's recent figures, oldest first.
+	History(ctx context.Context, host string) (HostHistory, error)
+}
+
+// HostHistory is a host's recent figures at a fixed step.
+type HostHistory struct {
+	// Window is the span the points cover, e.g. 15 minutes.
+	Window time.Duration
+	// CPU is percent used, oldest first.
+	CPU []float64
+	// Cluster holds cluster-wide series by name, e.g. "Cassandra active".
+	Cluster map[string][]float64
+}
