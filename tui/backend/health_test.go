@@ -1,0 +1,75 @@
+package backend
+
+import (
+	"testing"
+	"time"
+
+	"scalar-tui/inventory"
+	"scalar-tui/ops/health"
+	"scalar-tui/tui/vm"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestHealthView(t *testing.T) {
+	at := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	cass := inventory.Host{Name: "cassandra-1.internal.scalar-labs.com", Role: inventory.RoleCassandra}
+	blue := inventory.Host{Name: "scalardl-blue-1.internal.scalar-labs.com", Role: inventory.RoleScalarDLBlue}
+	envoy := inventory.Host{Name: "envoy-1.internal.scalar-labs.com", Role: inventory.RoleEnvoy}
+	snap := &health.Snapshot{
+		At: at, Source: "prometheus http://monitor:9090",
+		Hosts: []health.HostHealth{
+			{Host: cass, State: health.StateDegraded, Reasons: []string{"cassandra.service not active"},
+				CassandraActive: ptr(false), DiskRoot: ptr(70.0), Alerts: []health.Alert{{Name: "CassandraProcessStopped", Severity: "warning", Host: cass.Name}}},
+			{Host: blue, State: health.StateDegraded, ContainerService: "scalar", ContainerFresh: ptr(false), ContainerAge: ptr(42 * time.Second)},
+			{Host: envoy, State: health.StateHealthy, ContainerService: "envoy", ContainerFresh: ptr(true), EnvoyHealthyMembers: ptr(2), EnvoyTotalMembers: ptr(3)},
+		},
+		Cluster: health.Cluster{CassandraActive: 2, CassandraTotal: 3, ScalarDLBlueActive: 3, ScalarDLBlueTotal: 3, EnvoyActive: 0, EnvoyTotal: 3},
+		Errors:  []health.QueryError{{Query: "cpu", Message: "timeout"}},
+	}
+	v := HealthView(snap)
+	if v.At != at || v.Source != snap.Source {
+		t.Errorf("header = %v %q", v.At, v.Source)
+	}
+	if len(v.Hosts) != 3 {
+		t.Fatalf("hosts = %d", len(v.Hosts))
+	}
+	c := v.Hosts[0]
+	if c.State != vm.StateDegraded || c.Service != "cassandra inactive" || c.ServiceState != vm.StateDegraded {
+		t.Errorf("cassandra row = %+v", c)
+	}
+	if c.DiskRoot == nil || *c.DiskRoot != 30 {
+		t.Errorf("disk used = %v, want 30 (70%% free)", c.DiskRoot)
+	}
+	if len(c.Alerts) != 1 || c.Alerts[0].Instance != cass.Name {
+		t.Errorf("alerts = %+v", c.Alerts)
+	}
+	if b := v.Hosts[1]; b.Service != "scalar stale 42s" || b.ServiceState != vm.StateDegraded {
+		t.Errorf("scalardl row service = %q %s", b.Service, b.ServiceState)
+	}
+	if e := v.Hosts[2]; e.Service != "envoy 2/3" || e.ServiceState != vm.StateDegraded {
+		t.Errorf("envoy row service = %q %s", e.Service, e.ServiceState)
+	}
+	want := []vm.ClusterLine{
+		{Name: "Cassandra", Summary: "2/3 active", State: vm.StateDegraded},
+		{Name: "Scalar DL blue", Summary: "3/3 serving", State: vm.StateHealthy},
+		{Name: "Envoy", Summary: "0/3 running", State: vm.StateDown},
+	}
+	if len(v.Cluster) != len(want) {
+		t.Fatalf("cluster = %+v", v.Cluster)
+	}
+	for i := range want {
+		if v.Cluster[i] != want[i] {
+			t.Errorf("cluster[%d] = %+v, want %+v", i, v.Cluster[i], want[i])
+		}
+	}
+	if v.Overall() != vm.StateDown {
+		t.Errorf("overall = %s", v.Overall())
+	}
+	if len(v.Errors) != 1 || v.Errors[0] != "cpu: timeout" {
+		t.Errorf("errors = %v", v.Errors)
+	}
+	if got := HealthView(nil); got.State != vm.StateUnknown {
+		t.Errorf("nil snapshot state = %s", got.State)
+	}
+}
