@@ -5,20 +5,35 @@ package main
 // key and known_hosts an operator of a real deployment would have.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"scalar-tui/internal/lab"
+	"scalar-tui/internal/labnodes"
 )
 
 func init() { register(newLabCmd) }
 
-// defaultLabDir is where `lab up` and `lab down` keep the lab without --dir.
-func defaultLabDir() string { return filepath.Join(stateDir(), "lab") }
+// defaultLabDir is where `lab up` and `lab down` keep the lab without --dir:
+// $XDG_STATE_HOME/scalar-tui/lab, unless that is under /root (root's usual
+// state directory), which the lab hides by mounting each host's home over
+// /root; then /var/tmp/scalar-tui-lab.
+func defaultLabDir() string {
+	d := filepath.Join(stateDir(), "lab")
+	if d == "/root" || strings.HasPrefix(d, "/root/") {
+		return "/var/tmp/scalar-tui-lab"
+	}
+	return d
+}
 
 func newLabCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
@@ -27,9 +42,13 @@ func newLabCmd(g *globalOptions) *cobra.Command {
 		Long: `The lab runs an OpenSSH sshd per host in its own network namespace, reachable
 only through a bastion namespace, and writes a Terraform state, a key, a
 known_hosts file and an OpenSSH client config for it. It needs root,
-iproute2 and openssh-server.`,
+iproute2 and openssh-server. With --nodes (the default) every host also runs
+what its role runs: the simulated nodetool/systemctl/docker on its PATH, the
+simulated exporters, the real prometheus-node-exporter, and on monitor-1 a real
+Prometheus with the real alert rules (packages prometheus and
+prometheus-node-exporter).`,
 	}
-	cmd.AddCommand(newLabUpCmd(), newLabDownCmd())
+	cmd.AddCommand(newLabUpCmd(), newLabDownCmd(), newLabNodeServeCmd(), newLabWaitCmd())
 	return cmd
 }
 
@@ -40,6 +59,8 @@ type labUpOptions struct {
 	prefix    string
 	network   string
 	domain    string
+	nodes     bool
+	simBinary string
 }
 
 func newLabUpCmd() *cobra.Command {
@@ -61,11 +82,20 @@ func newLabUpCmd() *cobra.Command {
 			if err := lab.Available(); err != nil {
 				return badInput(fmt.Errorf("cannot run the lab here: %w", err))
 			}
+			start := time.Now()
 			l, err := lab.Start(cmd.Context(), cfg)
 			if err != nil {
 				return failed(err)
 			}
-			printLabUsage(cmd.OutOrStdout(), l)
+			var nodes *labnodes.Nodes
+			if o.nodes {
+				nodes, err = startLabNodes(cmd.Context(), l, o.simBinary)
+				if err != nil {
+					_ = l.Stop()
+					return failed(err)
+				}
+			}
+			printLabUsage(cmd.OutOrStdout(), l, nodes, time.Since(start))
 			return nil
 		},
 	}
@@ -76,8 +106,29 @@ func newLabUpCmd() *cobra.Command {
 	f.StringVar(&o.prefix, "prefix", "stl", "name prefix of the lab's namespaces (1-8 of [a-z0-9])")
 	f.StringVar(&o.network, "network", "", "the lab's /16 (default: first free 10.N.0.0/16, N from 231)")
 	f.StringVar(&o.domain, "domain", lab.DefaultDomain, "private zone (internal_domain)")
+	// A test binary cannot serve as the simulator (it runs tests, not the
+	// CLI), so in-process tests of `lab up` get no nodes unless they ask.
+	f.BoolVar(&o.nodes, "nodes", !testing.Testing(), "run the hosts' services: simulated tools and exporters, real node exporters, Prometheus on monitor-1")
+	f.StringVar(&o.simBinary, "sim-binary", "", "scalar-tui binary the hosts run the simulator from (default: this one)")
 	cmd.MarkFlagsMutuallyExclusive("hosts", "hosts-from")
 	return cmd
+}
+
+// startLabNodes starts the nodes from this very binary (it carries the
+// simulator).
+func startLabNodes(ctx context.Context, l *lab.Lab, bin string) (*labnodes.Nodes, error) {
+	if bin == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("lab nodes: find this binary: %w", err)
+		}
+		bin = self
+	}
+	n, err := labnodes.Start(ctx, l, labnodes.Options{SimBinary: bin})
+	if err != nil {
+		return nil, fmt.Errorf("%w (a lab without them: --nodes=false)", err)
+	}
+	return n, nil
 }
 
 func (o *labUpOptions) config() (lab.Config, error) {
@@ -100,7 +151,7 @@ func (o *labUpOptions) config() (lab.Config, error) {
 	return cfg, nil
 }
 
-func printLabUsage(w io.Writer, l *lab.Lab) {
+func printLabUsage(w io.Writer, l *lab.Lab, nodes *labnodes.Nodes, took time.Duration) {
 	first := l.Bastion
 	if len(l.Hosts) > 0 {
 		first = l.Hosts[0]
@@ -109,7 +160,7 @@ func printLabUsage(w io.Writer, l *lab.Lab) {
 	for _, h := range l.Hosts {
 		names = append(names, h.Short)
 	}
-	fmt.Fprintf(w, "lab %s is up: bastion %s + %d hosts in %s\n", l.Prefix(), l.BastionAddr, len(l.Hosts), l.Network)
+	fmt.Fprintf(w, "lab %s is up in %s: bastion %s + %d hosts in %s\n", l.Prefix(), took.Round(time.Millisecond), l.BastionAddr, len(l.Hosts), l.Network)
 	fmt.Fprintf(w, "  hosts: %s\n", strings.Join(names, " "))
 	fmt.Fprintf(w, "  dir:   %s\n\n", l.Dir)
 	fmt.Fprintf(w, "Use it:\n")
@@ -117,6 +168,20 @@ func printLabUsage(w io.Writer, l *lab.Lab) {
 	fmt.Fprintf(w, "  ssh -F %s %s hostname\n", l.SSHConfig, first.Name)
 	if sh, err := l.EnterCommand(first.Short, "bash"); err == nil {
 		fmt.Fprintf(w, "  %s    # a root shell on %s, no SSH\n", shellJoin(sh), first.Short)
+	}
+	if nodes != nil {
+		fmt.Fprintf(w, "Nodes: simulated tools and exporters, node exporters on :9100 (simulator state %s)\n", nodes.SimState)
+		if nodes.PrometheusURL != "" {
+			fmt.Fprintf(w, "  Prometheus %s on %s (first targets after ~5s)\n", nodes.PrometheusURL, nodes.Monitor.Short)
+			fmt.Fprintf(w, "  scalar-tui --tf-root %s --known-hosts %s --identity %s health\n", l.TFRoot, l.KnownHosts, l.KeyPath)
+			fmt.Fprintf(w, "  # or through your own tunnel:\n")
+			fmt.Fprintf(w, "  ssh -F %s -N -L 9090:%s bastion &\n", l.SSHConfig, strings.TrimPrefix(nodes.PrometheusURL, "http://"))
+			fmt.Fprintf(w, "  scalar-tui --tf-root %s health --prometheus http://localhost:9090\n", l.TFRoot)
+		}
+		if nodes.PrometheusURL == "" {
+			fmt.Fprintf(w, "  no Prometheus: the host set has no monitor host (add monitor=1 to --hosts)\n")
+		}
+		fmt.Fprintf(w, "  scalar-tui sim fault --state %s cassandra-2 cassandra-stopped    # break something\n", nodes.SimState)
 	}
 	fmt.Fprintf(w, "Stop it:\n")
 	fmt.Fprintf(w, "  scalar-tui lab down --dir %s\n", l.Dir)
@@ -157,4 +222,54 @@ func shellJoin(args []string) string {
 		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(out, " ")
+}
+
+// newLabNodeServeCmd is what each lab host runs (internal/labnodes): the
+// simulator's endpoints except the ports real daemons own, and the node
+// exporter's textfile.
+func newLabNodeServeCmd() *cobra.Command {
+	o := labnodes.ServeOptions{}
+	cmd := &cobra.Command{
+		Use:    "node-serve",
+		Short:  "Serve a lab host's simulated endpoints and textfile (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.State == "" || o.Host == "" {
+				return badInput(errors.New("lab node-serve: --state and --host are required"))
+			}
+			o.Log = cmd.ErrOrStderr()
+			err := labnodes.ServeNode(cmd.Context(), o)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return failed(err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.State, "state", "", "simulator state directory")
+	f.StringVar(&o.Host, "host", "", "FQDN of the simulated host")
+	f.StringVar(&o.ListenIP, "listen-ip", "0.0.0.0", "IP address to listen on")
+	f.StringVar(&o.TextfileDir, "textfile-dir", "", "node exporter textfile directory to keep sim.prom in")
+	f.IntSliceVar(&o.SkipPorts, "skip-port", nil, "ports a real daemon serves (repeatable)")
+	return cmd
+}
+
+// newLabWaitCmd waits, inside the lab, until addresses accept connections.
+func newLabWaitCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:    "wait HOST:PORT|URL...",
+		Short:  "Wait until addresses accept connections and URLs answer 200 (internal)",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := labnodes.Wait(cmd.Context(), args, timeout); err != nil {
+				return failed(err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for all of them")
+	return cmd
 }

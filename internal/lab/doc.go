@@ -31,6 +31,10 @@
 // lab.json (the state `scalar-tui lab down` reads) and hosts/<name>/ (sshd_config,
 // host key, sshd.log, bin/, home/, logs/ of StartProcess processes).
 //
+// internal/labnodes starts what each host's role runs on top of a lab (the
+// simulator's tools and exporters, real node exporters, a real Prometheus on
+// monitor-1); `scalar-tui lab up` does so unless --nodes=false.
+//
 // The lab needs root, iproute2 (ip netns), util-linux (nsenter, unshare) and
 // openssh-server. Tests use ForTest, which skips when those are missing unless
 // SCALAR_TUI_REQUIRE_LAB=1. Production code never imports this package.

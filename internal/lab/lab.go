@@ -204,6 +204,9 @@ func Start(ctx context.Context, cfg Config) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
+	if dir == "/root" || strings.HasPrefix(dir, "/root/") {
+		return nil, fmt.Errorf("lab: directory %s is under /root, which every lab host's home is mounted over (sshd could not read its config there): pick a directory elsewhere, e.g. under /var/tmp", dir)
+	}
 	if strings.ContainsAny(dir, " \t\n\"'\\") {
 		return nil, fmt.Errorf("lab: directory %q: must not contain spaces, quotes or backslashes (it goes into sshd_config)", dir)
 	}

@@ -333,8 +333,20 @@ func TestLabStopCleansUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := l.Exec(ctx, l.Hosts[1].Short, "sh", "-c", "hostname; cat /proc/"+itoa(pid)+"/comm; echo $SCALAR_SIM_HOST"); err != nil || string(out) != l.Hosts[1].Short+"\nsleep\n"+l.Hosts[1].Name+"\n" {
-		t.Errorf("process in host: %q, %v", out, err)
+	// StartProcess returns once the wrapper shell runs; it execs sleep a moment later.
+	want := l.Hosts[1].Short + "\nsleep\n" + l.Hosts[1].Name + "\n"
+	var (
+		got  []byte
+		err2 error
+	)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		got, err2 = l.Exec(ctx, l.Hosts[1].Short, "sh", "-c", "hostname; cat /proc/"+itoa(pid)+"/comm; echo $SCALAR_SIM_HOST")
+		if err2 == nil && string(got) == want {
+			break
+		}
+	}
+	if err2 != nil || string(got) != want {
+		t.Errorf("process in host: %q, %v", got, err2)
 	}
 	pids := l.PIDs()
 	if len(pids) != 1+len(l.Hosts)+1 {

@@ -1,0 +1,610 @@
+package labnodes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"scalar-tui/internal/lab"
+	"scalar-tui/internal/sim"
+	"scalar-tui/inventory"
+	"scalar-tui/ops/health"
+)
+
+// Well-known ports of the lab's nodes.
+const (
+	PortNodeExporter = sim.PortNodeExporter // the real prometheus-node-exporter
+	PortPrometheus   = 9090                 // the real Prometheus on the monitor
+)
+
+// SimTools are the simulated commands put on every host's PATH. curl is not
+// among them: the real curl reaches the simulator's real listeners (and the
+// real Prometheus), which the simulated one would not.
+var SimTools = []string{"nodetool", "systemctl", "docker", "docker-compose", "grpc_health_probe"}
+
+// DefaultNodeExporterArgs are the collectors the node exporters run: what the
+// console's health queries and the lab rules read (cpu, meminfo, filesystem,
+// loadavg, textfile) and a few cheap ones, without systemd, whose
+// node_systemd_unit_state would clash with the simulator's textfile.
+var DefaultNodeExporterArgs = []string{
+	"--collector.disable-defaults",
+	"--collector.cpu", "--collector.meminfo", "--collector.filesystem", "--collector.loadavg",
+	"--collector.textfile", "--collector.stat", "--collector.time", "--collector.uname", "--collector.netdev",
+}
+
+// Options configures Start. The zero value of every field but SimBinary has a
+// usable default.
+type Options struct {
+	// SimBinary is a built scalar-tui binary: the simulated tools and
+	// `scalar-tui lab node-serve` run from it. Required. A binary under /root is
+	// copied into the lab directory first, because the lab mounts each host's
+	// home over /root.
+	SimBinary string
+	// NodeExporter and Prometheus are the binaries; default
+	// prometheus-node-exporter and prometheus from PATH.
+	NodeExporter string
+	Prometheus   string
+	// NodeExporterArgs replace DefaultNodeExporterArgs (the listen address and
+	// the textfile directory are always added).
+	NodeExporterArgs []string
+	// NoPrometheus leaves Prometheus out (the exporters still run).
+	NoPrometheus bool
+	// ScrapeInterval and EvaluationInterval of Prometheus; default 1s each.
+	ScrapeInterval     time.Duration
+	EvaluationInterval time.Duration
+	// For replaces the rules' `for:` durations; default 2m. Not shorter:
+	// every lab host's node exporter reports the same real machine, so a
+	// busy build on it makes InstanceHighCPUUtilization (> 90% for `for`) fire
+	// on every host at once, which degrades them all. The rules without a
+	// `for` (InstanceDown, CassandraProcessStopped, the *ContainerDown ones)
+	// fire at the next evaluation whatever this is.
+	For time.Duration
+	// ExtraTargets are hosts Prometheus scrapes although the Terraform state
+	// does not list them (a machine added by hand, a second bastion): each gets
+	// the jobs of its role, with instance="<Name>:<port>", scraping
+	// PrivateIP, which names a lab host (IP, short name or FQDN) whose
+	// exporters answer. Their series show up in the console's
+	// Snapshot.Unmatched.
+	ExtraTargets []inventory.Host
+	// SimConfig tunes the simulator; default sim.DefaultConfig().
+	SimConfig *sim.Config
+	// Timeout bounds waiting for every listener; default 30s.
+	Timeout time.Duration
+}
+
+// Nodes is the set of node processes of a lab. Its methods are safe for
+// concurrent use.
+type Nodes struct {
+	// Lab is the lab the nodes run in.
+	Lab *lab.Lab
+	// SimState is the simulator's state directory (SCALAR_SIM_STATE).
+	SimState string
+	// SimBinary is the scalar-tui binary the hosts run.
+	SimBinary string
+	// Inventory is the lab's deployment as the console reads it
+	// (inventory.Load of Lab.TFRoot).
+	Inventory *inventory.Inventory
+	// Monitor is the host Prometheus runs on; its Name is "" without Prometheus.
+	Monitor lab.Host
+	// PrometheusURL is http://monitor.<domain>:9090, reachable through the
+	// bastion (e.g. with ops/sshx's DialContext); "" without Prometheus.
+	PrometheusURL string
+	// PrometheusConfig is the prometheus.yml Prometheus reads; RuleDir its rules.
+	PrometheusConfig string
+	RuleDir          string
+
+	opts      Options
+	mu        sync.Mutex
+	exporters map[string]int // host short name -> PID (0: stopped)
+	servers   map[string]int
+	prom      int
+}
+
+// Start initialises the simulator for l's hosts and starts every host's node
+// processes and the monitor's Prometheus, then waits until each of them
+// listens. Prometheus answers /-/ready when Start returns, but discovers its
+// targets only about 5 s later (its discovery manager's first update), so
+// poll for the first samples. On error, the processes started so far are
+// stopped.
+func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	simDir := filepath.Join(l.Dir, "sim")
+	if err := os.MkdirAll(simDir, 0o755); err != nil {
+		return nil, fmt.Errorf("labnodes: %w", err)
+	}
+	if strings.HasPrefix(o.SimBinary, "/root/") {
+		dst := filepath.Join(simDir, "scalar-tui")
+		if err := copyFile(o.SimBinary, dst); err != nil {
+			return nil, fmt.Errorf("labnodes: copy %s out of /root (hidden on lab hosts): %w", o.SimBinary, err)
+		}
+		o.SimBinary = dst
+	}
+	inv, err := inventory.Load(ctx, inventory.Options{TFRoot: l.TFRoot})
+	if err != nil {
+		return nil, fmt.Errorf("labnodes: read the lab's Terraform state: %w", err)
+	}
+	n := &Nodes{
+		Lab: l, SimState: filepath.Join(simDir, "state"), SimBinary: o.SimBinary, Inventory: inv,
+		opts: o, exporters: map[string]int{}, servers: map[string]int{},
+	}
+	cfg := sim.DefaultConfig()
+	if o.SimConfig != nil {
+		cfg = *o.SimConfig
+	}
+	if err := sim.InitWithConfig(n.SimState, simHosts(l), cfg); err != nil {
+		return nil, fmt.Errorf("labnodes: simulator state: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.stopAll()
+		}
+	}()
+	var waits []string
+	for _, h := range n.hosts() {
+		if err := n.writeTools(h); err != nil {
+			return nil, err
+		}
+		if err := writeProvision(h, l.Domain); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(textfileDir(h), 0o755); err != nil {
+			return nil, fmt.Errorf("labnodes: %w", err)
+		}
+		pid, err := l.StartProcess(h.Short, n.serveArgv(h), nil)
+		if err != nil {
+			return nil, fmt.Errorf("labnodes: simulator endpoints on %s: %w", h.Short, err)
+		}
+		n.servers[h.Short] = pid
+		if err := n.startExporter(h); err != nil {
+			return nil, err
+		}
+		waits = append(waits, hostPort(h.IP, PortNodeExporter))
+		for _, p := range sim.Ports(h.Role) {
+			if p != PortNodeExporter {
+				waits = append(waits, hostPort(h.IP, p))
+			}
+		}
+	}
+	if mon, found := firstMonitor(l); found && !o.NoPrometheus {
+		n.Monitor = mon
+		n.PrometheusURL = "http://monitor." + l.Domain + ":" + strconv.Itoa(PortPrometheus)
+		if err := n.writePrometheusConfig(); err != nil {
+			return nil, err
+		}
+		if err := n.startPrometheus(); err != nil {
+			return nil, err
+		}
+		waits = append(waits, "http://"+hostPort(mon.IP, PortPrometheus)+"/-/ready")
+	}
+	if err := n.wait(ctx, waits); err != nil {
+		return nil, err
+	}
+	ok = true
+	return n, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.SimBinary == "" {
+		return o, errors.New("labnodes: Options.SimBinary is required (a built scalar-tui; tests use BuildSimBinary)")
+	}
+	abs, err := filepath.Abs(o.SimBinary)
+	if err != nil {
+		return o, fmt.Errorf("labnodes: %w", err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return o, fmt.Errorf("labnodes: simulator binary: %w", err)
+	}
+	o.SimBinary = abs
+	look := func(p *string, name, pkg string) error {
+		if *p == "" {
+			*p = name
+		}
+		full, err := exec.LookPath(*p)
+		if err != nil {
+			return fmt.Errorf("labnodes: %s not found (install the Debian package %s)", *p, pkg)
+		}
+		*p = full
+		return nil
+	}
+	if err := look(&o.NodeExporter, "prometheus-node-exporter", "prometheus-node-exporter"); err != nil {
+		return o, err
+	}
+	if !o.NoPrometheus {
+		if err := look(&o.Prometheus, "prometheus", "prometheus"); err != nil {
+			return o, err
+		}
+	}
+	if o.NodeExporterArgs == nil {
+		o.NodeExporterArgs = DefaultNodeExporterArgs
+	}
+	if o.ScrapeInterval <= 0 {
+		o.ScrapeInterval = time.Second
+	}
+	if o.EvaluationInterval <= 0 {
+		o.EvaluationInterval = time.Second
+	}
+	if o.For <= 0 {
+		o.For = 2 * time.Minute
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	return o, nil
+}
+
+// simHosts lists the bastion and the hosts with their lab names and IPs.
+func simHosts(l *lab.Lab) []sim.HostSpec {
+	out := []sim.HostSpec{{Name: l.Bastion.Name, Short: l.Bastion.Short, Role: sim.RoleBastion, IP: l.Bastion.IP}}
+	for _, h := range l.Hosts {
+		s := sim.HostSpec{Name: h.Name, Short: h.Short, Role: h.Role, IP: h.IP}
+		if h.Role == sim.RoleCassandra {
+			// rack<(i % #AZ)+1> with three availability zones, as the cassandra module does.
+			s.Rack = fmt.Sprintf("rack%d", (h.Index-1)%3+1)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func firstMonitor(l *lab.Lab) (lab.Host, bool) {
+	for _, h := range l.Hosts {
+		if h.Role == sim.RoleMonitor {
+			return h, true
+		}
+	}
+	return lab.Host{}, false
+}
+
+// hosts is the bastion followed by the private hosts.
+func (n *Nodes) hosts() []lab.Host { return append([]lab.Host{n.Lab.Bastion}, n.Lab.Hosts...) }
+
+func (n *Nodes) host(name string) (lab.Host, error) {
+	h, ok := n.Lab.Host(name)
+	if !ok {
+		return lab.Host{}, fmt.Errorf("labnodes: no host %q", name)
+	}
+	return h, nil
+}
+
+func textfileDir(h lab.Host) string { return filepath.Join(h.Dir, "textfile") }
+
+func hostPort(ip string, port int) string { return ip + ":" + strconv.Itoa(port) }
+
+// writeTools puts the simulated tools in h's BinDir: a wrapper script per
+// tool that names the state and the host and execs a symlink to the binary
+// whose name selects the tool (scalar-tui's argv[0] dispatch), and a sudo
+// that runs its command as is (sessions are root already).
+func (n *Nodes) writeTools(h lab.Host) error {
+	links := filepath.Join(h.BinDir, ".sim")
+	if err := os.MkdirAll(links, 0o755); err != nil {
+		return fmt.Errorf("labnodes: %w", err)
+	}
+	for _, tool := range SimTools {
+		link := filepath.Join(links, tool)
+		_ = os.Remove(link)
+		if err := os.Symlink(n.SimBinary, link); err != nil {
+			return fmt.Errorf("labnodes: %w", err)
+		}
+		script := fmt.Sprintf(`#!/bin/sh
+# scalar-tui lab (internal/labnodes): the simulator's %s on %s.
+%s='%s'
+%s='%s'
+export %s %s
+exec '%s' "$@"
+`, tool, h.Short, sim.EnvState, n.SimState, sim.EnvHost, h.Name, sim.EnvState, sim.EnvHost, link)
+		if err := os.WriteFile(filepath.Join(h.BinDir, tool), []byte(script), 0o755); err != nil {
+			return fmt.Errorf("labnodes: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(h.BinDir, "sudo"), []byte(sudoScript), 0o755); err != nil {
+		return fmt.Errorf("labnodes: %w", err)
+	}
+	return nil
+}
+
+// sudoScript drops sudo's options and runs the command from PATH, so
+// `sudo systemctl stop cassandra` reaches the simulated systemctl (real sudo
+// would use secure_path and miss the host's bin directory).
+const sudoScript = `#!/bin/sh
+# scalar-tui lab (internal/labnodes): sessions are root; run the command as is.
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --) shift; break ;;
+    -u|-g|-p|-C|-h|-r|-t|-U|-T|-D) shift; [ $# -gt 0 ] && shift ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+if [ $# -eq 0 ]; then
+  echo "usage: sudo COMMAND [ARGS...]" >&2
+  exit 1
+fi
+exec "$@"
+`
+
+func (n *Nodes) serveArgv(h lab.Host) []string {
+	return []string{n.SimBinary, "--log-file", filepath.Join(h.Dir, "logs", "scalar-tui.log"),
+		"lab", "node-serve", "--state", n.SimState, "--host", h.Name, "--listen-ip", "0.0.0.0",
+		"--textfile-dir", textfileDir(h), "--skip-port", strconv.Itoa(PortNodeExporter)}
+}
+
+func (n *Nodes) startExporter(h lab.Host) error {
+	argv := append([]string{n.opts.NodeExporter,
+		"--web.listen-address=" + hostPort(h.IP, PortNodeExporter),
+		"--collector.textfile.directory=" + textfileDir(h),
+	}, n.opts.NodeExporterArgs...)
+	pid, err := n.Lab.StartProcess(h.Short, argv, nil)
+	if err != nil {
+		return fmt.Errorf("labnodes: node exporter on %s: %w", h.Short, err)
+	}
+	n.exporters[h.Short] = pid
+	return nil
+}
+
+// labOptions are the health.LabOptions of the lab's Prometheus.
+func (n *Nodes) labOptions() health.LabOptions {
+	return health.LabOptions{
+		ScrapeInterval: n.opts.ScrapeInterval, EvaluationInterval: n.opts.EvaluationInterval,
+		For: n.opts.For, RuleDir: n.RuleDir,
+	}
+}
+
+func (n *Nodes) writePrometheusConfig() error {
+	dir := filepath.Join(n.Monitor.Dir, "prometheus")
+	n.RuleDir = filepath.Join(dir, "rules")
+	n.PrometheusConfig = filepath.Join(dir, "prometheus.yml")
+	// The rules count the deployment's hosts (CassandraClusterDown's
+	// threshold), so they see the inventory only; the scrape config also
+	// has the extra targets.
+	if _, err := health.WriteLabRules(n.RuleDir, n.Inventory, n.labOptions()); err != nil {
+		return fmt.Errorf("labnodes: %w", err)
+	}
+	scraped := *n.Inventory
+	scraped.Hosts = append([]inventory.Host(nil), n.Inventory.Hosts...)
+	for _, x := range n.opts.ExtraTargets {
+		h, ok := n.Lab.Host(x.PrivateIP)
+		if !ok {
+			return fmt.Errorf("labnodes: extra target %s: PrivateIP %q is no lab host", x.Name, x.PrivateIP)
+		}
+		x.PrivateIP = h.IP
+		scraped.Hosts = append(scraped.Hosts, x)
+	}
+	if err := os.WriteFile(n.PrometheusConfig, health.LabPrometheusConfig(&scraped, n.labOptions()), 0o644); err != nil {
+		return fmt.Errorf("labnodes: %w", err)
+	}
+	return nil
+}
+
+func (n *Nodes) startPrometheus() error {
+	dir := filepath.Dir(n.PrometheusConfig)
+	argv := []string{n.opts.Prometheus,
+		"--config.file=" + n.PrometheusConfig,
+		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--storage.tsdb.retention.time=1d",
+		"--web.listen-address=" + hostPort(n.Monitor.IP, PortPrometheus),
+		"--web.enable-lifecycle",
+	}
+	pid, err := n.Lab.StartProcess(n.Monitor.Short, argv, nil)
+	if err != nil {
+		return fmt.Errorf("labnodes: prometheus on %s: %w", n.Monitor.Short, err)
+	}
+	n.prom = pid
+	return nil
+}
+
+// wait runs `scalar-tui lab wait` in the bastion's namespace, which reaches
+// every host, until every address accepts a connection (and every URL
+// answers 200).
+func (n *Nodes) wait(ctx context.Context, targets []string) error {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.Timeout+5*time.Second)
+	defer cancel()
+	argv := append([]string{n.SimBinary, "--log-file", "/dev/null", "lab", "wait", "--timeout", n.opts.Timeout.String()}, targets...)
+	if _, err := n.Lab.Exec(ctx, n.Lab.Bastion.Short, argv...); err != nil {
+		return fmt.Errorf("labnodes: nodes did not come up (logs in %s/hosts/*/logs): %w", n.Lab.Dir, err)
+	}
+	return nil
+}
+
+// stopAll stops every process Start started (used when Start fails; lab.Stop
+// does it otherwise).
+func (n *Nodes) stopAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, m := range []map[string]int{n.exporters, n.servers} {
+		for k, pid := range m {
+			if pid > 0 {
+				_ = n.Lab.StopProcess(pid)
+			}
+			delete(m, k)
+		}
+	}
+	if n.prom > 0 {
+		_ = n.Lab.StopProcess(n.prom)
+		n.prom = 0
+	}
+}
+
+// InjectFault activates a simulator fault on a host (FQDN, short name, IP or
+// "*"), like `scalar-tui sim fault`. node-down also takes the host's network
+// link down (lab.SetLink), so its node exporter stops answering as on a dead
+// instance.
+func (n *Nodes) InjectFault(ctx context.Context, host, kind, param string) error {
+	if err := sim.InjectFault(n.SimState, host, kind, param); err != nil {
+		return err
+	}
+	if kind == sim.FaultNodeDown && host != "*" {
+		return n.Lab.SetLink(ctx, host, false)
+	}
+	return nil
+}
+
+// ClearFault removes a simulator fault (kind "" clears all of the host's);
+// clearing node-down brings the link back up.
+func (n *Nodes) ClearFault(ctx context.Context, host, kind string) error {
+	if err := sim.ClearFault(n.SimState, host, kind); err != nil {
+		return err
+	}
+	if (kind == sim.FaultNodeDown || kind == "") && host != "*" {
+		return n.Lab.SetLink(ctx, host, true)
+	}
+	return nil
+}
+
+// StopNodeExporter stops a host's node exporter: Prometheus' up{job="host"}
+// for it becomes 0 at the next scrape.
+func (n *Nodes) StopNodeExporter(host string) error {
+	h, err := n.host(host)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	pid := n.exporters[h.Short]
+	if pid == 0 {
+		return nil
+	}
+	n.exporters[h.Short] = 0
+	return n.Lab.StopProcess(pid)
+}
+
+// StartNodeExporter starts a host's node exporter again after
+// StopNodeExporter and waits until it listens.
+func (n *Nodes) StartNodeExporter(ctx context.Context, host string) error {
+	h, err := n.host(host)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	if n.exporters[h.Short] != 0 {
+		n.mu.Unlock()
+		return nil
+	}
+	err = n.startExporter(h)
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return n.wait(ctx, []string{hostPort(h.IP, PortNodeExporter)})
+}
+
+// StopPrometheus stops the monitor's Prometheus (its data stays).
+func (n *Nodes) StopPrometheus() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.prom == 0 {
+		return nil
+	}
+	pid := n.prom
+	n.prom = 0
+	return n.Lab.StopProcess(pid)
+}
+
+// StartPrometheus starts the monitor's Prometheus again after StopPrometheus
+// and waits until it is ready.
+func (n *Nodes) StartPrometheus(ctx context.Context) error {
+	if n.Monitor.Name == "" {
+		return errors.New("labnodes: this lab runs no Prometheus (no monitor host, or Options.NoPrometheus)")
+	}
+	n.mu.Lock()
+	if n.prom != 0 {
+		n.mu.Unlock()
+		return nil
+	}
+	err := n.startPrometheus()
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return n.wait(ctx, []string{"http://" + hostPort(n.Monitor.IP, PortPrometheus) + "/-/ready"})
+}
+
+// PrometheusPID returns the PID of the running Prometheus, or 0.
+func (n *Nodes) PrometheusPID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.prom
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// writeProvision gives docker hosts the ~/provision/ directory
+// scalar-terraform leaves there (docker-compose.yml, env with SCALAR_IMAGE,
+// container.env), which the upgrade workflow edits. The simulated
+// docker-compose reads only env (SCALAR_IMAGE); the compose file is a
+// placeholder. Existing files are kept.
+func writeProvision(h lab.Host, domain string) error {
+	files := map[string]string{}
+	switch h.Role {
+	case sim.RoleScalarDLBlue, sim.RoleScalarDLGreen:
+		files["docker-compose.yml"] = composeFile("scalar", "${SCALAR_IMAGE}", "50051:50051", "50052:50052", "50053:50053")
+		files["env"] = "export SCALAR_IMAGE=" + sim.DefaultScalarImg + "\n"
+		files["container.env"] = "SCALAR_DB_STORAGE=cassandra\nSCALAR_DB_CONTACT_POINTS=cassandra-lb." + domain +
+			"\nSCALAR_DB_CONTACT_PORT=9042\nSCALAR_DB_USERNAME=cassandra\nSCALAR_DB_PASSWORD=cassandra\n"
+	case sim.RoleEnvoy:
+		files["docker-compose.yml"] = composeFile("envoy", sim.DefaultEnvoyImage, "50051:50051", "50052:50052", "9001:9001")
+	case sim.RoleCassy:
+		files["docker-compose.yml"] = composeFile("cassy", "ghcr.io/scalar-labs/cassy:1.2.0", "20051:20051")
+	case sim.RoleReaper:
+		files["docker-compose.yml"] = composeFile("reaper", "scalar-cassandra-reaper:latest", "8080:8080", "8081:8081")
+	case sim.RoleMonitor:
+		files["docker-compose.yml"] = composeFile("prometheus", "prom/prometheus:v2.7.1", "9090:9090")
+	default:
+		return nil
+	}
+	dir := filepath.Join(h.HomeDir, "provision")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("labnodes: %w", err)
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			return fmt.Errorf("labnodes: %w", err)
+		}
+	}
+	return nil
+}
+
+// composeFile is a placeholder docker-compose.yml.
+func composeFile(service, image string, ports ...string) string {
+	var b strings.Builder
+	b.WriteString("# Placeholder written by the scalar-tui lab; the simulated docker-compose does not read it.\nversion: \"3\"\nservices:\n")
+	fmt.Fprintf(&b, "  %s:\n    image: %s\n    restart: always\n    ports:\n", service, image)
+	for _, p := range ports {
+		fmt.Fprintf(&b, "      - %q\n", p)
+	}
+	return b.String()
+}
