@@ -1,0 +1,128 @@
+package main
+
+// `scalar-tui demo` runs a whole simulated deployment in this process
+// (internal/demo) and points the console at it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"scalar-tui/internal/demo"
+	"scalar-tui/internal/sim"
+	"scalar-tui/inventory"
+)
+
+func init() { register(newDemoCmd) }
+
+// runConsole runs the interactive console against the deployment g points
+// at (the lead wires the TUI here). Nil: demo prints the inventory and the
+// commands to try, and keeps the cluster up until interrupted.
+var runConsole func(ctx context.Context, g *globalOptions) error
+
+type demoOptions struct {
+	hosts int
+	fault string
+	keep  bool
+	noTUI bool
+}
+
+func newDemoCmd(g *globalOptions) *cobra.Command {
+	o := &demoOptions{}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a simulated deployment in this process and open the console on it (no root, no network)",
+		Long: "Start an in-process SSH bastion on 127.0.0.1 and one simulated host behind it per machine of a\n" +
+			"scalar-terraform deployment (cassandra, cassy, reaper, scalardl, envoy, monitor), write its Terraform\n" +
+			"state, known_hosts and key to a temporary directory, and run the console against it through the same\n" +
+			"code paths as a real deployment. Everything stops and the directory is removed on Ctrl-C\n" +
+			"(unless --keep).\n\nFault kinds for --fault: " + strings.Join(sim.FaultKinds, ", "),
+		Example: "  scalar-tui demo\n  scalar-tui demo --hosts 5 --no-tui\n  scalar-tui demo --fault cassandra-2:cassandra-stopped\n" +
+			"  scalar-tui demo --fault scalardl-blue-1:bad-tag:2.2.0",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDemo(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.hosts, "hosts", 3, "number of cassandra hosts and of scalardl-blue hosts (1..200)")
+	f.StringVar(&o.fault, "fault", "", "inject a fault at start: HOST:KIND[:PARAM], e.g. cassandra-2:cassandra-stopped")
+	f.BoolVar(&o.keep, "keep", false, "keep the demo directory after exit")
+	f.BoolVar(&o.noTUI, "no-tui", false, "do not open the console: print how to use the demo and wait for Ctrl-C")
+	return cmd
+}
+
+func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stderr io.Writer) error {
+	if o.hosts < 1 || o.hosts > 200 {
+		return badInput(fmt.Errorf("--hosts must be between 1 and 200, got %d", o.hosts))
+	}
+	if o.fault != "" {
+		if _, _, _, err := demo.ParseFault(o.fault); err != nil {
+			return badInput(err)
+		}
+	}
+	if g.tfRoot != "" || len(g.tfDirs) > 0 || g.envName != "" {
+		return badInput(errors.New("demo makes its own deployment: drop --tf-root, --tf-dir and --env"))
+	}
+	fmt.Fprintln(stderr, "starting the demo deployment ...")
+	d, err := demo.Start(ctx, demo.Options{Cassandra: o.hosts, Blue: o.hosts, Fault: o.fault, Keep: o.keep})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("demo: %w", ctx.Err())
+		}
+		return failed(err)
+	}
+	defer func() {
+		if err := d.Close(); err != nil {
+			fmt.Fprintln(stderr, "demo cleanup:", err)
+		}
+		if o.keep {
+			fmt.Fprintf(stderr, "demo stopped; files kept in %s\n", d.Dir)
+		} else {
+			fmt.Fprintln(stderr, "demo stopped and cleaned up")
+		}
+	}()
+	// From here on the console sees an ordinary deployment.
+	g.tfRoot, g.tfDirs, g.terraform = d.TFRoot, nil, ""
+	g.knownHosts, g.identity = d.KnownHosts, d.Identity
+
+	opts, err := g.inventoryOptions()
+	if err != nil {
+		return err
+	}
+	inv, err := inventory.Load(ctx, opts)
+	if err != nil {
+		return failed(fmt.Errorf("demo: read the generated state: %w", err))
+	}
+	if runConsole != nil && !o.noTUI {
+		return runConsole(ctx, g)
+	}
+	if err := writeInventoryTable(stdout, inv); err != nil {
+		return failed(err)
+	}
+	fmt.Fprintf(stdout, "\nDemo deployment up in %s (%d hosts behind the bastion %s). Files: %s\n",
+		d.Started.Round(time.Millisecond), len(d.Hosts)-1, d.BastionAddr, d.Dir)
+	if o.fault != "" {
+		fmt.Fprintf(stdout, "Injected fault: %s\n", o.fault)
+	}
+	fmt.Fprintf(stdout, "\nIn a second terminal, try:\n\n%s\n", demoCommands(d))
+	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop the demo.")
+	<-ctx.Done()
+	return nil
+}
+
+// demoCommands are the commands printed for a second terminal.
+func demoCommands(d *demo.Demo) string {
+	flags := fmt.Sprintf("--tf-root %s --known-hosts %s --identity %s", d.TFRoot, d.KnownHosts, d.Identity)
+	return strings.Join([]string{
+		"  scalar-tui " + flags + " exec --role cassandra -- nodetool status",
+		"  scalar-tui " + flags + " health",
+		"  scalar-tui " + flags + " ssh cassandra-1",
+		"  scalar-tui sim fault --state " + d.SimState + " cassandra-2 cassandra-stopped   # inject a fault (--clear to undo)",
+	}, "\n")
+}
