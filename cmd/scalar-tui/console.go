@@ -147,7 +147,9 @@ type consoleWorkflows struct{ g *globalOptions }
 func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
 	switch kind {
 	case vm.KindRepair:
-		return repair.Plan(inv, repair.Options{Hosts: p.Hosts})
+		// The same builder as `scalar-tui repair`, with the console's own
+		// health source (Prometheus, else the exporters) as the gate.
+		return buildRepairPlan(inv, client, repairParams{Options: repair.Options{Hosts: p.Hosts}, HealthGate: healthGateAuto}, nil)
 	default:
 		if b, ok := consolePlanners[kind]; ok {
 			return b(ctx, w.g, inv, client, p)

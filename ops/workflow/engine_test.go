@@ -767,3 +767,25 @@ func TestHostLogHasEachLineOnce(t *testing.T) {
 		t.Errorf("line logged %d times:\n%s", n, b)
 	}
 }
+
+// TestLockReentrantOnlyForSameOperator: the lock is re-entrant for Resume of
+// the same run by the same operator, never for another operator whose run
+// happens to carry the same ID.
+func TestLockReentrantOnlyForSameOperator(t *testing.T) {
+	lr := &workflowtest.LocalRunner{Root: t.TempDir()}
+	lock := ClusterLock{R: lr, Path: filepath.Join(lr.Dir("bastion"), "scalar-tui.lock")}
+	ctx := context.Background()
+	if err := lock.Acquire(ctx, "ops@laptop-3", "20261124-2231-repair", fixedTime); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Acquire(ctx, "ops@laptop-3", "20261124-2231-repair", fixedTime); err != nil {
+		t.Fatalf("same operator, same run: %v", err)
+	}
+	var le *LockedError
+	if err := lock.Acquire(ctx, "dev@laptop-9", "20261124-2231-repair", fixedTime); !errors.As(err, &le) || le.Owner.Operator != "ops@laptop-3" {
+		t.Fatalf("other operator, same run ID: %v", err)
+	}
+	if id := UniqueRunID("20261124-2231-repair"); !strings.HasPrefix(id, "20261124-2231-repair-") || id == UniqueRunID("20261124-2231-repair") {
+		t.Errorf("UniqueRunID = %s", id)
+	}
+}

@@ -58,8 +58,8 @@ var ErrNotLocked = errors.New("cluster is not locked")
 
 // ClusterLock is the mutual exclusion between operators, held on the bastion
 // as a directory created with mkdir (atomic) holding an owner file written by
-// the same remote command. The owner's run may take it again (Resume after a
-// crash); anyone else gets a *LockedError naming the owner.
+// the same remote command. The owner's run, by the same operator, may take it
+// again (Resume after a crash); anyone else gets a *LockedError naming the owner.
 //
 // Read-only workflows never take it. A lock left by a dead console stays
 // until ForceUnlock, because only a human can tell that its run is dead.
@@ -81,8 +81,11 @@ func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time
 	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339)) + " > " + shell.Quote(l.path()+"/owner")
 	script := strings.Join([]string{
 		"if mkdir " + p + " 2>/dev/null; then " + owner + " && exit 0; rm -rf " + p + "; exit 4; fi",
-		// Re-entrant for the same run: Resume after the console died.
-		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null; then " + owner + " && exit 0; exit 4; fi",
+		// Re-entrant for the same run of the same operator: Resume after the
+		// console died. Both lines must match, so another operator's run that
+		// happens to carry the same ID never shares the lock.
+		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null && grep -qxF " +
+			shell.Quote("operator="+operator) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null; then " + owner + " && exit 0; exit 4; fi",
 		"cat " + shell.Quote(l.path()+"/owner") + " 2>/dev/null",
 		"exit 3",
 	}, "\n")

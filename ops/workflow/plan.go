@@ -125,6 +125,12 @@ func NewRunID(now time.Time, workflow string) string {
 	return now.UTC().Format("20060102-1504") + "-" + workflow
 }
 
+// UniqueRunID appends a random suffix to id ("20261124-2231-repair-3fa2b1").
+// Run IDs are per minute and the bastion lock is re-entrant for its run, so
+// every run started by a person gets one: two consoles starting the same
+// workflow in the same minute never share an ID.
+func UniqueRunID(id string) string { return id + "-" + randomSuffix() }
+
 // randomSuffix is appended to a run ID that is already taken.
 func randomSuffix() string {
 	var b [3]byte

@@ -3,6 +3,8 @@
 // `nodetool repair -full -pr <keyspace>` on one node at a time, detached so an
 // SSH drop does not kill it, and waits for the whole ring to be UN again
 // before moving to the next node (the manual route of domain.md §4.3).
+// With Via ViaReaper it drives Cassandra Reaper's REST API instead (the
+// documented route): one cluster-wide Reaper run per keyspace.
 //
 // It builds a workflow.Plan and knows nothing of the UI. It must not import
 // tui or cmd.
@@ -29,7 +31,8 @@ const Workflow = "repair"
 const (
 	// ViaNodetool runs nodetool on each node over SSH (implemented).
 	ViaNodetool = "nodetool"
-	// ViaReaper would drive Cassandra Reaper's REST API (not implemented yet).
+	// ViaReaper drives Cassandra Reaper's REST API through the bastion: one
+	// Reaper repair run per keyspace, cluster-wide.
 	ViaReaper = "reaper"
 )
 
@@ -47,6 +50,8 @@ type Options struct {
 	Hosts []string `json:"hosts,omitempty"`
 	// Via is ViaNodetool (default) or ViaReaper.
 	Via string `json:"via,omitempty"`
+	// Reaper configures ViaReaper.
+	Reaper ReaperOptions `json:"reaper,omitempty"`
 	// GateDeadline bounds the wait for the ring to be UN after each node
 	// (default 15 minutes); GateInterval is the poll interval (default 10 s).
 	GateDeadline time.Duration `json:"gate_deadline,omitempty"`
@@ -76,7 +81,14 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	case "", ViaNodetool:
 		opts.Via = ViaNodetool
 	case ViaReaper:
-		return nil, errors.New("repair --via reaper is not implemented yet; use --via nodetool, or start the repair in Reaper's web UI (ssh -L 8080:localhost:8080 reaper-1, http://localhost:8080/webui)")
+		if len(opts.Hosts) > 0 {
+			return nil, errors.New("repair: --host applies to --via nodetool only; Reaper repairs the whole ring")
+		}
+		r, err := opts.Reaper.withDefaults(inv)
+		if err != nil {
+			return nil, err
+		}
+		opts.Reaper = r
 	default:
 		return nil, fmt.Errorf("repair: unknown --via %q (want nodetool or reaper)", opts.Via)
 	}
@@ -152,6 +164,38 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			},
 		},
 	}
+	gate := func(host inventory.Host) *workflow.Gate {
+		return &workflow.Gate{
+			Name:        "ring-UN",
+			Description: fmt.Sprintf("all %d Cassandra nodes UN", len(ring)),
+			Deadline:    deadline,
+			Interval:    interval,
+			Check: func(ctx context.Context, env *workflow.Env) (bool, string, error) {
+				ok, reason, err := ringUN(ctx, env, ring, host)
+				if err != nil || !ok || opts.Health == nil {
+					return ok, reason, err
+				}
+				ok, reason, err = opts.Health(ctx)
+				if err != nil {
+					return false, "", fmt.Errorf("health: %w", err)
+				}
+				if !ok {
+					return false, "health: " + reason, nil
+				}
+				return true, "", nil
+			},
+		}
+	}
+	if opts.Via == ViaReaper {
+		p.Preflight = append(p.Preflight, reaperPreflight(opts.Reaper))
+		for _, ks := range opts.Keyspaces {
+			s := reaperStep(opts.Reaper, ring[0].Name, ks)
+			s.Timeout = opts.Timeout
+			s.Gate = gate(ring[0])
+			p.Steps = append(p.Steps, s)
+		}
+		return p, nil
+	}
 	for _, h := range targets {
 		for i, ks := range opts.Keyspaces {
 			s := workflow.Step{
@@ -165,27 +209,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 				Progress:   Progress,
 			}
 			if i == len(opts.Keyspaces)-1 {
-				host := h
-				s.Gate = &workflow.Gate{
-					Name:        "ring-UN",
-					Description: fmt.Sprintf("all %d Cassandra nodes UN", len(ring)),
-					Deadline:    deadline,
-					Interval:    interval,
-					Check: func(ctx context.Context, env *workflow.Env) (bool, string, error) {
-						ok, reason, err := ringUN(ctx, env, ring, host)
-						if err != nil || !ok || opts.Health == nil {
-							return ok, reason, err
-						}
-						ok, reason, err = opts.Health(ctx)
-						if err != nil {
-							return false, "", fmt.Errorf("health: %w", err)
-						}
-						if !ok {
-							return false, "health: " + reason, nil
-						}
-						return true, "", nil
-					},
-				}
+				s.Gate = gate(h)
 			}
 			p.Steps = append(p.Steps, s)
 		}

@@ -134,11 +134,12 @@ func TestPlanRenderGolden(t *testing.T) {
 func TestPlanErrors(t *testing.T) {
 	inv := testInventory()
 	for name, o := range map[string]Options{
-		"reaper":     {Via: ViaReaper},
-		"bad via":    {Via: "ssh"},
-		"keyspace":   {Keyspaces: []string{"scalar; rm -rf /"}},
-		"unknown":    {Hosts: []string{"cassandra-9"}},
-		"wrong role": {Hosts: []string{"scalardl-blue-1"}},
+		"reaper without a reaper host": {Via: ViaReaper},
+		"reaper with --host":           {Via: ViaReaper, Hosts: []string{"cassandra-1"}, Reaper: ReaperOptions{URL: "http://r:8080"}},
+		"bad via":                      {Via: "ssh"},
+		"keyspace":                     {Keyspaces: []string{"scalar; rm -rf /"}},
+		"unknown":                      {Hosts: []string{"cassandra-9"}},
+		"wrong role":                   {Hosts: []string{"scalardl-blue-1"}},
 	} {
 		if _, err := PlanAt(inv, o, fixedTime); err == nil {
 			t.Errorf("%s: no error", name)

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"scalar-tui/ops/workflow"
+)
+
+func init() {
+	register(newRunsCmd)
+	register(newResumeCmd)
+	register(newUnlockCmd)
+}
+
+func newRunsCmd(g *globalOptions) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "runs [--json]",
+		Short: "List journalled workflow runs (newest first)",
+		Long: "List the workflow runs journalled in $XDG_STATE_HOME/scalar-tui/runs: id, workflow,\n" +
+			"status, steps done/total, operator and start time. `runs show ID` details one run;\n" +
+			"`scalar-tui resume ID` continues a failed, canceled or crashed one.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			runs, err := workflow.List(stateDir())
+			if err != nil && len(runs) == 0 {
+				return failed(err)
+			}
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "scalar-tui: some journals could not be read:", err)
+			}
+			if asJSON {
+				if runs == nil {
+					runs = []workflow.RunState{}
+				}
+				return writeJSON(cmd.OutOrStdout(), runs)
+			}
+			renderRuns(cmd.OutOrStdout(), runs)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the journals as a JSON array")
+
+	var showJSON bool
+	show := &cobra.Command{
+		Use:   "show ID [--json]",
+		Short: "Show one run: every step with its status, attempts, host and error",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := workflow.LoadRun(stateDir(), args[0])
+			if err != nil {
+				return badInput(err)
+			}
+			if showJSON {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			renderRun(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print the journal as JSON")
+
+	var note string
+	mark := &cobra.Command{
+		Use:   "mark ID STEP done|skipped|pending",
+		Short: "Set a step's status by hand, after checking the host (when resume refuses)",
+		Long: "Set a step's status by hand, for a step resume refuses to run again because it was\n" +
+			"running when the run stopped and is not safe to repeat. Check the host first.\n" +
+			"A step marked skipped stays skipped on resume; pending runs it again.",
+		Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, step, status := args[0], args[1], workflow.Status(args[2])
+			if _, err := workflow.LoadRun(stateDir(), id); err != nil {
+				return badInput(err)
+			}
+			unlock, err := tryRunLock(stateDir(), id)
+			if err != nil {
+				return failed(err)
+			}
+			defer unlock()
+			if note == "" {
+				note = "marked " + string(status) + " by " + workflow.Operator()
+			}
+			if err := workflow.MarkStep(stateDir(), id, step, status, note); err != nil {
+				return badInput(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "run %s: step %s marked %s\n", id, step, status)
+			return nil
+		},
+	}
+	mark.Flags().StringVar(&note, "note", "", "why (kept in the journal)")
+	cmd.AddCommand(show, mark)
+	return cmd
+}
+
+// tryRunLock takes the engine's per-run flock so that a step is never marked
+// while another process on this machine executes the run.
+func tryRunLock(stateDir, id string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(workflow.RunsDir(stateDir), id+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("run lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("run %s is being executed by another scalar-tui process on this machine; stop it first", id)
+		}
+		return nil, fmt.Errorf("run lock: %w", err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return failed(err)
+	}
+	return nil
+}
+
+// stepCounts returns how many steps are done (or skipped by hand) and the total.
+func stepCounts(st *workflow.RunState) (done, total int) {
+	for _, s := range st.Steps {
+		if s.Status == workflow.StatusDone {
+			done++
+		}
+	}
+	return done, len(st.Steps)
+}
+
+// renderRuns writes the run table. It is a pure function of runs.
+func renderRuns(w io.Writer, runs []workflow.RunState) {
+	if len(runs) == 0 {
+		fmt.Fprintf(w, "no runs in %s\n", workflow.RunsDir(stateDir()))
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tSTEPS\tOPERATOR\tSTARTED\tCURRENT/ERROR")
+	for i := range runs {
+		st := &runs[i]
+		done, total := stepCounts(st)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", st.ID, st.Workflow, st.Status, done, total,
+			st.Operator, st.Created.UTC().Format("2006-01-02 15:04"), oneLine(currentOf(st), 80))
+	}
+	tw.Flush()
+}
+
+// currentOf names the step a run stopped at, with its error.
+func currentOf(st *workflow.RunState) string {
+	for _, s := range st.Steps {
+		switch s.Status {
+		case workflow.StatusRunning, workflow.StatusFailed, workflow.StatusCanceled:
+			if s.Error != "" {
+				return s.ID + ": " + s.Error
+			}
+			return s.ID + " " + string(s.Status)
+		}
+	}
+	return st.Error
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		return s[:max-1] + "…"
+	}
+	return s
+}
+
+// renderRun writes one run's details.
+func renderRun(w io.Writer, st *workflow.RunState) {
+	done, total := stepCounts(st)
+	fmt.Fprintf(w, "Run %s (workflow %s)\n", st.ID, st.Workflow)
+	fmt.Fprintf(w, "  status:    %s\n", st.Status)
+	if st.Error != "" {
+		fmt.Fprintf(w, "  error:     %s\n", st.Error)
+	}
+	fmt.Fprintf(w, "  steps:     %d/%d done\n", done, total)
+	fmt.Fprintf(w, "  operator:  %s\n", st.Operator)
+	fmt.Fprintf(w, "  started:   %s\n", st.Created.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "  updated:   %s\n", st.Updated.UTC().Format(time.RFC3339))
+	if st.Fingerprint != "" {
+		fmt.Fprintf(w, "  inventory: %s\n", st.Fingerprint)
+	}
+	if st.Canary {
+		fmt.Fprintf(w, "  canary:    yes (first host done: %t)\n", st.CanaryDone)
+	}
+	for k, m := range st.Markers {
+		fmt.Fprintf(w, "  marker:    %s=%s (set by %s at %s)\n", k, m.Value, m.Step, m.Set.UTC().Format(time.RFC3339))
+	}
+	if len(st.Params) > 0 {
+		fmt.Fprintf(w, "  params:    %s\n", st.Params)
+	}
+	fmt.Fprintln(w, "\nSteps:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tSTEP\tSTATUS\tATTEMPTS\tHOST\tDURATION\tERROR")
+	for i, s := range st.Steps {
+		dur := "-"
+		if s.Started != nil && s.Ended != nil {
+			dur = s.Ended.Sub(*s.Started).Round(time.Second).String()
+		}
+		status := string(s.Status)
+		if s.Manual {
+			status += " (by hand)"
+		}
+		if s.Status == workflow.StatusRunning && s.Percent > 0 {
+			status += fmt.Sprintf(" %.0f%%", s.Percent)
+		}
+		host := s.Host
+		if host == "" {
+			host = "(cluster)"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t%s\t%s\t%s\n", i+1, s.ID, status, s.Attempts, host, dur, oneLine(s.Error, 100))
+	}
+	tw.Flush()
+	for _, s := range st.Steps {
+		if s.Status != workflow.StatusFailed || s.Host == "" {
+			continue
+		}
+		p := workflow.HostLogPath(stateDir(), st.ID, s.Host)
+		if lines := tailLog(p, "stderr", 5); len(lines) > 0 {
+			fmt.Fprintf(w, "\nLast errors on %s (%s):\n", s.Host, p)
+			for _, l := range lines {
+				fmt.Fprintf(w, "  %s\n", oneLine(l, 300))
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nHost logs: %s\n", filepath.Join(workflow.RunsDir(stateDir()), st.ID))
+	if st.Status.Resumable() {
+		fmt.Fprintf(w, "Continue with: scalar-tui resume %s\n", st.ID)
+	}
+}
+
+// tailLog returns the last n lines of a host log ("TIME STREAM LINE") from
+// stream, without the time and stream.
+func tailLog(path, stream string, n int) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(l, " ", 3)
+		if len(f) == 3 && f[1] == stream && strings.TrimSpace(f[2]) != "" {
+			out = append(out, f[2])
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
+}
+
+func newResumeCmd(g *globalOptions) *cobra.Command {
+	var wf workflowFlags
+	cmd := &cobra.Command{
+		Use:   "resume ID [--yes] [--json]",
+		Short: "Continue a failed, canceled, paused or crashed workflow run at its first unfinished step",
+		Long: "Rebuild the run's plan from its journalled parameters against the current deployment,\n" +
+			"check preflight again, and continue at the first unfinished step: done steps are not\n" +
+			"run again, a detached command that is still running (the console died, SSH dropped)\n" +
+			"is re-attached. Refused when the Terraform inventory changed since the run started.\n\n" +
+			"Exit status as for the workflow commands: 0 done, 1 failed/refused/locked, 2 bad input, 130 canceled.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return resumeWorkflow(cmd.Context(), g, wf, streamsOf(cmd), args[0])
+		},
+	}
+	wf.addFlags(cmd.Flags(), false)
+	return cmd
+}
+
+func newUnlockCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	var lockPath string
+	cmd := &cobra.Command{
+		Use:   "unlock [--force]",
+		Short: "Show who holds the cluster lock on the bastion; --force breaks a stale one",
+		Long: "Without --force, print the holder of the cluster lock (operator, run, since) and exit.\n" +
+			"With --force, break the lock whoever holds it and print whose it was: do this only when\n" +
+			"that run is dead (its console crashed), then resume it or start a new one.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runUnlock(cmd.Context(), g, force, lockPath, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "break the lock, whoever holds it")
+	addLockPathFlag(cmd.Flags(), &lockPath)
+	return cmd
+}
+
+func runUnlock(ctx context.Context, g *globalOptions, force bool, lockPath string, out io.Writer) error {
+	_, cl, err := openDeployment(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	e := newEngine(cl, workflowFlags{lockPath: lockPath})
+	if !force {
+		owner, err := e.LockOwner(ctx)
+		if err != nil {
+			return failed(err)
+		}
+		if owner == nil {
+			fmt.Fprintf(out, "the cluster is not locked (%s on the bastion)\n", lockPath)
+			return nil
+		}
+		fmt.Fprintf(out, "the cluster is locked by %s (%s on the bastion)\n", owner, lockPath)
+		fmt.Fprintln(out, "if that run is dead, break the lock with `scalar-tui unlock --force`")
+		return nil
+	}
+	owner, err := e.ForceUnlock(ctx)
+	if errors.Is(err, workflow.ErrNotLocked) {
+		fmt.Fprintf(out, "the cluster is not locked (%s on the bastion); nothing to do\n", lockPath)
+		return nil
+	}
+	if err != nil {
+		return failed(err)
+	}
+	fmt.Fprintf(out, "broke the cluster lock held by %s\n", owner)
+	if owner.Run != "" {
+		fmt.Fprintf(out, "check that run, then `scalar-tui resume %s` or start a new one\n", owner.Run)
+	}
+	return nil
+}

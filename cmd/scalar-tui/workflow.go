@@ -1,0 +1,314 @@
+package main
+
+// Shared plumbing of the workflow commands (repair, resume; upgrade and backup
+// build on it): load the deployment, connect SSH, build the plan, dry-run or
+// confirm, run it on the engine, print events, map the outcome to an exit code.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"scalar-tui/inventory"
+	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
+)
+
+// workflowFlags are the flags every workflow command shares.
+type workflowFlags struct {
+	dryRun   bool
+	yes      bool
+	json     bool
+	canary   bool
+	lockPath string
+	// redactor, when set by the command, hides secrets the plan's commands
+	// carry (the plan builder may Add to it). Not a flag.
+	redactor *workflow.Redactor
+}
+
+// addFlags registers the shared flags. canary is false for commands where a
+// canary stop means nothing (resume keeps the journalled choice).
+func (wf *workflowFlags) addFlags(f *pflag.FlagSet, canary bool) {
+	f.BoolVar(&wf.yes, "yes", false, "do not ask for confirmation (required when stdin is not a terminal)")
+	f.BoolVar(&wf.json, "json", false, "print events as JSON lines on stdout instead of text")
+	if canary {
+		f.BoolVar(&wf.dryRun, "dry-run", false, "print the plan (every remote command, preflight checks, gates) and exit; nothing is changed")
+		f.BoolVar(&wf.canary, "canary", false, "stop after the first host with status canary-wait; continue with `scalar-tui resume ID`")
+	}
+	addLockPathFlag(f, &wf.lockPath)
+}
+
+// addLockPathFlag registers the hidden --lock-path (tests and labs that share
+// one bastion between several simulated clusters).
+func addLockPathFlag(f *pflag.FlagSet, p *string) {
+	f.StringVar(p, "lock-path", workflow.DefaultLockPath, "cluster lock directory on the bastion")
+	_ = f.MarkHidden("lock-path")
+}
+
+// cmdStreams are a command's standard streams.
+type cmdStreams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func streamsOf(cmd *cobra.Command) cmdStreams {
+	return cmdStreams{in: cmd.InOrStdin(), out: cmd.OutOrStdout(), err: cmd.ErrOrStderr()}
+}
+
+// planBuilder builds a workflow's plan for the loaded deployment. Errors are
+// input errors (exit code 2) unless already marked otherwise.
+type planBuilder func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client) (*workflow.Plan, error)
+
+// openDeployment loads the inventory and returns an SSH client for it. The
+// client connects lazily; close it when done.
+func openDeployment(ctx context.Context, g *globalOptions) (*inventory.Inventory, *sshx.Client, error) {
+	inv, err := g.loadSSHInventory(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := g.sshClient(inv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, cl, nil
+}
+
+// runWorkflow runs a new workflow: load the deployment, connect, build the
+// plan, then either print it (--dry-run, exit 0, no lock, no change) or
+// confirm and run it. See docs/headless.md for the contract.
+func runWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdStreams, build planBuilder) error {
+	inv, cl, err := openDeployment(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	p, err := build(ctx, inv, cl)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) || errors.Is(err, context.Canceled) {
+			return err
+		}
+		return badInput(err)
+	}
+	p.ID = workflow.UniqueRunID(p.ID)
+	if wf.dryRun {
+		if err := p.Render(s.out); err != nil {
+			return failed(err)
+		}
+		fmt.Fprintln(s.out, "\ndry run: nothing was changed and no lock was taken")
+		return nil
+	}
+	if err := confirmPlan(wf, s, p, p.Workflow, "run"); err != nil {
+		return err
+	}
+	opts := []workflow.Option{workflow.WithCanary(wf.canary)}
+	return execWorkflow(ctx, wf, s, cl, opts, p.ID, func(e *workflow.Engine) (workflow.Status, error) {
+		return e.Run(ctx, p)
+	})
+}
+
+// confirmPlan shows p and asks the operator to type its workflow name or
+// "yes" unless --yes. Without --yes a stdin that is not a terminal is a
+// refusal. verb is "run" or "resume".
+func confirmPlan(wf workflowFlags, s cmdStreams, p *workflow.Plan, name, verb string) error {
+	if wf.yes {
+		if !wf.json {
+			if err := p.Render(s.out); err != nil {
+				return failed(err)
+			}
+			fmt.Fprintln(s.out)
+		}
+		return nil
+	}
+	if !stdinIsTerminal(s.in) {
+		return badInput(fmt.Errorf("%s %s: stdin is not a terminal; review the plan with --dry-run, then pass --yes to %s without confirmation", verb, name, verb))
+	}
+	// The plan goes where the operator reads it; with --json stdout stays
+	// JSON lines only.
+	w := s.out
+	if wf.json {
+		w = s.err
+	}
+	if err := p.Render(w); err != nil {
+		return failed(err)
+	}
+	fmt.Fprintf(w, "\nType %q or \"yes\" to %s run %s: ", name, verb, p.ID)
+	line, err := bufio.NewReader(s.in).ReadString('\n')
+	answer := strings.TrimSpace(line)
+	if err != nil && answer == "" {
+		return failed(fmt.Errorf("not confirmed (%v); nothing was done", err))
+	}
+	if answer != name && !strings.EqualFold(answer, "yes") {
+		return failed(fmt.Errorf("not confirmed (answer %q); nothing was done", answer))
+	}
+	return nil
+}
+
+// stdinIsTerminal is isTerminalReader; tests replace it to drive the prompt.
+var stdinIsTerminal = isTerminalReader
+
+// isTerminalReader reports whether r is a terminal.
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newEngine returns the engine every workflow command uses.
+func newEngine(cl *sshx.Client, wf workflowFlags, extra ...workflow.Option) *workflow.Engine {
+	opts := []workflow.Option{workflow.WithLockPath(wf.lockPath)}
+	if wf.redactor != nil {
+		opts = append(opts, workflow.WithRedactor(wf.redactor))
+	}
+	return workflow.New(cl, stateDir(), append(opts, extra...)...)
+}
+
+// execWorkflow runs start on an engine that prints events to s.out, and maps
+// the final status to an exit code: done and canary-wait exit 0, canceled
+// 130 (through context.Canceled), everything else 1.
+func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.Client, opts []workflow.Option, runID string, start func(*workflow.Engine) (workflow.Status, error)) error {
+	var mu sync.Mutex
+	var writeErr error
+	onEvent := func(ev workflow.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		var line []byte
+		if wf.json {
+			b, err := workflow.MarshalEventJSON(ev)
+			if err != nil {
+				slog.Error("encode event", "kind", ev.Kind(), "err", err)
+				return
+			}
+			line = append(b, '\n')
+		} else {
+			line = []byte(workflow.FormatEvent(ev) + "\n")
+		}
+		if _, err := s.out.Write(line); err != nil && writeErr == nil {
+			// Keep running: the journal and the host logs have everything.
+			writeErr = err
+			slog.Warn("write event", "err", err)
+		}
+		switch e := ev.(type) {
+		case *workflow.PlanEvent:
+			slog.Info("workflow started", "run", e.Run, "workflow", e.Workflow, "steps", len(e.Steps), "resumed", e.Resumed)
+		case *workflow.StepFailed:
+			slog.Warn("workflow step failed", "run", e.Run, "step", e.Step, "err", e.Err)
+		case *workflow.Finished:
+			slog.Info("workflow finished", "run", e.Run, "status", e.Status, "err", e.Err)
+		}
+	}
+	e := newEngine(cl, wf, append(opts, workflow.WithEvents(onEvent))...)
+	// Tell the operator why Ctrl-C does not return at once.
+	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(s.err, "scalar-tui: canceling: stopping the remote command, running cleanup steps and releasing the cluster lock ...")
+		case <-stopWatch:
+		}
+	}()
+	defer func() { close(stopWatch); <-watchDone }()
+	status, err := start(e)
+	switch {
+	case status == workflow.StatusDone && err == nil:
+		return nil
+	case status == workflow.StatusCanaryWait:
+		if !wf.json {
+			fmt.Fprintf(s.err, "canary host done: check it, then continue with `scalar-tui resume %s`\n", runID)
+		}
+		return nil
+	case errors.Is(err, context.Canceled) || status == workflow.StatusCanceled:
+		if err == nil {
+			err = context.Canceled
+		}
+		if !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: %w", err, context.Canceled)
+		}
+		return fmt.Errorf("canceled: the remote command was stopped, cleanup steps ran and the lock was released; `scalar-tui resume %s` continues: %w", runID, err)
+	case err == nil:
+		return failed(fmt.Errorf("run %s ended %s", runID, status))
+	}
+	var le *workflow.LockedError
+	if errors.As(err, &le) {
+		return failed(err)
+	}
+	if status.Resumable() && status != workflow.StatusRefused {
+		return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; fix the cause, then `scalar-tui resume %s`", err, runID, runID))
+	}
+	return failed(err)
+}
+
+// resumeBuilder rebuilds a journalled run's plan from its Params.
+type resumeBuilder func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, params json.RawMessage) (*workflow.Plan, error)
+
+// resumeBuilders maps a workflow name to its resumeBuilder; each workflow
+// command registers its own from init with registerResume.
+var resumeBuilders = map[string]resumeBuilder{}
+
+// registerResume makes `scalar-tui resume` able to continue runs of workflow.
+func registerResume(workflowName string, b resumeBuilder) { resumeBuilders[workflowName] = b }
+
+// resumeWorkflow continues run id: it rebuilds the plan from the journalled
+// Params against the current inventory and lets the engine check the
+// fingerprint, the steps and preflight again.
+func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdStreams, id string) error {
+	st, err := workflow.LoadRun(stateDir(), id)
+	if err != nil {
+		return badInput(err)
+	}
+	if st.Status == workflow.StatusDone {
+		return badInput(fmt.Errorf("run %s already finished (done); nothing to resume", id))
+	}
+	build, ok := resumeBuilders[st.Workflow]
+	if !ok {
+		return badInput(fmt.Errorf("run %s is a %s workflow, which this build cannot resume", id, st.Workflow))
+	}
+	inv, cl, err := openDeployment(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	p, err := build(ctx, inv, cl, st.Params)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) || errors.Is(err, context.Canceled) {
+			return err
+		}
+		return badInput(fmt.Errorf("rebuild the plan of run %s: %w", id, err))
+	}
+	p.ID = st.ID
+	if err := confirmResume(wf, s, p, st); err != nil {
+		return err
+	}
+	return execWorkflow(ctx, wf, s, cl, nil, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
+		return e.Resume(ctx, id, p)
+	})
+}
+
+// confirmResume shows where the run stands before the usual confirmation.
+func confirmResume(wf workflowFlags, s cmdStreams, p *workflow.Plan, st *workflow.RunState) error {
+	if !wf.json || !wf.yes {
+		w := s.out
+		if wf.json {
+			w = s.err
+		}
+		fmt.Fprintf(w, "Run %s (%s) is %s; its steps:\n", st.ID, st.Workflow, st.Status)
+		for _, ss := range st.Steps {
+			fmt.Fprintf(w, "  %-10s %s\n", ss.Status, ss.ID)
+		}
+		fmt.Fprintln(w, "Done steps are not run again; a detached command still running is re-attached.")
+		fmt.Fprintln(w)
+	}
+	return confirmPlan(wf, s, p, st.Workflow, "resume")
+}
