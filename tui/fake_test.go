@@ -32,6 +32,14 @@ type fakeBackend struct {
 	audit   []vm.AuditEntry
 	runs    []vm.RunView
 	healthN int
+	// invErr, healthErr and runsErr make the loads fail.
+	invErr, healthErr, runsErr error
+	// resumed records ResumeWorkflow's ids; resumeErr makes it fail and
+	// resumePlan is what it returns (the repair plan with the run's ID and
+	// its first two steps done when zero).
+	resumed    []string
+	resumeErr  error
+	resumePlan *vm.PlanView
 }
 
 type fakeControl struct {
@@ -62,6 +70,9 @@ func (c *fakeControl) Cancel() {
 func (fb *fakeBackend) LoadInventory(context.Context) (*inventory.Inventory, error) {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
+	if fb.invErr != nil {
+		return nil, fb.invErr
+	}
 	return fb.inv, nil
 }
 
@@ -69,7 +80,7 @@ func (fb *fakeBackend) Health(context.Context) (vm.HealthView, error) {
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	fb.healthN++
-	return fb.health, nil
+	return fb.health, fb.healthErr
 }
 
 func (fb *fakeBackend) PlanWorkflow(_ context.Context, kind vm.WorkflowKind, p vm.WorkflowParams) (vm.PlanView, error) {
@@ -91,6 +102,12 @@ func (fb *fakeBackend) StartWorkflow(_ context.Context, plan vm.PlanView) (<-cha
 	fb.mu.Lock()
 	defer fb.mu.Unlock()
 	fb.started = append(fb.started, plan)
+	return fb.stream(), fb.ctl, nil
+}
+
+// stream returns fb.events on a channel (closed when closeCh) and a new
+// control; fb.mu is held.
+func (fb *fakeBackend) stream() <-chan vm.WorkflowEvent {
 	ch := make(chan vm.WorkflowEvent, len(fb.events)+1)
 	for _, e := range fb.events {
 		ch <- e
@@ -99,7 +116,56 @@ func (fb *fakeBackend) StartWorkflow(_ context.Context, plan vm.PlanView) (<-cha
 		close(ch)
 	}
 	fb.ctl = &fakeControl{}
-	return ch, fb.ctl, nil
+	return ch
+}
+
+// ResumeWorkflow implements vm.Resumer.
+func (fb *fakeBackend) ResumeWorkflow(_ context.Context, id string) (vm.PlanView, <-chan vm.WorkflowEvent, vm.WorkflowControl, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.resumed = append(fb.resumed, id)
+	if fb.resumeErr != nil {
+		return vm.PlanView{}, nil, nil, fb.resumeErr
+	}
+	plan := fb.plans[vm.KindRepair]
+	plan.ID, plan.DoneSteps = id, []int{0, 1}
+	if fb.resumePlan != nil {
+		plan = *fb.resumePlan
+	}
+	return plan, fb.stream(), fb.ctl, nil
+}
+
+func (fb *fakeBackend) resumedIDs() []string {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	return append([]string(nil), fb.resumed...)
+}
+
+// plainBackend hides every optional interface (Resumer, EnvSwitcher, ...)
+// of the backend it wraps.
+type plainBackend struct{ vm.Backend }
+
+// envFake is a fakeBackend that can switch environments (vm.EnvSwitcher).
+type envFake struct {
+	*fakeBackend
+	switched []string
+}
+
+// SwitchEnv points the fake at a one-Cassandra "staging" environment.
+func (e *envFake) SwitchEnv(_ context.Context, name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if name == "nowhere" {
+		return fmt.Errorf("no environment %q in the config", name)
+	}
+	e.switched = append(e.switched, name)
+	e.inv = &inventory.Inventory{NetworkName: "scalar-" + name, Cloud: "aws", Region: "us-west-2", BastionIP: "34.1.2.3", BastionPort: 22,
+		Hosts: []inventory.Host{host(inventory.RoleCassandra, 7, "10.9.2.10")}}
+	e.health = vm.HealthView{At: testNow.Add(-2 * time.Second), Source: "prometheus staging:9090", State: vm.StateHealthy,
+		Hosts:   []vm.HostRow{row("cassandra-7", vm.StateHealthy, 10, 20, 30, "cassandra active", vm.StateHealthy)},
+		Cluster: []vm.ClusterLine{{Name: "Cassandra", Summary: "1/1 UN", State: vm.StateHealthy}}}
+	e.runs = nil
+	return nil
 }
 
 func (fb *fakeBackend) Audit(_ context.Context, q vm.AuditQuery) ([]vm.AuditEntry, error) {
@@ -112,7 +178,11 @@ func (fb *fakeBackend) Audit(_ context.Context, q vm.AuditQuery) ([]vm.AuditEntr
 	return out, nil
 }
 
-func (fb *fakeBackend) Runs(context.Context, int) ([]vm.RunView, error) { return fb.runs, nil }
+func (fb *fakeBackend) Runs(context.Context, int) ([]vm.RunView, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	return fb.runs, fb.runsErr
+}
 
 func (fb *fakeBackend) ShellCommand(host string) *exec.Cmd { return exec.Command("true", host) }
 
@@ -252,4 +322,19 @@ func runningEvents() []vm.WorkflowEvent {
 		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:59:10] Repair session 1 for range (-3074,-2911] finished (progress: 45%)"},
 		vm.Progress{Host: c2, Percent: 45},
 	}
+}
+
+// unfinishedRun is a repair that failed on cassandra-2 an hour ago, leaving
+// a marker behind.
+func unfinishedRun() vm.RunView {
+	return vm.RunView{ID: "repair-20261124-1100", Kind: vm.KindRepair, Title: "Repair Cassandra", Started: testNow.Add(-time.Hour),
+		State: "failed", Hosts: 3, Detail: "2/6 steps done: nodetool exited 2", Warning: "Scalar DL may be paused: resume unpauses it first"}
+}
+
+// withUnfinished adds unfinished runs to fb's journal, newest first.
+func withUnfinished(fb *fakeBackend) *fakeBackend {
+	canary := vm.RunView{ID: "upgrade-20261124-0900", Kind: vm.KindUpgrade, Title: "Upgrade Scalar DL to 2.2.0", Started: testNow.Add(-3 * time.Hour),
+		State: "canary-wait", Hosts: 3, Detail: "2/4 steps done"}
+	fb.runs = append([]vm.RunView{unfinishedRun()}, append(fb.runs, canary)...)
+	return fb
 }

@@ -16,12 +16,18 @@ import (
 
 func goldenRun(t *testing.T, fb *fakeBackend, readonly bool, steps func(tm *teatest.TestModel), wait string) {
 	t.Helper()
+	goldenRunAfter(t, fb, readonly, []string{"envoy-3", "refreshed 5s ago"}, steps, wait) // inventory and health both loaded
+}
+
+// goldenRunAfter is goldenRun waiting first for every string of first.
+func goldenRunAfter(t *testing.T, fb *fakeBackend, readonly bool, first []string, steps func(tm *teatest.TestModel), wait string) {
+	t.Helper()
 	m, err := New(Options{Backend: fb, Readonly: readonly, Clock: testClock, RefreshInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 35))
-	waitFor(t, tm, "envoy-3", "refreshed 5s ago") // inventory and health both loaded
+	waitFor(t, tm, first...)
 	if steps != nil {
 		steps(tm)
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,14 +19,18 @@ import (
 
 // Messages of the overview; they arrive wrapped in common.Envelope.
 type (
+	// epoch ties a load to the environment it was asked of: Reset bumps
+	// it, so late results of the old environment are dropped.
 	inventoryLoadedMsg struct {
-		inv *inventory.Inventory
-		err error
+		epoch int
+		inv   *inventory.Inventory
+		err   error
 	}
 	healthLoadedMsg struct {
-		hv  vm.HealthView
-		err error
-		at  time.Time
+		epoch int
+		hv    vm.HealthView
+		err   error
+		at    time.Time
 	}
 	refreshTickMsg struct{ gen int }
 )
@@ -56,6 +61,7 @@ type overview struct {
 	loading  bool
 	fetched  time.Time
 	gen      int
+	epoch    int
 	width    int
 	height   int
 }
@@ -73,19 +79,34 @@ func (m *overview) Init() tea.Cmd {
 }
 
 func (m *overview) loadInventory() tea.Cmd {
-	c := m.common
+	c, epoch := m.common, m.epoch
 	return common.Wrap(common.OverviewID, func() tea.Msg {
 		inv, err := c.Backend.LoadInventory(c.Ctx)
-		return inventoryLoadedMsg{inv: inv, err: err}
+		return inventoryLoadedMsg{epoch: epoch, inv: inv, err: err}
 	})
 }
 
 func (m *overview) loadHealth() tea.Cmd {
-	c := m.common
+	c, epoch := m.common, m.epoch
 	return common.Wrap(common.OverviewID, func() tea.Msg {
 		hv, err := c.Backend.Health(c.Ctx)
-		return healthLoadedMsg{hv: hv, err: err, at: c.Now()}
+		return healthLoadedMsg{epoch: epoch, hv: hv, err: err, at: c.Now()}
 	})
+}
+
+// Reset forgets the environment's inventory, health, selection and filter
+// (after `:env NAME`); Init then loads the new environment's. Results still
+// on their way from the old environment are dropped, and so is its refresh
+// tick.
+func (m *overview) Reset() {
+	m.epoch++
+	m.gen++
+	m.inv, m.invErr = nil, nil
+	m.health, m.hasData, m.healthEr, m.fetched = vm.HealthView{}, false, nil, time.Time{}
+	m.selected, m.cursor, m.offset = "", 0, 0
+	m.editing = false
+	m.filter.SetValue("")
+	m.rebuild()
 }
 
 func (m *overview) tick() tea.Cmd {
@@ -110,12 +131,21 @@ func (m *overview) Capturing() bool { return m.editing }
 func (m *overview) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case inventoryLoadedMsg:
+		if msg.epoch != m.epoch {
+			return m, nil
+		}
+		if msg.inv == nil && msg.err == nil {
+			msg.err = errors.New("the backend returned no inventory")
+		}
 		m.inv, m.invErr = msg.inv, msg.err
 		m.rebuild()
 		if msg.err != nil {
 			return m, common.Status("inventory: "+msg.err.Error(), true)
 		}
 	case healthLoadedMsg:
+		if msg.epoch != m.epoch {
+			return m, nil
+		}
 		m.loading = false
 		m.healthEr = msg.err
 		if msg.err == nil {
@@ -459,9 +489,12 @@ func (m *overview) FullHelp() [][]key.Binding {
 }
 
 // headerLine renders the environment line shown on every screen.
-func headerLine(c common.Common, inv *inventory.Inventory, hv vm.HealthView, hasHealth bool, fetched time.Time, screen string, width int) string {
+func headerLine(c common.Common, inv *inventory.Inventory, envHint string, hv vm.HealthView, hasHealth bool, healthErr error, fetched time.Time, screen string, width int) string {
 	st := c.Styles
 	name := "(no inventory)"
+	if envHint != "" {
+		name = envHint
+	}
 	var parts []string
 	if c.Keys.Readonly() {
 		parts = append(parts, st.Warning.Render("READ-ONLY"))
@@ -470,11 +503,15 @@ func headerLine(c common.Common, inv *inventory.Inventory, hv vm.HealthView, has
 		s := hv.Overall()
 		parts = append(parts, st.State(string(s)).Render(render.Glyph(s)+" "+string(s)))
 		parts = append(parts, "refreshed "+render.Age(c.Now().Sub(fetched))+" ago")
+	} else if healthErr != nil {
+		parts = append(parts, st.Error.Render("health unavailable"))
 	} else {
 		parts = append(parts, st.Muted.Render("health pending"))
 	}
 	if inv != nil {
-		name = inv.NetworkName
+		if inv.NetworkName != "" {
+			name = inv.NetworkName
+		}
 		if inv.BastionIP != "" {
 			parts = append(parts, "bastion "+inv.BastionAddr())
 		}

@@ -96,10 +96,14 @@ type Model struct {
 	cmdMode    bool
 	cmdLine    input.Model
 	dialog     *confirm.Model
-	status     string
-	statusEr   bool
-	width      int
-	height     int
+	// offer lists unfinished runs found at start; nil once dismissed.
+	offer *resumeOffer
+	// envHint names the environment switched to until its inventory loads.
+	envHint  string
+	status   string
+	statusEr bool
+	width    int
+	height   int
 }
 
 // New builds the console. It fails only on a bad option (no backend, an
@@ -155,14 +159,15 @@ func Run(ctx context.Context, opts Options) error {
 }
 
 func (m *Model) envName() string {
-	if m.overview.inv != nil {
+	if m.overview.inv != nil && m.overview.inv.NetworkName != "" {
 		return m.overview.inv.NetworkName
 	}
-	return ""
+	return m.envHint
 }
 
-// Init starts the overview's loads.
-func (m *Model) Init() tea.Cmd { return m.overview.Init() }
+// Init starts the overview's loads and looks in the journal for runs left
+// unfinished, to offer resuming them.
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.overview.Init(), loadUnfinished(m.common)) }
 
 // Screen returns the screen shown.
 func (m *Model) Screen() common.Screen { return m.screen }
@@ -178,6 +183,9 @@ func (m *Model) resize(w, h int) {
 	}
 	if m.dialog != nil {
 		m.dialog.SetSize(w, bh)
+	}
+	if m.offer != nil {
+		m.offer.SetSize(w, bh)
 	}
 }
 
@@ -264,9 +272,32 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status, m.statusEr = "env "+msg.name+": "+msg.err.Error(), true
 			return m, nil
 		}
+		// Forget everything of the old environment at once: the header
+		// names the new one, health shows as pending, the selection and
+		// any plan made against the old environment are gone.
 		m.status, m.statusEr = "switched to "+msg.name, false
+		m.envHint = msg.name
 		m.history, m.screen = nil, common.ScreenOverview
-		return m, m.overview.Init()
+		m.overview.Reset()
+		m.workflow.Reset()
+		m.offer = nil
+		return m, tea.Batch(m.overview.Init(), loadUnfinished(m.common))
+	case unfinishedRunsMsg:
+		m.offerUnfinished(msg)
+		return m, nil
+	case resumeLookupMsg:
+		switch {
+		case msg.err != nil:
+			m.status, m.statusEr = "resume "+msg.id+": "+msg.err.Error(), true
+		case !msg.ok:
+			m.status, m.statusEr = "resume: no run "+msg.id+" in the journal (see :runs)", true
+		default:
+			m.askResume(msg.run)
+		}
+		return m, nil
+	case common.ResumeMsg:
+		m.askResume(msg.Run)
+		return m, nil
 	case tea.KeyMsg:
 		return m, m.key(msg)
 	}
@@ -308,6 +339,25 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 			m.helpOffset = max(m.helpOffset-1, 0)
 		}
 		return nil
+	}
+	if m.offer != nil {
+		switch {
+		case km.Matches(k, keymap.Back):
+			m.offer = nil
+			m.status, m.statusEr = "resume offer dismissed; :runs lists the unfinished runs (r resumes there)", false
+			return nil
+		case km.Matches(k, keymap.Quit):
+			return m.quit()
+		case km.Matches(k, keymap.Help):
+			m.showHelp = true
+			return nil
+		case km.Matches(k, keymap.CommandMode):
+			m.cmdMode = true
+			m.cmdLine.SetValue("")
+			return nil
+		}
+		_, cmd := m.offer.Update(k)
+		return cmd
 	}
 	if cap, ok := m.active().(interface{ Capturing() bool }); ok && cap.Capturing() {
 		_, cmd := m.active().Update(k)
@@ -360,8 +410,71 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 		return tea.Sequence(m.workflow.CancelCmd(), tea.Quit)
 	case "shell":
 		return m.shell(d.Target().(string))
+	case "resume":
+		run := d.Target().(vm.RunView)
+		if m.workflow.Running() {
+			m.status, m.statusEr = "a workflow is already running; "+run.ID+" was not resumed", true
+			return nil
+		}
+		m.offer = nil
+		cmd := m.workflow.Resume(run)
+		m.navigate(common.ScreenWorkflow, "")
+		return cmd
 	}
 	return nil
+}
+
+// offerUnfinished shows the resume offer for the unfinished runs among
+// msg.runs. Read-only sessions and backends that cannot resume get a
+// status line instead: the operator should still know.
+func (m *Model) offerUnfinished(msg unfinishedRunsMsg) {
+	if msg.err != nil {
+		m.status, m.statusEr = "journal: "+msg.err.Error()+" (unfinished runs not checked)", true
+		return
+	}
+	runs := unfinished(msg.runs)
+	if len(runs) == 0 {
+		return
+	}
+	note := fmt.Sprintf("%d unfinished workflow run(s) in the journal, newest %s (%s)", len(runs), runs[0].ID, runs[0].State)
+	if runs[0].Warning != "" {
+		note += ": " + runs[0].Warning
+	}
+	_, canResume := m.common.Backend.(vm.Resumer)
+	switch {
+	case !m.common.Keys.Allowed(keymap.Resume):
+		m.status, m.statusEr = note+" — read-only: resume from a read-write session", true
+	case !canResume:
+		m.status, m.statusEr = note+" — this backend cannot resume", true
+	case m.workflow.Running():
+		m.status, m.statusEr = note+" — see :runs", true
+	default:
+		m.offer = newResumeOffer(m.common, runs)
+		m.offer.SetSize(m.width, max(m.height-3, 1))
+	}
+}
+
+// askResume opens the confirm dialog for resuming run; resuming is a
+// dangerous action (default Cancel, hidden in read-only mode).
+func (m *Model) askResume(run vm.RunView) {
+	switch {
+	case !m.common.Keys.Allowed(keymap.Resume):
+		m.status, m.statusEr = "resume is not available in read-only mode", true
+		return
+	case !run.Unfinished():
+		m.status, m.statusEr = "run "+run.ID+" is "+run.State+": nothing to resume", false
+		return
+	case m.workflow.Running():
+		m.status, m.statusEr = "a workflow is already running; wait for it or cancel it before resuming "+run.ID, true
+		return
+	}
+	if _, ok := m.common.Backend.(vm.Resumer); !ok {
+		m.status, m.statusEr = "resume: "+vm.ErrNotSupported.Error(), true
+		return
+	}
+	title := fmt.Sprintf("Resume %s run %s on %s?", run.Kind, run.ID, m.envOrUnknown())
+	m.openDialog("resume", title, resumeLines(run, render.Age(m.common.Now().Sub(run.Started))), run)
+	m.dialog.ConfirmLabel = "Resume"
 }
 
 // shell suspends the console and runs the backend's shell command for host.
@@ -452,8 +565,12 @@ func parseCommand(line string) (command, error) {
 		if c.arg == "" || len(f) > 2 {
 			return c, errors.New("usage: :env NAME")
 		}
+	case "resume":
+		if c.arg == "" || len(f) > 2 {
+			return c, errors.New("usage: :resume ID (see :runs for IDs)")
+		}
 	default:
-		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :runs, :audit, :workflow, :env NAME, :quit)", c.name)
+		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :runs, :audit, :workflow, :resume ID, :env NAME, :quit)", c.name)
 	}
 	return c, nil
 }
@@ -485,10 +602,20 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		m.showHelp = true
 	case "quit":
 		return m.quit()
+	case "resume":
+		if _, ok := m.common.Backend.(vm.Resumer); !ok {
+			m.status, m.statusEr = ":resume: "+vm.ErrNotSupported.Error(), true
+			return nil
+		}
+		return lookupRun(m.common, c.arg)
 	case "env":
 		sw, ok := m.common.Backend.(vm.EnvSwitcher)
 		if !ok {
 			m.status, m.statusEr = ":env: "+vm.ErrNotSupported.Error(), true
+			return nil
+		}
+		if m.workflow.Running() {
+			m.status, m.statusEr = ":env: a workflow is running on "+m.envOrUnknown()+"; wait for it or cancel it before switching", true
 			return nil
 		}
 		ctx, name := m.common.Ctx, c.arg
@@ -501,7 +628,7 @@ func (m *Model) runCommand(line string) tea.Cmd {
 func (m *Model) View() string {
 	st := m.common.Styles
 	o := m.overview
-	header := headerLine(m.common, o.inv, o.health, o.hasData, o.fetched, m.screen.String(), m.width)
+	header := headerLine(m.common, o.inv, m.envHint, o.health, o.hasData, o.healthEr, o.fetched, m.screen.String(), m.width)
 	bh := max(m.height-3, 1)
 	var body string
 	switch {
@@ -511,6 +638,8 @@ func (m *Model) View() string {
 		body = strings.Join(lines[off:], "\n")
 	case m.dialog != nil:
 		body = m.dialog.Overlay(m.width, bh)
+	case m.offer != nil:
+		body = m.offer.Overlay(m.width, bh)
 	default:
 		body = m.active().View()
 	}
@@ -565,6 +694,9 @@ func (m *Model) fullHelp() string {
 			if a.ID == keymap.Upgrade {
 				c += " TAG"
 			}
+			if a.ID == keymap.Resume {
+				c += " ID"
+			}
 			if a.Dangerous {
 				c += " !"
 			}
@@ -608,6 +740,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return m.cmdLine.ShortHelp()
 	case m.showHelp:
 		return []key.Binding{m.common.Keys.Binding(keymap.Back), m.common.Keys.Binding(keymap.Down)}
+	case m.offer != nil:
+		return m.offer.ShortHelp()
 	}
 	return m.active().ShortHelp()
 }

@@ -56,6 +56,10 @@ type (
 		events  <-chan vm.WorkflowEvent
 		control vm.WorkflowControl
 		err     error
+		// resumed is set for a Resumer.ResumeWorkflow result, which
+		// brings the run's plan with it.
+		resumed bool
+		plan    vm.PlanView
 	}
 	runEventMsg struct {
 		seq int
@@ -106,8 +110,11 @@ type workflow struct {
 	runErr    error
 	canary    bool
 	pauseReq  bool
-	width     int
-	height    int
+	// notice is the last output line not tied to a host (the engine's
+	// notices, e.g. a resume unpausing Scalar DL first).
+	notice string
+	width  int
+	height int
 }
 
 func newWorkflow(c common.Common, env func() string) *workflow {
@@ -173,6 +180,8 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.seq != m.seq || m.state != wfPlanning {
 			return m, nil
 		}
+		// What the operator chose is what runs, whatever the backend echoed.
+		msg.plan.Params.Canary = m.params.Canary
 		m.plan, m.planErr, m.state = msg.plan, msg.err, wfPlan
 		return m, nil
 	case runStartedMsg:
@@ -182,9 +191,21 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err == nil && msg.events == nil {
 			msg.err = errors.New("backend returned no event stream")
 		}
+		what := "start"
+		if msg.resumed {
+			what = "resume " + m.plan.ID
+		}
 		if msg.err != nil {
 			m.state, m.runErr, m.ended = wfFailed, msg.err, m.common.Now()
-			return m, common.Status("start: "+msg.err.Error(), true)
+			m.stopped()
+			return m, common.Status(what+": "+msg.err.Error(), true)
+		}
+		if msg.resumed {
+			placeholder := m.plan.Title
+			m.follow(msg.plan)
+			if m.plan.Title == "" {
+				m.plan.Title = placeholder
+			}
 		}
 		m.events, m.control, m.state = msg.events, msg.control, wfRunning
 		return m, tea.Batch(waitForEvent(m.seq, m.events), m.tickCmd())
@@ -197,7 +218,9 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case runClosedMsg:
 		if msg.seq == m.seq && m.Running() {
 			m.state, m.ended = wfFailed, m.common.Now()
-			m.runErr = errors.New("event stream closed before the run finished")
+			m.runErr = errors.New("event stream closed before the run finished; check :runs and resume it if it is unfinished")
+			m.stopped()
+			return m, common.Status("workflow: the backend's event stream closed before the run finished", true)
 		}
 		return m, nil
 	case controlDoneMsg:
@@ -248,6 +271,9 @@ func (m *workflow) apply(ev vm.WorkflowEvent) {
 			m.state = wfRunning
 		}
 	case vm.OutputLine:
+		if e.Host == "" {
+			m.notice = e.Line
+		}
 		l := append(m.logs[e.Host], e.Line)
 		if len(l) > maxLogLines {
 			l = l[len(l)-maxLogLines:]
@@ -290,9 +316,7 @@ func (m *workflow) apply(ev vm.WorkflowEvent) {
 		} else {
 			m.state = wfDone
 		}
-		if m.cancel != nil {
-			m.cancel()
-		}
+		m.stopped()
 	}
 }
 
@@ -316,11 +340,10 @@ func (m *workflow) selectHost(h string) {
 	}
 }
 
-// begin starts plan, the one the confirm dialog captured.
-func (m *workflow) begin(plan vm.PlanView) tea.Cmd {
-	m.seq++
+// follow resets the run view for plan, fresh or resumed: the progress map
+// starts with the plan's DoneSteps done.
+func (m *workflow) follow(plan vm.PlanView) {
 	m.plan = plan
-	m.state = wfStarting
 	m.hosts = plan.HostOrder()
 	m.status = map[string]render.RunState{}
 	m.lastFor = map[string]int{}
@@ -332,9 +355,26 @@ func (m *workflow) begin(plan vm.PlanView) tea.Cmd {
 	m.logs = map[string][]string{}
 	m.percent = map[string]float64{}
 	m.selHost, m.step, m.stepTitle, m.stepHost = 0, 0, "", ""
-	m.gate, m.gateWait, m.runErr, m.canary, m.pauseReq = "", false, nil, false, false
+	for _, i := range plan.DoneSteps {
+		if i < 0 || i >= len(plan.Steps) {
+			continue
+		}
+		if h := plan.Steps[i].Host; h != "" && m.lastFor[h] <= i {
+			m.status[h] = render.RunDone
+		}
+		m.step = max(m.step, min(i+1, len(plan.Steps)-1))
+	}
+	m.gate, m.gateWait, m.runErr, m.canary, m.pauseReq, m.notice = "", false, nil, false, false, ""
 	m.started, m.ended = m.common.Now(), time.Time{}
+	m.control, m.events = nil, nil
 	m.vp.SetContent("")
+}
+
+// begin starts plan, the one the confirm dialog captured.
+func (m *workflow) begin(plan vm.PlanView) tea.Cmd {
+	m.seq++
+	m.follow(plan)
+	m.state = wfStarting
 	ctx, cancel := context.WithCancel(m.common.Ctx)
 	m.cancel = cancel
 	seq, b := m.seq, m.common.Backend
@@ -342,6 +382,61 @@ func (m *workflow) begin(plan vm.PlanView) tea.Cmd {
 		ch, ctl, err := b.StartWorkflow(ctx, plan)
 		return runStartedMsg{seq: seq, events: ch, control: ctl, err: err}
 	})
+}
+
+// Resume resumes run (already confirmed by the operator) through the
+// backend's vm.Resumer and follows it exactly like a fresh run. It refuses
+// while another run is in progress or when the backend cannot resume.
+func (m *workflow) Resume(run vm.RunView) tea.Cmd {
+	if m.Running() {
+		return common.Status("a workflow is already running; wait for it or cancel it before resuming "+run.ID, true)
+	}
+	res, ok := m.common.Backend.(vm.Resumer)
+	if !ok {
+		return common.Status("resume "+run.ID+": "+vm.ErrNotSupported.Error(), true)
+	}
+	m.seq++
+	m.dialog, m.planErr, m.scroll = nil, nil, 0
+	m.kind = run.Kind
+	title := run.Title
+	if title == "" {
+		title = string(run.Kind)
+	}
+	// A placeholder until the backend hands back the run's plan.
+	m.follow(vm.PlanView{ID: run.ID, Kind: run.Kind, Title: "resume " + title + " (" + run.ID + ")"})
+	m.state = wfStarting
+	ctx, cancel := context.WithCancel(m.common.Ctx)
+	m.cancel = cancel
+	seq, id := m.seq, run.ID
+	return common.Wrap(common.WorkflowID, func() tea.Msg {
+		plan, ch, ctl, err := res.ResumeWorkflow(ctx, id)
+		if plan.ID == "" {
+			plan.ID = id
+		}
+		return runStartedMsg{seq: seq, events: ch, control: ctl, err: err, resumed: true, plan: plan}
+	})
+}
+
+// Reset forgets a plan or a finished run, e.g. after an environment switch,
+// so nothing planned against the old environment can be run. It does
+// nothing while a run is in progress; late results of the old plan are
+// dropped by seq.
+func (m *workflow) Reset() {
+	if m.Running() {
+		return
+	}
+	m.seq++
+	m.state, m.dialog, m.plan, m.planErr, m.scroll = wfIdle, nil, vm.PlanView{}, nil, 0
+	m.params, m.kind = vm.WorkflowParams{}, ""
+	m.follow(vm.PlanView{})
+}
+
+// stopped releases the run's context once the run is over.
+func (m *workflow) stopped() {
+	if m.cancel != nil {
+		m.cancel()
+		m.cancel = nil
+	}
 }
 
 // CancelCmd cancels the run (used by the root when quitting).
@@ -423,8 +518,12 @@ func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
 			if !keymap.Dangerous(keymap.Run) {
 				return m.begin(m.plan)
 			}
-			m.openDialog("run", m.runTitle(), planLines(m.plan), m.plan)
+			m.openDialog("run", m.runTitle(), append([]string{canaryLine(m.plan)}, planLines(m.plan)...), m.plan)
 			return nil
+		case km.Matches(k, keymap.CanaryMode):
+			// Re-plan so the plan shown, confirmed and run carries the choice.
+			m.params.Canary = !m.params.Canary
+			return m.requestPlan()
 		case km.Matches(k, keymap.Down):
 			m.scroll++
 		case km.Matches(k, keymap.Up):
@@ -497,6 +596,18 @@ func (m *workflow) remainingLines() []string {
 	return out
 }
 
+// canaryLine says whether the plan stops after its first host.
+func canaryLine(p vm.PlanView) string {
+	if p.Params.Canary {
+		first := "the first host"
+		if hs := p.HostOrder(); len(hs) > 0 {
+			first = render.ShortHost(hs[0])
+		}
+		return "canary: ON — stops after " + first + " and waits for c (continue) before the rest"
+	}
+	return "canary: off — runs every host without stopping (C in the plan view stops after the first host)"
+}
+
 // planLines renders a plan in full: each step, its host, its exact
 // commands and its gate.
 func planLines(p vm.PlanView) []string {
@@ -565,11 +676,18 @@ func (m *workflow) planView() string {
 	}
 	head := st.Title.Render("Plan: "+m.plan.Title) + st.Muted.Render(fmt.Sprintf("  %s · %d steps on %d hosts · id %s", m.plan.Kind, len(m.plan.Steps), len(m.plan.HostOrder()), m.plan.ID))
 	lines := planLines(m.plan)
-	h := max(m.height-3, 1)
+	h := max(m.height-4, 1)
 	scroll := min(m.scroll, max(len(lines)-h, 0))
 	end := min(scroll+h, len(lines))
 	var b strings.Builder
-	b.WriteString(head)
+	b.WriteString(render.Fit(head, m.width))
+	b.WriteByte('\n')
+	cl := render.Fit(canaryLine(m.plan), m.width)
+	if m.plan.Params.Canary {
+		b.WriteString(m.common.Styles.Warning.Render(cl))
+	} else {
+		b.WriteString(st.Muted.Render(cl))
+	}
 	b.WriteByte('\n')
 	for _, l := range lines[scroll:end] {
 		b.WriteByte('\n')
@@ -582,7 +700,7 @@ func (m *workflow) planView() string {
 	for i := end - scroll; i < h; i++ {
 		b.WriteByte('\n')
 	}
-	b.WriteString("\n" + st.Muted.Render(fmt.Sprintf("lines %d-%d of %d · ↑/↓ scroll · enter run (asks to confirm) · esc back", scroll+1, end, len(lines))))
+	b.WriteString("\n" + st.Muted.Render(render.Fit(fmt.Sprintf("lines %d-%d of %d · ↑/↓ scroll · C canary on/off · enter run (asks to confirm) · esc back", scroll+1, end, len(lines)), m.width)))
 	return b.String()
 }
 
@@ -609,6 +727,9 @@ func (m *workflow) runView() string {
 	b.WriteString(st.Title.Render(m.plan.Title) + "  " + state + st.Muted.Render("  elapsed "+render.Elapsed(total)))
 	if m.pauseReq {
 		b.WriteString(st.Warning.Render("  (pausing after this step)"))
+	}
+	if m.plan.Params.Canary && m.state == wfRunning && !m.canary {
+		b.WriteString(st.Warning.Render("  canary: stops after the first host"))
 	}
 	b.WriteByte('\n')
 	step := fmt.Sprintf("step %d/%d: %s", m.step+1, len(m.plan.Steps), m.stepTitle)
@@ -642,6 +763,8 @@ func (m *workflow) runView() string {
 	b.WriteByte('\n')
 	if m.runErr != nil {
 		b.WriteString(st.Error.Render(render.Fit("error: "+m.runErr.Error(), m.width)))
+	} else if m.notice != "" {
+		b.WriteString(st.Warning.Render(render.Fit("note: "+m.notice, m.width)))
 	}
 	b.WriteByte('\n')
 	title := fmt.Sprintf("── output of %s (%d lines) ", render.ShortHost(sel), len(m.logs[sel]))
@@ -661,7 +784,7 @@ func (m *workflow) ShortHelp() []key.Binding {
 	case wfAskTag:
 		return m.tag.ShortHelp()
 	case wfPlan:
-		return []key.Binding{km.Binding(keymap.Run), km.Binding(keymap.Down), km.Binding(keymap.Back), km.Binding(keymap.Help)}
+		return []key.Binding{km.Binding(keymap.Run), km.Binding(keymap.CanaryMode), km.Binding(keymap.Down), km.Binding(keymap.Back), km.Binding(keymap.Help)}
 	}
 	var out []key.Binding
 	for _, b := range km.Short(keymap.ScopeWorkflow) {

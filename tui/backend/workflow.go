@@ -24,6 +24,7 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 	if err != nil {
 		return vm.PlanView{}, err
 	}
+	plan.ID = workflow.UniqueRunID(plan.ID)
 	b.mu.Lock()
 	b.plans[plan.ID] = plan
 	b.mu.Unlock()

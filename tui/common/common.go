@@ -121,6 +121,10 @@ type PlanMsg struct {
 	AskTag bool
 }
 
+// ResumeMsg asks the root to resume Run, an unfinished run from the journal
+// (after confirmation; never in read-only mode).
+type ResumeMsg struct{ Run vm.RunView }
+
 // ShellMsg asks the root to open a shell on Host (after confirmation).
 type ShellMsg struct{ Host string }
 

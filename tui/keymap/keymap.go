@@ -91,6 +91,8 @@ const (
 	Pause       ID = "pause"
 	Continue    ID = "continue"
 	CancelRun   ID = "cancel-run"
+	Resume      ID = "resume"
+	CanaryMode  ID = "canary"
 	NextHost    ID = "next-host"
 	PrevHost    ID = "prev-host"
 	NextButton  ID = "next-button"
@@ -119,7 +121,7 @@ var Actions = []Action{
 
 	{ID: Open, Keys: []string{"enter"}, Label: "enter", Desc: "host detail", Scope: ScopeOverview, Short: true},
 	{ID: Filter, Keys: []string{"/"}, Label: "/", Desc: "filter", Scope: ScopeOverview, Short: true},
-	{ID: Refresh, Keys: []string{"r"}, Label: "r", Desc: "refresh", Scope: ScopeOverview},
+	{ID: Refresh, Keys: []string{"r", "ctrl+r"}, Label: "r", Desc: "refresh", Scope: ScopeOverview},
 	{ID: Repair, Keys: []string{"R"}, Label: "R", Desc: "repair", Scope: ScopeOverview, Dangerous: true, Command: "repair", Short: true},
 	{ID: Upgrade, Keys: []string{"U"}, Label: "U", Desc: "upgrade Scalar DL", Scope: ScopeOverview, Dangerous: true, Command: "upgrade", Short: true},
 	{ID: Backup, Keys: []string{"B"}, Label: "B", Desc: "backup", Scope: ScopeOverview, Dangerous: true, Command: "backup", Short: true},
@@ -130,6 +132,8 @@ var Actions = []Action{
 	{ID: Pause, Keys: []string{"p"}, Label: "p", Desc: "pause after step", Scope: ScopeWorkflow, Short: true},
 	{ID: Continue, Keys: []string{"c"}, Label: "c", Desc: "continue canary", Scope: ScopeWorkflow, Dangerous: true, Short: true},
 	{ID: CancelRun, Keys: []string{"ctrl+c"}, Label: "ctrl+c", Desc: "cancel run (asks)", Scope: ScopeWorkflow, Short: true},
+	{ID: CanaryMode, Keys: []string{"C"}, Label: "C", Desc: "canary on/off", Scope: ScopeWorkflow},
+	{ID: Resume, Keys: []string{"r"}, Label: "r", Desc: "resume run", Scope: ScopeWorkflow, Dangerous: true, Command: "resume"},
 	{ID: NextHost, Keys: []string{"tab", "right", "l"}, Label: "tab/→", Desc: "next host log", Scope: ScopeWorkflow},
 	{ID: PrevHost, Keys: []string{"shift+tab", "left", "h"}, Label: "⇧tab/←", Desc: "previous host log", Scope: ScopeWorkflow},
 

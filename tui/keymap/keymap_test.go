@@ -71,7 +71,7 @@ func TestTableIsConsistent(t *testing.T) {
 			t.Errorf("%s lacks help text", a.ID)
 		}
 	}
-	for _, id := range []ID{Repair, Upgrade, Backup, Shell, Run, Continue} {
+	for _, id := range []ID{Repair, Upgrade, Backup, Shell, Run, Continue, Resume} {
 		if !Dangerous(id) {
 			t.Errorf("%s should be dangerous", id)
 		}

@@ -471,6 +471,9 @@ func RunRows(runs []vm.RunView, now time.Time) [][]string {
 		if r.Detail != "" {
 			detail += " — " + r.Detail
 		}
+		if r.Warning != "" {
+			detail += " · ! " + r.Warning
+		}
 		out = append(out, []string{r.ID, string(r.Kind), r.State, r.Started.UTC().Format("2006-01-02 15:04"), took, strconv.Itoa(r.Hosts), detail})
 	}
 	return out

@@ -147,3 +147,22 @@ func TestSparkline(t *testing.T) {
 		}
 	}
 }
+
+func TestRunRows(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	runs := []vm.RunView{
+		{ID: "repair-1", Kind: vm.KindRepair, Title: "Repair Cassandra", Started: now.Add(-time.Hour), State: "failed", Hosts: 3,
+			Detail: "2/6 steps done", Warning: "Scalar DL may be paused: resume unpauses it first"},
+		{ID: "backup-1", Kind: vm.KindBackup, Title: "Cassy backup", Started: now.Add(-3 * time.Hour), Ended: now.Add(-2 * time.Hour), State: "done", Hosts: 1},
+		{ID: "odd", State: "running"},
+	}
+	want := [][]string{
+		{"repair-1", "repair", "failed", "2026-11-24 11:00", Elapsed(time.Hour), "3", "Repair Cassandra — 2/6 steps done · ! Scalar DL may be paused: resume unpauses it first"},
+		{"backup-1", "backup", "done", "2026-11-24 09:00", Elapsed(time.Hour), "1", "Cassy backup"},
+		{"odd", "", "running", "0001-01-01 00:00", "-", "0", ""},
+	}
+	got := RunRows(runs, now)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("RunRows:\n got %q\nwant %q", got, want)
+	}
+}

@@ -49,6 +49,20 @@ type EnvSwitcher interface {
 	SwitchEnv(ctx context.Context, name string) error
 }
 
+// Resumer is implemented by backends that can resume a run left unfinished
+// in the journal (failed, canceled, paused, canary-wait, or running when its
+// console died). Backends that cannot simply omit it; the console then does
+// not offer resume.
+type Resumer interface {
+	// ResumeWorkflow resumes run id where it stopped: it first undoes any
+	// cluster-state marker still set (e.g. unpauses Scalar DL), then runs the
+	// remaining steps. It returns the run's plan (PlanView.ID is the run's
+	// ID; DoneSteps lists the steps already done) and, like StartWorkflow, an
+	// event channel closed after Finished and a control. An error means
+	// nothing was resumed (e.g. the inventory changed: plan a new run).
+	ResumeWorkflow(ctx context.Context, id string) (PlanView, <-chan WorkflowEvent, WorkflowControl, error)
+}
+
 // ErrNotSupported is returned (wrapped) for operations a backend lacks.
 var ErrNotSupported = errors.New("not supported by this backend")
 
@@ -187,6 +201,9 @@ type WorkflowParams struct {
 	Tag string
 	// Hosts optionally restricts the workflow to these host FQDNs.
 	Hosts []string
+	// Canary asks the run to stop after the first host and wait for
+	// WorkflowControl.Continue (the console's `c`) before the rest.
+	Canary bool
 }
 
 // PlanView is a workflow plan (workflow.Plan) shown in full before it runs.
@@ -201,6 +218,10 @@ type PlanView struct {
 	// Warnings are shown above the steps.
 	Warnings []string
 	Steps    []StepView
+	// DoneSteps are indexes into Steps already done before this console
+	// followed the run: set by Resumer.ResumeWorkflow so the progress map
+	// starts with them done. Empty for a fresh plan.
+	DoneSteps []int
 }
 
 // StepView is one step of a plan.
@@ -340,9 +361,28 @@ type RunView struct {
 	Title   string
 	Started time.Time
 	Ended   time.Time // zero while running
-	State   string    // "running", "done", "failed", "paused", "cancelled"
-	Hosts   int
-	Detail  string
+	// State is the journal's status: "running", "done", "failed",
+	// "canceled", "refused", "paused" or "canary-wait".
+	State  string
+	Hosts  int
+	Detail string
+	// Warning says what the cluster was left in by an unfinished run, from
+	// the journal's markers, e.g. "Scalar DL may be paused: resume unpauses
+	// it first". Empty when there is nothing to warn about.
+	Warning string
+}
+
+// The run states that end a run for good; every other state (including
+// "running" left behind by a console that died) is unfinished.
+const (
+	RunStateDone    = "done"
+	RunStateRefused = "refused"
+)
+
+// Unfinished reports whether the run stopped before its end and may be
+// resumed: anything but done or refused.
+func (r RunView) Unfinished() bool {
+	return r.State != RunStateDone && r.State != RunStateRefused
 }
 
 // HistoryBackend is implemented by backends that can show a host's recent
