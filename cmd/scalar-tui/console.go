@@ -161,6 +161,15 @@ func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, cl
 // consolePlanners are the workflows registered by their command files.
 var consolePlanners = map[vm.WorkflowKind]func(ctx context.Context, g *globalOptions, inv *inventory.Inventory, client *sshx.Client, p vm.WorkflowParams) (*workflow.Plan, error){}
 
+// Rebuild rebuilds a journalled run's plan with the same builders as `scalar-tui resume`.
+func (w consoleWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, st *workflow.RunState) (*workflow.Plan, error) {
+	build, ok := resumeBuilders[st.Workflow]
+	if !ok {
+		return nil, fmt.Errorf("run %s is a %s workflow, which this build cannot resume", st.ID, st.Workflow)
+	}
+	return build(ctx, inv, client, st.Params)
+}
+
 // Engine returns an engine journalling under the state dir.
 func (w consoleWorkflows) Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
 	return workflow.New(client, stateDir(), workflow.WithEvents(events), workflow.WithCanary(canary))

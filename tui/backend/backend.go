@@ -41,6 +41,8 @@ type Config struct {
 type Workflows interface {
 	// Plan builds the plan of kind for inv without running anything.
 	Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, params vm.WorkflowParams) (*workflow.Plan, error)
+	// Rebuild rebuilds the plan of a journalled run from its parameters, for Resume.
+	Rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, run *workflow.RunState) (*workflow.Plan, error)
 	// Engine returns an engine for client that reports events to events.
 	Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine
 }
@@ -53,17 +55,28 @@ type Backend struct {
 	inv    *inventory.Inventory
 	client *sshx.Client
 	source health.Source
-	plans  map[string]*workflow.Plan
+	plans  map[string]plannedRun
 }
 
-var _ vm.Backend = (*Backend)(nil)
+// plannedRun is a plan the operator was shown, with the options chosen for it.
+type plannedRun struct {
+	plan   *workflow.Plan
+	kind   vm.WorkflowKind
+	canary bool
+}
+
+var (
+	_ vm.Backend        = (*Backend)(nil)
+	_ vm.Resumer        = (*Backend)(nil)
+	_ vm.HistoryBackend = (*Backend)(nil)
+)
 
 // New returns a backend over cfg.
 func New(cfg Config) (*Backend, error) {
 	if cfg.LoadInventory == nil || cfg.Connect == nil || cfg.HealthSource == nil {
 		return nil, errors.New("backend: LoadInventory, Connect and HealthSource are required")
 	}
-	return &Backend{cfg: cfg, plans: map[string]*workflow.Plan{}}, nil
+	return &Backend{cfg: cfg, plans: map[string]plannedRun{}}, nil
 }
 
 // Close closes the SSH client.
@@ -214,6 +227,9 @@ func (b *Backend) Runs(ctx context.Context, limit int) ([]vm.RunView, error) {
 			State: string(r.Status), Hosts: len(hosts), Detail: fmt.Sprintf("%d/%d steps done", done, len(r.Steps))}
 		if r.Error != "" {
 			rv.Detail += ": " + r.Error
+		}
+		if _, paused := r.Markers[workflow.MarkerScalarDLPaused]; paused {
+			rv.Warning = "Scalar DL may still be paused: resume unpauses it first"
 		}
 		if !r.Status.Resumable() && r.Status != workflow.StatusRunning {
 			rv.Ended = r.Updated

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/tui/vm"
 )
@@ -26,7 +27,7 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 	}
 	plan.ID = workflow.UniqueRunID(plan.ID)
 	b.mu.Lock()
-	b.plans[plan.ID] = plan
+	b.plans[plan.ID] = plannedRun{plan: plan, kind: kind, canary: params.Canary}
 	b.mu.Unlock()
 	return PlanView(plan, kind, params), nil
 }
@@ -54,15 +55,60 @@ func PlanView(p *workflow.Plan, kind vm.WorkflowKind, params vm.WorkflowParams) 
 // the view model and sent on the returned channel, closed after Finished.
 func (b *Backend) StartWorkflow(ctx context.Context, pv vm.PlanView) (<-chan vm.WorkflowEvent, vm.WorkflowControl, error) {
 	b.mu.Lock()
-	plan := b.plans[pv.ID]
+	pr, ok := b.plans[pv.ID]
 	b.mu.Unlock()
-	if plan == nil {
+	if !ok {
 		return nil, nil, fmt.Errorf("plan %s is no longer available: plan again", pv.ID)
 	}
 	_, client, err := b.session(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	ch, ctl := b.run(ctx, client, pr.plan, pr.canary, func(eng *workflow.Engine, runCtx context.Context) (workflow.Status, error) {
+		return eng.Run(runCtx, pr.plan)
+	})
+	return ch, ctl, nil
+}
+
+// ResumeWorkflow continues a journalled run: the plan is rebuilt from its
+// parameters, markers still set are compensated first (Scalar DL unpaused),
+// and the steps not done run.
+func (b *Backend) ResumeWorkflow(ctx context.Context, id string) (vm.PlanView, <-chan vm.WorkflowEvent, vm.WorkflowControl, error) {
+	if b.cfg.Workflows == nil {
+		return vm.PlanView{}, nil, nil, fmt.Errorf("workflows: %w", vm.ErrNotSupported)
+	}
+	st, err := workflow.LoadRun(b.cfg.StateDir, id)
+	if err != nil {
+		return vm.PlanView{}, nil, nil, err
+	}
+	if st.Status == workflow.StatusDone {
+		return vm.PlanView{}, nil, nil, fmt.Errorf("run %s already finished: nothing to resume", id)
+	}
+	inv, client, err := b.session(ctx)
+	if err != nil {
+		return vm.PlanView{}, nil, nil, err
+	}
+	plan, err := b.cfg.Workflows.Rebuild(ctx, inv, client, st)
+	if err != nil {
+		return vm.PlanView{}, nil, nil, fmt.Errorf("rebuild the plan of run %s: %w", id, err)
+	}
+	plan.ID = st.ID
+	pv := PlanView(plan, vm.WorkflowKind(st.Workflow), vm.WorkflowParams{})
+	for i, s := range plan.Steps {
+		if ss := st.Step(s.ID); ss != nil && ss.Status == workflow.StatusDone {
+			pv.DoneSteps = append(pv.DoneSteps, i)
+		}
+	}
+	ch, ctl := b.run(ctx, client, plan, false, func(eng *workflow.Engine, runCtx context.Context) (workflow.Status, error) {
+		return eng.Resume(runCtx, st.ID, plan)
+	})
+	return pv, ch, ctl, nil
+}
+
+// run starts plan in the background with start, maps its events onto the
+// view model, and waits at pauses and canary stops for Continue or Cancel.
+func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.Plan, canary bool,
+	start func(*workflow.Engine, context.Context) (workflow.Status, error)) (<-chan vm.WorkflowEvent, vm.WorkflowControl) {
 	index := map[string]int{}
 	hostOf := map[string]string{}
 	for i, s := range plan.Steps {
@@ -71,7 +117,7 @@ func (b *Backend) StartWorkflow(ctx context.Context, pv vm.PlanView) (<-chan vm.
 	}
 	ch := make(chan vm.WorkflowEvent, 256)
 	runCtx, cancel := context.WithCancel(ctx)
-	ctl := &control{cancel: cancel, b: b, plan: plan}
+	ctl := &control{cancel: cancel, resume: make(chan struct{}, 1)}
 	// send never blocks the engine for long: the console drains the channel.
 	send := func(e vm.WorkflowEvent) {
 		select {
@@ -124,14 +170,13 @@ func (b *Backend) StartWorkflow(ctx context.Context, pv vm.PlanView) (<-chan vm.
 			}
 		}
 	}
-	ctl.onEvent = onEvent
 	go func() {
 		defer close(ch)
 		defer cancel()
-		eng := b.cfg.Workflows.Engine(client, onEvent, false)
+		eng := b.cfg.Workflows.Engine(client, onEvent, canary)
 		ctl.setEngine(eng)
-		status, err := eng.Run(runCtx, plan)
-		// A pause or canary stop ends Run; wait for Continue or Cancel.
+		status, err := start(eng, runCtx)
+		// A pause or canary stop ends the engine's run; wait for Continue or Cancel.
 		for status == workflow.StatusPaused || status == workflow.StatusCanaryWait {
 			select {
 			case <-runCtx.Done():
@@ -160,7 +205,7 @@ func (b *Backend) StartWorkflow(ctx context.Context, pv vm.PlanView) (<-chan vm.
 		// Finished must arrive: the console waits for it to end the run.
 		ch <- f
 	}()
-	return ch, ctl, nil
+	return ch, ctl
 }
 
 // lastDone is the index of the last step the journal shows done.
@@ -180,19 +225,14 @@ func lastDone(p *workflow.Plan, id, stateDir string) int {
 
 // control implements vm.WorkflowControl over one run.
 type control struct {
-	b       *Backend
-	plan    *workflow.Plan
-	cancel  context.CancelFunc
-	onEvent func(workflow.Event)
-	resume  chan struct{}
-	once    sync.Once
+	cancel context.CancelFunc
+	resume chan struct{}
 
 	mu  sync.Mutex
 	eng *workflow.Engine
 }
 
 func (c *control) setEngine(e *workflow.Engine) {
-	c.once.Do(func() { c.resume = make(chan struct{}, 1) })
 	c.mu.Lock()
 	c.eng = e
 	c.mu.Unlock()
@@ -211,7 +251,6 @@ func (c *control) Pause(ctx context.Context) error {
 
 // Continue resumes a paused or canary-stopped run.
 func (c *control) Continue(ctx context.Context) error {
-	c.once.Do(func() { c.resume = make(chan struct{}, 1) })
 	select {
 	case c.resume <- struct{}{}:
 	default:

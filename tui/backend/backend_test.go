@@ -1,0 +1,208 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"scalar-tui/internal/demo"
+	"scalar-tui/internal/sim"
+	"scalar-tui/inventory"
+	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/repair"
+	"scalar-tui/tui/vm"
+)
+
+func TestMain(m *testing.M) {
+	// The demo's wrapper scripts run this test binary as `sim exec TOOL`.
+	if code, ok := demo.RunSimExec(os.Args[1:]); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// repairWorkflows plans repairs the way the CLI does, without its flags.
+type repairWorkflows struct{ stateDir string }
+
+func (w repairWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
+	if kind != vm.KindRepair {
+		return nil, vm.ErrNotSupported
+	}
+	return repair.Plan(inv, repair.Options{Hosts: p.Hosts, GateInterval: 200 * time.Millisecond})
+}
+
+func (w repairWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, st *workflow.RunState) (*workflow.Plan, error) {
+	var o repair.Options
+	if err := json.Unmarshal(st.Params, &o); err != nil {
+		return nil, err
+	}
+	return repair.Plan(inv, o)
+}
+
+func (w repairWorkflows) Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
+	return workflow.New(client, w.stateDir, workflow.WithEvents(events), workflow.WithCanary(canary),
+		workflow.WithLockPath("/tmp/scalar-tui-backend-test-"+strings.ReplaceAll(w.stateDir, "/", "_")))
+}
+
+// newDemoBackend starts a demo deployment and a backend over it, wired as the
+// console wires it (same inventory reader, SSH client and health sources).
+func newDemoBackend(t *testing.T) (*Backend, *demo.Demo) {
+	t.Helper()
+	d, err := demo.Start(context.Background(), demo.Options{SimBinary: os.Args[0],
+		Config: func(c *sim.Config) { c.RepairDuration = sim.Duration(400 * time.Millisecond) }})
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	state := t.TempDir()
+	b, err := New(Config{
+		LoadInventory: func(ctx context.Context) (*inventory.Inventory, error) {
+			return inventory.Load(ctx, inventory.Options{TFRoot: d.TFRoot})
+		},
+		Connect: func(inv *inventory.Inventory) (*sshx.Client, error) {
+			return sshx.New(sshx.Config{BastionAddr: inv.BastionAddr(), User: inv.UserName, IdentityFile: d.Identity,
+				KnownHostsFile: d.KnownHosts, NoAgent: true})
+		},
+		HealthSource: func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
+			prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 2 * time.Second})
+			if err != nil {
+				return nil, err
+			}
+			return &health.FallbackSource{Primary: prom, Fallback: health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial})}, nil
+		},
+		StateDir:  state,
+		ShellArgv: []string{"scalar-tui", "ssh"},
+		Workflows: repairWorkflows{stateDir: state},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, d
+}
+
+// drain reads events until the channel closes and returns them.
+func drain(t *testing.T, ch <-chan vm.WorkflowEvent) []vm.WorkflowEvent {
+	t.Helper()
+	var out []vm.WorkflowEvent
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return out
+			}
+			out = append(out, e)
+		case <-timeout:
+			t.Fatalf("no end of events after 2m; got %d", len(out))
+		}
+	}
+}
+
+func finishedOf(t *testing.T, evs []vm.WorkflowEvent) vm.Finished {
+	t.Helper()
+	if len(evs) == 0 {
+		t.Fatal("no events")
+	}
+	f, ok := evs[len(evs)-1].(vm.Finished)
+	if !ok {
+		t.Fatalf("last event %T, want Finished", evs[len(evs)-1])
+	}
+	return f
+}
+
+// TestBackendOnDemo drives the backend the way the console does: health
+// (falling back to scraping, as the demo has no Prometheus), a repair plan,
+// a run that fails on cassandra-2, and a resume that finishes without
+// repeating cassandra-1.
+func TestBackendOnDemo(t *testing.T) {
+	b, d := newDemoBackend(t)
+	ctx := context.Background()
+
+	hv, err := b.Health(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(hv.Source, "Prometheus unreachable") {
+		t.Errorf("source = %q, want the scrape fallback named", hv.Source)
+	}
+	if hv.Overall() != vm.StateHealthy {
+		t.Errorf("demo health = %s: %+v", hv.Overall(), hv.Cluster)
+	}
+	if _, err := b.History(ctx, "cassandra-1.internal.scalar-labs.com"); err == nil {
+		t.Error("History without Prometheus must say there is none")
+	}
+
+	if err := sim.InjectFault(d.SimState, "cassandra-2.internal.scalar-labs.com", "repair-fails", ""); err != nil {
+		t.Fatal(err)
+	}
+	pv, err := b.PlanWorkflow(ctx, vm.KindRepair, vm.WorkflowParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pv.Steps) != 6 || len(pv.Checks) == 0 || !strings.HasPrefix(pv.ID, "20") {
+		t.Fatalf("plan = %+v", pv)
+	}
+	ch, _, err := b.StartWorkflow(ctx, pv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := drain(t, ch)
+	if f := finishedOf(t, evs); f.Err == nil {
+		t.Fatal("run with a failing repair on cassandra-2 finished without error")
+	}
+	var failedHost string
+	for _, e := range evs {
+		if f, ok := e.(vm.StepFailed); ok {
+			failedHost = f.Host
+		}
+	}
+	if !strings.HasPrefix(failedHost, "cassandra-2") {
+		t.Errorf("failed step host = %q", failedHost)
+	}
+
+	runs, err := b.Runs(ctx, 10)
+	if err != nil || len(runs) != 1 || !runs[0].Unfinished() {
+		t.Fatalf("runs = %+v, %v", runs, err)
+	}
+	if err := sim.ClearFault(d.SimState, "cassandra-2.internal.scalar-labs.com", "repair-fails"); err != nil {
+		t.Fatal(err)
+	}
+	rpv, ch, _, err := b.ResumeWorkflow(ctx, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rpv.DoneSteps) != 2 {
+		t.Errorf("done steps before resume = %v, want cassandra-1's two", rpv.DoneSteps)
+	}
+	evs = drain(t, ch)
+	if f := finishedOf(t, evs); f.Err != nil {
+		t.Fatalf("resume: %v", f.Err)
+	}
+	for _, e := range evs {
+		if s, ok := e.(vm.StepStarted); ok && strings.HasPrefix(s.Host, "cassandra-1") {
+			t.Errorf("resume repeated a cassandra-1 step: %+v", s)
+		}
+	}
+	audit, err := b.Audit(ctx, vm.AuditQuery{Host: "cassandra-1.internal.scalar-labs.com", Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := 0
+	for _, a := range audit {
+		if strings.Contains(a.Command, "nodetool repair -full -pr scalar") && strings.Contains(a.Command, "setsid") {
+			starts++
+		}
+	}
+	if starts != 1 {
+		t.Errorf("cassandra-1 repair of scalar started %d times, want 1", starts)
+	}
+	if _, _, _, err := b.ResumeWorkflow(ctx, runs[0].ID); err == nil {
+		t.Error("resuming a finished run must be refused")
+	}
+}
