@@ -268,18 +268,63 @@ func writeNodeExporter(w io.Writer, st *State, h *Host, withFS bool) {
 			fmt.Fprintf(w, "node_systemd_unit_state{name=%q,state=%q} %d\n", u, s, v)
 		}
 	}
-	if !withFS || h.Cassandra == nil {
+	if !withFS {
 		return
 	}
-	size := 500.0 * (1 << 30)
-	avail := size - h.Cassandra.LoadBytes
-	if h.HasFault(FaultDiskFull) {
-		avail = 0.01 * size
+	writeMachine(w, h, time.Now())
+	type fs struct {
+		dev, mount  string
+		avail, size float64
+	}
+	root := 30.0 * (1 << 30)
+	fss := []fs{{"/dev/nvme0n1p1", "/", root * 0.62, root}}
+	if h.Cassandra != nil {
+		size := 500.0 * (1 << 30)
+		avail := size - h.Cassandra.LoadBytes
+		if h.HasFault(FaultDiskFull) {
+			avail = 0.01 * size
+		}
+		fss = append(fss, fs{"/dev/nvme1n1", "/data", avail, size})
 	}
 	fmt.Fprintf(w, "# HELP node_filesystem_avail_bytes Filesystem space available to non-root users in bytes.\n# TYPE node_filesystem_avail_bytes gauge\n")
-	fmt.Fprintf(w, "node_filesystem_avail_bytes{device=\"/dev/nvme1n1\",fstype=\"xfs\",mountpoint=\"/data\"} %g\n", avail)
+	for _, f := range fss {
+		fmt.Fprintf(w, "node_filesystem_avail_bytes{device=%q,fstype=\"xfs\",mountpoint=%q} %g\n", f.dev, f.mount, f.avail)
+	}
 	fmt.Fprintf(w, "# HELP node_filesystem_size_bytes Filesystem size in bytes.\n# TYPE node_filesystem_size_bytes gauge\n")
-	fmt.Fprintf(w, "node_filesystem_size_bytes{device=\"/dev/nvme1n1\",fstype=\"xfs\",mountpoint=\"/data\"} %g\n", size)
+	for _, f := range fss {
+		fmt.Fprintf(w, "node_filesystem_size_bytes{device=%q,fstype=\"xfs\",mountpoint=%q} %g\n", f.dev, f.mount, f.size)
+	}
+}
+
+// writeMachine renders the machine series a real node_exporter has (CPU
+// seconds, memory, load, the root filesystem) for the demo, where no real
+// exporter runs. The figures are steady per host (derived from its name) and
+// the CPU counters grow with wall time, so rates come out as the host's load.
+func writeMachine(w io.Writer, h *Host, now time.Time) {
+	var sum uint32
+	for _, c := range h.Name {
+		sum = sum*31 + uint32(c)
+	}
+	busy := 0.05 + float64(sum%30)/100 // 5%..34% of each CPU
+	if h.Cassandra != nil && len(h.Cassandra.Repairs) > 0 {
+		busy += 0.3
+	}
+	memUsed := 0.30 + float64(sum/30%40)/100
+	const cpus = 2
+	t := float64(now.UnixMilli()) / 1000
+	fmt.Fprintf(w, "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n# TYPE node_cpu_seconds_total counter\n")
+	for cpu := 0; cpu < cpus; cpu++ {
+		fmt.Fprintf(w, "node_cpu_seconds_total{cpu=\"%d\",mode=\"idle\"} %.3f\n", cpu, t*(1-busy))
+		fmt.Fprintf(w, "node_cpu_seconds_total{cpu=\"%d\",mode=\"system\"} %.3f\n", cpu, t*busy*0.3)
+		fmt.Fprintf(w, "node_cpu_seconds_total{cpu=\"%d\",mode=\"user\"} %.3f\n", cpu, t*busy*0.7)
+	}
+	total := 8.0 * (1 << 30)
+	fmt.Fprintf(w, "# HELP node_memory_MemAvailable_bytes Memory information field MemAvailable_bytes.\n# TYPE node_memory_MemAvailable_bytes gauge\n")
+	fmt.Fprintf(w, "node_memory_MemAvailable_bytes %g\n", total*(1-memUsed))
+	fmt.Fprintf(w, "# HELP node_memory_MemTotal_bytes Memory information field MemTotal_bytes.\n# TYPE node_memory_MemTotal_bytes gauge\n")
+	fmt.Fprintf(w, "node_memory_MemTotal_bytes %g\n", total)
+	fmt.Fprintf(w, "# HELP node_load1 1m load average.\n# TYPE node_load1 gauge\n")
+	fmt.Fprintf(w, "node_load1 %.2f\n", busy*cpus)
 }
 
 // WriteTextfile writes the node_exporter textfile-collector file

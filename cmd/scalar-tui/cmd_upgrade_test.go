@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"scalar-tui/internal/sim"
+)
+
+// TestUpgradeCLIEndToEnd runs `upgrade --canary` then `resume` against the
+// demo (startOpsEnv in cmd_backup_test.go), copying the image tarball over SSH.
+func TestUpgradeCLIEndToEnd(t *testing.T) {
+	e := startOpsEnv(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, _ = zw.Write([]byte("image: ghcr.io/scalar-labs/scalar-ledger:2.2.0\n"))
+	_ = zw.Close()
+	name := "scalar-ledger-2.2.0-" + filepath.Base(e.state) + ".tar.gz"
+	tb := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(tb, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove("/tmp/" + name) }) // the demo hosts share this machine's /tmp
+
+	out, errOut, code := e.opsCLI(ctx, "upgrade", "--to", "2.2.0", "--image-tarball", tb, "--dry-run")
+	if code != 0 || !strings.Contains(out, "ghcr.io/scalar-labs/scalar-ledger:2.1.0 → ghcr.io/scalar-labs/scalar-ledger:2.2.0") {
+		t.Fatalf("dry run: %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = e.opsCLI(ctx, "upgrade", "--to", "2.2.0", "--image-tarball", tb, "--yes", "--json",
+		"--gate-interval", "200ms", "--gate-deadline", "20s", "--canary", "--health-gate", "scrape")
+	if code != 0 {
+		t.Fatalf("upgrade: %d\n%s\n%s", code, out, errOut)
+	}
+	run, st := finished(t, out)
+	if st != "canary-wait" {
+		t.Fatalf("status %s", st)
+	}
+	imgs := func() map[string]string {
+		m := map[string]string{}
+		for _, h := range e.simState().HostsByRole("scalardl") {
+			m[h.Short] = h.ScalarContainer().Image
+		}
+		return m
+	}
+	if m := imgs(); m["scalardl-blue-1"] != "ghcr.io/scalar-labs/scalar-ledger:2.2.0" || m["scalardl-blue-2"] != sim.DefaultScalarImg {
+		t.Fatalf("after canary: %v", m)
+	}
+	out, errOut, code = e.opsCLI(ctx, "resume", run, "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("resume: %d\n%s\n%s", code, out, errOut)
+	}
+	for h, img := range imgs() {
+		if img != "ghcr.io/scalar-labs/scalar-ledger:2.2.0" {
+			t.Errorf("%s runs %s", h, img)
+		}
+	}
+}

@@ -1,0 +1,555 @@
+// Package backup is the cluster-consistent Cassandra backup workflow of
+// domain.md §4.2 without Cassy: pause Scalar DL on every admin target
+// (rpc.Admin Pause with wait_outstanding), `nodetool snapshot -t TAG` on
+// every Cassandra node in parallel, unpause. It also lists the snapshots
+// (List) and clears one (ClearPlan).
+//
+// Unpausing is guaranteed as far as software can: the journal marker
+// workflow.MarkerScalarDLPaused is set before the first Pause is sent; a
+// pause refused by one node unpauses the others at once; the unpause step is
+// a Cleanup step, so it runs after any failure, timeout or Ctrl-C, on a fresh
+// bounded context and retrying each node; and if the process dies, the
+// plan's Compensations make `resume` unpause before anything else.
+//
+// It builds workflow.Plans and knows nothing of the UI. It must not import
+// tui or cmd.
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"scalar-tui/inventory"
+	"scalar-tui/ops/nodetool"
+	"scalar-tui/ops/shell"
+	"scalar-tui/ops/workflow"
+)
+
+// Workflow names in plans, journals and run IDs.
+const (
+	Workflow      = "backup"
+	ClearWorkflow = "backup-clear"
+)
+
+// Via values.
+const (
+	// ViaNodetool pauses Scalar DL itself and runs nodetool snapshot (implemented).
+	ViaNodetool = "nodetool"
+	// ViaCassy would ask Cassy (rpc.Cassy TakeBackup, backup_type 1); not implemented.
+	ViaCassy = "cassy"
+)
+
+// MarkerPauseWindow is journalled once Scalar DL was unpaused: its value is
+// the measured pause window ("1.234s paused 2026-...Z unpaused ...Z"). It
+// records a fact, not a state to undo, so it has no compensation.
+const MarkerPauseWindow = "backup-pause-window"
+
+// MarkerPauseAttempted is journalled when the run first pauses Scalar DL. A
+// resumed run never pauses again: after a crash the snapshots already taken
+// and the ones still to take would not share one pause. It records a fact and
+// has no compensation.
+const MarkerPauseAttempted = "backup-pause-attempted"
+
+// DefaultKeyspaces are Scalar DL's keyspaces.
+var DefaultKeyspaces = []string{"scalar", "coordinator"}
+
+// AdminPort is the Scalar DL admin port (rpc.Admin).
+const AdminPort = 50053
+
+// Options selects what to back up. The zero value snapshots keyspaces scalar
+// and coordinator under a tag made from the current time, via nodetool.
+type Options struct {
+	// Keyspaces to snapshot (default DefaultKeyspaces).
+	Keyspaces []string `json:"keyspaces,omitempty"`
+	// Tag names the snapshot (default "scalar-tui-YYYYMMDD-HHMMSS", UTC).
+	Tag string `json:"tag,omitempty"`
+	// Via is ViaNodetool (default) or ViaCassy (refused: not implemented).
+	Via string `json:"via,omitempty"`
+	// Targets are the rpc.Admin addresses to pause (default
+	// inventory Endpoints.ScalarDLAdmin, else every Scalar DL host:50053).
+	Targets []string `json:"targets,omitempty"`
+	// PauseTimeout bounds pausing every target (default 2 minutes).
+	PauseTimeout time.Duration `json:"pause_timeout,omitempty"`
+	// MaxPauseWait is sent as max_pause_wait_time (0: the ledger's default).
+	MaxPauseWait time.Duration `json:"max_pause_wait,omitempty"`
+	// SnapshotTimeout bounds one node's snapshot (default 5 minutes): the
+	// pause lasts at most about PauseTimeout + SnapshotTimeout.
+	SnapshotTimeout time.Duration `json:"snapshot_timeout,omitempty"`
+	// UnpauseBudget is how long unpausing keeps retrying a node (default 2 minutes).
+	UnpauseBudget time.Duration `json:"unpause_budget,omitempty"`
+	// MinFreePercent is the free space /data needs on every node (default
+	// 10; negative skips the check, for labs without a /data mount).
+	MinFreePercent float64 `json:"min_free_percent,omitempty"`
+	// Dial reaches the admin ports, normally through the bastion. Not journalled.
+	Dial Dialer `json:"-"`
+	// OnPauseWindow, when set, is told the measured pause window. Not journalled.
+	OnPauseWindow func(PauseWindow) `json:"-"`
+}
+
+// PauseWindow is how long Scalar DL was paused: from every Pause having
+// completed to every Unpause having completed.
+type PauseWindow struct {
+	Run        string        `json:"run"`
+	Tag        string        `json:"tag"`
+	Targets    []string      `json:"targets"`
+	PausedAt   time.Time     `json:"paused_at"`
+	UnpausedAt time.Time     `json:"unpaused_at"`
+	Duration   time.Duration `json:"duration_ns"`
+}
+
+// String renders the window for notices.
+func (w PauseWindow) String() string {
+	return fmt.Sprintf("Scalar DL was paused for %s on %d node(s) (paused %s, unpaused %s)",
+		w.Duration.Round(time.Millisecond), len(w.Targets), w.PausedAt.UTC().Format(time.RFC3339Nano), w.UnpausedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// pausedMarker is the value of workflow.MarkerScalarDLPaused.
+type pausedMarker struct {
+	Targets  []string  `json:"targets"`
+	PausedAt time.Time `json:"paused_at,omitempty"` // zero while pausing
+}
+
+var (
+	keyspaceRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,48}$`)
+	tagRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+)
+
+// ValidTag reports whether tag is a snapshot name this tool accepts: letters,
+// digits, dot, underscore and dash, not starting with a dash or a dot.
+func ValidTag(tag string) error {
+	if !tagRE.MatchString(tag) {
+		return fmt.Errorf("bad snapshot tag %q: use letters, digits, '.', '_' and '-' (at most 100, starting with a letter or digit)", tag)
+	}
+	return nil
+}
+
+// DefaultTag returns the tag used when none is given.
+func DefaultTag(now time.Time) string { return "scalar-tui-" + now.UTC().Format("20060102-150405") }
+
+// Plan builds the backup plan for inv.
+func Plan(inv *inventory.Inventory, opts Options) (*workflow.Plan, error) {
+	return PlanAt(inv, opts, time.Now())
+}
+
+// PlanAt is Plan with an explicit clock (for the run ID, the default tag and tests).
+func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Plan, error) {
+	if inv == nil {
+		return nil, errors.New("backup: no inventory")
+	}
+	switch opts.Via {
+	case "", ViaNodetool:
+		opts.Via = ViaNodetool
+	case ViaCassy:
+		return nil, errors.New("backup --via cassy is not implemented yet (scalar-tui has no rpc.Cassy client); use --via nodetool, or call Cassy yourself: ssh -L 20051:localhost:20051 cassy-1, then grpcurl -plaintext -d '{\"cluster_id\":\"...\",\"backup_type\":1}' localhost:20051 rpc.Cassy.TakeBackup")
+	default:
+		return nil, fmt.Errorf("backup: unknown --via %q (want nodetool or cassy)", opts.Via)
+	}
+	if len(opts.Keyspaces) == 0 {
+		opts.Keyspaces = append([]string(nil), DefaultKeyspaces...)
+	}
+	for _, ks := range opts.Keyspaces {
+		if !keyspaceRE.MatchString(ks) {
+			return nil, fmt.Errorf("backup: bad keyspace name %q", ks)
+		}
+	}
+	if opts.Tag == "" {
+		opts.Tag = DefaultTag(now)
+	}
+	if err := ValidTag(opts.Tag); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	ring := inv.ByRole(inventory.RoleCassandra)
+	if len(ring) == 0 {
+		return nil, errors.New("backup: the inventory has no Cassandra nodes (is the cassandra root loaded?)")
+	}
+	if len(opts.Targets) == 0 {
+		opts.Targets = adminTargets(inv)
+	}
+	if len(opts.Targets) == 0 {
+		return nil, errors.New("backup: the inventory has no Scalar DL admin targets (is the scalardl root loaded?); a snapshot without pausing Scalar DL would not be consistent")
+	}
+	if opts.PauseTimeout <= 0 {
+		opts.PauseTimeout = 2 * time.Minute
+	}
+	if opts.SnapshotTimeout <= 0 {
+		opts.SnapshotTimeout = 5 * time.Minute
+	}
+	if opts.UnpauseBudget <= 0 {
+		opts.UnpauseBudget = 2 * time.Minute
+	}
+	if opts.MinFreePercent == 0 {
+		opts.MinFreePercent = 10
+	}
+	adm := admin{dial: opts.Dial}
+	targets := append([]string(nil), opts.Targets...)
+
+	p := workflow.NewPlan(Workflow, inv, now)
+	p.Params = opts
+	p.Preflight = []workflow.Check{
+		{
+			Name:        "ring-UN",
+			Description: fmt.Sprintf("`nodetool status` on %s shows all %d Cassandra nodes UN", ring[0].Short, len(ring)),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				ok, reason, err := RingUN(ctx, env, ring, ring[0])
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return fmt.Errorf("%s; a cluster-wide snapshot needs every node up", reason)
+				}
+				return nil
+			},
+		},
+		{
+			Name:        "disk-free",
+			Description: fmt.Sprintf("`df -Pk /data` shows at least %.0f%% free on every Cassandra node", opts.MinFreePercent),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				if opts.MinFreePercent < 0 {
+					return nil
+				}
+				return checkDisk(ctx, env, ring, opts.MinFreePercent)
+			},
+		},
+		{
+			Name:        "tag-unused",
+			Description: fmt.Sprintf("no Cassandra node has a snapshot named %s yet (`nodetool listsnapshots`)", opts.Tag),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				var have []string
+				for _, h := range ring {
+					snaps, err := listSnapshots(ctx, env.Exec, h)
+					if err != nil {
+						return err
+					}
+					for _, s := range snaps {
+						if s.Name == opts.Tag {
+							have = append(have, h.Short)
+							break
+						}
+					}
+				}
+				if len(have) > 0 {
+					return fmt.Errorf("snapshot %s already exists on %s; choose another --tag or clear it with `scalar-tui backups clear %s`", opts.Tag, strings.Join(have, ", "), opts.Tag)
+				}
+				return nil
+			},
+		},
+		{
+			Name:        "admin-reachable",
+			Description: fmt.Sprintf("rpc.Admin answers on all %d Scalar DL admin targets and none is paused already", len(targets)),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				for _, t := range targets {
+					cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+					paused, known, err := adm.checkPaused(cctx, t)
+					cancel()
+					if err != nil {
+						return fmt.Errorf("%s is not reachable: %w; every Scalar DL node must be paused for a consistent backup", hostOf(t), err)
+					}
+					if known && paused {
+						return fmt.Errorf("Scalar DL on %s is already paused (another backup running?); if that pause is stale, unpause it (scalar-admin -c unpause -a %s) and try again", hostOf(t), t)
+					}
+				}
+				return nil
+			},
+		},
+	}
+
+	// The engine checks preflight again on Resume before it runs the
+	// Compensations. When this run left Scalar DL paused, nothing may stand
+	// in the way of the unpause (a node down, the pause itself): the checks
+	// pass, the compensation unpauses, and the pause step refuses to pause a
+	// second time.
+	for i := range p.Preflight {
+		check := p.Preflight[i].Run
+		p.Preflight[i].Run = func(ctx context.Context, env *workflow.Env) error {
+			if _, ok := env.Markers()[workflow.MarkerScalarDLPaused]; ok {
+				return nil
+			}
+			return check(ctx, env)
+		}
+	}
+
+	pauseCmds := make([]string, 0, len(targets))
+	unpauseCmds := make([]string, 0, len(targets))
+	for _, t := range targets {
+		pauseCmds = append(pauseCmds, "rpc.Admin/Pause {wait_outstanding: true} "+t)
+		unpauseCmds = append(unpauseCmds, "rpc.Admin/Unpause "+t)
+	}
+	p.Steps = append(p.Steps, workflow.Step{
+		ID:         "pause-scalardl",
+		Title:      fmt.Sprintf("pause Scalar DL on all %d admin targets (journal marker %s set first)", len(targets), workflow.MarkerScalarDLPaused),
+		Commands:   pauseCmds,
+		Timeout:    opts.PauseTimeout,
+		Idempotent: true, // Resume unpauses first (Compensations), so pausing again is safe
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			return pauseAll(ctx, env, adm, targets, opts)
+		},
+	})
+	for _, h := range ring {
+		cmd := shell.Join(append([]string{"nodetool", "snapshot", "-t", opts.Tag}, opts.Keyspaces...)...)
+		host := h
+		p.Steps = append(p.Steps, workflow.Step{
+			ID:       h.Short + "/snapshot",
+			Title:    "snapshot " + strings.Join(opts.Keyspaces, ", ") + " as " + opts.Tag,
+			Host:     h.Name,
+			Commands: []string{cmd},
+			Timeout:  opts.SnapshotTimeout,
+			Parallel: "snapshot",
+			// Safe on Resume: the guard below refuses to snapshot unless Scalar
+			// DL is paused by this run, which it never is after a restart.
+			Idempotent: true,
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				if _, ok := env.Markers()[workflow.MarkerScalarDLPaused]; !ok {
+					return fmt.Errorf("Scalar DL is not paused by this run, so a snapshot of %s now would not be consistent with the other nodes; start a new backup (and clear the partial one with `scalar-tui backups clear %s`)", host.Short, opts.Tag)
+				}
+				return env.Run(ctx, host.Name, cmd)
+			},
+		})
+	}
+	unpause := workflow.Step{
+		ID:       "unpause-scalardl",
+		Title:    "unpause Scalar DL on every admin target (always runs; retries each node)",
+		Commands: unpauseCmds,
+		Cleanup:  true,
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			return unpauseStep(ctx, env, adm, targets, opts)
+		},
+	}
+	p.Steps = append(p.Steps, unpause)
+	p.Compensations = map[string]workflow.Step{
+		workflow.MarkerScalarDLPaused: {
+			ID:       "compensate-unpause",
+			Title:    "unpause Scalar DL left paused by the interrupted run",
+			Commands: unpauseCmds,
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				return unpauseStep(ctx, env, adm, targets, opts)
+			},
+		},
+	}
+	return p, nil
+}
+
+// adminTargets lists the rpc.Admin addresses of inv.
+func adminTargets(inv *inventory.Inventory) []string {
+	if len(inv.Endpoints.ScalarDLAdmin) > 0 {
+		return append([]string(nil), inv.Endpoints.ScalarDLAdmin...)
+	}
+	var out []string
+	for _, r := range []inventory.Role{inventory.RoleScalarDLBlue, inventory.RoleScalarDLGreen} {
+		for _, h := range inv.ByRole(r) {
+			out = append(out, net.JoinHostPort(h.Name, strconv.Itoa(AdminPort)))
+		}
+	}
+	return out
+}
+
+// pauseAll sets the marker, then pauses every target in parallel. If any
+// pause fails (or ctx ends), it unpauses all of them before returning.
+func pauseAll(ctx context.Context, env *workflow.Env, adm admin, targets []string, opts Options) error {
+	if _, ok := env.Markers()[MarkerPauseAttempted]; ok {
+		return fmt.Errorf("run %s already paused Scalar DL once and was interrupted; a backup pauses only once, so start a new backup (and clear the partial one with `scalar-tui backups clear %s`)", env.RunID(), opts.Tag)
+	}
+	if err := env.SetMarker(MarkerPauseAttempted, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("journal (nothing paused yet): %w", err)
+	}
+	if err := setPaused(env, pausedMarker{Targets: targets}); err != nil {
+		return fmt.Errorf("journal the pause marker (nothing paused yet): %w", err)
+	}
+	var mu sync.Mutex
+	failed := map[string]error{}
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := adm.pause(ctx, t, opts.MaxPauseWait); err != nil {
+				mu.Lock()
+				failed[t] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) == 0 && ctx.Err() == nil {
+		pausedAt := time.Now().UTC()
+		if err := setPaused(env, pausedMarker{Targets: targets, PausedAt: pausedAt}); err != nil {
+			// The marker is still set from before: the cleanup unpauses.
+			return fmt.Errorf("journal the pause time: %w", err)
+		}
+		return nil
+	}
+	why := describeFailures(failed)
+	if why == "" {
+		why = ctx.Err().Error()
+	}
+	if uf := adm.unpauseAll(ctx, targets, opts.UnpauseBudget); len(uf) > 0 {
+		return fmt.Errorf("pausing Scalar DL failed (%s), and unpausing did not succeed on %s: Scalar DL may still be paused there; the cleanup step retries, and `scalar-tui resume %s` unpauses first", why, describeFailures(uf), env.RunID())
+	}
+	_ = env.ClearMarker(workflow.MarkerScalarDLPaused)
+	err := fmt.Errorf("pausing Scalar DL failed (%s); every admin target was unpaused again", why)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", err, ctx.Err())
+	}
+	return err
+}
+
+func setPaused(env *workflow.Env, m pausedMarker) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return env.SetMarker(workflow.MarkerScalarDLPaused, string(b))
+}
+
+// unpauseStep unpauses every target the marker names (all targets when the
+// marker is unreadable), clears the marker and reports the pause window.
+// Without the marker nothing was paused by this run and it does nothing.
+func unpauseStep(ctx context.Context, env *workflow.Env, adm admin, targets []string, opts Options) error {
+	v, ok := env.Markers()[workflow.MarkerScalarDLPaused]
+	if !ok {
+		return nil
+	}
+	var m pausedMarker
+	if err := json.Unmarshal([]byte(v), &m); err != nil || len(m.Targets) == 0 {
+		m = pausedMarker{Targets: targets}
+	}
+	if uf := adm.unpauseAll(ctx, m.Targets, opts.UnpauseBudget); len(uf) > 0 {
+		return fmt.Errorf("unpausing Scalar DL failed on %s: it may still be paused there; retry with `scalar-tui resume %s` (it unpauses first) or scalar-admin -c unpause", describeFailures(uf), env.RunID())
+	}
+	unpausedAt := time.Now().UTC()
+	if err := env.ClearMarker(workflow.MarkerScalarDLPaused); err != nil {
+		return fmt.Errorf("Scalar DL is unpaused, but the journal could not record it: %w", err)
+	}
+	if m.PausedAt.IsZero() {
+		return nil
+	}
+	w := PauseWindow{Run: env.RunID(), Tag: opts.Tag, Targets: m.Targets, PausedAt: m.PausedAt, UnpausedAt: unpausedAt, Duration: unpausedAt.Sub(m.PausedAt)}
+	_ = env.SetMarker(MarkerPauseWindow, fmt.Sprintf("%s paused %s unpaused %s", w.Duration.Round(time.Millisecond), w.PausedAt.Format(time.RFC3339Nano), w.UnpausedAt.Format(time.RFC3339Nano)))
+	if opts.OnPauseWindow != nil {
+		opts.OnPauseWindow(w)
+	}
+	return nil
+}
+
+// execFunc is Env.Exec.
+type execFunc func(ctx context.Context, host, command string) (workflow.CommandResult, error)
+
+// RingUN runs `nodetool status` on `on` and reports whether every node of
+// ring is listed and UN. Anything unexpected counts as not UN (fail closed).
+func RingUN(ctx context.Context, env *workflow.Env, ring []inventory.Host, on inventory.Host) (bool, string, error) {
+	r, err := env.Exec(ctx, on.Name, "nodetool status")
+	if err != nil {
+		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
+	}
+	if r.ExitCode != 0 {
+		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", on.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout)), nil
+	}
+	nodes, err := nodetool.ParseStatus(r.Stdout)
+	if err != nil {
+		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
+	}
+	byIP := map[string]nodetool.Node{}
+	for _, n := range nodes {
+		byIP[n.Address] = n
+	}
+	var bad []string
+	for _, h := range ring {
+		n, ok := byIP[h.PrivateIP]
+		switch {
+		case h.PrivateIP == "":
+			bad = append(bad, h.Short+" has no private IP in the inventory")
+		case !ok:
+			bad = append(bad, fmt.Sprintf("%s (%s) is not in the ring", h.Short, h.PrivateIP))
+		case !n.UN():
+			bad = append(bad, fmt.Sprintf("%s (%s) is %s%s", h.Short, h.PrivateIP, n.Status, n.State))
+		}
+	}
+	if len(bad) > 0 {
+		return false, strings.Join(bad, "; "), nil
+	}
+	return true, "", nil
+}
+
+// checkDisk runs `df -Pk /data` on every node.
+func checkDisk(ctx context.Context, env *workflow.Env, ring []inventory.Host, minFree float64) error {
+	var low []string
+	for _, h := range ring {
+		r, err := env.Exec(ctx, h.Name, "df -Pk /data")
+		if err != nil {
+			return fmt.Errorf("df on %s: %w", h.Short, err)
+		}
+		if r.ExitCode != 0 {
+			return fmt.Errorf("`df -Pk /data` on %s exited %d: %s", h.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout))
+		}
+		free, avail, err := ParseDF(r.Stdout)
+		if err != nil {
+			return fmt.Errorf("df on %s: %w", h.Short, err)
+		}
+		if free < minFree {
+			low = append(low, fmt.Sprintf("%s has %.1f%% free on /data (%s)", h.Short, free, nodetool.FormatSize(float64(avail)*1024)))
+		}
+	}
+	if len(low) > 0 {
+		return fmt.Errorf("%s; a snapshot flushes memtables and keeps SSTables alive, free space first (see docs/CassandraOperation.md)", strings.Join(low, "; "))
+	}
+	return nil
+}
+
+// ParseDF parses POSIX `df -Pk` output for one filesystem and returns the
+// free percentage and the available 1K blocks.
+func ParseDF(out string) (freePercent float64, availKB int64, err error) {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 2 {
+		return 0, 0, fmt.Errorf("unexpected df output %q", firstLine(out))
+	}
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) < 6 {
+		return 0, 0, fmt.Errorf("unexpected df line %q", lines[len(lines)-1])
+	}
+	used, err1 := strconv.ParseInt(f[2], 10, 64)
+	avail, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || used < 0 || avail < 0 || used+avail == 0 {
+		return 0, 0, fmt.Errorf("unexpected df line %q", lines[len(lines)-1])
+	}
+	return float64(avail) / float64(used+avail) * 100, avail, nil
+}
+
+func listSnapshots(ctx context.Context, exec execFunc, h inventory.Host) ([]nodetool.Snapshot, error) {
+	r, err := exec(ctx, h.Name, "nodetool listsnapshots")
+	if err != nil {
+		return nil, fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
+	}
+	if r.ExitCode != 0 {
+		return nil, fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout))
+	}
+	s, err := nodetool.ParseListSnapshots(r.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
+	}
+	return s, nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
