@@ -462,6 +462,27 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 		return finish(StatusFailed, fmt.Errorf("journal: %w", uerr))
 	}
 
+	// Compensations for cluster-state markers left set by a crash run first,
+	// before preflight: a check such as "nothing is paused" must not stop the
+	// run that is about to unpause.
+	if resumed {
+		keys := make([]string, 0, len(st.Markers))
+		for k := range st.Markers {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			comp, ok := p.Compensations[k]
+			if !ok {
+				continue
+			}
+			e.emit(&Notice{Header: Header{Run: runID}, Message: fmt.Sprintf("marker %s is set: running %s first", k, comp.ID)})
+			if cerr := e.runStepBody(ctx, rc, &comp, nil, false); cerr != nil {
+				return finish(StatusFailed, fmt.Errorf("compensation %s for marker %s: %w", comp.ID, k, cerr))
+			}
+		}
+	}
+
 	env := &Env{e: e, rc: rc}
 	for _, c := range p.Preflight {
 		if c.Run == nil {
@@ -484,25 +505,6 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 		}
 		if ctx.Err() != nil || errors.Is(serr, context.Canceled) {
 			canceled = true
-		}
-	}
-
-	// Compensations for cluster-state markers left set by a crash.
-	if resumed {
-		keys := make([]string, 0, len(st.Markers))
-		for k := range st.Markers {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			comp, ok := p.Compensations[k]
-			if !ok {
-				continue
-			}
-			e.emit(&Notice{Header: Header{Run: runID}, Message: fmt.Sprintf("marker %s is set: running %s first", k, comp.ID)})
-			if cerr := e.runStepBody(ctx, rc, &comp, nil, false); cerr != nil {
-				return finish(StatusFailed, fmt.Errorf("compensation %s for marker %s: %w", comp.ID, k, cerr))
-			}
 		}
 	}
 

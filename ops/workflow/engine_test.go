@@ -789,3 +789,46 @@ func TestLockReentrantOnlyForSameOperator(t *testing.T) {
 		t.Errorf("UniqueRunID = %s", id)
 	}
 }
+
+// TestCompensationBeforePreflight: on Resume the compensation for a marker
+// runs before preflight, so a check such as "Scalar DL is not paused" cannot
+// refuse the very run that is about to unpause it.
+func TestCompensationBeforePreflight(t *testing.T) {
+	lr := &workflowtest.LocalRunner{Root: t.TempDir()}
+	e, state, _ := newTestEngine(t, lr)
+	build := func() *Plan {
+		p := &Plan{ID: "20261124-2231-backup", Workflow: "backup", Fingerprint: "fp1"}
+		p.Preflight = []Check{{Name: "not-paused", Run: func(ctx context.Context, env *Env) error {
+			return env.Run(ctx, "h1", `test "$(tail -n1 state.txt 2>/dev/null)" != paused`)
+		}}}
+		p.Steps = []Step{
+			{ID: "pause", Host: "h1", Run: func(ctx context.Context, env *Env) error {
+				if err := env.SetMarker(MarkerScalarDLPaused, "h1"); err != nil {
+					return err
+				}
+				return env.Run(ctx, "h1", "echo paused >> state.txt")
+			}},
+			{ID: "snapshot", Host: "h1", Commands: []string{"test ! -e fail && echo snap >> state.txt"}},
+			{ID: "unpause", Host: "h1", Run: func(ctx context.Context, env *Env) error {
+				if err := env.Run(ctx, "h1", "echo unpaused >> state.txt"); err != nil {
+					return err
+				}
+				return env.ClearMarker(MarkerScalarDLPaused)
+			}},
+		}
+		p.Compensations = map[string]Step{MarkerScalarDLPaused: p.Steps[2]}
+		return p
+	}
+	os.WriteFile(filepath.Join(lr.Dir("h1"), "fail"), nil, 0o644)
+	p := build()
+	if status, _ := e.Run(context.Background(), p); status != StatusFailed {
+		t.Fatalf("status %s", status)
+	}
+	os.Remove(filepath.Join(lr.Dir("h1"), "fail"))
+	if status, err := e.Resume(context.Background(), p.ID, build()); status != StatusDone || err != nil {
+		t.Fatalf("Resume = %s, %v (preflight ran before the compensation?)", status, err)
+	}
+	if st, _ := LoadRun(state, p.ID); len(st.Markers) != 0 {
+		t.Errorf("markers left: %v", st.Markers)
+	}
+}
