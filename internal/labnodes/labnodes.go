@@ -28,7 +28,7 @@ const (
 // SimTools are the simulated commands put on every host's PATH. curl is not
 // among them: the real curl reaches the simulator's real listeners (and the
 // real Prometheus), which the simulated one would not.
-var SimTools = []string{"nodetool", "systemctl", "docker", "docker-compose", "grpc_health_probe"}
+var SimTools = []string{"nodetool", "systemctl", "docker", "docker-compose", "grpc_health_probe", "df"}
 
 // DefaultNodeExporterArgs are the collectors the node exporters run: what the
 // console's health queries and the lab rules read (cpu, meminfo, filesystem,

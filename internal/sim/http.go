@@ -272,20 +272,7 @@ func writeNodeExporter(w io.Writer, st *State, h *Host, withFS bool) {
 		return
 	}
 	writeMachine(w, h, time.Now())
-	type fs struct {
-		dev, mount  string
-		avail, size float64
-	}
-	root := 30.0 * (1 << 30)
-	fss := []fs{{"/dev/nvme0n1p1", "/", root * 0.62, root}}
-	if h.Cassandra != nil {
-		size := 500.0 * (1 << 30)
-		avail := size - h.Cassandra.LoadBytes
-		if h.HasFault(FaultDiskFull) {
-			avail = 0.01 * size
-		}
-		fss = append(fss, fs{"/dev/nvme1n1", "/data", avail, size})
-	}
+	fss := filesystems(h)
 	fmt.Fprintf(w, "# HELP node_filesystem_avail_bytes Filesystem space available to non-root users in bytes.\n# TYPE node_filesystem_avail_bytes gauge\n")
 	for _, f := range fss {
 		fmt.Fprintf(w, "node_filesystem_avail_bytes{device=%q,fstype=\"xfs\",mountpoint=%q} %g\n", f.dev, f.mount, f.avail)
