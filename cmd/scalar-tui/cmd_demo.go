@@ -25,6 +25,11 @@ func init() { register(newDemoCmd) }
 // commands to try, and keeps the cluster up until interrupted.
 var runConsole func(ctx context.Context, g *globalOptions) error
 
+// demoUpgradeImages are loaded on the demo's Scalar DL hosts so that `U` can
+// upgrade to them at once (2.1.0 runs; --fault scalardl-blue-2:bad-tag:2.2.0
+// makes 2.2.0 never serve, to watch a rollback).
+var demoUpgradeImages = []string{"ghcr.io/scalar-labs/scalar-ledger:2.1.1", "ghcr.io/scalar-labs/scalar-ledger:2.2.0"}
+
 type demoOptions struct {
 	hosts int
 	fault string
@@ -70,7 +75,8 @@ func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stde
 		return badInput(errors.New("demo makes its own deployment: drop --tf-root, --tf-dir and --env"))
 	}
 	fmt.Fprintln(stderr, "starting the demo deployment ...")
-	d, err := demo.Start(ctx, demo.Options{Cassandra: o.hosts, Blue: o.hosts, Fault: o.fault, Keep: o.keep})
+	d, err := demo.Start(ctx, demo.Options{Cassandra: o.hosts, Blue: o.hosts, Fault: o.fault, Keep: o.keep,
+		Images: demoUpgradeImages})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("demo: %w", ctx.Err())

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"scalar-tui/inventory"
-	"scalar-tui/ops/health"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/upgrade"
@@ -41,19 +40,9 @@ type upgradeParams struct {
 func buildUpgradePlan(inv *inventory.Inventory, cl *sshx.Client, params upgradeParams) (*workflow.Plan, error) {
 	opts := params.Options
 	opts.Transfer = cl
-	var src health.Source
-	switch params.HealthGate {
-	case healthGatePrometheus:
-		s, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: cl.DialContext, Timeout: 10 * time.Second})
-		if err != nil {
-			return nil, badInput(fmt.Errorf("health gate: %w", err))
-		}
-		src = s
-	case healthGateScrape:
-		src = health.NewScrapeSource(inv, health.ScrapeOptions{Dial: cl.DialContext, Timeout: 5 * time.Second})
-	case healthGateOff:
-	default:
-		return nil, fmt.Errorf("--health-gate %q: want prometheus, scrape or off", params.HealthGate)
+	src, err := healthGateSource(inv, cl, params.HealthGate)
+	if err != nil {
+		return nil, err
 	}
 	if src != nil {
 		opts.Health = func(ctx context.Context, h inventory.Host) (bool, string, error) {
@@ -126,7 +115,7 @@ Exit status: 0 done (or canary-wait with --canary), 1 failed or refused,
 	f.StringVar(&o.Color, "color", "blue", "which Scalar DL colour to upgrade: blue or green")
 	f.DurationVar(&gateDeadline, "gate-deadline", 3*time.Minute, "how long a switched node may take to serve and be healthy in Envoy before it is rolled back")
 	f.DurationVar(&interval, "gate-interval", 5*time.Second, "poll interval of the gate")
-	f.StringVar(&healthGate, "health-gate", healthGatePrometheus, "second opinion the gate after each node also requires: prometheus, scrape or off")
+	f.StringVar(&healthGate, "health-gate", healthGatePrometheus, "second opinion the gate after each node also requires: prometheus, scrape, auto (prometheus, else scrape) or off")
 	cmd.MarkFlagsMutuallyExclusive("image-tarball", "pull")
 	return cmd
 }

@@ -13,7 +13,9 @@ import (
 	"scalar-tui/ops/health"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/backup"
 	"scalar-tui/ops/workflow/repair"
+	"scalar-tui/ops/workflow/upgrade"
 	"scalar-tui/tui"
 	"scalar-tui/tui/backend"
 	"scalar-tui/tui/vm"
@@ -150,16 +152,17 @@ func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, cl
 		// The same builder as `scalar-tui repair`, with the console's own
 		// health source (Prometheus, else the exporters) as the gate.
 		return buildRepairPlan(inv, client, repairParams{Options: repair.Options{Hosts: p.Hosts}, HealthGate: healthGateAuto}, nil)
-	default:
-		if b, ok := consolePlanners[kind]; ok {
-			return b(ctx, w.g, inv, client, p)
+	case vm.KindUpgrade:
+		if p.Tag == "" {
+			return nil, fmt.Errorf("upgrade: give the target tag")
 		}
+		return buildUpgradePlan(inv, client, upgradeParams{Options: upgrade.Options{To: p.Tag}, HealthGate: healthGateAuto})
+	case vm.KindBackup:
+		return buildBackupPlan(inv, client, backup.Options{}, nil)
+	default:
 		return nil, fmt.Errorf("%s: %w", kind, vm.ErrNotSupported)
 	}
 }
-
-// consolePlanners are the workflows registered by their command files.
-var consolePlanners = map[vm.WorkflowKind]func(ctx context.Context, g *globalOptions, inv *inventory.Inventory, client *sshx.Client, p vm.WorkflowParams) (*workflow.Plan, error){}
 
 // Rebuild rebuilds a journalled run's plan with the same builders as `scalar-tui resume`.
 func (w consoleWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, st *workflow.RunState) (*workflow.Plan, error) {

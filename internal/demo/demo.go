@@ -56,6 +56,10 @@ type Options struct {
 	// of 4s per command, SERVING 3s after a container is recreated,
 	// Cassandra UN 3s after `systemctl start`). Optional.
 	Config func(*sim.Config)
+	// Images are extra images ("name:tag") already loaded on every Scalar DL
+	// host, as if the operator had distributed their tarballs, so that an
+	// upgrade to those tags can run on the demo without --image-tarball.
+	Images []string
 }
 
 // Host is one simulated machine of the demo.
@@ -171,6 +175,19 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	}
 	if err := sim.InitWithConfig(d.SimState, specs, cfg); err != nil {
 		return d, fmt.Errorf("demo: %w", err)
+	}
+	if len(o.Images) > 0 {
+		err := sim.Update(d.SimState, func(st *sim.State) error {
+			for i := range st.Hosts {
+				if strings.HasPrefix(st.Hosts[i].Role, "scalardl") {
+					st.Hosts[i].Images = append(st.Hosts[i].Images, o.Images...)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return d, fmt.Errorf("demo: load images: %w", err)
+		}
 	}
 	if o.Fault != "" {
 		host, kind, param, err := ParseFault(o.Fault)
