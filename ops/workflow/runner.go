@@ -129,6 +129,12 @@ func (v *Env) Progress(percent float64) {
 	v.e.progress(v.rc, v.step, percent)
 }
 
+// Notice reports an informational message as a Notice event (the CLI prints
+// it, the console shows it as a note), redacted like every other event.
+func (v *Env) Notice(msg string) {
+	v.e.emit(&Notice{Header: Header{Run: v.rc.st.ID}, Message: v.e.red.Redact(msg)})
+}
+
 // DetachedStatus is what a Detacher knows about a detached command.
 type DetachedStatus struct {
 	// Exists is false when the run directory is missing (never started).

@@ -433,6 +433,7 @@ func unpauseStep(ctx context.Context, env *workflow.Env, adm admin, targets []st
 	}
 	w := PauseWindow{Run: env.RunID(), Tag: opts.Tag, Targets: m.Targets, PausedAt: m.PausedAt, UnpausedAt: unpausedAt, Duration: unpausedAt.Sub(m.PausedAt)}
 	_ = env.SetMarker(MarkerPauseWindow, fmt.Sprintf("%s paused %s unpaused %s", w.Duration.Round(time.Millisecond), w.PausedAt.Format(time.RFC3339Nano), w.UnpausedAt.Format(time.RFC3339Nano)))
+	env.Notice(w.String())
 	if opts.OnPauseWindow != nil {
 		opts.OnPauseWindow(w)
 	}
