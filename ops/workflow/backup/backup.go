@@ -32,6 +32,7 @@ import (
 	"scalar-tui/ops/nodetool"
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/gates"
 )
 
 // Workflow names in plans, journals and run IDs.
@@ -199,7 +200,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			Name:        "ring-UN",
 			Description: fmt.Sprintf("`nodetool status` on %s shows all %d Cassandra nodes UN", ring[0].Short, len(ring)),
 			Run: func(ctx context.Context, env *workflow.Env) error {
-				ok, reason, err := RingUN(ctx, env, ring, ring[0])
+				ok, reason, err := gates.RingUN(ctx, env, ring, ring[0])
 				if err != nil {
 					return err
 				}
@@ -443,42 +444,6 @@ func unpauseStep(ctx context.Context, env *workflow.Env, adm admin, targets []st
 // execFunc is Env.Exec.
 type execFunc func(ctx context.Context, host, command string) (workflow.CommandResult, error)
 
-// RingUN runs `nodetool status` on `on` and reports whether every node of
-// ring is listed and UN. Anything unexpected counts as not UN (fail closed).
-func RingUN(ctx context.Context, env *workflow.Env, ring []inventory.Host, on inventory.Host) (bool, string, error) {
-	r, err := env.Exec(ctx, on.Name, "nodetool status")
-	if err != nil {
-		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
-	}
-	if r.ExitCode != 0 {
-		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", on.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout)), nil
-	}
-	nodes, err := nodetool.ParseStatus(r.Stdout)
-	if err != nil {
-		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
-	}
-	byIP := map[string]nodetool.Node{}
-	for _, n := range nodes {
-		byIP[n.Address] = n
-	}
-	var bad []string
-	for _, h := range ring {
-		n, ok := byIP[h.PrivateIP]
-		switch {
-		case h.PrivateIP == "":
-			bad = append(bad, h.Short+" has no private IP in the inventory")
-		case !ok:
-			bad = append(bad, fmt.Sprintf("%s (%s) is not in the ring", h.Short, h.PrivateIP))
-		case !n.UN():
-			bad = append(bad, fmt.Sprintf("%s (%s) is %s%s", h.Short, h.PrivateIP, n.Status, n.State))
-		}
-	}
-	if len(bad) > 0 {
-		return false, strings.Join(bad, "; "), nil
-	}
-	return true, "", nil
-}
-
 // checkDisk runs `df -Pk /data` on every node.
 func checkDisk(ctx context.Context, env *workflow.Env, ring []inventory.Host, minFree float64) error {
 	var low []string
@@ -488,7 +453,7 @@ func checkDisk(ctx context.Context, env *workflow.Env, ring []inventory.Host, mi
 			return fmt.Errorf("df on %s: %w", h.Short, err)
 		}
 		if r.ExitCode != 0 {
-			return fmt.Errorf("`df -Pk /data` on %s exited %d: %s", h.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout))
+			return fmt.Errorf("`df -Pk /data` on %s exited %d: %s", h.Short, r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
 		}
 		free, avail, err := ParseDF(r.Stdout)
 		if err != nil {
@@ -509,7 +474,7 @@ func checkDisk(ctx context.Context, env *workflow.Env, ring []inventory.Host, mi
 func ParseDF(out string) (freePercent float64, availKB int64, err error) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 2 {
-		return 0, 0, fmt.Errorf("unexpected df output %q", firstLine(out))
+		return 0, 0, fmt.Errorf("unexpected df output %q", gates.FirstLine(out))
 	}
 	f := strings.Fields(lines[len(lines)-1])
 	if len(f) < 6 {
@@ -529,21 +494,13 @@ func listSnapshots(ctx context.Context, exec execFunc, h inventory.Host) ([]node
 		return nil, fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
 	}
 	if r.ExitCode != 0 {
-		return nil, fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout))
+		return nil, fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
 	}
 	s, err := nodetool.ParseListSnapshots(r.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
 	}
 	return s, nil
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 func sortedKeys(m map[string]bool) []string {

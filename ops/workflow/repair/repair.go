@@ -22,6 +22,7 @@ import (
 	"scalar-tui/ops/nodetool"
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/gates"
 )
 
 // Workflow is the workflow's name in plans, journals and run IDs.
@@ -137,7 +138,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			Name:        "ring-UN",
 			Description: fmt.Sprintf("`nodetool status` on %s shows all %d Cassandra nodes UN", ring[0].Short, len(ring)),
 			Run: func(ctx context.Context, env *workflow.Env) error {
-				ok, reason, err := ringUN(ctx, env, ring, ring[0])
+				ok, reason, err := gates.RingUN(ctx, env, ring, ring[0])
 				if err != nil {
 					return err
 				}
@@ -171,7 +172,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			Deadline:    deadline,
 			Interval:    interval,
 			Check: func(ctx context.Context, env *workflow.Env) (bool, string, error) {
-				ok, reason, err := ringUN(ctx, env, ring, host)
+				ok, reason, err := gates.RingUN(ctx, env, ring, host)
 				if err != nil || !ok || opts.Health == nil {
 					return ok, reason, err
 				}
@@ -231,62 +232,4 @@ func Progress(line string) (float64, bool) {
 		return 100, true
 	}
 	return 0, false
-}
-
-// ringUN runs `nodetool status` on `on` and reports whether every node of
-// ring is listed and UN. Anything unexpected counts as not UN (fail closed).
-func ringUN(ctx context.Context, env *workflow.Env, ring []inventory.Host, on inventory.Host) (bool, string, error) {
-	r, err := env.Exec(ctx, on.Name, "nodetool status")
-	if err != nil {
-		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
-	}
-	if r.ExitCode != 0 {
-		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", on.Short, r.ExitCode, firstLine(r.Stderr+r.Stdout)), nil
-	}
-	nodes, err := nodetool.ParseStatus(r.Stdout)
-	if err != nil {
-		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
-	}
-	byIP := map[string]nodetool.Node{}
-	for _, n := range nodes {
-		byIP[n.Address] = n
-	}
-	var bad []string
-	for _, h := range ring {
-		n, ok := byIP[h.PrivateIP]
-		switch {
-		case h.PrivateIP == "":
-			bad = append(bad, h.Short+" has no private IP in the inventory")
-		case !ok:
-			bad = append(bad, fmt.Sprintf("%s (%s) is not in the ring", h.Short, h.PrivateIP))
-		case !n.UN():
-			bad = append(bad, fmt.Sprintf("%s (%s) is %s%s", h.Short, h.PrivateIP, n.Status, n.State))
-		}
-	}
-	for _, n := range nodes {
-		if !n.UN() && !inRing(ring, n.Address) {
-			bad = append(bad, fmt.Sprintf("%s (not in the inventory) is %s%s", n.Address, n.Status, n.State))
-		}
-	}
-	if len(bad) > 0 {
-		return false, strings.Join(bad, "; "), nil
-	}
-	return true, "", nil
-}
-
-func inRing(ring []inventory.Host, ip string) bool {
-	for _, h := range ring {
-		if h.PrivateIP == ip {
-			return true
-		}
-	}
-	return false
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -25,6 +25,7 @@ import (
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/gates"
 )
 
 // Workflow is the workflow's name in plans, journals and run IDs.
@@ -399,7 +400,7 @@ func (u *upgrader) load(ctx context.Context, env *workflow.Env, h inventory.Host
 		return err
 	}
 	if r.ExitCode != 0 {
-		return fmt.Errorf("image %s still missing on %s after loading it: %s", u.ref, h.Short, firstLine(r.Stderr))
+		return fmt.Errorf("image %s still missing on %s after loading it: %s", u.ref, h.Short, gates.FirstLine(r.Stderr))
 	}
 	return nil
 }
@@ -459,7 +460,7 @@ func (u *upgrader) switchNode(ctx context.Context, env *workflow.Env, h inventor
 		return err
 	}
 	if inspect.ExitCode != 0 {
-		return fmt.Errorf("not switching %s: image %s is not loaded there (%s)", h.Short, u.ref, firstLine(inspect.Stderr))
+		return fmt.Errorf("not switching %s: image %s is not loaded there (%s)", h.Short, u.ref, gates.FirstLine(inspect.Stderr))
 	}
 	backup := u.backupName(env.RunID())
 	if r, err := env.Exec(ctx, h.Name, "cat ~/provision/"+shell.Quote(backup)); err == nil && r.ExitCode == 0 {
@@ -547,7 +548,7 @@ func (u *upgrader) serving(ctx context.Context, env *workflow.Env, h inventory.H
 	if r.ExitCode == 0 && strings.HasSuffix(out, "SERVING") && !strings.HasSuffix(out, "NOT_SERVING") {
 		return true, ""
 	}
-	return false, fmt.Sprintf("health probe exited %d: %s", r.ExitCode, firstLine(r.Stderr+r.Stdout))
+	return false, fmt.Sprintf("health probe exited %d: %s", r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
 }
 
 // inEnvoy checks that every Envoy sees h's scalar-service upstream healthy.
@@ -585,7 +586,7 @@ func (u *upgrader) envImage(ctx context.Context, env *workflow.Env, h inventory.
 		return "", fmt.Errorf("read ~/provision/env on %s: %w", h.Short, err)
 	}
 	if r.ExitCode != 0 {
-		return "", fmt.Errorf("read ~/provision/env on %s: exit %d: %s", h.Short, r.ExitCode, firstLine(r.Stderr))
+		return "", fmt.Errorf("read ~/provision/env on %s: exit %d: %s", h.Short, r.ExitCode, gates.FirstLine(r.Stderr))
 	}
 	img := ParseEnvImage(r.Stdout)
 	if img == "" {
@@ -712,12 +713,4 @@ func Discover(ctx context.Context, r Runner, inv *inventory.Inventory, color str
 		}
 	}
 	return out, nil
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

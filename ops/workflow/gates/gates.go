@@ -1,0 +1,77 @@
+// Package gates holds the cluster checks several workflows share as
+// preflight checks and gates (the ring is UN, ...). It runs commands only
+// through workflow.Env, so every command is audited like any other.
+//
+// It must not import tui or cmd.
+package gates
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"scalar-tui/inventory"
+	"scalar-tui/ops/nodetool"
+	"scalar-tui/ops/workflow"
+)
+
+// RingUN runs `nodetool status` on `on` and reports whether every node of
+// ring is listed and UN, and that no node outside the inventory is down.
+// Anything unexpected counts as not UN (fail closed): a repair, a restart or
+// a snapshot needs every replica up.
+func RingUN(ctx context.Context, env *workflow.Env, ring []inventory.Host, on inventory.Host) (bool, string, error) {
+	r, err := env.Exec(ctx, on.Name, "nodetool status")
+	if err != nil {
+		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
+	}
+	if r.ExitCode != 0 {
+		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", on.Short, r.ExitCode, FirstLine(r.Stderr+r.Stdout)), nil
+	}
+	nodes, err := nodetool.ParseStatus(r.Stdout)
+	if err != nil {
+		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
+	}
+	byIP := map[string]nodetool.Node{}
+	for _, n := range nodes {
+		byIP[n.Address] = n
+	}
+	var bad []string
+	for _, h := range ring {
+		n, ok := byIP[h.PrivateIP]
+		switch {
+		case h.PrivateIP == "":
+			bad = append(bad, h.Short+" has no private IP in the inventory")
+		case !ok:
+			bad = append(bad, fmt.Sprintf("%s (%s) is not in the ring", h.Short, h.PrivateIP))
+		case !n.UN():
+			bad = append(bad, fmt.Sprintf("%s (%s) is %s%s", h.Short, h.PrivateIP, n.Status, n.State))
+		}
+	}
+	for _, n := range nodes {
+		if !n.UN() && !inRing(ring, n.Address) {
+			bad = append(bad, fmt.Sprintf("%s (not in the inventory) is %s%s", n.Address, n.Status, n.State))
+		}
+	}
+	if len(bad) > 0 {
+		return false, strings.Join(bad, "; "), nil
+	}
+	return true, "", nil
+}
+
+func inRing(ring []inventory.Host, ip string) bool {
+	for _, h := range ring {
+		if h.PrivateIP == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// FirstLine is the first non-empty line of s, for one-line error texts.
+func FirstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
