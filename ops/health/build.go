@@ -173,6 +173,7 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 	type acc struct {
 		up, cpu, mem, diskRoot, diskData, load1     *float64
 		cassActive, cassLoad, pending, containerAge *float64
+		containerImage                              string
 		envoyHealthy, envoyTotal                    *float64
 	}
 	accs := make([]acc, len(hosts))
@@ -222,6 +223,9 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		if string(s.Metric["container_label_com_docker_compose_service"]) != containerService(hosts[i].Role) {
 			continue
 		}
+		if a := &accs[i]; a.containerAge == nil || float64(s.Value) < *a.containerAge {
+			a.containerImage = string(s.Metric["image"]) // the freshest container's image
+		}
 		minInto(&accs[i].containerAge, float64(s.Value))
 	}
 
@@ -264,6 +268,7 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		}
 		if svc := containerService(h.Role); svc != "" {
 			hh.ContainerService = svc
+			hh.ContainerImage = a.containerImage
 			if a.containerAge != nil {
 				d := time.Duration(*a.containerAge * float64(time.Second))
 				hh.ContainerAge = &d

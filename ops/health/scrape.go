@@ -213,7 +213,8 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 					continue
 				}
 				age := float64(at.UnixNano())/1e9 - value(m)
-				add(QContainerAge, model.Metric{model.InstanceLabel: inst, "container_label_com_docker_compose_service": model.LabelValue(svc)}, age)
+				add(QContainerAge, model.Metric{model.InstanceLabel: inst, "container_label_com_docker_compose_service": model.LabelValue(svc),
+					"image": model.LabelValue(label(m, "image"))}, age)
 			}
 		case "cassandra":
 			for _, m := range metrics(r.mfs, "cassandra_stats") {

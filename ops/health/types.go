@@ -98,6 +98,9 @@ type HostHealth struct {
 	// ContainerAge is time() - container_last_seen for ContainerService.
 	// In JSON it is in nanoseconds, like any time.Duration.
 	ContainerAge *time.Duration `json:"container_age,omitempty"`
+	// ContainerImage is the image ("name:tag") of that container as cadvisor
+	// labels it: after an upgrade, the tag actually running.
+	ContainerImage string `json:"container_image,omitempty"`
 	// ContainerFresh is ContainerAge <= ContainerFreshFor; false (not nil) when the
 	// host should run a container and cadvisor has no series for it.
 	ContainerFresh *bool `json:"container_fresh,omitempty"`

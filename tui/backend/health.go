@@ -2,6 +2,7 @@ package backend
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"scalar-tui/inventory"
@@ -42,6 +43,11 @@ func HealthView(s *health.Snapshot) vm.HealthView {
 			Load1:    h.Load1,
 		}
 		row.Service, row.ServiceState = service(h)
+		if h.Host.Role.IsScalarDL() && h.ContainerImage != "" {
+			if i := strings.LastIndexByte(h.ContainerImage, ':'); i >= 0 && !strings.Contains(h.ContainerImage[i:], "/") {
+				row.ImageTag = h.ContainerImage[i+1:]
+			}
+		}
 		for _, a := range h.Alerts {
 			row.Alerts = append(row.Alerts, alertView(a))
 		}

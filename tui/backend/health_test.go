@@ -21,7 +21,8 @@ func TestHealthView(t *testing.T) {
 		Hosts: []health.HostHealth{
 			{Host: cass, State: health.StateDegraded, Reasons: []string{"cassandra.service not active"},
 				CassandraActive: ptr(false), DiskRoot: ptr(70.0), Alerts: []health.Alert{{Name: "CassandraProcessStopped", Severity: "warning", Host: cass.Name}}},
-			{Host: blue, State: health.StateDegraded, ContainerService: "scalar", ContainerFresh: ptr(false), ContainerAge: ptr(42 * time.Second)},
+			{Host: blue, State: health.StateDegraded, ContainerService: "scalar", ContainerFresh: ptr(false), ContainerAge: ptr(42 * time.Second),
+				ContainerImage: "ghcr.io/scalar-labs/scalar-ledger:2.1.1"},
 			{Host: envoy, State: health.StateHealthy, ContainerService: "envoy", ContainerFresh: ptr(true), EnvoyHealthyMembers: ptr(2), EnvoyTotalMembers: ptr(3)},
 		},
 		Cluster: health.Cluster{CassandraActive: 2, CassandraTotal: 3, ScalarDLBlueActive: 3, ScalarDLBlueTotal: 3, EnvoyActive: 0, EnvoyTotal: 3},
@@ -44,8 +45,8 @@ func TestHealthView(t *testing.T) {
 	if len(c.Alerts) != 1 || c.Alerts[0].Instance != cass.Name {
 		t.Errorf("alerts = %+v", c.Alerts)
 	}
-	if b := v.Hosts[1]; b.Service != "scalar stale 42s" || b.ServiceState != vm.StateDegraded {
-		t.Errorf("scalardl row service = %q %s", b.Service, b.ServiceState)
+	if b := v.Hosts[1]; b.Service != "scalar stale 42s" || b.ServiceState != vm.StateDegraded || b.ImageTag != "2.1.1" {
+		t.Errorf("scalardl row service = %q %s, running tag %q", b.Service, b.ServiceState, b.ImageTag)
 	}
 	if e := v.Hosts[2]; e.Service != "envoy 2/3" || e.ServiceState != vm.StateDegraded {
 		t.Errorf("envoy row service = %q %s", e.Service, e.ServiceState)
