@@ -61,9 +61,10 @@ func newBackupCmd(g *globalOptions) *cobra.Command {
 		tag, via  string
 		snapTO    time.Duration
 		minFree   float64
+		cassyOpt  backup.CassyOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "backup [--keyspace KS]... [--tag NAME] [--via nodetool|cassy] [--dry-run] [--yes] [--json]",
+		Use:   "backup [--keyspace KS]... [--tag NAME] [--via nodetool|cassy [--cassy-register]] [--dry-run] [--yes] [--json]",
 		Short: "Take a cluster-consistent Cassandra snapshot (pause Scalar DL, nodetool snapshot everywhere, unpause)",
 		Long: `Take a cluster-consistent backup (domain.md §4.2, without Cassy): refuse unless
 every Cassandra node is UN with enough free space on /data and every Scalar DL
@@ -77,7 +78,16 @@ step runs with a fresh deadline and retries; if this console dies while
 Scalar DL is paused, ` + "`scalar-tui resume ID`" + ` unpauses before anything else.
 A resumed backup never pauses again: take a new one.
 
---via cassy is not implemented yet.
+--via cassy asks Cassy (rpc.Cassy on cassy-1:20051, through the bastion)
+instead: Cassy pauses and unpauses Scalar DL itself, so the console does not.
+Preflight: every Cassandra node UN, Cassy answers, and a Cassy cluster covering
+the Cassandra nodes is registered (else the run is refused with the grpcurl
+command to register it; --cassy-register registers it as a plan step). Then
+TakeBackup (CLUSTER_SNAPSHOT) with snapshot_id = --tag (must be a UUID; a
+random one when omitted), and ListBackups is polled until every node is
+COMPLETED (a FAILED node fails the run). A resumed run never sends TakeBackup
+twice: it continues polling. Note that Cassy first clears every local snapshot
+of its keyspaces on each node (also those taken with --via nodetool).
 
 Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 		Example: "  scalar-tui backup --dry-run\n  scalar-tui backup --tag before-upgrade --yes",
@@ -89,7 +99,7 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 					ks = append(ks, k)
 				}
 			}
-			o := backup.Options{Keyspaces: ks, Tag: tag, Via: via, SnapshotTimeout: snapTO, MinFreePercent: minFree}
+			o := backup.Options{Keyspaces: ks, Tag: tag, Via: via, SnapshotTimeout: snapTO, MinFreePercent: minFree, Cassy: cassyOpt}
 			s := streamsOf(cmd)
 			return runWorkflow(cmd.Context(), g, wf, s, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client) (*workflow.Plan, error) {
 				return buildBackupPlan(inv, cl, o, s.err)
@@ -100,8 +110,12 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 	wf.addFlags(f, true)
 	_ = f.MarkHidden("canary") // one cluster-wide pause: a canary stop means nothing
 	f.StringSliceVar(&keyspaces, "keyspace", nil, "keyspace to snapshot (repeatable or comma-separated; default scalar,coordinator)")
-	f.StringVar(&tag, "tag", "", "snapshot name (default scalar-tui-YYYYMMDD-HHMMSS)")
-	f.StringVar(&via, "via", backup.ViaNodetool, "how to back up: nodetool (cassy is not implemented yet)")
+	f.StringVar(&tag, "tag", "", "snapshot name (default scalar-tui-YYYYMMDD-HHMMSS; with --via cassy a UUID, default random)")
+	f.StringVar(&via, "via", backup.ViaNodetool, "how to back up: nodetool (pause + nodetool snapshot) or cassy (rpc.Cassy TakeBackup)")
+	f.BoolVar(&cassyOpt.Register, "cassy-register", false, "with --via cassy: register the cluster with Cassy (RegisterCluster) if none is registered")
+	f.StringVar(&cassyOpt.ClusterID, "cassy-cluster-id", "", "with --via cassy: the Cassy cluster_id (default: the registered cluster covering the Cassandra nodes)")
+	f.DurationVar(&cassyOpt.Deadline, "cassy-deadline", 2*time.Hour, "with --via cassy: how long to wait for every node's upload to be COMPLETED")
+	f.DurationVar(&cassyOpt.PollInterval, "cassy-poll-interval", 10*time.Second, "with --via cassy: how often to poll rpc.Cassy/ListBackups")
 	f.DurationVar(&snapTO, "snapshot-timeout", 5*time.Minute, "bound one node's snapshot (Scalar DL stays paused meanwhile)")
 	f.Float64Var(&minFree, "min-free-percent", 10, "free space /data needs on every Cassandra node (negative: skip the check)")
 	return cmd

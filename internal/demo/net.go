@@ -33,6 +33,9 @@ func (d *Demo) addEndpoints(ctx context.Context, h Host, srv *sshtest.Host) {
 		fn := serveOn(l)
 		ts = append(ts, target{addr: net.JoinHostPort(h.Name, port), fn: fn}, target{addr: net.JoinHostPort(h.IP, port), fn: fn})
 	}
+	if h.Role == sim.RoleCassy {
+		ts = append(ts, d.serveCassy(ctx, h)...)
+	}
 	d.mu.Lock()
 	d.targets[h.Name] = ts
 	d.mu.Unlock()
@@ -56,6 +59,22 @@ func (d *Demo) addEndpoints(ctx context.Context, h Host, srv *sshtest.Host) {
 			l.Close()
 		}
 	}()
+}
+
+// serveCassy serves rpc.Cassy (sim.NewCassyGRPCServer) on cassy-1:20051
+// until ctx is done, like the rpc.Admin servers on :50053, and registers the
+// cluster once as an operator would (domain.md §4.2 "Do this once"); if that
+// fails (every Cassandra node down) Cassy simply has no cluster yet.
+func (d *Demo) serveCassy(ctx context.Context, h Host) []target {
+	_, _ = sim.RegisterCassyCluster(d.SimState, "")
+	l := sim.NewConnListener(net.JoinHostPort(h.IP, strconv.Itoa(sim.PortCassy)))
+	fn := serveOn(l)
+	gs := sim.NewCassyGRPCServer(d.SimState)
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); _ = gs.Serve(l) }()
+	go func() { defer d.wg.Done(); <-ctx.Done(); gs.Stop(); l.Close() }()
+	port := strconv.Itoa(sim.PortCassy)
+	return []target{{addr: net.JoinHostPort(h.Name, port), fn: fn}, {addr: net.JoinHostPort(h.IP, port), fn: fn}}
 }
 
 // serveOn adapts l to Bastion.Handle, which closes the connection as soon as

@@ -45,7 +45,7 @@ const (
 const (
 	// ViaNodetool pauses Scalar DL itself and runs nodetool snapshot (implemented).
 	ViaNodetool = "nodetool"
-	// ViaCassy would ask Cassy (rpc.Cassy TakeBackup, backup_type 1); not implemented.
+	// ViaCassy asks Cassy (rpc.Cassy TakeBackup, backup_type 1) and polls ListBackups (cassy.go).
 	ViaCassy = "cassy"
 )
 
@@ -73,8 +73,11 @@ type Options struct {
 	Keyspaces []string `json:"keyspaces,omitempty"`
 	// Tag names the snapshot (default "scalar-tui-YYYYMMDD-HHMMSS", UTC).
 	Tag string `json:"tag,omitempty"`
-	// Via is ViaNodetool (default) or ViaCassy (refused: not implemented).
+	// Via is ViaNodetool (default) or ViaCassy (see cassy.go; Tag is then
+	// Cassy's snapshot_id, a UUID, generated when empty).
 	Via string `json:"via,omitempty"`
+	// Cassy tunes ViaCassy.
+	Cassy CassyOptions `json:"cassy,omitempty"`
 	// Targets are the rpc.Admin addresses to pause (default
 	// inventory Endpoints.ScalarDLAdmin, else every Scalar DL host:50053).
 	Targets []string `json:"targets,omitempty"`
@@ -150,7 +153,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	case "", ViaNodetool:
 		opts.Via = ViaNodetool
 	case ViaCassy:
-		return nil, errors.New("backup --via cassy is not implemented yet (scalar-tui has no rpc.Cassy client); use --via nodetool, or call Cassy yourself: ssh -L 20051:localhost:20051 cassy-1, then grpcurl -plaintext -d '{\"cluster_id\":\"...\",\"backup_type\":1}' localhost:20051 rpc.Cassy.TakeBackup")
+		return planCassy(inv, opts, now) // cassy.go
 	default:
 		return nil, fmt.Errorf("backup: unknown --via %q (want nodetool or cassy)", opts.Via)
 	}

@@ -1,0 +1,433 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"scalar-tui/ops/cassy"
+)
+
+// PortCassy is Cassy's gRPC port on the cassy host (rpc.Cassy).
+const PortCassy = 20051
+
+// cassyFile holds Cassy's metadata (its SQLite cassy.db: cluster_info and
+// backup_history) next to the model. It is read and written only under the
+// model's exclusive lock (inside Update).
+const cassyFile = "cassy.json"
+
+// DefaultCassyUploadDuration is how long a simulated backup's upload takes
+// per node (INITIALIZED for the first quarter, then STARTED, then COMPLETED).
+const DefaultCassyUploadDuration = 2 * time.Second
+
+type cassyDB struct {
+	Clusters []cassyCluster `json:"clusters,omitempty"`
+	Backups  []cassyBackup  `json:"backups,omitempty"`
+}
+
+type cassyCluster struct {
+	ID        string    `json:"cluster_id"`
+	Name      string    `json:"cluster_name"`
+	TargetIPs []string  `json:"target_ips"`
+	Keyspaces []string  `json:"keyspaces"`
+	DataDir   string    `json:"data_dir"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+}
+
+// cassyBackup is one backup_history row: one node of one snapshot.
+type cassyBackup struct {
+	ClusterID  string    `json:"cluster_id"`
+	SnapshotID string    `json:"snapshot_id"`
+	TargetIP   string    `json:"target_ip"`
+	Type       uint32    `json:"backup_type"`
+	Created    time.Time `json:"created"`
+	Duration   Duration  `json:"duration"`
+	// Fail makes the node FAILED half way through (disk-full, node down).
+	Fail bool `json:"fail,omitempty"`
+}
+
+// status is the row's status at now.
+func (b cassyBackup) status(now time.Time) (cassy.OperationStatus, time.Time) {
+	d := b.Duration.D()
+	el := now.Sub(b.Created)
+	switch {
+	case el < d/4:
+		return cassy.OperationStatus_INITIALIZED, b.Created
+	case b.Fail && el >= d/2:
+		return cassy.OperationStatus_FAILED, b.Created.Add(d / 2)
+	case el < d:
+		return cassy.OperationStatus_STARTED, b.Created.Add(d / 4)
+	case b.Fail:
+		return cassy.OperationStatus_FAILED, b.Created.Add(d / 2)
+	}
+	return cassy.OperationStatus_COMPLETED, b.Created.Add(d)
+}
+
+func loadCassy(dir string) (*cassyDB, error) {
+	b, err := os.ReadFile(filepath.Join(dir, cassyFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return &cassyDB{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sim cassy: %w", err)
+	}
+	var db cassyDB
+	if err := json.Unmarshal(b, &db); err != nil {
+		return nil, fmt.Errorf("sim cassy %s: %w", filepath.Join(dir, cassyFile), err)
+	}
+	return &db, nil
+}
+
+func saveCassy(dir string, db *cassyDB) error {
+	b, err := json.MarshalIndent(db, "", "  ")
+	if err != nil {
+		return fmt.Errorf("sim cassy: %w", err)
+	}
+	tmp := filepath.Join(dir, ".cassy.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("sim cassy: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, cassyFile)); err != nil {
+		return fmt.Errorf("sim cassy: %w", err)
+	}
+	return nil
+}
+
+// updateCassy runs fn on the model and Cassy's metadata under the model's
+// exclusive lock and saves both when fn returns nil.
+func updateCassy(dir string, fn func(st *State, db *cassyDB) error) error {
+	return Update(dir, func(st *State) error {
+		db, err := loadCassy(dir)
+		if err != nil {
+			return err
+		}
+		if err := fn(st, db); err != nil {
+			return err
+		}
+		return saveCassy(dir, db)
+	})
+}
+
+// CassyServer implements rpc.Cassy (scalar-labs/cassy) over the model:
+// clusters and backups are kept in cassy.json next to the model; TakeBackup
+// pauses every Scalar DL host (the pause-refused fault makes it fail like
+// Cassy's PauseException), takes a snapshot tagged snapshot_id of the
+// cluster's keyspaces on every Cassandra node and unpauses; the per-node
+// upload then advances INITIALIZED → STARTED → COMPLETED over
+// UploadDuration (scaled by the slow fault). A node with the disk-full fault,
+// or down, gets no snapshot and ends FAILED. Restores are not simulated.
+type CassyServer struct {
+	cassy.UnimplementedCassyServer
+	dir string
+	// UploadDuration is how long each node's upload takes (default
+	// DefaultCassyUploadDuration).
+	UploadDuration time.Duration
+	// now is the clock (tests).
+	now func() time.Time
+}
+
+// NewCassyServer returns the rpc.Cassy implementation over the model in dir.
+// No cluster is registered until RegisterCluster (or RegisterCassyCluster).
+func NewCassyServer(dir string) *CassyServer {
+	return &CassyServer{dir: dir, UploadDuration: DefaultCassyUploadDuration, now: time.Now}
+}
+
+// NewCassyGRPCServer returns a grpc.Server with rpc.Cassy registered.
+func NewCassyGRPCServer(dir string) *grpc.Server {
+	s := grpc.NewServer()
+	cassy.RegisterCassyServer(s, NewCassyServer(dir))
+	return s
+}
+
+// RegisterCassyCluster registers the cluster of cassandraHost ("" = the
+// first Cassandra host that is up) as an operator would once with grpcurl, and returns
+// its cluster_id. It is idempotent: a registered cluster with the same
+// target IPs is returned as is. The demo calls it at start.
+func RegisterCassyCluster(dir, cassandraHost string) (string, error) {
+	var id string
+	err := updateCassy(dir, func(st *State, db *cassyDB) error {
+		c, err := registerCluster(st, db, cassandraHost, time.Now().UTC())
+		if err != nil {
+			return err
+		}
+		id = c.ID
+		return nil
+	})
+	return id, err
+}
+
+func registerCluster(st *State, db *cassyDB, cassandraHost string, now time.Time) (*cassyCluster, error) {
+	ring := st.HostsByRole(RoleCassandra)
+	if len(ring) == 0 {
+		return nil, status.Error(codes.FailedPrecondition, "no Cassandra node in the model")
+	}
+	h := ring[0]
+	for _, r := range ring {
+		if st.CassandraUp(r, now) {
+			h = r
+			break
+		}
+	}
+	if cassandraHost != "" {
+		h = st.Host(cassandraHost)
+		if h == nil || h.Role != RoleCassandra {
+			return nil, status.Errorf(codes.Internal, "java.io.IOException: Failed to retrieve RMIServer stub: %s:7199: connection refused", cassandraHost)
+		}
+	}
+	if !st.CassandraUp(h, now) {
+		return nil, status.Errorf(codes.Internal, "java.io.IOException: Failed to retrieve RMIServer stub: %s:7199: connection refused", h.IP)
+	}
+	var ips []string
+	for _, r := range ring {
+		ips = append(ips, r.IP)
+	}
+	sort.Slice(ips, func(i, j int) bool { return ipLess(ips[i], ips[j]) })
+	for i := range db.Clusters {
+		if strings.Join(db.Clusters[i].TargetIPs, ",") == strings.Join(ips, ",") {
+			db.Clusters[i].Updated = now
+			return &db.Clusters[i], nil
+		}
+	}
+	name := st.Config.ClusterName
+	if name == "" {
+		name = "ScalarDL"
+	}
+	kss := append([]string(nil), st.Config.Keyspaces...)
+	if len(kss) == 0 {
+		kss = []string{"coordinator", "scalar"}
+	}
+	sort.Strings(kss)
+	c := cassyCluster{ID: name + "-" + uuidFrom(fmt.Sprintf("cassy/%s/%d", name, now.UnixNano())), Name: name,
+		TargetIPs: ips, Keyspaces: kss, DataDir: "/data", Created: now, Updated: now}
+	db.Clusters = append(db.Clusters, c)
+	return &db.Clusters[len(db.Clusters)-1], nil
+}
+
+var errCassyDown = errors.New("cassy down")
+
+// with runs fn under the lock after checking that Cassy's host and container
+// are up, and maps errors to gRPC status codes.
+func (s *CassyServer) with(fn func(st *State, db *cassyDB, now time.Time) error) error {
+	clock := s.now
+	if clock == nil {
+		clock = time.Now
+	}
+	now := clock().UTC()
+	err := updateCassy(s.dir, func(st *State, db *cassyDB) error {
+		hs := st.HostsByRole(RoleCassy)
+		if len(hs) == 0 || hs[0].Down() {
+			return errCassyDown
+		}
+		if c := hs[0].Container("provision_cassy_1"); c != nil && !c.Running {
+			return errCassyDown
+		}
+		return fn(st, db, now)
+	})
+	if errors.Is(err, errCassyDown) {
+		return status.Error(codes.Unavailable, "connection refused")
+	}
+	if _, ok := status.FromError(err); ok || err == nil {
+		return err
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func ms(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixMilli())
+}
+
+// RegisterCluster implements rpc.Cassy.
+func (s *CassyServer) RegisterCluster(ctx context.Context, req *cassy.ClusterRegistrationRequest) (*cassy.ClusterRegistrationResponse, error) {
+	var out *cassy.ClusterRegistrationResponse
+	err := s.with(func(st *State, db *cassyDB, now time.Time) error {
+		if req.GetCassandraHost() == "" {
+			return status.Error(codes.InvalidArgument, "cassandra_host is required")
+		}
+		c, err := registerCluster(st, db, req.GetCassandraHost(), now)
+		if err != nil {
+			return err
+		}
+		out = &cassy.ClusterRegistrationResponse{ClusterId: c.ID, ClusterName: c.Name, TargetIps: c.TargetIPs, Keyspaces: c.Keyspaces, DataDir: c.DataDir}
+		return nil
+	})
+	return out, err
+}
+
+// ListClusters implements rpc.Cassy.
+func (s *CassyServer) ListClusters(ctx context.Context, req *cassy.ClusterListingRequest) (*cassy.ClusterListingResponse, error) {
+	out := &cassy.ClusterListingResponse{}
+	err := s.with(func(st *State, db *cassyDB, now time.Time) error {
+		for i := len(db.Clusters) - 1; i >= 0; i-- {
+			c := db.Clusters[i]
+			if req.GetClusterId() != "" && c.ID != req.GetClusterId() {
+				continue
+			}
+			out.Entries = append(out.Entries, &cassy.ClusterListingResponse_Entry{ClusterId: c.ID, ClusterName: c.Name,
+				TargetIps: c.TargetIPs, Keyspaces: c.Keyspaces, DataDir: c.DataDir, CreatedAt: ms(c.Created), UpdatedAt: ms(c.Updated)})
+			if l := int(req.GetLimit()); l > 0 && len(out.Entries) >= l {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListBackups implements rpc.Cassy: newest first.
+func (s *CassyServer) ListBackups(ctx context.Context, req *cassy.BackupListingRequest) (*cassy.BackupListingResponse, error) {
+	out := &cassy.BackupListingResponse{}
+	err := s.with(func(st *State, db *cassyDB, now time.Time) error {
+		if req.GetClusterId() == "" {
+			return status.Error(codes.InvalidArgument, "cluster_id is required")
+		}
+		for i := len(db.Backups) - 1; i >= 0; i-- {
+			b := db.Backups[i]
+			if b.ClusterID != req.GetClusterId() || (req.GetSnapshotId() != "" && b.SnapshotID != req.GetSnapshotId()) ||
+				(req.GetTargetIp() != "" && b.TargetIP != req.GetTargetIp()) {
+				continue
+			}
+			stt, upd := b.status(now)
+			out.Entries = append(out.Entries, &cassy.BackupListingResponse_Entry{ClusterId: b.ClusterID, TargetIp: b.TargetIP,
+				SnapshotId: b.SnapshotID, CreatedAt: ms(b.Created), UpdatedAt: ms(upd), BackupType: b.Type, Status: stt})
+			if l := int(req.GetLimit()); l > 0 && len(out.Entries) >= l {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TakeBackup implements rpc.Cassy for CLUSTER_SNAPSHOT (1) and NODE_SNAPSHOT
+// (2). Like Cassy, it answers STARTED once the snapshots are taken; the
+// upload goes on in the background (simulated by ListBackups).
+func (s *CassyServer) TakeBackup(ctx context.Context, req *cassy.BackupRequest) (*cassy.BackupResponse, error) {
+	typ := req.GetBackupType()
+	if typ != cassy.BackupTypeClusterSnapshot && typ != cassy.BackupTypeNodeSnapshot {
+		return nil, status.Errorf(codes.InvalidArgument, "unsupported backup_type %d in the simulator (1 = CLUSTER_SNAPSHOT, 2 = NODE_SNAPSHOT)", typ)
+	}
+	snapshotID := req.GetSnapshotId()
+	if snapshotID == "" {
+		snapshotID = uuidFrom(fmt.Sprintf("cassy-snapshot/%d", time.Now().UnixNano()))
+	}
+	var (
+		cluster cassyCluster
+		paused  []string
+		drain   time.Duration
+	)
+	// 1. pause every Scalar DL node (GrpcApplicationPauseClient over the SRV record).
+	err := s.with(func(st *State, db *cassyDB, now time.Time) error {
+		found := false
+		for _, c := range db.Clusters {
+			if c.ID == req.GetClusterId() {
+				cluster, found = c, true
+			}
+		}
+		if !found {
+			return status.Errorf(codes.NotFound, "cluster %q is not registered", req.GetClusterId())
+		}
+		for _, b := range db.Backups {
+			if b.ClusterID == cluster.ID && b.SnapshotID == snapshotID {
+				return status.Errorf(codes.AlreadyExists, "snapshot_id %s is already taken for cluster %s", snapshotID, cluster.ID)
+			}
+		}
+		if typ != cassy.BackupTypeClusterSnapshot {
+			return nil
+		}
+		var refused []string
+		for _, h := range st.HostsByRole("scalardl") {
+			ct := h.ScalarContainer()
+			if h.HasFault(FaultPauseRefused) || h.Down() || ct == nil || !ct.Running || now.Before(ct.ReadyAt) {
+				refused = append(refused, h.IP)
+			}
+		}
+		if len(refused) > 0 {
+			return status.Errorf(codes.Internal, "com.scalar.cassy.exception.PauseException: pausing failed on %s", strings.Join(refused, ", "))
+		}
+		for _, h := range st.HostsByRole("scalardl") {
+			h.Paused = true
+			paused = append(paused, h.Name)
+		}
+		drain = st.Config.PauseDrain.D()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	unpause := func(st *State) {
+		for _, n := range paused {
+			if h := st.Host(n); h != nil {
+				h.Paused = false
+			}
+		}
+	}
+	if drain > 0 {
+		select {
+		case <-ctx.Done():
+			_ = Update(s.dir, func(st *State) error { unpause(st); return nil })
+			return nil, status.FromContextError(ctx.Err()).Err()
+		case <-time.After(drain):
+		}
+	}
+	// 2. clear old snapshots and snapshot every node, 3. unpause, 4. upload (async).
+	var created time.Time
+	targets := cluster.TargetIPs
+	if typ == cassy.BackupTypeNodeSnapshot && len(req.GetTargetIps()) > 0 {
+		targets = req.GetTargetIps()
+	}
+	err = s.with(func(st *State, db *cassyDB, now time.Time) error {
+		defer unpause(st)
+		created = now
+		d := s.UploadDuration
+		if d <= 0 {
+			d = DefaultCassyUploadDuration
+		}
+		for _, ip := range targets {
+			h := st.Host(ip)
+			fail := h == nil || h.Cassandra == nil || !st.CassandraUp(h, now) || h.HasFault(FaultDiskFull)
+			if !fail {
+				// JmxManager.clearSnapshot(null, keyspaces) then takeSnapshot(snapshot_id, keyspaces).
+				kept := h.Cassandra.Snapshots[:0]
+				for _, r := range h.Cassandra.Snapshots {
+					if !contains(cluster.Keyspaces, r.Keyspace) {
+						kept = append(kept, r)
+					}
+				}
+				h.Cassandra.Snapshots = kept
+				for _, ks := range cluster.Keyspaces {
+					for i, t := range keyspaceTables[ks] {
+						h.Cassandra.Snapshots = append(h.Cassandra.Snapshots, SnapshotRec{Tag: snapshotID, Keyspace: ks, Table: t,
+							Bytes: 4096 + float64(len(t)*1500+i*777), Created: now})
+					}
+				}
+			}
+			dur := d
+			if h != nil {
+				dur = st.scale(h, d)
+			}
+			db.Backups = append(db.Backups, cassyBackup{ClusterID: cluster.ID, SnapshotID: snapshotID, TargetIP: ip, Type: typ,
+				Created: now, Duration: Duration(dur), Fail: fail})
+		}
+		return nil
+	})
+	if err != nil {
+		_ = Update(s.dir, func(st *State) error { unpause(st); return nil })
+		return nil, err
+	}
+	return &cassy.BackupResponse{Status: cassy.OperationStatus_STARTED, ClusterId: cluster.ID, TargetIps: targets,
+		SnapshotId: snapshotID, CreatedAt: ms(created), BackupType: typ}, nil
+}
