@@ -354,47 +354,10 @@ func tfSpec(d *Demo, specs []sim.HostSpec) tfgen.Spec {
 // makeHome creates a host's HOME; docker hosts get ~/provision/ as
 // scalar-terraform leaves it.
 func makeHome(home, role string) error {
-	files := map[string]string{}
-	switch role {
-	case sim.RoleScalarDLBlue, sim.RoleScalarDLGreen:
-		files["provision/docker-compose.yml"] = composeFile("scalar", "${SCALAR_IMAGE}", "50051:50051", "50052:50052", "50053:50053")
-		files["provision/env"] = "export SCALAR_IMAGE=" + sim.DefaultScalarImg + "\n"
-		files["provision/container.env"] = "SCALAR_DB_STORAGE=cassandra\nSCALAR_DB_CONTACT_POINTS=cassandra-lb." + Domain +
-			"\nSCALAR_DB_CONTACT_PORT=9042\nSCALAR_DB_USERNAME=cassandra\nSCALAR_DB_PASSWORD=cassandra\n"
-	case sim.RoleEnvoy:
-		files["provision/docker-compose.yml"] = composeFile("envoy", sim.DefaultEnvoyImage, "50051:50051", "50052:50052", "9001:9001")
-	case sim.RoleCassy:
-		files["provision/docker-compose.yml"] = composeFile("cassy", "ghcr.io/scalar-labs/cassy:1.2.0", "20051:20051")
-	case sim.RoleReaper:
-		files["provision/docker-compose.yml"] = composeFile("reaper", "scalar-cassandra-reaper:latest", "8080:8080", "8081:8081")
-	case sim.RoleMonitor:
-		files["provision/docker-compose.yml"] = composeFile("prometheus", "prom/prometheus:v2.7.1", "9090:9090")
-	}
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	for name, body := range files {
-		p := filepath.Join(home, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-	}
-	return nil
-}
-
-// composeFile is a placeholder docker-compose.yml; the simulated
-// docker-compose does not read it.
-func composeFile(service, image string, ports ...string) string {
-	var b strings.Builder
-	b.WriteString("# Placeholder written by `scalar-tui demo`; the simulated docker-compose does not read it.\nversion: \"3\"\nservices:\n")
-	fmt.Fprintf(&b, "  %s:\n    image: %s\n    restart: always\n    ports:\n", service, image)
-	for _, p := range ports {
-		fmt.Fprintf(&b, "      - %q\n", p)
-	}
-	return b.String()
+	return sim.WriteProvision(home, role, Domain)
 }
 
 // writeWrappers writes DIR/bin/<tool> for every simulated tool.

@@ -558,53 +558,8 @@ func copyFile(src, dst string) error {
 	return os.Rename(tmp, dst)
 }
 
-// writeProvision gives docker hosts the ~/provision/ directory
-// scalar-terraform leaves there (docker-compose.yml, env with SCALAR_IMAGE,
-// container.env), which the upgrade workflow edits. The simulated
-// docker-compose reads only env (SCALAR_IMAGE); the compose file is a
-// placeholder. Existing files are kept.
+// writeProvision gives docker hosts the ~/provision/ directory the upgrade
+// workflow edits (see sim.WriteProvision).
 func writeProvision(h lab.Host, domain string) error {
-	files := map[string]string{}
-	switch h.Role {
-	case sim.RoleScalarDLBlue, sim.RoleScalarDLGreen:
-		files["docker-compose.yml"] = composeFile("scalar", "${SCALAR_IMAGE}", "50051:50051", "50052:50052", "50053:50053")
-		files["env"] = "export SCALAR_IMAGE=" + sim.DefaultScalarImg + "\n"
-		files["container.env"] = "SCALAR_DB_STORAGE=cassandra\nSCALAR_DB_CONTACT_POINTS=cassandra-lb." + domain +
-			"\nSCALAR_DB_CONTACT_PORT=9042\nSCALAR_DB_USERNAME=cassandra\nSCALAR_DB_PASSWORD=cassandra\n"
-	case sim.RoleEnvoy:
-		files["docker-compose.yml"] = composeFile("envoy", sim.DefaultEnvoyImage, "50051:50051", "50052:50052", "9001:9001")
-	case sim.RoleCassy:
-		files["docker-compose.yml"] = composeFile("cassy", "ghcr.io/scalar-labs/cassy:1.2.0", "20051:20051")
-	case sim.RoleReaper:
-		files["docker-compose.yml"] = composeFile("reaper", "scalar-cassandra-reaper:latest", "8080:8080", "8081:8081")
-	case sim.RoleMonitor:
-		files["docker-compose.yml"] = composeFile("prometheus", "prom/prometheus:v2.7.1", "9090:9090")
-	default:
-		return nil
-	}
-	dir := filepath.Join(h.HomeDir, "provision")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("labnodes: %w", err)
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			continue
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			return fmt.Errorf("labnodes: %w", err)
-		}
-	}
-	return nil
-}
-
-// composeFile is a placeholder docker-compose.yml.
-func composeFile(service, image string, ports ...string) string {
-	var b strings.Builder
-	b.WriteString("# Placeholder written by the scalar-tui lab; the simulated docker-compose does not read it.\nversion: \"3\"\nservices:\n")
-	fmt.Fprintf(&b, "  %s:\n    image: %s\n    restart: always\n    ports:\n", service, image)
-	for _, p := range ports {
-		fmt.Fprintf(&b, "      - %q\n", p)
-	}
-	return b.String()
+	return sim.WriteProvision(h.HomeDir, h.Role, domain)
 }
