@@ -22,17 +22,8 @@ import (
 func init() { register(newHealthCmd) }
 
 // bastionDialer opens the SSH bastion for the inventory and returns its dial
-// function (sshx's (*Client).DialContext) and a close function.
-//
-// TODO(lead): wire ops/sshx here, e.g.
-//
-//	bastionDialer = func(g *globalOptions, inv *inventory.Inventory) (health.DialFunc, func() error, error) {
-//		c, err := sshx.Dial(ctx, ...from g.knownHosts, g.identity, inv...)
-//		if err != nil { return nil, nil, err }
-//		return c.DialContext, c.Close, nil
-//	}
-//
-// While it is nil, `health` works only with --prometheus URL (direct).
+// function (sshx's (*Client).DialContext) and a close function. console.go
+// sets it; with --prometheus URL health dials directly instead.
 var bastionDialer func(g *globalOptions, inv *inventory.Inventory) (health.DialFunc, func() error, error)
 
 type healthOptions struct {
