@@ -147,23 +147,7 @@ func planCassy(inv *inventory.Inventory, opts Options, now time.Time) (*workflow
 	p := workflow.NewPlan(Workflow, inv, now)
 	p.Params = opts
 	p.Preflight = []workflow.Check{
-		{
-			Name:        "ring-UN",
-			Description: fmt.Sprintf("`nodetool status` on %s shows all %d Cassandra nodes UN (Cassy snapshots every node)", ring[0].Short, len(ring)),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				if _, ok := env.Markers()[MarkerCassySnapshot]; ok {
-					return nil // resumed: only polling is left
-				}
-				ok, reason, err := gates.RingUN(ctx, env, ring, ring[0])
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("%s; a cluster-wide snapshot needs every node up", reason)
-				}
-				return nil
-			},
-		},
+		skipWhenResumed(gates.RingUNCheck(ring, "a cluster-wide snapshot needs every node up (Cassy snapshots every node)")),
 		{
 			Name:        "cassy-reachable",
 			Description: fmt.Sprintf("Cassy answers rpc.Cassy/ListClusters on %s through the bastion", c.Addr),
@@ -424,4 +408,17 @@ func waitCassy(ctx context.Context, env *workflow.Env, cl cassy.Client, cs *cass
 		case <-time.After(c.PollInterval):
 		}
 	}
+}
+
+// skipWhenResumed passes c once TakeBackup was sent (the marker is set): a
+// resumed run only polls, whatever the ring looks like now.
+func skipWhenResumed(c workflow.Check) workflow.Check {
+	run := c.Run
+	c.Run = func(ctx context.Context, env *workflow.Env) error {
+		if _, ok := env.Markers()[MarkerCassySnapshot]; ok {
+			return nil
+		}
+		return run(ctx, env)
+	}
+	return c
 }

@@ -75,3 +75,23 @@ func FirstLine(s string) string {
 	}
 	return s
 }
+
+// RingUNCheck is the preflight check "every node of ring is UN", run with
+// `nodetool status` on ring[0]. why ends the refusal, e.g. "repair needs
+// every replica up". ring must not be empty.
+func RingUNCheck(ring []inventory.Host, why string) workflow.Check {
+	return workflow.Check{
+		Name:        "ring-UN",
+		Description: fmt.Sprintf("`nodetool status` on %s shows all %d Cassandra nodes UN", ring[0].Short, len(ring)),
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			ok, reason, err := RingUN(ctx, env, ring, ring[0])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%s; %s", reason, why)
+			}
+			return nil
+		},
+	}
+}

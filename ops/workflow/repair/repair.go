@@ -134,20 +134,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	p := workflow.NewPlan(Workflow, inv, now)
 	p.Params = opts
 	p.Preflight = []workflow.Check{
-		{
-			Name:        "ring-UN",
-			Description: fmt.Sprintf("`nodetool status` on %s shows all %d Cassandra nodes UN", ring[0].Short, len(ring)),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				ok, reason, err := gates.RingUN(ctx, env, ring, ring[0])
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("%s; repair needs every replica up", reason)
-				}
-				return nil
-			},
-		},
+		gates.RingUNCheck(ring, "repair needs every replica up"),
 		{
 			Name:        "cassandra-active",
 			Description: "`systemctl is-active cassandra` is active on every Cassandra node",
