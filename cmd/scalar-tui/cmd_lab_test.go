@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,7 +83,10 @@ func TestLabUpDown(t *testing.T) {
 		t.Skipf("lab unavailable: %v", err)
 	}
 	dir := t.TempDir()
-	out, errOut, code := runLab(t, "lab", "up", "--dir", dir, "--hosts", "small", "--prefix", "stlcli")
+	// A prefix of this run's own: two test runs on one machine never tear
+	// down each other's lab ("lab up" replaces a lab with the same prefix).
+	prefix := fmt.Sprintf("c%07x", rand.Uint32()&0xfffffff)
+	out, errOut, code := runLab(t, "lab", "up", "--dir", dir, "--hosts", "small", "--prefix", prefix)
 	if code != exitOK {
 		t.Fatalf("lab up: exit %d: %s", code, errOut)
 	}
@@ -104,10 +109,10 @@ func TestLabUpDown(t *testing.T) {
 		t.Errorf("ssh: %q, %v", b, err)
 	}
 	out, errOut, code = runLab(t, "lab", "down", "--dir", dir)
-	if code != exitOK || !strings.Contains(out, "lab stlcli is down") {
+	if code != exitOK || !strings.Contains(out, "lab "+prefix+" is down") {
 		t.Fatalf("lab down: exit %d: %s%s", code, out, errOut)
 	}
-	if nss, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(nss), "stlcli-") {
+	if nss, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(nss), prefix+"-") {
 		t.Errorf("namespaces left after lab down: %s", nss)
 	}
 }

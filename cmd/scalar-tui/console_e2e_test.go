@@ -30,7 +30,12 @@ func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t"
 
 func (s *tmuxSession) keys(k ...string) { s.tmux(append([]string{"send-keys", "-t", "t"}, k...)...) }
 
-// waitFor polls the screen until it contains want, or fails with the screen.
+// failureWords on the screen end a wait at once: the run has ended some
+// other way than the one waited for, and waiting out the timeout only hides it.
+var failureWords = []string{"✗ failed", "✗ refused", "✗ canceled", "cluster is locked by", "scalar-tui: "}
+
+// waitFor polls the screen until it contains want, or fails with the screen
+// as soon as it shows a failure or when timeout has passed.
 func (s *tmuxSession) waitFor(want string, timeout time.Duration) string {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -38,6 +43,11 @@ func (s *tmuxSession) waitFor(want string, timeout time.Duration) string {
 		scr := s.screen()
 		if strings.Contains(scr, want) {
 			return scr
+		}
+		for _, f := range failureWords {
+			if strings.Contains(scr, f) && !strings.Contains(want, f) {
+				s.t.Fatalf("waiting for %q, the screen shows %q:\n%s", want, f, scr)
+			}
 		}
 		if time.Now().After(deadline) {
 			s.t.Fatalf("screen never showed %q within %s; last screen:\n%s", want, timeout, scr)

@@ -36,7 +36,9 @@ func badInput(err error) error { return &exitError{code: exitBadInput, err: err}
 func failed(err error) error { return &exitError{code: exitFailed, err: err} }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (terminal closed, SSH session to the jump host dropped, tmux
+	// killed) ends a run like Ctrl-C: through its cleanup, never mid-step.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -386,11 +386,74 @@ func teardown(st *state) error {
 	}
 	st.Routes = nil
 	if st.Prefix != "" {
+		// The root namespace's end of the bastion's link goes with the
+		// bastion's namespace, but the kernel removes it (and its connected
+		// route) some milliseconds after `ip netns del` returns. Delete it
+		// ourselves and wait until the kernel shows nothing of this lab.
+		if linkPresent(st.Prefix + "r") {
+			if _, err := run(context.Background(), "ip", "link", "del", st.Prefix+"r"); err != nil && linkPresent(st.Prefix+"r") {
+				errs = append(errs, fmt.Errorf("lab: %w", err))
+			}
+		}
+		if err := waitGone(st.Prefix, st.Network, 5*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if st.Prefix != "" {
 		if err := os.Remove(filepath.Join(registryDir, st.Prefix+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// linkPresent reports whether the root namespace has a link named name.
+func linkPresent(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+// waitGone waits until the root namespace holds no link named with prefix
+// and no route into network (the lab's CIDR), or d has passed.
+func waitGone(prefix, network string, d time.Duration) error {
+	_, ipn, _ := net.ParseCIDR(network)
+	var left string
+	for deadline := time.Now().Add(d); ; time.Sleep(5 * time.Millisecond) {
+		left = ""
+		if ifs, err := net.Interfaces(); err == nil {
+			for _, i := range ifs {
+				if strings.HasPrefix(i.Name, prefix) {
+					left += " link " + i.Name
+				}
+			}
+		}
+		if ipn != nil {
+			out, _ := run(context.Background(), "ip", "-4", "route", "show", "table", "all")
+			for _, line := range strings.Split(string(out), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 0 {
+					continue
+				}
+				dst := f[0]
+				if len(f) > 1 && (dst == "unreachable" || dst == "local" || dst == "broadcast") {
+					dst = f[1]
+				}
+				ip, _, err := net.ParseCIDR(dst)
+				if err != nil {
+					ip = net.ParseIP(dst)
+				}
+				if ip != nil && ipn.Contains(ip) {
+					left += " route " + strings.TrimSpace(line) + ";"
+				}
+			}
+		}
+		if left == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lab %s: still present %s after teardown", prefix, left)
+		}
+	}
 }
 
 // waitBanner dials addr until it answers with an SSH banner.

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ type labEnv struct {
 
 func startLabEnv(t *testing.T) *labEnv {
 	t.Helper()
-	if testing.Short() {
+	if testing.Short() && os.Getenv(lab.RequireEnv) != "1" {
 		t.Skip("lab test: skipped with -short")
 	}
 	labnodes.SkipUnlessAvailable(t)

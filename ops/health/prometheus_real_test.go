@@ -212,7 +212,7 @@ func near(t *testing.T, what string, got *float64, want float64) {
 // label, the lab rule files loaded), then reads it through PrometheusSource,
 // and reads the same node exporter through the ScrapeSource fallback.
 func TestPrometheusLive(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && os.Getenv("SCALAR_TUI_REQUIRE_TOOLS") != "1" {
 		t.Skip("live Prometheus takes ~10s")
 	}
 	ne := needTool(t, "prometheus-node-exporter")

@@ -24,10 +24,14 @@ import (
 // sshd is not installed or we are not root (sshd needs root to log users in).
 func realSSHD(t *testing.T, dir, name string, authorized []byte) (string, *sshtest.ClientKey) {
 	t.Helper()
-	if testing.Short() {
+	required := os.Getenv("SCALAR_TUI_REQUIRE_LAB") == "1"
+	if testing.Short() && !required {
 		t.Skip("starts real sshd processes")
 	}
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil || os.Geteuid() != 0 {
+		if required {
+			t.Fatalf("real sshd required (SCALAR_TUI_REQUIRE_LAB=1) but unavailable: needs /usr/sbin/sshd and root (euid %d, %v)", os.Geteuid(), err)
+		}
 		t.Skip("needs /usr/sbin/sshd and root")
 	}
 	os.MkdirAll("/run/sshd", 0o755)

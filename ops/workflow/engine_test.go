@@ -358,7 +358,7 @@ func TestLockContentionAndForceUnlock(t *testing.T) {
 	if status != StatusRefused || !errors.As(err, &le) {
 		t.Fatalf("Run = %s, %v", status, err)
 	}
-	if !strings.Contains(err.Error(), "locked by ops@laptop-3, run 20261124-2231-repair, since 22:31") {
+	if !strings.Contains(err.Error(), "locked by ops@laptop-3, run 20261124-2231-repair, since 2026-11-24 22:31 UTC") {
 		t.Errorf("error = %q", err)
 	}
 	if n := countLines(t, filepath.Join(lr.Dir("h1"), "ran.txt")); n != 0 {

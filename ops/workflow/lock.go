@@ -23,7 +23,9 @@ type LockOwner struct {
 	Since    time.Time
 }
 
-// String reads like "ops@laptop-3, run 20261124-2231-repair, since 22:31".
+// String reads like "ops@laptop-3, run 20261124-2231-repair, since
+// 2026-11-24 22:31 UTC". The time is absolute: operators in different time
+// zones read the same lock, and String has no clock to make it relative.
 func (o LockOwner) String() string {
 	op, run := o.Operator, o.Run
 	if op == "" {
@@ -34,23 +36,37 @@ func (o LockOwner) String() string {
 	}
 	since := "unknown time"
 	if !o.Since.IsZero() {
-		since = o.Since.UTC().Format("15:04")
-		if time.Since(o.Since) > 20*time.Hour {
-			since = o.Since.UTC().Format("2006-01-02 15:04")
-		}
+		since = o.Since.UTC().Format("2006-01-02 15:04 MST")
 	}
 	return fmt.Sprintf("%s, run %s, since %s", op, run, since)
+}
+
+// Describe is String with the lock's age relative to now ("…, since
+// 2026-11-24 22:31 UTC (3h10m ago)"); now comes from the caller's clock.
+func (o LockOwner) Describe(now time.Time) string {
+	s := o.String()
+	if o.Since.IsZero() || now.IsZero() {
+		return s
+	}
+	age := now.Sub(o.Since)
+	if age < 0 {
+		return s + " (in the future: check the clocks)"
+	}
+	return s + " (" + age.Truncate(time.Minute).String() + " ago)"
 }
 
 // LockedError means another run holds the cluster lock.
 type LockedError struct {
 	Owner LockOwner
 	Path  string
+	// Now is when the lock was found held (the caller's clock); it gives the
+	// lock's age in the message. Zero leaves the age out.
+	Now time.Time
 }
 
 // Error implements error.
 func (e *LockedError) Error() string {
-	return fmt.Sprintf("cluster is locked by %s (lock %s on the bastion; if that run is dead, break it with `scalar-tui unlock --force`)", e.Owner, e.Path)
+	return fmt.Sprintf("cluster is locked by %s (lock %s on the bastion; if that run is dead, break it with `scalar-tui unlock --force`)", e.Owner.Describe(e.Now), e.Path)
 }
 
 // ErrNotLocked is returned by ForceUnlock when there is no lock.
@@ -97,7 +113,7 @@ func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time
 	case 0:
 		return nil
 	case 3:
-		return &LockedError{Owner: parseOwner(out), Path: l.path()}
+		return &LockedError{Owner: parseOwner(out), Path: l.path(), Now: now}
 	default:
 		return fmt.Errorf("take cluster lock %s on the bastion: exit %d", l.path(), code)
 	}
