@@ -27,7 +27,7 @@ const (
 	healthGatePrometheus = "prometheus"
 	healthGateScrape     = "scrape"
 	// healthGateAuto asks Prometheus and scrapes the exporters while it is
-	// unreachable (what the console uses; the demo has no Prometheus).
+	// unreachable (what the console uses).
 	healthGateAuto = "auto"
 	healthGateOff  = "off"
 )

@@ -60,6 +60,9 @@ type Options struct {
 	// host, as if the operator had distributed their tarballs, so that an
 	// upgrade to those tags can run on the demo without --image-tarball.
 	Images []string
+	// Prom tunes the monitor's Prometheus (scrape and rule intervals, the
+	// rules' `for:`); Prom.Disabled leaves the monitor without one.
+	Prom PromOptions
 }
 
 // Host is one simulated machine of the demo.
@@ -100,15 +103,17 @@ type Demo struct {
 	// Started is how long Start took.
 	Started time.Duration
 
-	ownDir  bool
-	keep    bool
-	bastion *sshtest.Bastion
-	servers map[string]*sshtest.Host // by FQDN
-	shells  map[string]*hostShell    // by FQDN
-	procs   *procTable
-	devnull *os.File
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	ownDir    bool
+	keep      bool
+	bastion   *sshtest.Bastion
+	servers   map[string]*sshtest.Host // by FQDN
+	shells    map[string]*hostShell    // by FQDN
+	procs     *procTable
+	prom      *demoProm
+	promStart chan struct{} // closed when the first scrape may start
+	devnull   *os.File
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 
 	mu        sync.Mutex
 	targets   map[string][]target // FQDN -> what the bastion forwards for it
@@ -140,7 +145,7 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 		o.SimBinary = exe
 	}
 	d = &Demo{Dir: o.Dir, keep: o.Keep, servers: map[string]*sshtest.Host{}, shells: map[string]*hostShell{},
-		targets: map[string][]target{}, down: map[string]bool{}}
+		targets: map[string][]target{}, down: map[string]bool{}, promStart: make(chan struct{})}
 	if d.Dir == "" {
 		if d.Dir, err = os.MkdirTemp("", "scalar-tui-demo-"); err != nil {
 			return nil, fmt.Errorf("demo: create a temporary directory: %w", err)
@@ -265,9 +270,13 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if err := tfgen.Write(d.TFRoot, tfSpec(d, specs)); err != nil {
 		return d, fmt.Errorf("demo: write the Terraform state: %w", err)
 	}
+	if err := d.startProm(serveCtx, o.Prom); err != nil {
+		return d, err
+	}
 	if err := d.syncDown(); err != nil {
 		return d, err
 	}
+	close(d.promStart) // after syncDown: a host down at start is never scraped as up
 	d.wg.Add(1)
 	go d.watchDown(serveCtx)
 	if err := d.waitReachable(ctx, key.Signer); err != nil {
@@ -449,6 +458,9 @@ func (d *Demo) Close() error {
 			errs = append(errs, s.Close())
 		}
 		d.wg.Wait()
+		if d.prom != nil {
+			errs = append(errs, d.prom.Close())
+		}
 		if d.procs != nil {
 			errs = append(errs, d.procs.killAll())
 		}

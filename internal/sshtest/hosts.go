@@ -1,6 +1,7 @@
 package sshtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -142,6 +143,34 @@ func (b *Bastion) Remove(addr string) {
 	delete(b.targets, addr)
 	b.mu.Unlock()
 }
+
+// Dial connects to addr ("name:port") from inside the network, as a host
+// behind the bastion would (the demo's monitor scrapes its targets this way):
+// the handler registered for addr, or "connection refused" when there is none
+// (a host that is down). It does not depend on SetForwarding.
+func (b *Bastion) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	fn := b.targets[addr]
+	b.mu.Unlock()
+	if fn == nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: pipeAddr(addr), Err: errors.New("connection refused")}
+	}
+	client, srv := net.Pipe()
+	go func() {
+		fn(srv)
+		srv.Close()
+	}()
+	return client, nil
+}
+
+// pipeAddr names an in-process address in errors.
+type pipeAddr string
+
+func (a pipeAddr) Network() string { return "tcp" }
+func (a pipeAddr) String() string  { return string(a) }
 
 // SetForwarding turns forwarding on or off; off answers every direct-tcpip
 // request with "administratively prohibited", like AllowTcpForwarding no.

@@ -51,9 +51,9 @@ func (w repairWorkflows) Engine(client *sshx.Client, events func(workflow.Event)
 
 // newDemoBackend starts a demo deployment and a backend over it, wired as the
 // console wires it (same inventory reader, SSH client and health sources).
-func newDemoBackend(t *testing.T) (*Backend, *demo.Demo) {
+func newDemoBackend(t *testing.T, prom demo.PromOptions) (*Backend, *demo.Demo) {
 	t.Helper()
-	d, err := demo.Start(context.Background(), demo.Options{SimBinary: os.Args[0],
+	d, err := demo.Start(context.Background(), demo.Options{SimBinary: os.Args[0], Prom: prom,
 		Config: func(c *sim.Config) { c.RepairDuration = sim.Duration(400 * time.Millisecond) }})
 	if err != nil {
 		t.Fatalf("demo: %v", err)
@@ -116,12 +116,29 @@ func finishedOf(t *testing.T, evs []vm.WorkflowEvent) vm.Finished {
 	return f
 }
 
+// TestBackendHealthFromDemoPrometheus reads health as the console does from
+// the demo monitor's Prometheus, and the sparklines' history with it.
+func TestBackendHealthFromDemoPrometheus(t *testing.T) {
+	b, _ := newDemoBackend(t, demo.PromOptions{})
+	ctx := context.Background()
+	hv, err := b.Health(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(hv.Source, "prometheus ") {
+		t.Errorf("source = %q, want the demo's Prometheus", hv.Source)
+	}
+	if _, err := b.History(ctx, "cassandra-1.internal.scalar-labs.com"); err != nil {
+		t.Errorf("History from the demo's Prometheus: %v", err)
+	}
+}
+
 // TestBackendOnDemo drives the backend the way the console does: health
-// (falling back to scraping, as the demo has no Prometheus), a repair plan,
-// a run that fails on cassandra-2, and a resume that finishes without
+// (falling back to scraping, as the monitor has no Prometheus here), a repair
+// plan, a run that fails on cassandra-2, and a resume that finishes without
 // repeating cassandra-1.
 func TestBackendOnDemo(t *testing.T) {
-	b, d := newDemoBackend(t)
+	b, d := newDemoBackend(t, demo.PromOptions{Disabled: true})
 	ctx := context.Background()
 
 	hv, err := b.Health(ctx)

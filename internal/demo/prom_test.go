@@ -1,0 +1,125 @@
+package demo_test
+
+import (
+	"context"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"scalar-tui/internal/demo"
+	"scalar-tui/internal/sim"
+	"scalar-tui/ops/health"
+)
+
+// promThroughBastion is the console's own Prometheus client on the demo's
+// monitor:9090, reached through the bastion as on a real deployment.
+func promThroughBastion(t *testing.T, d *demo.Demo) *health.PrometheusSource {
+	t.Helper()
+	cl, inv := client(t, d)
+	src, err := health.NewPrometheusSource(inv, "http://"+inv.Endpoints.Prometheus, health.PrometheusOptions{Dial: cl.DialContext, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// firing lists "alertname host" of the snapshot's firing alerts.
+func firing(s *health.Snapshot) []string {
+	var out []string
+	for _, a := range s.Alerts {
+		out = append(out, strings.TrimSpace(a.Name+" "+a.Host))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitSnapshot polls the demo's Prometheus until ok holds for a snapshot
+// without errors, or fails with the last one.
+func waitSnapshot(t *testing.T, src *health.PrometheusSource, what string, within time.Duration, ok func(*health.Snapshot) bool) *health.Snapshot {
+	t.Helper()
+	var last *health.Snapshot
+	var lastErr error
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		s, err := src.Snapshot(context.Background())
+		if err == nil && len(s.Errors) == 0 && ok(s) {
+			return s
+		}
+		last, lastErr = s, err
+	}
+	if last != nil {
+		t.Fatalf("%s: not within %s; last alerts %v, errors %v, err %v", what, within, firing(last), last.Errors, lastErr)
+	}
+	t.Fatalf("%s: not within %s: %v", what, within, lastErr)
+	return nil
+}
+
+// The demo's monitor runs Prometheus's own engine on the real rules: with
+// Cassandra stopped on one node the real CassandraProcessStopped alert fires
+// for that host within the rule's `for:`, and starting Cassandra clears it.
+func TestDemoPrometheusFiresAndClearsRealAlert(t *testing.T) {
+	d := start(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Prom: demo.PromOptions{ScrapeInterval: time.Second, EvalInterval: time.Second, For: 3 * time.Second}})
+	src := promThroughBastion(t, d)
+	s := waitSnapshot(t, src, "every host up", 20*time.Second, func(s *health.Snapshot) bool {
+		for _, h := range s.Hosts {
+			if h.Up == nil || !*h.Up {
+				return false
+			}
+		}
+		return s.Cluster.ScalarDLBlueActive == 1 && s.Cluster.EnvoyActive == 1 && s.Cluster.CountsFrom != "container_last_seen"
+	})
+	if got := firing(s); len(got) != 0 {
+		t.Errorf("healthy demo fires %v", got)
+	}
+	if err := sim.InjectFault(d.SimState, "cassandra-2", "cassandra-stopped", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, src, "CassandraProcessStopped on cassandra-2", 30*time.Second, func(s *health.Snapshot) bool {
+		for _, a := range firing(s) {
+			if a == "CassandraProcessStopped cassandra-2."+demo.Domain {
+				return true
+			}
+		}
+		return false
+	})
+	// The runbook's fix, as an operator types it.
+	cl, _ := client(t, d)
+	if out, errOut, code := run(t, cl, "cassandra-2."+demo.Domain, "sudo systemctl start cassandra"); code != 0 {
+		t.Fatalf("systemctl start cassandra: exit %d: %s%s", code, out, errOut)
+	}
+	waitSnapshot(t, src, "the alert clears", 30*time.Second, func(s *health.Snapshot) bool { return len(firing(s)) == 0 })
+	// History works against the demo: the sparklines' range queries.
+	h, err := src.History(context.Background(), time.Minute, 5*time.Second)
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	if h == nil || len(h.CPU) == 0 || len(h.CassandraActive) == 0 {
+		t.Fatalf("History has no CPU or Cassandra series: %+v", h)
+	}
+}
+
+// BenchmarkDemoStart measures demo.Start with and without the monitor's
+// embedded Prometheus (TSDB, engine, rules), the start-up cost it adds.
+func BenchmarkDemoStart(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		prom demo.PromOptions
+	}{{"without-prometheus", demo.PromOptions{Disabled: true}}, {"with-prometheus", demo.PromOptions{}}} {
+		b.Run(c.name, func(b *testing.B) {
+			exe, err := os.Executable()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < b.N; i++ {
+				d, err := demo.Start(context.Background(), demo.Options{SimBinary: exe, Prom: c.prom})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				d.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
