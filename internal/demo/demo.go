@@ -110,6 +110,7 @@ type Demo struct {
 	shells    map[string]*hostShell    // by FQDN
 	procs     *procTable
 	prom      *demoProm
+	am        *demoAlertmanager
 	promStart chan struct{} // closed when the first scrape may start
 	devnull   *os.File
 	cancel    context.CancelFunc

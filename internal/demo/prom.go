@@ -77,7 +77,8 @@ func (d *Demo) startProm(ctx context.Context, o PromOptions) error {
 	if mon == nil {
 		return nil
 	}
-	p, err := startProm(ctx, filepath.Join(d.Dir, "prometheus"), inv, d.bastion.Dial, o)
+	d.am = newDemoAlertmanager(time.Now)
+	p, err := startProm(ctx, filepath.Join(d.Dir, "prometheus"), inv, d.bastion.Dial, d.am.notify, o)
 	if err != nil {
 		return err
 	}
@@ -91,25 +92,15 @@ func (d *Demo) startProm(ctx context.Context, o PromOptions) error {
 		case <-ctx.Done(): // Start failed later on; Close cancels ctx
 		}
 	}()
-	l := sim.NewConnListener(net.JoinHostPort(mon.IP, strconv.Itoa(PromPort)))
-	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	d.wg.Add(2)
-	go func() { defer d.wg.Done(); _ = srv.Serve(l) }()
-	go func() { defer d.wg.Done(); <-ctx.Done(); srv.Close(); l.Close() }()
-	fn := serveOn(l)
-	port := strconv.Itoa(PromPort)
-	ts := []target{{addr: net.JoinHostPort(mon.Name, port), fn: fn}, {addr: net.JoinHostPort(mon.IP, port), fn: fn}}
-	// The monitor root's DNS record (monitor.<domain>) is the address the
-	// console is given for Prometheus.
-	if ep := inv.Endpoints.Prometheus; ep != "" && ep != ts[0].addr {
-		ts = append(ts, target{addr: ep, fn: fn})
+	var extra []string
+	if ep := inv.Endpoints.Prometheus; ep != "" {
+		extra = append(extra, ep)
+		// Alertmanager answers on the same name as Prometheus, on its own port.
+		if h, _, err := net.SplitHostPort(ep); err == nil {
+			d.serveHTTP(ctx, *mon, AlertmanagerPort, d.am.Handler(), net.JoinHostPort(h, strconv.Itoa(AlertmanagerPort)))
+		}
 	}
-	d.mu.Lock()
-	d.targets[mon.Name] = append(d.targets[mon.Name], ts...)
-	d.mu.Unlock()
-	for _, t := range ts {
-		d.bastion.Handle(t.addr, t.fn)
-	}
+	d.serveHTTP(ctx, *mon, PromPort, p.Handler(), extra...)
 	return nil
 }
 
@@ -153,7 +144,8 @@ type promConfigFile struct {
 // and rule files there (the same ones the lab's real Prometheus loads), and
 // starts scraping and rule evaluation until ctx ends. dial reaches
 // "name:port" inside the demo's network as the monitor host would.
-func startProm(ctx context.Context, dir string, inv *inventory.Inventory, dial func(context.Context, string) (net.Conn, error), o PromOptions) (*demoProm, error) {
+func startProm(ctx context.Context, dir string, inv *inventory.Inventory, dial func(context.Context, string) (net.Conn, error),
+	notify func(...*rules.Alert), o PromOptions) (*demoProm, error) {
 	if o.ScrapeInterval <= 0 {
 		o.ScrapeInterval = 2 * time.Second
 	}
@@ -218,7 +210,7 @@ func startProm(ctx context.Context, dir string, inv *inventory.Inventory, dial f
 		AppendableV2: p.db,
 		Queryable:    p.db,
 		QueryFunc:    rules.EngineQueryFunc(p.engine, p.db),
-		NotifyFunc:   func(context.Context, string, ...*rules.Alert) {}, // no Alertmanager in the demo yet
+		NotifyFunc:   func(_ context.Context, _ string, alerts ...*rules.Alert) { notify(alerts...) },
 		Context:      ctx,
 		Logger:       logger,
 	})
@@ -597,4 +589,29 @@ func (p *demoProm) firing() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// serveHTTP serves handler on h:port (its name and IP) and on the extra
+// addresses, inside the demo's network, until ctx ends. The addresses go
+// down with the host (node-down fault).
+func (d *Demo) serveHTTP(ctx context.Context, h Host, port int, handler http.Handler, extra ...string) {
+	l := sim.NewConnListener(net.JoinHostPort(h.IP, strconv.Itoa(port)))
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); _ = srv.Serve(l) }()
+	go func() { defer d.wg.Done(); <-ctx.Done(); srv.Close(); l.Close() }()
+	fn := serveOn(l)
+	ps := strconv.Itoa(port)
+	ts := []target{{addr: net.JoinHostPort(h.Name, ps), fn: fn}, {addr: net.JoinHostPort(h.IP, ps), fn: fn}}
+	for _, a := range extra {
+		if a != ts[0].addr {
+			ts = append(ts, target{addr: a, fn: fn})
+		}
+	}
+	d.mu.Lock()
+	d.targets[h.Name] = append(d.targets[h.Name], ts...)
+	d.mu.Unlock()
+	for _, t := range ts {
+		d.bastion.Handle(t.addr, t.fn)
+	}
 }

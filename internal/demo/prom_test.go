@@ -2,6 +2,9 @@ package demo_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -10,7 +13,9 @@ import (
 
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/sim"
+	"scalar-tui/ops/alertmanager"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
 )
 
 // promThroughBastion is the console's own Prometheus client on the demo's
@@ -122,4 +127,71 @@ func BenchmarkDemoStart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A silence made through the bastion on the demo's Alertmanager mutes the
+// alert the demo's Prometheus sends for that host, and only that one.
+func TestDemoSilenceMutesAlert(t *testing.T) {
+	d := start(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Prom: demo.PromOptions{ScrapeInterval: time.Second, EvalInterval: time.Second, For: 2 * time.Second}})
+	cl, _ := client(t, d)
+	am, err := alertmanager.New("http://monitor."+demo.Domain+":9093", alertmanager.Options{Dial: cl.DialContext, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := "cassandra-2." + demo.Domain
+	now := time.Now().UTC()
+	id, err := am.Create(context.Background(), alertmanager.Silence{Matchers: alertmanager.HostMatchers([]string{c2}),
+		StartsAt: now, EndsAt: now.Add(time.Hour), CreatedBy: "test", Comment: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"cassandra-2", "cassandra-3"} {
+		if err := sim.InjectFault(d.SimState, h, "cassandra-stopped", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		resp, err := httpThrough(cl, "http://monitor."+demo.Domain+":9093/api/v2/alerts")
+		if err == nil {
+			body = resp
+			if strings.Contains(body, "cassandra-3") && strings.Contains(body, id) {
+				break
+			}
+		}
+	}
+	var alerts []struct {
+		Labels map[string]string `json:"labels"`
+		Status struct {
+			State      string   `json:"state"`
+			SilencedBy []string `json:"silencedBy"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(body), &alerts); err != nil {
+		t.Fatalf("alerts: %v: %s", err, body)
+	}
+	got := map[string]string{}
+	for _, a := range alerts {
+		if a.Labels["alertname"] == "CassandraProcessStopped" {
+			got[strings.SplitN(a.Labels["instance"], ".", 2)[0]] = a.Status.State + " " + strings.Join(a.Status.SilencedBy, ",")
+		}
+	}
+	if got["cassandra-2"] != "suppressed "+id || got["cassandra-3"] != "active " {
+		t.Errorf("alerts = %v, want cassandra-2 suppressed by %s and cassandra-3 active", got, id)
+	}
+	if err := am.Expire(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// httpThrough GETs url through the bastion.
+func httpThrough(cl *sshx.Client, url string) (string, error) {
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: cl.DialContext}}
+	resp, err := hc.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
