@@ -390,13 +390,31 @@ func (m *overview) topLines() []string {
 	return out
 }
 
-// tableHeight is the number of table lines that fit under the top lines.
+// tableHeight is the number of table lines that fit under the top lines;
+// when the table does not fit, one line is kept to say how many hosts are
+// above and below.
 func (m *overview) tableHeight() int {
 	h := m.height - len(m.topLines()) - 2 // blank line and column header
 	if m.editing || m.filter.Value() != "" {
 		h--
 	}
+	if len(m.lines) > h {
+		h--
+	}
 	return max(h, 1)
+}
+
+// hostsOutside counts the hosts above and below the visible table lines.
+func (m *overview) hostsOutside(off, end int) (above, below int) {
+	for _, l := range m.hostLine {
+		switch {
+		case l < off:
+			above++
+		case l >= end:
+			below++
+		}
+	}
+	return above, below
 }
 
 func (m *overview) ensureVisible() {
@@ -454,7 +472,7 @@ func (m *overview) View() string {
 		b.WriteByte('\n')
 		switch {
 		case m.filter.Value() != "":
-			b.WriteString(st.Muted.Render("  no host matches the filter (esc clears it)"))
+			b.WriteString(st.Muted.Render("  no host matches the filter (" + m.common.Keys.Key(keymap.Back) + " clears it)"))
 		case m.inv == nil && m.invErr == nil:
 			b.WriteString(st.Muted.Render("  loading inventory…"))
 		default:
@@ -464,12 +482,16 @@ func (m *overview) View() string {
 	for i := end - m.offset; i < h; i++ {
 		b.WriteByte('\n')
 	}
+	if above, below := m.hostsOutside(m.offset, end); len(m.lines) > h {
+		b.WriteString("\n" + st.Muted.Render(moreLine(above, below, "hosts")))
+	}
 	if m.editing || m.filter.Value() != "" {
 		b.WriteByte('\n')
 		if m.editing {
 			b.WriteString(m.filter.View())
 		} else {
-			b.WriteString(st.Muted.Render(fmt.Sprintf("filter: %s (%d of %d hosts; / edit, esc clear)", m.filter.Value(), len(m.hostLine), len(m.rows))))
+			km := m.common.Keys
+			b.WriteString(st.Muted.Render(fmt.Sprintf("filter: %s (%d of %d hosts; %s edit, %s clear)", m.filter.Value(), len(m.hostLine), len(m.rows), km.Key(keymap.Filter), km.Key(keymap.Back))))
 		}
 	}
 	return b.String()
