@@ -112,7 +112,6 @@ func TestGoldenHelpReadonly(t *testing.T) {
 
 // The operator's screens at 80x24 (issue 11 §4).
 
-
 func TestGoldenOverview80x24(t *testing.T) {
 	goldenRunSized(t, newFake(), false, 80, 24, []string{"refreshed 5s ago", "more hosts below"}, nil, "")
 }

@@ -187,4 +187,6 @@ func (m *list) ShortHelp() []key.Binding {
 }
 
 // FullHelp returns the list's keys.
-func (m *list) FullHelp() [][]key.Binding { return m.common.Keys.Full(keymap.ScopeGlobal, keymap.ScopeLists) }
+func (m *list) FullHelp() [][]key.Binding {
+	return m.common.Keys.Full(keymap.ScopeGlobal, keymap.ScopeLists)
+}

@@ -451,7 +451,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return m.navigate(common.ScreenWorkflow, "")
 	case km.Matches(k, keymap.CommandMode):
 		m.cmdMode = true
-			m.layout()
+		m.layout()
 		m.cmdLine.SetValue("")
 		return nil
 	}

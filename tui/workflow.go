@@ -72,7 +72,7 @@ type (
 		what string
 		err  error
 	}
-	wfTickMsg       struct{ seq int }
+	wfTickMsg        struct{ seq int }
 	preflightDoneMsg struct {
 		seq    int
 		planID string
