@@ -280,6 +280,15 @@ func TestLongErrorsAreNeverCutOff(t *testing.T) {
 			t.Errorf("line %d is %d wide", i, w)
 		}
 	}
+	// A partial health error on the overview wraps too.
+	partial := `scrape host: Get "http://scalardl-blue-2.internal.scalar-labs.com:9100/metrics": dial tcp via bastion 54.65.10.20:22: ssh: rejected: connect failed (Connection refused)`
+	fb2 := newFake()
+	fb2.health.Errors = []string{partial}
+	m2 := newTest(t, fb2, false)
+	m2.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if !strings.Contains(flat(m2.View()), "partial: "+partial) {
+		t.Errorf("the partial health error is cut:\n%s", m2.View())
+	}
 }
 
 func TestRunDetailFromRunsAndAudit(t *testing.T) {

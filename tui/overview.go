@@ -359,12 +359,18 @@ func compileFilter(q string) func(vm.HostRow) bool {
 }
 
 // topLines renders the cluster summary, alerts and errors above the table.
+// Errors wrap rather than being cut, up to a third of the screen.
 func (m *overview) topLines() []string {
 	st := m.common.Styles
-	var out []string
+	var out, errs []string
+	errLine := func(style func(...string) string, text string) {
+		for _, l := range wrapText(text, max(m.width, 10)) {
+			errs = append(errs, style(l))
+		}
+	}
 	switch {
 	case !m.hasData && m.healthEr != nil:
-		out = append(out, st.Error.Render("health unavailable: "+m.healthEr.Error()))
+		errLine(st.Error.Render, "health unavailable: "+m.healthEr.Error())
 	case !m.hasData:
 		out = append(out, st.Muted.Render("loading health…"))
 	default:
@@ -372,20 +378,27 @@ func (m *overview) topLines() []string {
 			out = append(out, render.Fit(render.ClusterInline(m.health.Cluster, st), m.width))
 		}
 		if m.healthEr != nil {
-			out = append(out, st.Error.Render(render.Fit("last refresh failed: "+m.healthEr.Error(), m.width)))
+			errLine(st.Error.Render, "last refresh failed: "+m.healthEr.Error())
 		}
 		for _, e := range m.health.Errors {
-			out = append(out, st.Warning.Render(render.Fit("partial: "+e, m.width)))
+			errLine(st.Warning.Render, "partial: "+e)
 		}
+	}
+	if m.invErr != nil {
+		errLine(st.Error.Render, "inventory: "+m.invErr.Error())
+	}
+	if n := max(m.height/3, 1); len(errs) > n {
+		hidden := len(errs) - n + 1
+		errs = append(errs[:n-1], st.Warning.Render(render.Fit(fmt.Sprintf("… %d more lines of errors: `scalar-tui health` shows them all; the log has them", hidden), m.width)))
+	}
+	out = append(out, errs...)
+	if m.hasData {
 		if n := len(m.health.Alerts); n > 0 {
 			out = append(out, st.Bold.Render(fmt.Sprintf("Firing alerts (%d)", n)))
 			out = append(out, render.Alerts(m.health.Alerts, st, m.common.Now(), m.width, 3)...)
 		} else {
 			out = append(out, st.Healthy.Render("No firing alerts"))
 		}
-	}
-	if m.invErr != nil {
-		out = append(out, st.Error.Render(render.Fit("inventory: "+m.invErr.Error(), m.width)))
 	}
 	return out
 }

@@ -746,18 +746,26 @@ func (m *workflow) planLines() []string {
 	}
 	for i, c := range p.Checks {
 		r, ok := results[i]
+		mark := "?"
 		switch {
 		case m.checking:
-			out = append(out, "  … "+c)
+			mark = "…"
 		case ok && r.OK:
-			out = append(out, "  ✓ "+c)
+			mark = "✓"
 		case ok:
-			out = append(out, "  ✗ "+c)
+			mark = "✗"
+		}
+		for j, l := range wrapText(c, max(m.width-4, 10)) {
+			if j == 0 {
+				out = append(out, "  "+mark+" "+l)
+			} else {
+				out = append(out, "    "+l)
+			}
+		}
+		if ok && !r.OK {
 			for _, l := range wrapText(r.Reason, max(m.width-6, 10)) {
 				out = append(out, "      "+l)
 			}
-		default:
-			out = append(out, "  ? "+c)
 		}
 	}
 	if m.checkErr != nil {
@@ -846,6 +854,8 @@ func (m *workflow) planView() string {
 		b.WriteString(st.Warning.Render(render.Fit(cl, m.width)))
 	case cl != "":
 		b.WriteString(st.Muted.Render(render.Fit(cl, m.width)))
+	case len(m.checks) > 0:
+		b.WriteString(st.Healthy.Render(render.Fit("preflight passed", m.width)))
 	}
 	b.WriteByte('\n')
 	for _, l := range lines[scroll:end] {
