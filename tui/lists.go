@@ -42,7 +42,8 @@ type list struct {
 func newRunsList(c common.Common) *list {
 	return &list{common: c, id: common.RunsID, title: "Workflow runs",
 		header: []string{"ID", "KIND", "STATE", "STARTED (UTC)", "TOOK", "HOSTS", "DETAIL"},
-		widths: []int{14, 8, 10, 16, 8, 5, 0},
+		// STATE fits every journal word whole ("canary-wait").
+		widths: []int{14, 8, 11, 16, 7, 5, 0},
 		load: func(c common.Common) ([][]string, []vm.RunView, []string, error) {
 			runs, err := c.Backend.Runs(c.Ctx, 200)
 			ids := make([]string, len(runs))

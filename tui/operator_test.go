@@ -201,6 +201,8 @@ func TestStatusWordsAndElapsedStop(t *testing.T) {
 		{vm.Finished{Status: "refused", Err: errors.New("refused: preflight ring-UN: cassandra-2 is DN"), At: testNow.Add(90 * time.Second)}, "✗ refused"},
 		{vm.Finished{Status: "failed", Err: errors.New("step x failed"), At: testNow.Add(90 * time.Second)}, "✗ failed"},
 		{vm.Finished{Status: "done", At: testNow.Add(90 * time.Second)}, "✓ done"},
+		// Stopped, not failed: the journal keeps a canary stop resumable.
+		{vm.Finished{Status: "canary-wait", Err: errors.New("stopped while canary-wait"), At: testNow.Add(90 * time.Second)}, "‖ canary-wait"},
 		// No At from the backend: elapsed stops when the console got it.
 		{vm.Finished{Status: "canceled", Err: errors.New("canceled")}, "✗ canceled"},
 	} {
@@ -240,12 +242,12 @@ func TestRunsTookStopsAtEnd(t *testing.T) {
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 35})
 	settle(t, m, m.Init())
 	press(t, m, "esc", ":", "runs", "enter")
-	if !strings.Contains(m.View(), "failed     2026-11-24 11:00 3:00") {
+	if !strings.Contains(m.View(), "failed      2026-11-24 11:00 3:00") {
 		t.Fatalf("runs:\n%s", m.View())
 	}
 	clk.add(time.Hour)
 	press(t, m, "ctrl+r")
-	if !strings.Contains(m.View(), "failed     2026-11-24 11:00 3:00") {
+	if !strings.Contains(m.View(), "failed      2026-11-24 11:00 3:00") {
 		t.Errorf("TOOK grew after the end:\n%s", m.View())
 	}
 }

@@ -193,7 +193,11 @@ func (m *runDetail) build() {
 	wrap("", meta, st.Muted.Render)
 	if d.Error != "" {
 		add("")
-		add(st.Bold.Render("Error"))
+		heading := "Error"
+		if word == "paused" || word == "canary-wait" {
+			heading = "Why it stopped"
+		}
+		add(st.Bold.Render(heading))
 		wrap("  ", d.Error, st.Error.Render)
 	}
 	if r.Warning != "" {

@@ -893,6 +893,10 @@ func (m *workflow) runView() string {
 		state = st.Healthy.Render("✓ done")
 	case wfFailed:
 		state = st.Down.Render("✗ " + m.endStatus)
+		if m.endStatus == "paused" || m.endStatus == "canary-wait" {
+			// Stopped, not failed: the journal keeps it resumable.
+			state = st.Warning.Render("‖ " + m.endStatus)
+		}
 	case wfPaused:
 		state = st.Warning.Render("paused")
 		if m.canary {
@@ -915,7 +919,7 @@ func (m *workflow) runView() string {
 	if m.stepHost != "" {
 		step += " on " + render.ShortHost(m.stepHost)
 	}
-	if !m.stepAt.IsZero() && m.Running() {
+	if !m.stepAt.IsZero() && m.state == wfRunning {
 		step += st.Muted.Render(" · " + render.Elapsed(now.Sub(m.stepAt)))
 	}
 	b.WriteString(render.Fit(step, m.width))

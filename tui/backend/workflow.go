@@ -194,8 +194,8 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 				// says so: report the journal's word. Sent directly (not
 				// through send, which gives up once runCtx is done) so the
 				// console always gets its Finished.
-				ch <- vm.Finished{Status: string(workflow.StatusPaused),
-					Err: fmt.Errorf("stopped while paused; run %s stays paused in the journal (resume it from :runs): %w", plan.ID, context.Canceled)}
+				ch <- vm.Finished{Status: string(status),
+					Err: fmt.Errorf("stopped while %s; run %s stays %s in the journal (resume it from :runs): %w", status, plan.ID, status, context.Canceled)}
 				return
 			case <-ctl.resume:
 			}
