@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -103,8 +104,11 @@ func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if id := m.selectedID(); id != "" {
 				return m, func() tea.Msg { return common.OpenRunMsg{ID: id} }
 			}
-			if m.cursor < len(m.rows) {
-				return m, common.Status("this entry belongs to no workflow run", false)
+			if m.cursor < len(m.rows) && m.id == common.AuditID {
+				// No run to open: the entry itself, whole, in the status area.
+				r := m.rows[m.cursor]
+				failed := r[4] != "ok" && r[4] != "exit 0"
+				return m, common.Status(fmt.Sprintf("%s %s on %s (%s, no workflow run): %s → %s", r[0], r[1], r[2], r[3], r[5], r[4]), failed)
 			}
 		case m.id == common.RunsID && km.Matches(msg, keymap.Resume):
 			if m.cursor >= len(m.runs) {

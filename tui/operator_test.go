@@ -342,7 +342,7 @@ func TestRunDetailFromRunsAndAudit(t *testing.T) {
 		t.Fatalf("enter on :audit: screen %v\n%s", m.screen, m.View())
 	}
 	press(t, m, "esc", "down", "enter")
-	if m.screen != common.ScreenAudit || !strings.Contains(m.status, "no workflow run") {
+	if m.screen != common.ScreenAudit || !strings.Contains(m.status, "no workflow run): sudo nodetool repair -pr -full ScalarDL → ok") {
 		t.Errorf("an entry without a run: screen %v status %q", m.screen, m.status)
 	}
 	// A run the backend does not know: the error, whole.

@@ -515,7 +515,21 @@ func (m *overview) ShortHelp() []key.Binding {
 	if m.editing {
 		return m.filter.ShortHelp()
 	}
-	return m.common.Keys.Short(keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeGlobal)
+	var out []key.Binding
+	for _, b := range m.common.Keys.Short(keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeGlobal) {
+		switch b.Help().Key {
+		case m.common.Keys.Key(keymap.Open), m.common.Keys.Key(keymap.Shell):
+			if m.selected == "" {
+				continue // no host to open or shell into
+			}
+		case m.common.Keys.Key(keymap.Back):
+			if m.filter.Value() == "" {
+				continue // esc only clears a filter here
+			}
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // FullHelp returns the overview's keys by scope.
