@@ -439,3 +439,27 @@ func TestKeyCollisionRefusedAtStart(t *testing.T) {
 		t.Errorf("alt+r: screen %v", m.screen)
 	}
 }
+
+// TestEnterWhilePreflightRuns: Enter during the checks opens the confirm
+// dialog only once they all passed, and never when one failed.
+func TestEnterWhilePreflightRuns(t *testing.T) {
+	for _, pass := range []bool{true, false} {
+		m := newTest(t, newFake(), false)
+		press(t, m, "R")
+		w := m.workflow
+		w.checking, w.checks = true, nil // a check still in flight
+		press(t, m, "enter")
+		if w.dialog != nil {
+			t.Fatal("Enter opened the dialog before preflight finished")
+		}
+		checks := []vm.CheckView{{Name: "a", OK: true}, {Name: "b", OK: pass, Reason: "node down"}}
+		_, cmd := m.Update(common.Envelope{To: common.WorkflowID, Msg: preflightDoneMsg{seq: w.seq, planID: w.plan.ID, checks: checks}})
+		settle(t, m, cmd)
+		if (w.dialog != nil) != pass {
+			t.Errorf("preflight pass=%v: dialog open %v", pass, w.dialog != nil)
+		}
+		if !pass && !strings.Contains(m.status, "preflight b failed: node down") {
+			t.Errorf("status %q", m.status)
+		}
+	}
+}

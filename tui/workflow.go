@@ -100,6 +100,9 @@ type workflow struct {
 	checking bool
 	checks   []vm.CheckView
 	checkErr error
+	// confirmAfterCheck is set by Enter while preflight runs: the confirm
+	// dialog opens when every check passed (and never otherwise).
+	confirmAfterCheck bool
 
 	events  <-chan vm.WorkflowEvent
 	control vm.WorkflowControl
@@ -158,7 +161,7 @@ func (m *workflow) Start(p common.PlanMsg) tea.Cmd {
 	}
 	m.kind, m.params = p.Kind, p.Params
 	m.plan, m.planErr, m.dialog, m.scroll = vm.PlanView{}, nil, nil, 0
-	m.checking, m.checks, m.checkErr = false, nil, nil
+	m.checking, m.checks, m.checkErr, m.confirmAfterCheck = false, nil, nil, false
 	if p.AskTag {
 		m.state = wfAskTag
 		m.tag.SetValue(p.Params.Tag)
@@ -169,7 +172,7 @@ func (m *workflow) Start(p common.PlanMsg) tea.Cmd {
 
 func (m *workflow) requestPlan() tea.Cmd {
 	m.state = wfPlanning
-	m.checking, m.checks, m.checkErr = false, nil, nil
+	m.checking, m.checks, m.checkErr, m.confirmAfterCheck = false, nil, nil, false
 	m.seq++
 	seq, kind, params, c := m.seq, m.kind, m.params, m.common
 	return common.Wrap(common.WorkflowID, func() tea.Msg {
@@ -273,6 +276,10 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.checking, m.checks, m.checkErr = false, msg.checks, msg.err
+		if m.confirmAfterCheck {
+			m.confirmAfterCheck = false
+			return m, m.confirmRun()
+		}
 		return m, nil
 	case runStartedMsg:
 		if msg.seq != m.seq {
@@ -531,7 +538,7 @@ func (m *workflow) Reset() {
 	}
 	m.seq++
 	m.state, m.dialog, m.plan, m.planErr, m.scroll = wfIdle, nil, vm.PlanView{}, nil, 0
-	m.checking, m.checks, m.checkErr = false, nil, nil
+	m.checking, m.checks, m.checkErr, m.confirmAfterCheck = false, nil, nil, false
 	m.params, m.kind = vm.WorkflowParams{}, ""
 	m.follow(vm.PlanView{})
 }
@@ -617,18 +624,11 @@ func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
 	case wfPlan:
 		switch {
 		case km.Matches(k, keymap.Run):
-			if why := m.refusal(); why != "" {
-				return common.Status(why, true)
+			if m.checking && m.planErr == nil {
+				m.confirmAfterCheck = true
+				return common.Status("waiting for the preflight checks; the confirmation opens if they all pass", false)
 			}
-			if !keymap.Dangerous(keymap.Run) {
-				return m.begin(m.plan)
-			}
-			lines := m.planLines()
-			if cl := canaryLine(m.plan, km); cl != "" {
-				lines = append([]string{cl}, lines...)
-			}
-			m.openDialog("run", m.runTitle(), lines, m.plan)
-			return nil
+			return m.confirmRun()
 		case km.Matches(k, keymap.CanaryMode):
 			if !m.plan.CanaryOK {
 				return common.Status(string(m.plan.Kind)+" does not stop after a first host, so canary is not offered for it", false)
@@ -685,6 +685,23 @@ func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
 	case km.Matches(k, keymap.Back):
 		return func() tea.Msg { return common.BackMsg{} }
 	}
+	return nil
+}
+
+// confirmRun opens the confirm dialog for the plan shown, or says why the
+// plan cannot run.
+func (m *workflow) confirmRun() tea.Cmd {
+	if why := m.refusal(); why != "" {
+		return common.Status(why, true)
+	}
+	if !keymap.Dangerous(keymap.Run) {
+		return m.begin(m.plan)
+	}
+	lines := m.planLines()
+	if cl := canaryLine(m.plan, m.common.Keys); cl != "" {
+		lines = append([]string{cl}, lines...)
+	}
+	m.openDialog("run", m.runTitle(), lines, m.plan)
 	return nil
 }
 
