@@ -98,7 +98,7 @@ func (m *detail) View() string {
 	st := m.common.Styles
 	r, ok := m.lookup(m.host)
 	if !ok {
-		return st.Error.Render("host " + m.host + " is no longer in the inventory (esc to go back)")
+		return st.Error.Render("host " + m.host + " is no longer in the inventory (" + m.common.Keys.Key(keymap.Back) + " to go back)")
 	}
 	h := r.Host
 	var out []string

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"sync"
 	"time"
@@ -40,6 +41,53 @@ type fakeBackend struct {
 	resumed    []string
 	resumeErr  error
 	resumePlan *vm.PlanView
+	// failCheck makes the preflight check with this description fail
+	// with failReason; preflightErr makes Preflight itself fail;
+	// preflightN counts the calls.
+	failCheck, failReason string
+	preflightErr          error
+	preflightN            int
+	// details are the runs RunDetail knows, by ID.
+	details map[string]vm.RunDetail
+	// shellArgv replaces `true HOST` as the shell command.
+	shellArgv []string
+}
+
+// Preflight implements vm.Preflighter: every check of the plan passes but
+// failCheck.
+func (fb *fakeBackend) Preflight(_ context.Context, planID string) ([]vm.CheckView, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	fb.preflightN++
+	if fb.preflightErr != nil {
+		return nil, fb.preflightErr
+	}
+	for _, p := range fb.plans {
+		if p.ID != planID {
+			continue
+		}
+		var out []vm.CheckView
+		for _, c := range p.Checks {
+			cv := vm.CheckView{Name: c, Description: c, OK: c != fb.failCheck}
+			if !cv.OK {
+				cv.Reason = fb.failReason
+			}
+			out = append(out, cv)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("plan %s is no longer available: plan again", planID)
+}
+
+// RunDetail implements vm.RunDetailer.
+func (fb *fakeBackend) RunDetail(_ context.Context, id string) (vm.RunDetail, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	d, ok := fb.details[id]
+	if !ok {
+		return vm.RunDetail{}, fmt.Errorf("no run %s in the journal", id)
+	}
+	return d, nil
 }
 
 type fakeControl struct {
@@ -184,7 +232,14 @@ func (fb *fakeBackend) Runs(context.Context, int) ([]vm.RunView, error) {
 	return fb.runs, fb.runsErr
 }
 
-func (fb *fakeBackend) ShellCommand(host string) *exec.Cmd { return exec.Command("true", host) }
+func (fb *fakeBackend) ShellCommand(host string) *exec.Cmd {
+	if len(fb.shellArgv) > 0 {
+		c := exec.Command(fb.shellArgv[0], append(fb.shellArgv[1:], host)...)
+		c.Stderr = io.Discard // kept off the test's terminal; the console still sees it
+		return c
+	}
+	return exec.Command("true", host)
+}
 
 func (fb *fakeBackend) startedPlans() []vm.PlanView {
 	fb.mu.Lock()
@@ -283,9 +338,10 @@ func fixturePlans() map[vm.WorkflowKind]vm.PlanView {
 			Gate:     "healthy in Envoy"})
 	}
 	return map[vm.WorkflowKind]vm.PlanView{
-		vm.KindRepair: {ID: "repair-20261124-1200", Kind: vm.KindRepair, Title: "Repair Cassandra",
+		vm.KindRepair: {ID: "repair-20261124-1200", Kind: vm.KindRepair, Title: "Repair Cassandra", CanaryOK: true,
 			Checks: []string{"3/3 nodes UN (nodetool status on cassandra-1)", "no repair running (reaper-1)"}, Steps: steps},
-		vm.KindUpgrade: {ID: "upgrade-20261124-1200", Kind: vm.KindUpgrade, Title: "Upgrade Scalar DL", Steps: up},
+		vm.KindUpgrade: {ID: "upgrade-20261124-1200", Kind: vm.KindUpgrade, Title: "Upgrade Scalar DL", Steps: up, CanaryOK: true,
+			Checks: []string{"at least one node does not run the target tag yet"}},
 		vm.KindBackup: {ID: "backup-20261124-1200", Kind: vm.KindBackup, Title: "Cassy cluster backup",
 			Steps: []vm.StepView{{Title: "take cluster backup", Host: "cassy-1." + domain, Commands: []string{"grpcurl -d '{\"backup_type\":1}' cassy-1:20051 rpc.Cassy/TakeBackup"}}}},
 	}
@@ -301,6 +357,7 @@ func newFake() *fakeBackend {
 		runs: []vm.RunView{
 			{ID: "repair-1", Kind: vm.KindRepair, Title: "Repair Cassandra", Started: testNow.Add(-3 * time.Hour), Ended: testNow.Add(-2 * time.Hour), State: "done", Hosts: 3},
 		},
+		details: map[string]vm.RunDetail{failedBackupDetail().Run.ID: failedBackupDetail()},
 	}
 }
 
@@ -321,6 +378,30 @@ func runningEvents() []vm.WorkflowEvent {
 		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:58:37] Starting repair command #1, repairing keyspace ScalarDL"},
 		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:59:10] Repair session 1 for range (-3074,-2911] finished (progress: 45%)"},
 		vm.Progress{Host: c2, Percent: 45},
+	}
+}
+
+// failedBackupDetail is a backup whose pause failed on scalardl-blue-2 and
+// whose cleanup unpaused every admin target again.
+func failedBackupDetail() vm.RunDetail {
+	id := "20261124-1100-backup-3fa2b1"
+	at := testNow.Add(-time.Hour)
+	end := at.Add(90 * time.Second)
+	why := "step pause-scalardl: pausing Scalar DL failed (scalardl-blue-2.internal.scalar-labs.com:50053: rpc error: code = Unavailable desc = connection refused); every admin target was unpaused again"
+	return vm.RunDetail{
+		Run:      vm.RunView{ID: id, Kind: vm.KindBackup, Title: "backup", Started: at, Ended: end, State: "failed", Hosts: 3, Detail: "1/5 steps done: " + why},
+		Operator: "alice@jump-1", Error: why,
+		Markers: []string{"pause-window = 1.204s (set by unpause-scalardl at 11:01:30)"},
+		Steps: []vm.RunStepView{
+			{ID: "pause-scalardl", Title: "pause Scalar DL on all 3 admin targets", Status: "failed", Error: "pausing Scalar DL failed (scalardl-blue-2.internal.scalar-labs.com:50053: rpc error: code = Unavailable desc = connection refused); every admin target was unpaused again",
+				Commands: []string{"rpc.Admin/Pause {wait_outstanding: true} scalardl-blue-1.internal.scalar-labs.com:50053"}, Attempts: 1, Started: at, Ended: at.Add(80 * time.Second)},
+			{ID: "cassandra-1/snapshot", Title: "snapshot", Host: "cassandra-1." + domain, Status: "skipped", Error: "an earlier step failed"},
+			{ID: "unpause-scalardl", Title: "unpause Scalar DL on every admin target", Status: "done", Cleanup: true, Attempts: 1, Started: at.Add(80 * time.Second), Ended: end},
+		},
+		Output: []vm.HostOutput{
+			{Host: "", Lines: []string{"11:00:00 $ rpc.Admin/Pause scalardl-blue-1.internal.scalar-labs.com:50053", "11:01:20 ! scalardl-blue-2: connection refused", "11:01:30 $ rpc.Admin/Unpause scalardl-blue-1.internal.scalar-labs.com:50053"}},
+			{Host: "bastion", Lines: []string{"11:00:00 $ mkdir /tmp/scalar-tui.lock"}},
+		},
 	}
 }
 

@@ -2,12 +2,15 @@ package tui
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
+
+	"scalar-tui/tui/vm"
 )
 
 // Golden screens: 120x35, ASCII colour profile (TestMain), fixed clock.
@@ -22,11 +25,17 @@ func goldenRun(t *testing.T, fb *fakeBackend, readonly bool, steps func(tm *teat
 // goldenRunAfter is goldenRun waiting first for every string of first.
 func goldenRunAfter(t *testing.T, fb *fakeBackend, readonly bool, first []string, steps func(tm *teatest.TestModel), wait string) {
 	t.Helper()
+	goldenRunSized(t, fb, readonly, 120, 35, first, steps, wait)
+}
+
+// goldenRunSized is goldenRunAfter on a w x h terminal.
+func goldenRunSized(t *testing.T, fb *fakeBackend, readonly bool, w, h int, first []string, steps func(tm *teatest.TestModel), wait string) {
+	t.Helper()
 	m, err := New(Options{Backend: fb, Readonly: readonly, Clock: testClock, RefreshInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 35))
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	waitFor(t, tm, first...)
 	if steps != nil {
 		steps(tm)
@@ -99,6 +108,42 @@ func TestGoldenHelp(t *testing.T) {
 
 func TestGoldenHelpReadonly(t *testing.T) {
 	goldenRun(t, newFake(), true, func(tm *teatest.TestModel) { keys(tm, "?") }, "closes this help")
+}
+
+// The operator's screens at 80x24 (issue 11 §4).
+
+func TestGoldenOverview80x24(t *testing.T) {
+	goldenRunSized(t, newFake(), false, 80, 24, []string{"refreshed 5s ago", "more hosts below"}, nil, "")
+}
+
+func TestGoldenPlanPreflightFailed80x24(t *testing.T) {
+	fb := newFake()
+	fb.failCheck = "no repair running (reaper-1)"
+	fb.failReason = "Reaper reports repair run 7f3a9c RUNNING on cluster ScalarDL since 11:42; wait for it or abort it in Reaper (reaper-1:8080)"
+	goldenRunSized(t, fb, false, 80, 24, []string{"refreshed 5s ago", "more hosts below"}, func(tm *teatest.TestModel) { keys(tm, "R") }, "abort it")
+}
+
+func TestGoldenRunDetail80x24(t *testing.T) {
+	fb := newFake()
+	d := failedBackupDetail()
+	fb.runs = append([]vm.RunView{d.Run}, fb.runs...)
+	goldenRunSized(t, fb, false, 80, 24, []string{"Unfinished workflow runs", "refreshed 5s ago"}, func(tm *teatest.TestModel) {
+		keys(tm, "esc", ":", "runs", "enter")
+		waitFor(t, tm, "2 entries")
+		keys(tm, "enter")
+	}, "Steps (3)")
+}
+
+func TestGoldenFailedRun80x24(t *testing.T) {
+	fb := newFake()
+	why := "step cassandra-2/repair-scalar: cassandra-2.internal.scalar-labs.com: `nodetool repair -full -pr scalar` exited 2; the coordinator lost its session with 10.42.2.12 (Connection reset by peer)"
+	fb.events = append(runningEvents(), vm.StepFailed{Step: 3, Host: "cassandra-2." + domain, Err: why},
+		vm.Finished{Status: "failed", Err: errors.New(why), At: testNow.Add(30 * time.Second)})
+	goldenRunSized(t, fb, false, 80, 24, []string{"refreshed 5s ago", "more hosts below"}, func(tm *teatest.TestModel) {
+		keys(tm, "R")
+		waitFor(t, tm, "repair-20261124-1200")
+		keys(tm, "enter", "y")
+	}, "✗ failed")
 }
 
 // BenchmarkOverviewView1000 measures View() of the overview with 1,000 hosts at 120x35.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -16,6 +17,7 @@ import (
 type listLoadedMsg struct {
 	rows [][]string
 	runs []vm.RunView // the runs behind rows, on the runs screen
+	ids  []string     // the run ID behind each row ("" for none)
 	err  error
 }
 
@@ -26,9 +28,10 @@ type list struct {
 	title   string
 	header  []string
 	widths  []int
-	load    func(c common.Common) ([][]string, []vm.RunView, error)
+	load    func(c common.Common) ([][]string, []vm.RunView, []string, error)
 	rows    [][]string
 	runs    []vm.RunView
+	ids     []string
 	err     error
 	loading bool
 	cursor  int
@@ -40,10 +43,15 @@ type list struct {
 func newRunsList(c common.Common) *list {
 	return &list{common: c, id: common.RunsID, title: "Workflow runs",
 		header: []string{"ID", "KIND", "STATE", "STARTED (UTC)", "TOOK", "HOSTS", "DETAIL"},
-		widths: []int{14, 8, 10, 16, 8, 5, 0},
-		load: func(c common.Common) ([][]string, []vm.RunView, error) {
+		// STATE fits every journal word whole ("canary-wait").
+		widths: []int{14, 8, 11, 16, 7, 5, 0},
+		load: func(c common.Common) ([][]string, []vm.RunView, []string, error) {
 			runs, err := c.Backend.Runs(c.Ctx, 200)
-			return render.RunRows(runs, c.Now()), runs, err
+			ids := make([]string, len(runs))
+			for i, r := range runs {
+				ids[i] = r.ID
+			}
+			return render.RunRows(runs, c.Now()), runs, ids, err
 		}}
 }
 
@@ -51,9 +59,13 @@ func newAuditList(c common.Common) *list {
 	return &list{common: c, id: common.AuditID, title: "Audit log",
 		header: []string{"TIME (UTC)", "USER", "HOST", "ACTION", "RESULT", "COMMAND"},
 		widths: []int{19, 10, 16, 9, 8, 0},
-		load: func(c common.Common) ([][]string, []vm.RunView, error) {
+		load: func(c common.Common) ([][]string, []vm.RunView, []string, error) {
 			e, err := c.Backend.Audit(c.Ctx, vm.AuditQuery{Limit: 500})
-			return render.AuditRows(e), nil, err
+			ids := make([]string, len(e))
+			for i, a := range e {
+				ids[i] = a.Run
+			}
+			return render.AuditRows(e), nil, ids, err
 		}}
 }
 
@@ -62,8 +74,8 @@ func (m *list) Init() tea.Cmd {
 	m.loading = true
 	c, load := m.common, m.load
 	return common.Wrap(m.id, func() tea.Msg {
-		rows, runs, err := load(c)
-		return listLoadedMsg{rows: rows, runs: runs, err: err}
+		rows, runs, ids, err := load(c)
+		return listLoadedMsg{rows: rows, runs: runs, ids: ids, err: err}
 	})
 }
 
@@ -74,7 +86,7 @@ func (m *list) SetSize(w, h int) { m.width, m.height = w, h }
 func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case listLoadedMsg:
-		m.rows, m.runs, m.err, m.loading = msg.rows, msg.runs, msg.err, false
+		m.rows, m.runs, m.ids, m.err, m.loading = msg.rows, msg.runs, msg.ids, msg.err, false
 		m.cursor = min(m.cursor, max(len(m.rows)-1, 0))
 		m.offset = min(m.offset, m.cursor)
 	case tea.KeyMsg:
@@ -88,9 +100,17 @@ func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.cursor = 0
 		case km.Matches(msg, keymap.Bottom):
 			m.cursor = max(len(m.rows)-1, 0)
+		case km.Matches(msg, keymap.Details):
+			if id := m.selectedID(); id != "" {
+				return m, func() tea.Msg { return common.OpenRunMsg{ID: id} }
+			}
+			if m.cursor < len(m.rows) && m.id == common.AuditID {
+				// No run to open: the entry itself, whole, in the status area.
+				r := m.rows[m.cursor]
+				failed := r[4] != "ok" && r[4] != "exit 0"
+				return m, common.Status(fmt.Sprintf("%s %s on %s (%s, no workflow run): %s → %s", r[0], r[1], r[2], r[3], r[5], r[4]), failed)
+			}
 		case m.id == common.RunsID && km.Matches(msg, keymap.Resume):
-			// r resumes here (Refresh also answers ctrl+r); read-only
-			// disables Resume, so r reloads there.
 			if m.cursor >= len(m.runs) {
 				return m, nil
 			}
@@ -99,12 +119,12 @@ func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, common.Status("run "+run.ID+" is "+run.State+": nothing to resume", false)
 			}
 			return m, func() tea.Msg { return common.ResumeMsg{Run: run} }
-		case km.Matches(msg, keymap.Refresh):
+		case km.Matches(msg, keymap.Reload):
 			return m, m.Init()
 		case km.Matches(msg, keymap.Back):
 			return m, func() tea.Msg { return common.BackMsg{} }
 		}
-		h := max(m.height-3, 1)
+		h := m.pageHeight()
 		if m.cursor < m.offset {
 			m.offset = m.cursor
 		}
@@ -114,6 +134,18 @@ func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	return m, nil
 }
+
+// selectedID is the run ID behind the cursor's row, or "".
+func (m *list) selectedID() string {
+	if m.cursor < len(m.ids) {
+		return m.ids[m.cursor]
+	}
+	return ""
+}
+
+// pageHeight is the number of rows shown under the title, blank line,
+// column header and the line that says how many rows are clipped.
+func (m *list) pageHeight() int { return max(m.height-4, 1) }
 
 // View renders the table.
 func (m *list) View() string {
@@ -125,28 +157,41 @@ func (m *list) View() string {
 		b.WriteString(st.Muted.Render("  loading…"))
 	case m.err != nil:
 		b.WriteString("  " + st.Error.Render(m.err.Error()))
-	case m.id == common.RunsID && m.common.Keys.Allowed(keymap.Resume):
-		b.WriteString(st.Muted.Render("  " + itoa(len(m.rows)) + " entries · r resume the selected unfinished run (asks) · ctrl+r reload · esc back"))
 	default:
-		b.WriteString(st.Muted.Render("  " + itoa(len(m.rows)) + " entries · r reload · esc back"))
+		b.WriteString(st.Muted.Render("  " + itoa(len(m.rows)) + " entries"))
 	}
 	b.WriteString("\n\n")
-	h := max(m.height-3, 1)
+	h := m.pageHeight()
 	off := min(m.offset, len(m.rows))
 	end := min(off+h, len(m.rows))
 	lines := render.Table(m.header, m.rows[off:end], m.widths, m.width, m.cursor-off, st)
 	b.WriteString(strings.Join(lines, "\n"))
+	if below := len(m.rows) - end; below > 0 || off > 0 {
+		for i := end - off; i < h; i++ {
+			b.WriteByte('\n')
+		}
+		b.WriteString("\n" + st.Muted.Render(moreLine(off, below, "rows")))
+	}
 	return b.String()
 }
 
-// ShortHelp returns the list's footer keys.
+// ShortHelp returns the keys that apply to the selected row.
 func (m *list) ShortHelp() []key.Binding {
 	km := m.common.Keys
-	if m.id == common.RunsID && km.Allowed(keymap.Resume) {
-		return []key.Binding{km.Binding(keymap.Resume), km.Binding(keymap.Up), km.Binding(keymap.Down), km.Binding(keymap.Back), km.Binding(keymap.Help)}
+	var out []key.Binding
+	if m.selectedID() != "" {
+		out = append(out, km.Binding(keymap.Details))
 	}
-	return []key.Binding{km.Binding(keymap.Up), km.Binding(keymap.Down), km.Binding(keymap.Refresh), km.Binding(keymap.Back), km.Binding(keymap.Help)}
+	if m.id == common.RunsID && m.cursor < len(m.runs) && m.runs[m.cursor].Unfinished() && km.Allowed(keymap.Resume) {
+		out = append(out, km.Binding(keymap.Resume))
+	}
+	if len(m.rows) > 1 {
+		out = append(out, km.Binding(keymap.Down))
+	}
+	return append(out, km.Binding(keymap.Reload), km.Binding(keymap.Back))
 }
 
 // FullHelp returns the list's keys.
-func (m *list) FullHelp() [][]key.Binding { return m.common.Keys.Full(keymap.ScopeGlobal) }
+func (m *list) FullHelp() [][]key.Binding {
+	return m.common.Keys.Full(keymap.ScopeGlobal, keymap.ScopeLists)
+}

@@ -359,12 +359,18 @@ func compileFilter(q string) func(vm.HostRow) bool {
 }
 
 // topLines renders the cluster summary, alerts and errors above the table.
+// Errors wrap rather than being cut, up to a third of the screen.
 func (m *overview) topLines() []string {
 	st := m.common.Styles
-	var out []string
+	var out, errs []string
+	errLine := func(style func(...string) string, text string) {
+		for _, l := range wrapText(text, max(m.width, 10)) {
+			errs = append(errs, style(l))
+		}
+	}
 	switch {
 	case !m.hasData && m.healthEr != nil:
-		out = append(out, st.Error.Render("health unavailable: "+m.healthEr.Error()))
+		errLine(st.Error.Render, "health unavailable: "+m.healthEr.Error())
 	case !m.hasData:
 		out = append(out, st.Muted.Render("loading health…"))
 	default:
@@ -372,11 +378,21 @@ func (m *overview) topLines() []string {
 			out = append(out, render.Fit(render.ClusterInline(m.health.Cluster, st), m.width))
 		}
 		if m.healthEr != nil {
-			out = append(out, st.Error.Render(render.Fit("last refresh failed: "+m.healthEr.Error(), m.width)))
+			errLine(st.Error.Render, "last refresh failed: "+m.healthEr.Error())
 		}
 		for _, e := range m.health.Errors {
-			out = append(out, st.Warning.Render(render.Fit("partial: "+e, m.width)))
+			errLine(st.Warning.Render, "partial: "+e)
 		}
+	}
+	if m.invErr != nil {
+		errLine(st.Error.Render, "inventory: "+m.invErr.Error())
+	}
+	if n := max(m.height/3, 1); len(errs) > n {
+		hidden := len(errs) - n + 1
+		errs = append(errs[:n-1], st.Warning.Render(render.Fit(fmt.Sprintf("… %d more lines of errors: `scalar-tui health` shows them all; the log has them", hidden), m.width)))
+	}
+	out = append(out, errs...)
+	if m.hasData {
 		if n := len(m.health.Alerts); n > 0 {
 			out = append(out, st.Bold.Render(fmt.Sprintf("Firing alerts (%d)", n)))
 			out = append(out, render.Alerts(m.health.Alerts, st, m.common.Now(), m.width, 3)...)
@@ -384,19 +400,34 @@ func (m *overview) topLines() []string {
 			out = append(out, st.Healthy.Render("No firing alerts"))
 		}
 	}
-	if m.invErr != nil {
-		out = append(out, st.Error.Render(render.Fit("inventory: "+m.invErr.Error(), m.width)))
-	}
 	return out
 }
 
-// tableHeight is the number of table lines that fit under the top lines.
+// tableHeight is the number of table lines that fit under the top lines;
+// when the table does not fit, one line is kept to say how many hosts are
+// above and below.
 func (m *overview) tableHeight() int {
 	h := m.height - len(m.topLines()) - 2 // blank line and column header
 	if m.editing || m.filter.Value() != "" {
 		h--
 	}
+	if len(m.lines) > h {
+		h--
+	}
 	return max(h, 1)
+}
+
+// hostsOutside counts the hosts above and below the visible table lines.
+func (m *overview) hostsOutside(off, end int) (above, below int) {
+	for _, l := range m.hostLine {
+		switch {
+		case l < off:
+			above++
+		case l >= end:
+			below++
+		}
+	}
+	return above, below
 }
 
 func (m *overview) ensureVisible() {
@@ -454,7 +485,7 @@ func (m *overview) View() string {
 		b.WriteByte('\n')
 		switch {
 		case m.filter.Value() != "":
-			b.WriteString(st.Muted.Render("  no host matches the filter (esc clears it)"))
+			b.WriteString(st.Muted.Render("  no host matches the filter (" + m.common.Keys.Key(keymap.Back) + " clears it)"))
 		case m.inv == nil && m.invErr == nil:
 			b.WriteString(st.Muted.Render("  loading inventory…"))
 		default:
@@ -464,12 +495,16 @@ func (m *overview) View() string {
 	for i := end - m.offset; i < h; i++ {
 		b.WriteByte('\n')
 	}
+	if above, below := m.hostsOutside(m.offset, end); len(m.lines) > h {
+		b.WriteString("\n" + st.Muted.Render(moreLine(above, below, "hosts")))
+	}
 	if m.editing || m.filter.Value() != "" {
 		b.WriteByte('\n')
 		if m.editing {
 			b.WriteString(m.filter.View())
 		} else {
-			b.WriteString(st.Muted.Render(fmt.Sprintf("filter: %s (%d of %d hosts; / edit, esc clear)", m.filter.Value(), len(m.hostLine), len(m.rows))))
+			km := m.common.Keys
+			b.WriteString(st.Muted.Render(fmt.Sprintf("filter: %s (%d of %d hosts; %s edit, %s clear)", m.filter.Value(), len(m.hostLine), len(m.rows), km.Key(keymap.Filter), km.Key(keymap.Back))))
 		}
 	}
 	return b.String()
@@ -480,7 +515,21 @@ func (m *overview) ShortHelp() []key.Binding {
 	if m.editing {
 		return m.filter.ShortHelp()
 	}
-	return m.common.Keys.Short(keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeGlobal)
+	var out []key.Binding
+	for _, b := range m.common.Keys.Short(keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeGlobal) {
+		switch b.Help().Key {
+		case m.common.Keys.Key(keymap.Open), m.common.Keys.Key(keymap.Shell):
+			if m.selected == "" {
+				continue // no host to open or shell into
+			}
+		case m.common.Keys.Key(keymap.Back):
+			if m.filter.Value() == "" {
+				continue // esc only clears a filter here
+			}
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // FullHelp returns the overview's keys by scope.

@@ -13,15 +13,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/components/confirm"
@@ -89,6 +94,7 @@ type Model struct {
 	workflow *workflow
 	runs     *list
 	audit    *list
+	run      *runDetail
 	help     help.Model
 	showHelp bool
 	// helpOffset scrolls the help view on short terminals.
@@ -137,6 +143,7 @@ func New(opts Options) (*Model, error) {
 	m.workflow = newWorkflow(c, m.envName)
 	m.runs = newRunsList(c)
 	m.audit = newAuditList(c)
+	m.run = newRunDetail(c)
 	m.resize(80, 24)
 	return m, nil
 }
@@ -172,13 +179,46 @@ func (m *Model) Init() tea.Cmd { return tea.Batch(m.overview.Init(), loadUnfinis
 // Screen returns the screen shown.
 func (m *Model) Screen() common.Screen { return m.screen }
 
-// bodyHeight leaves one line for the header, one for status and one for help.
+// resize records the terminal size and lays the screens out again.
 func (m *Model) resize(w, h int) {
 	m.width, m.height = w, h
 	m.common.Width, m.common.Height = w, h
-	bh := max(h-3, 1)
 	m.help.Width = w
-	for _, c := range []common.Component{m.overview, m.detail, m.workflow, m.runs, m.audit} {
+	m.layout()
+}
+
+// bodyHeight leaves one line for the header, the status lines (an error
+// wraps over several) and one line for the footer.
+func (m *Model) bodyHeight() int { return max(m.height-2-len(m.statusLines()), 1) }
+
+// maxStatusLines bounds how much of the screen a wrapped error may take.
+func (m *Model) maxStatusLines() int { return max(m.height/3, 1) }
+
+// statusLines is the status area: one line, or an error wrapped over as
+// many lines as it needs (up to a third of the screen), so an error is
+// never cut off.
+func (m *Model) statusLines() []string {
+	if m.cmdMode || m.status == "" || !m.statusEr {
+		return []string{""}
+	}
+	lines := wrapText(m.status, max(m.width, 10))
+	if n := m.maxStatusLines(); len(lines) > n {
+		lines = append(lines[:n-1], render.Fit(strings.Join(lines[n-1:], " "), m.width))
+	}
+	return lines
+}
+
+// setStatus shows text in the status area and lays the screens out again,
+// as an error may take more lines than the previous status.
+func (m *Model) setStatus(text string, isErr bool) {
+	m.status, m.statusEr = text, isErr
+	m.layout()
+}
+
+// layout gives every screen the body area left by the status lines.
+func (m *Model) layout() {
+	w, bh := m.width, m.bodyHeight()
+	for _, c := range []common.Component{m.overview, m.detail, m.workflow, m.runs, m.audit, m.run} {
 		c.SetSize(w, bh)
 	}
 	if m.dialog != nil {
@@ -199,6 +239,8 @@ func (m *Model) active() common.Component {
 		return m.runs
 	case common.ScreenAudit:
 		return m.audit
+	case common.ScreenRun:
+		return m.run
 	}
 	return m.overview
 }
@@ -215,6 +257,8 @@ func (m *Model) component(id common.ComponentID) common.Component {
 		return m.runs
 	case common.AuditID:
 		return m.audit
+	case common.RunID:
+		return m.run
 	}
 	return nil
 }
@@ -224,6 +268,10 @@ type (
 	shellDoneMsg struct {
 		host string
 		err  error
+		// reason is the last line the shell command wrote to stderr
+		// (e.g. "scalar-tui: dial cassandra-1 via bastion: ..."), which
+		// the console's own screen would otherwise hide.
+		reason string
 	}
 	envSwitchedMsg struct {
 		name string
@@ -244,7 +292,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case common.StatusMsg:
-		m.status, m.statusEr = msg.Text, msg.Err
+		m.setStatus(msg.Text, msg.Err)
 		return m, nil
 	case common.NavigateMsg:
 		return m, m.navigate(msg.To, msg.Host)
@@ -261,21 +309,24 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			[]string{"Commands typed there are not checked by the console."}, msg.Host)
 		return m, nil
 	case shellDoneMsg:
-		if msg.err != nil {
-			m.status, m.statusEr = "shell on "+msg.host+": "+msg.err.Error(), true
-		} else {
-			m.status, m.statusEr = "shell on "+msg.host+" closed", false
+		switch {
+		case msg.err != nil && msg.reason != "":
+			m.setStatus("shell on "+msg.host+" failed: "+msg.reason+" ("+msg.err.Error()+")", true)
+		case msg.err != nil:
+			m.setStatus("shell on "+msg.host+": "+msg.err.Error(), true)
+		default:
+			m.setStatus("shell on "+msg.host+" closed", false)
 		}
 		return m, nil
 	case envSwitchedMsg:
 		if msg.err != nil {
-			m.status, m.statusEr = "env "+msg.name+": "+msg.err.Error(), true
+			m.setStatus("env "+msg.name+": "+msg.err.Error(), true)
 			return m, nil
 		}
 		// Forget everything of the old environment at once: the header
 		// names the new one, health shows as pending, the selection and
 		// any plan made against the old environment are gone.
-		m.status, m.statusEr = "switched to "+msg.name, false
+		m.setStatus("switched to "+msg.name, false)
 		m.envHint = msg.name
 		m.history, m.screen = nil, common.ScreenOverview
 		m.overview.Reset()
@@ -288,9 +339,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case resumeLookupMsg:
 		switch {
 		case msg.err != nil:
-			m.status, m.statusEr = "resume "+msg.id+": "+msg.err.Error(), true
+			m.setStatus("resume "+msg.id+": "+msg.err.Error(), true)
 		case !msg.ok:
-			m.status, m.statusEr = "resume: no run "+msg.id+" in the journal (see :runs)", true
+			m.setStatus("resume: no run "+msg.id+" in the journal (see :runs)", true)
 		default:
 			m.askResume(msg.run)
 		}
@@ -299,10 +350,31 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.askResume(msg.Run)
 		return m, nil
 	case tea.KeyMsg:
+		// Keys that arrive in one read (jjj over a slow link, key repeat)
+		// come as one message with several runes: each one counts. A
+		// paste stays whole (it is text for an input, never commands).
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+			cmds := make([]tea.Cmd, 0, len(msg.Runes))
+			for _, r := range msg.Runes {
+				cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+			}
+			return m, tea.Sequence(cmds...)
+		}
 		return m, m.key(msg)
+	case common.OpenRunMsg:
+		return m, m.navigateRun(msg.ID)
 	}
 	_, cmd := m.active().Update(msg)
 	return m, cmd
+}
+
+// navigateRun shows run id in full.
+func (m *Model) navigateRun(id string) tea.Cmd {
+	if m.screen != common.ScreenRun {
+		m.history = append(m.history, m.screen)
+	}
+	m.screen = common.ScreenRun
+	return m.run.Open(id)
 }
 
 func (m *Model) key(k tea.KeyMsg) tea.Cmd {
@@ -314,9 +386,11 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		switch k.Type {
 		case tea.KeyEnter:
 			m.cmdMode = false
+			m.layout()
 			return m.runCommand(m.cmdLine.Value())
 		case tea.KeyEsc:
 			m.cmdMode = false
+			m.layout()
 		default:
 			m.cmdLine, _ = m.cmdLine.Update(k)
 		}
@@ -344,7 +418,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		switch {
 		case km.Matches(k, keymap.Back):
 			m.offer = nil
-			m.status, m.statusEr = "resume offer dismissed; :runs lists the unfinished runs (r resumes there)", false
+			m.setStatus("resume offer dismissed; :runs lists the unfinished runs ("+km.Key(keymap.Resume)+" resumes there)", false)
 			return nil
 		case km.Matches(k, keymap.Quit):
 			return m.quit()
@@ -353,6 +427,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 			return nil
 		case km.Matches(k, keymap.CommandMode):
 			m.cmdMode = true
+			m.layout()
 			m.cmdLine.SetValue("")
 			return nil
 		}
@@ -363,7 +438,9 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		_, cmd := m.active().Update(k)
 		return cmd
 	}
-	m.status = ""
+	if m.status != "" {
+		m.setStatus("", false)
+	}
 	switch {
 	case km.Matches(k, keymap.Quit):
 		return m.quit()
@@ -374,6 +451,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return m.navigate(common.ScreenWorkflow, "")
 	case km.Matches(k, keymap.CommandMode):
 		m.cmdMode = true
+		m.layout()
 		m.cmdLine.SetValue("")
 		return nil
 	}
@@ -402,7 +480,7 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 	d := m.dialog
 	m.dialog = nil
 	if !d.Confirmed() {
-		m.status, m.statusEr = d.ID+": not confirmed, nothing done", false
+		m.setStatus(d.ID+": not confirmed, nothing done", false)
 		return nil
 	}
 	switch d.ID {
@@ -413,7 +491,7 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 	case "resume":
 		run := d.Target().(vm.RunView)
 		if m.workflow.Running() {
-			m.status, m.statusEr = "a workflow is already running; "+run.ID+" was not resumed", true
+			m.setStatus("a workflow is already running; "+run.ID+" was not resumed", true)
 			return nil
 		}
 		m.offer = nil
@@ -429,7 +507,7 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 // status line instead: the operator should still know.
 func (m *Model) offerUnfinished(msg unfinishedRunsMsg) {
 	if msg.err != nil {
-		m.status, m.statusEr = "journal: "+msg.err.Error()+" (unfinished runs not checked)", true
+		m.setStatus("journal: "+msg.err.Error()+" (unfinished runs not checked)", true)
 		return
 	}
 	runs := unfinished(msg.runs)
@@ -443,11 +521,11 @@ func (m *Model) offerUnfinished(msg unfinishedRunsMsg) {
 	_, canResume := m.common.Backend.(vm.Resumer)
 	switch {
 	case !m.common.Keys.Allowed(keymap.Resume):
-		m.status, m.statusEr = note+" — read-only: resume from a read-write session", true
+		m.setStatus(note+" — read-only: resume from a read-write session", true)
 	case !canResume:
-		m.status, m.statusEr = note+" — this backend cannot resume", true
+		m.setStatus(note+" — this backend cannot resume", true)
 	case m.workflow.Running():
-		m.status, m.statusEr = note+" — see :runs", true
+		m.setStatus(note+" — see :runs", true)
 	default:
 		m.offer = newResumeOffer(m.common, runs)
 		m.offer.SetSize(m.width, max(m.height-3, 1))
@@ -459,17 +537,17 @@ func (m *Model) offerUnfinished(msg unfinishedRunsMsg) {
 func (m *Model) askResume(run vm.RunView) {
 	switch {
 	case !m.common.Keys.Allowed(keymap.Resume):
-		m.status, m.statusEr = "resume is not available in read-only mode", true
+		m.setStatus("resume is not available in read-only mode", true)
 		return
 	case !run.Unfinished():
-		m.status, m.statusEr = "run "+run.ID+" is "+run.State+": nothing to resume", false
+		m.setStatus("run "+run.ID+" is "+run.State+": nothing to resume", false)
 		return
 	case m.workflow.Running():
-		m.status, m.statusEr = "a workflow is already running; wait for it or cancel it before resuming "+run.ID, true
+		m.setStatus("a workflow is already running; wait for it or cancel it before resuming "+run.ID, true)
 		return
 	}
 	if _, ok := m.common.Backend.(vm.Resumer); !ok {
-		m.status, m.statusEr = "resume: "+vm.ErrNotSupported.Error(), true
+		m.setStatus("resume: "+vm.ErrNotSupported.Error(), true)
 		return
 	}
 	title := fmt.Sprintf("Resume %s run %s on %s?", run.Kind, run.ID, m.envOrUnknown())
@@ -479,12 +557,61 @@ func (m *Model) askResume(run vm.RunView) {
 
 // shell suspends the console and runs the backend's shell command for host.
 func (m *Model) shell(host string) tea.Cmd {
-	c := m.common.Backend.ShellCommand(host)
+	c, done := m.prepareShell(host)
 	if c == nil {
-		m.status, m.statusEr = "shell: the backend cannot open a shell on "+host, true
 		return nil
 	}
-	return tea.ExecProcess(c, func(err error) tea.Msg { return shellDoneMsg{host: host, err: err} })
+	return tea.ExecProcess(c, done)
+}
+
+// prepareShell returns the backend's shell command for host with its
+// stderr also kept (the tail of it), and the callback that turns its end
+// into a shellDoneMsg carrying the last line it wrote: when the shell
+// cannot be opened (host down, key refused) that line is the reason, and
+// the console's screen, redrawn at once, would otherwise hide it.
+func (m *Model) prepareShell(host string) (*exec.Cmd, func(error) tea.Msg) {
+	c := m.common.Backend.ShellCommand(host)
+	if c == nil {
+		m.setStatus("shell: the backend cannot open a shell on "+host, true)
+		return nil, nil
+	}
+	tail := &tailWriter{max: 4096}
+	if c.Stderr == nil {
+		c.Stderr = io.MultiWriter(os.Stderr, tail)
+	} else {
+		c.Stderr = io.MultiWriter(c.Stderr, tail)
+	}
+	return c, func(err error) tea.Msg { return shellDoneMsg{host: host, err: err, reason: tail.lastLine()} }
+}
+
+// tailWriter keeps the last max bytes written to it.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+// lastLine is the last non-empty line written, without terminal escapes.
+func (t *tailWriter) lastLine() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.ReplaceAll(ansi.Strip(string(t.buf)), "\r", "\n"), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
 }
 
 func (m *Model) navigate(to common.Screen, host string) tea.Cmd {
@@ -515,7 +642,7 @@ func (m *Model) back() {
 func (m *Model) plan(p common.PlanMsg) tea.Cmd {
 	id := keymap.ID(p.Kind)
 	if !m.common.Keys.Allowed(id) {
-		m.status, m.statusEr = string(p.Kind)+" is not available in read-only mode", true
+		m.setStatus(string(p.Kind)+" is not available in read-only mode", true)
 		return nil
 	}
 	cmd := m.workflow.Start(p)
@@ -578,11 +705,11 @@ func parseCommand(line string) (command, error) {
 func (m *Model) runCommand(line string) tea.Cmd {
 	c, err := parseCommand(line)
 	if err != nil {
-		m.status, m.statusEr = err.Error(), true
+		m.setStatus(err.Error(), true)
 		return nil
 	}
 	if a, ok := keymap.ByCommand(c.name); ok && !m.common.Keys.Allowed(a.ID) {
-		m.status, m.statusEr = ":"+c.name+" is not available in read-only mode", true
+		m.setStatus(":"+c.name+" is not available in read-only mode", true)
 		return nil
 	}
 	switch c.name {
@@ -604,18 +731,18 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		return m.quit()
 	case "resume":
 		if _, ok := m.common.Backend.(vm.Resumer); !ok {
-			m.status, m.statusEr = ":resume: "+vm.ErrNotSupported.Error(), true
+			m.setStatus(":resume: "+vm.ErrNotSupported.Error(), true)
 			return nil
 		}
 		return lookupRun(m.common, c.arg)
 	case "env":
 		sw, ok := m.common.Backend.(vm.EnvSwitcher)
 		if !ok {
-			m.status, m.statusEr = ":env: "+vm.ErrNotSupported.Error(), true
+			m.setStatus(":env: "+vm.ErrNotSupported.Error(), true)
 			return nil
 		}
 		if m.workflow.Running() {
-			m.status, m.statusEr = ":env: a workflow is running on "+m.envOrUnknown()+"; wait for it or cancel it before switching", true
+			m.setStatus(":env: a workflow is running on "+m.envOrUnknown()+"; wait for it or cancel it before switching", true)
 			return nil
 		}
 		ctx, name := m.common.Ctx, c.arg
@@ -624,18 +751,25 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	return nil
 }
 
-// View draws header, body, status line and footer help.
+// View draws header, body, status lines and the footer.
 func (m *Model) View() string {
 	st := m.common.Styles
 	o := m.overview
 	header := headerLine(m.common, o.inv, m.envHint, o.health, o.hasData, o.healthEr, o.fetched, m.screen.String(), m.width)
-	bh := max(m.height-3, 1)
+	bh := m.bodyHeight()
 	var body string
 	switch {
 	case m.showHelp:
 		lines := strings.Split(m.fullHelp(), "\n")
-		off := min(m.helpOffset, max(len(lines)-bh, 0))
-		body = strings.Join(lines[off:], "\n")
+		off := min(m.helpOffset, max(len(lines)-bh+1, 0))
+		end := min(off+bh-1, len(lines))
+		if len(lines) <= bh {
+			end = len(lines)
+		}
+		body = strings.Join(lines[off:end], "\n")
+		if below := len(lines) - end; below > 0 {
+			body += "\n" + st.Muted.Render(moreLine(off, below, "lines"))
+		}
 	case m.dialog != nil:
 		body = m.dialog.Overlay(m.width, bh)
 	case m.offer != nil:
@@ -649,14 +783,91 @@ func (m *Model) View() string {
 	case m.cmdMode:
 		status = m.cmdLine.View()
 	case m.status != "" && m.statusEr:
-		status = st.Error.Render(render.Fit(m.status, m.width))
+		lines := m.statusLines()
+		for i, l := range lines {
+			lines[i] = st.Error.Render(render.Fit(l, m.width))
+		}
+		status = strings.Join(lines, "\n")
 	case m.status != "":
 		status = st.Status.Render(render.Fit(m.status, m.width))
 	case m.workflow.Running() && m.screen != common.ScreenWorkflow:
-		status = st.Warning.Render(render.Fit("workflow "+m.workflow.Describe()+" — w to watch", m.width))
+		status = st.Warning.Render(render.Fit("workflow "+m.workflow.Describe()+" — "+m.common.Keys.Key(keymap.Watch)+" to watch", m.width))
 	}
-	footer := render.Fit(m.help.ShortHelpView(m.ShortHelp()), m.width)
-	return header + "\n" + body + "\n" + status + "\n" + footer
+	return header + "\n" + body + "\n" + status + "\n" + m.footer()
+}
+
+// footer renders the short help of the current state. Outside dialogs and
+// text inputs it always ends with help and quit; when the keys do not fit,
+// the ones before them are dropped (with "…"), never those two.
+func (m *Model) footer() string {
+	km := m.common.Keys
+	bs := m.ShortHelp()
+	var tail []key.Binding
+	if m.dialog == nil && !m.cmdMode && !m.capturing() {
+		tail = []key.Binding{km.Binding(keymap.Help), km.Binding(keymap.Quit)}
+	}
+	if m.showHelp {
+		tail = nil // ?, q and esc all close the help: shown as esc back
+	}
+	seen := map[string]bool{}
+	for _, b := range tail {
+		seen[b.Help().Key] = true
+	}
+	var head []key.Binding
+	for _, b := range bs {
+		if b.Enabled() && !seen[b.Help().Key] {
+			seen[b.Help().Key] = true
+			head = append(head, b)
+		}
+	}
+	hs := m.help.Styles
+	item := func(b key.Binding) string {
+		return hs.ShortKey.Render(b.Help().Key) + " " + hs.ShortDesc.Render(b.Help().Desc)
+	}
+	sep := hs.ShortSeparator.Render(m.help.ShortSeparator)
+	ellipsis := hs.Ellipsis.Render("…")
+	var tailItems []string
+	for _, b := range tail {
+		tailItems = append(tailItems, item(b))
+	}
+	tailStr := strings.Join(tailItems, sep)
+	room := m.width - lipgloss.Width(tailStr)
+	if len(tail) > 0 {
+		room -= lipgloss.Width(sep)
+	}
+	var headItems []string
+	used := 0
+	for i, b := range head {
+		it := item(b)
+		w := lipgloss.Width(it)
+		if used > 0 {
+			w += lipgloss.Width(sep)
+		}
+		more := 0
+		if i < len(head)-1 {
+			more = lipgloss.Width(sep) + lipgloss.Width(ellipsis)
+		}
+		if used+w+more > room && (i < len(head)-1 || used+w > room) {
+			headItems = append(headItems, ellipsis)
+			break
+		}
+		headItems = append(headItems, it)
+		used += w
+	}
+	all := headItems
+	if tailStr != "" {
+		all = append(all, tailStr)
+	}
+	return render.Fit(strings.Join(all, sep), m.width)
+}
+
+// capturing reports whether the active screen takes every key (a text input).
+func (m *Model) capturing() bool {
+	if m.showHelp || m.offer != nil {
+		return false
+	}
+	c, ok := m.active().(interface{ Capturing() bool })
+	return ok && c.Capturing()
 }
 
 // fullHelp renders the help view from the key map: every enabled binding
@@ -672,7 +883,7 @@ func (m *Model) fullHelp() string {
 	}
 	b.WriteString(st.Muted.Render(")"))
 	b.WriteString("\n\n")
-	scopes := []keymap.Scope{keymap.ScopeGlobal, keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeWorkflow, keymap.ScopeDialog}
+	scopes := []keymap.Scope{keymap.ScopeGlobal, keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeWorkflow, keymap.ScopeLists, keymap.ScopeDialog}
 	var cols []string
 	for _, s := range scopes {
 		groups := km.Full(s)
@@ -705,7 +916,7 @@ func (m *Model) fullHelp() string {
 	}
 	cmds = append(cmds, ":env NAME", ":help")
 	b.WriteString(strings.Join(cmds, "  "))
-	b.WriteString("\n\n" + st.Muted.Render("esc or ? closes this help"))
+	b.WriteString("\n\n" + st.Muted.Render(km.Key(keymap.Back)+" or "+km.Key(keymap.Help)+" closes this help"))
 	return b.String()
 }
 

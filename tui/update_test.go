@@ -78,7 +78,7 @@ func press(t testing.TB, m *Model, keys ...string) {
 }
 
 func keyMsgs(k string) []tea.KeyMsg {
-	special := map[string]tea.KeyType{"enter": tea.KeyEnter, "tab": tea.KeyTab, "esc": tea.KeyEsc, "ctrl+c": tea.KeyCtrlC,
+	special := map[string]tea.KeyType{"enter": tea.KeyEnter, "tab": tea.KeyTab, "esc": tea.KeyEsc, "ctrl+c": tea.KeyCtrlC, "ctrl+r": tea.KeyCtrlR,
 		"up": tea.KeyUp, "down": tea.KeyDown, "left": tea.KeyLeft, "right": tea.KeyRight, "backspace": tea.KeyBackspace, "space": tea.KeySpace}
 	if t, ok := special[k]; ok {
 		return []tea.KeyMsg{{Type: t}}

@@ -31,6 +31,8 @@ const (
 	wfRunning
 	wfPaused
 	wfDone
+	// wfFailed is every end but done; workflow.endStatus holds the
+	// journal's word for it (failed, canceled, refused...).
 	wfFailed
 )
 
@@ -70,7 +72,13 @@ type (
 		what string
 		err  error
 	}
-	wfTickMsg struct{ seq int }
+	wfTickMsg        struct{ seq int }
+	preflightDoneMsg struct {
+		seq    int
+		planID string
+		checks []vm.CheckView
+		err    error
+	}
 )
 
 // workflow plans, confirms and follows one workflow run.
@@ -86,6 +94,15 @@ type workflow struct {
 	planErr error
 	scroll  int
 	dialog  *confirm.Model
+	// Preflight of the plan shown: checking while it runs, then checks
+	// (or checkErr when it could not run). Without a vm.Preflighter the
+	// checks are only listed; the run checks them.
+	checking bool
+	checks   []vm.CheckView
+	checkErr error
+	// confirmAfterCheck is set by Enter while preflight runs: the confirm
+	// dialog opens when every check passed (and never otherwise).
+	confirmAfterCheck bool
 
 	events  <-chan vm.WorkflowEvent
 	control vm.WorkflowControl
@@ -107,6 +124,8 @@ type workflow struct {
 	gateWait  bool
 	started   time.Time
 	ended     time.Time
+	// endStatus is the journal's word for how the run ended.
+	endStatus string
 	runErr    error
 	canary    bool
 	pauseReq  bool
@@ -138,10 +157,11 @@ func (m *workflow) Describe() string {
 // Start begins a new plan; it refuses while a run is in progress.
 func (m *workflow) Start(p common.PlanMsg) tea.Cmd {
 	if m.Running() {
-		return common.Status("a workflow is already running; wait for it or cancel it (ctrl+c on the workflow screen)", true)
+		return common.Status("a workflow is already running; wait for it or cancel it ("+m.common.Keys.Key(keymap.CancelRun)+" on the workflow screen)", true)
 	}
 	m.kind, m.params = p.Kind, p.Params
 	m.plan, m.planErr, m.dialog, m.scroll = vm.PlanView{}, nil, nil, 0
+	m.checking, m.checks, m.checkErr, m.confirmAfterCheck = false, nil, nil, false
 	if p.AskTag {
 		m.state = wfAskTag
 		m.tag.SetValue(p.Params.Tag)
@@ -152,6 +172,7 @@ func (m *workflow) Start(p common.PlanMsg) tea.Cmd {
 
 func (m *workflow) requestPlan() tea.Cmd {
 	m.state = wfPlanning
+	m.checking, m.checks, m.checkErr, m.confirmAfterCheck = false, nil, nil, false
 	m.seq++
 	seq, kind, params, c := m.seq, m.kind, m.params, m.common
 	return common.Wrap(common.WorkflowID, func() tea.Msg {
@@ -167,10 +188,72 @@ func (m *workflow) Init() tea.Cmd { return nil }
 func (m *workflow) SetSize(w, h int) {
 	m.width, m.height = w, h
 	m.vp.Width = w
-	m.vp.Height = max(h-8, 3)
+	m.layoutLog()
 	if m.dialog != nil {
 		m.dialog.SetSize(w, h)
 	}
+}
+
+// layoutLog gives the host log what the run view's other lines leave,
+// keeping it at the bottom if it was: the error area above it wraps over
+// as many lines as the error needs.
+func (m *workflow) layoutLog() {
+	bottom := m.vp.AtBottom()
+	m.vp.Height = max(m.height-7-len(m.errorLines()), 3)
+	if bottom {
+		m.vp.GotoBottom()
+	}
+}
+
+// errorLines is the run's error (or note) wrapped to the width: never cut.
+func (m *workflow) errorLines() []string {
+	text := ""
+	switch {
+	case m.runErr != nil:
+		text = "error: " + m.runErr.Error()
+	case m.notice != "":
+		text = "note: " + m.notice
+	default:
+		return []string{""}
+	}
+	lines := wrapText(text, max(m.width, 10))
+	if n := max(m.height/3, 1); len(lines) > n {
+		lines = append(lines[:n-1], render.Fit(strings.Join(lines[n-1:], " "), m.width))
+	}
+	return lines
+}
+
+// preflight runs the plan's checks now, if the backend can, so the plan
+// view shows each one's result before the operator confirms.
+func (m *workflow) preflight() tea.Cmd {
+	pf, ok := m.common.Backend.(vm.Preflighter)
+	if !ok || m.planErr != nil || len(m.plan.Checks) == 0 {
+		return nil
+	}
+	m.checking = true
+	seq, id, c := m.seq, m.plan.ID, m.common
+	return common.Wrap(common.WorkflowID, func() tea.Msg {
+		checks, err := pf.Preflight(c.Ctx, id)
+		return preflightDoneMsg{seq: seq, planID: id, checks: checks, err: err}
+	})
+}
+
+// refusal says why the plan shown cannot be confirmed, or "" when it can.
+func (m *workflow) refusal() string {
+	switch {
+	case m.planErr != nil || len(m.plan.Steps) == 0:
+		return "nothing to run"
+	case m.checking:
+		return "preflight is still running: wait for every check's ✓ or ✗"
+	case m.checkErr != nil:
+		return "preflight could not run (" + m.checkErr.Error() + "); the plan cannot be confirmed"
+	}
+	for _, c := range m.checks {
+		if !c.OK {
+			return "preflight " + c.Name + " failed: " + c.Reason + "; the plan cannot be confirmed"
+		}
+	}
+	return ""
 }
 
 // Update handles plans, run events and keys.
@@ -180,9 +263,23 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.seq != m.seq || m.state != wfPlanning {
 			return m, nil
 		}
-		// What the operator chose is what runs, whatever the backend echoed.
+		// What the operator chose is what runs, whatever the backend
+		// echoed; canary only where the workflow honours it.
+		if !msg.plan.CanaryOK {
+			m.params.Canary = false
+		}
 		msg.plan.Params.Canary = m.params.Canary
 		m.plan, m.planErr, m.state = msg.plan, msg.err, wfPlan
+		return m, m.preflight()
+	case preflightDoneMsg:
+		if msg.seq != m.seq || m.state != wfPlan || msg.planID != m.plan.ID {
+			return m, nil
+		}
+		m.checking, m.checks, m.checkErr = false, msg.checks, msg.err
+		if m.confirmAfterCheck {
+			m.confirmAfterCheck = false
+			return m, m.confirmRun()
+		}
 		return m, nil
 	case runStartedMsg:
 		if msg.seq != m.seq {
@@ -196,8 +293,9 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			what = "resume " + m.plan.ID
 		}
 		if msg.err != nil {
-			m.state, m.runErr, m.ended = wfFailed, msg.err, m.common.Now()
+			m.state, m.runErr, m.ended, m.endStatus = wfFailed, msg.err, m.common.Now(), "not started"
 			m.stopped()
+			m.layoutLog()
 			return m, common.Status(what+": "+msg.err.Error(), true)
 		}
 		if msg.resumed {
@@ -214,12 +312,14 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.apply(msg.ev)
+		m.layoutLog()
 		return m, waitForEvent(m.seq, m.events)
 	case runClosedMsg:
 		if msg.seq == m.seq && m.Running() {
-			m.state, m.ended = wfFailed, m.common.Now()
+			m.state, m.ended, m.endStatus = wfFailed, m.common.Now(), "unknown"
 			m.runErr = errors.New("event stream closed before the run finished; check :runs and resume it if it is unfinished")
 			m.stopped()
+			m.layoutLog()
 			return m, common.Status("workflow: the backend's event stream closed before the run finished", true)
 		}
 		return m, nil
@@ -308,13 +408,24 @@ func (m *workflow) apply(ev vm.WorkflowEvent) {
 	case vm.Paused:
 		m.state, m.canary, m.pauseReq = wfPaused, e.Canary, false
 	case vm.Finished:
+		// Elapsed stops here, whether or not the backend said when.
 		m.ended = e.At
+		if m.ended.IsZero() {
+			m.ended = m.common.Now()
+		}
 		if e.Err != nil {
-			m.state, m.runErr = wfFailed, e.Err
-		} else if m.runErr != nil {
-			m.state = wfFailed
-		} else {
-			m.state = wfDone
+			m.runErr = e.Err
+		}
+		m.endStatus = e.Status
+		if m.endStatus == "" {
+			m.endStatus = "done"
+			if m.runErr != nil {
+				m.endStatus = "failed"
+			}
+		}
+		m.state = wfFailed
+		if m.endStatus == "done" {
+			m.state, m.runErr = wfDone, nil
 		}
 		m.stopped()
 	}
@@ -365,7 +476,7 @@ func (m *workflow) follow(plan vm.PlanView) {
 		m.step = max(m.step, min(i+1, len(plan.Steps)-1))
 	}
 	m.gate, m.gateWait, m.runErr, m.canary, m.pauseReq, m.notice = "", false, nil, false, false, ""
-	m.started, m.ended = m.common.Now(), time.Time{}
+	m.started, m.ended, m.endStatus = m.common.Now(), time.Time{}, ""
 	m.control, m.events = nil, nil
 	m.vp.SetContent("")
 }
@@ -427,6 +538,7 @@ func (m *workflow) Reset() {
 	}
 	m.seq++
 	m.state, m.dialog, m.plan, m.planErr, m.scroll = wfIdle, nil, vm.PlanView{}, nil, 0
+	m.checking, m.checks, m.checkErr, m.confirmAfterCheck = false, nil, nil, false
 	m.params, m.kind = vm.WorkflowParams{}, ""
 	m.follow(vm.PlanView{})
 }
@@ -512,15 +624,15 @@ func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
 	case wfPlan:
 		switch {
 		case km.Matches(k, keymap.Run):
-			if m.planErr != nil || len(m.plan.Steps) == 0 {
-				return common.Status("nothing to run", true)
+			if m.checking && m.planErr == nil {
+				m.confirmAfterCheck = true
+				return common.Status("waiting for the preflight checks; the confirmation opens if they all pass", false)
 			}
-			if !keymap.Dangerous(keymap.Run) {
-				return m.begin(m.plan)
-			}
-			m.openDialog("run", m.runTitle(), append([]string{canaryLine(m.plan)}, planLines(m.plan)...), m.plan)
-			return nil
+			return m.confirmRun()
 		case km.Matches(k, keymap.CanaryMode):
+			if !m.plan.CanaryOK {
+				return common.Status(string(m.plan.Kind)+" does not stop after a first host, so canary is not offered for it", false)
+			}
 			// Re-plan so the plan shown, confirmed and run carries the choice.
 			m.params.Canary = !m.params.Canary
 			return m.requestPlan()
@@ -576,6 +688,23 @@ func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// confirmRun opens the confirm dialog for the plan shown, or says why the
+// plan cannot run.
+func (m *workflow) confirmRun() tea.Cmd {
+	if why := m.refusal(); why != "" {
+		return common.Status(why, true)
+	}
+	if !keymap.Dangerous(keymap.Run) {
+		return m.begin(m.plan)
+	}
+	lines := m.planLines()
+	if cl := canaryLine(m.plan, m.common.Keys); cl != "" {
+		lines = append([]string{cl}, lines...)
+	}
+	m.openDialog("run", m.runTitle(), lines, m.plan)
+	return nil
+}
+
 func (m *workflow) runTitle() string {
 	env := "this environment"
 	if m.env != nil && m.env() != "" {
@@ -596,27 +725,68 @@ func (m *workflow) remainingLines() []string {
 	return out
 }
 
-// canaryLine says whether the plan stops after its first host.
-func canaryLine(p vm.PlanView) string {
+// canaryLine says whether the plan stops after its first host; "" when the
+// workflow does not honour a canary stop.
+func canaryLine(p vm.PlanView, km *keymap.KeyMap) string {
+	if !p.CanaryOK {
+		return ""
+	}
 	if p.Params.Canary {
 		first := "the first host"
 		if hs := p.HostOrder(); len(hs) > 0 {
 			first = render.ShortHost(hs[0])
 		}
-		return "canary: ON — stops after " + first + " and waits for c (continue) before the rest"
+		return "canary: ON — stops after " + first + " and waits for " + km.Key(keymap.Continue) + " (continue) before the rest"
 	}
-	return "canary: off — runs every host without stopping (C in the plan view stops after the first host)"
+	return "canary: off — runs every host without stopping (" + km.Key(keymap.CanaryMode) + " here stops after the first host)"
 }
 
-// planLines renders a plan in full: each step, its host, its exact
-// commands and its gate.
-func planLines(p vm.PlanView) []string {
+// planLines renders the plan shown in full: the preflight checks with
+// their results so far, each step, its host, its exact commands and its
+// gate.
+func (m *workflow) planLines() []string {
+	p := m.plan
 	var out []string
 	if len(p.Checks) > 0 {
-		out = append(out, "Preflight (checked before the first step; any failure refuses the run):")
+		switch {
+		case m.checking:
+			out = append(out, "Preflight (checking now…):")
+		case m.checks != nil || m.checkErr != nil:
+			out = append(out, "Preflight (checked now, and again when the run starts):")
+		default:
+			out = append(out, "Preflight (checked when the run starts; any failure refuses it):")
+		}
 	}
-	for _, c := range p.Checks {
-		out = append(out, "  ? "+c)
+	results := map[int]vm.CheckView{}
+	for i, c := range m.checks {
+		results[i] = c
+	}
+	for i, c := range p.Checks {
+		r, ok := results[i]
+		mark := "?"
+		switch {
+		case m.checking:
+			mark = "…"
+		case ok && r.OK:
+			mark = "✓"
+		case ok:
+			mark = "✗"
+		}
+		for j, l := range wrapText(c, max(m.width-4, 10)) {
+			if j == 0 {
+				out = append(out, "  "+mark+" "+l)
+			} else {
+				out = append(out, "    "+l)
+			}
+		}
+		if ok && !r.OK {
+			for _, l := range wrapText(r.Reason, max(m.width-6, 10)) {
+				out = append(out, "      "+l)
+			}
+		}
+	}
+	if m.checkErr != nil {
+		out = append(out, "  ✗ preflight could not run: "+m.checkErr.Error())
 	}
 	for _, w := range p.Warnings {
 		out = append(out, "! "+w)
@@ -643,10 +813,15 @@ func planLines(p vm.PlanView) []string {
 // View renders the current state.
 func (m *workflow) View() string {
 	st := m.common.Styles
+	km := m.common.Keys
 	var body string
 	switch m.state {
 	case wfIdle:
-		body = st.Muted.Render("No workflow. R repair · U upgrade · B backup from the overview.")
+		hint := "No workflow."
+		if km.Allowed(keymap.Repair) {
+			hint += fmt.Sprintf(" %s repair · %s upgrade · %s backup from the overview.", km.Key(keymap.Repair), km.Key(keymap.Upgrade), km.Key(keymap.Backup))
+		}
+		body = st.Muted.Render(hint)
 	case wfAskTag:
 		cur := m.params.Tag
 		if cur == "" {
@@ -655,7 +830,7 @@ func (m *workflow) View() string {
 		body = st.Title.Render("Upgrade Scalar DL") + "\n\n" +
 			"current tag: " + st.Bold.Render(cur) + "\n" +
 			"new tag:     " + m.tag.View() + "\n\n" +
-			st.Muted.Render("enter plan the upgrade · esc back")
+			st.Muted.Render("an upgrade to the tag already running is refused by preflight")
 	case wfPlanning:
 		body = st.Muted.Render(fmt.Sprintf("planning %s…", m.kind))
 	case wfPlan:
@@ -672,35 +847,56 @@ func (m *workflow) View() string {
 func (m *workflow) planView() string {
 	st := m.common.Styles
 	if m.planErr != nil {
-		return st.Error.Render("plan "+string(m.kind)+": "+m.planErr.Error()) + "\n\n" + st.Muted.Render("esc back")
+		var b strings.Builder
+		for _, l := range wrapText("plan "+string(m.kind)+": "+m.planErr.Error(), max(m.width, 10)) {
+			b.WriteString(st.Error.Render(l) + "\n")
+		}
+		return b.String()
 	}
 	head := st.Title.Render("Plan: "+m.plan.Title) + st.Muted.Render(fmt.Sprintf("  %s · %d steps on %d hosts · id %s", m.plan.Kind, len(m.plan.Steps), len(m.plan.HostOrder()), m.plan.ID))
-	lines := planLines(m.plan)
+	lines := m.planLines()
 	h := max(m.height-4, 1)
 	scroll := min(m.scroll, max(len(lines)-h, 0))
 	end := min(scroll+h, len(lines))
 	var b strings.Builder
 	b.WriteString(render.Fit(head, m.width))
 	b.WriteByte('\n')
-	cl := render.Fit(canaryLine(m.plan), m.width)
-	if m.plan.Params.Canary {
-		b.WriteString(m.common.Styles.Warning.Render(cl))
-	} else {
-		b.WriteString(st.Muted.Render(cl))
+	cl := canaryLine(m.plan, m.common.Keys)
+	switch {
+	case m.refusal() != "" && !m.checking:
+		b.WriteString(st.Error.Render(render.Fit("cannot run: preflight failed (details below)", m.width)))
+	case m.checking:
+		b.WriteString(st.Muted.Render(render.Fit("running the preflight checks…", m.width)))
+	case cl != "" && m.plan.Params.Canary:
+		b.WriteString(st.Warning.Render(render.Fit(cl, m.width)))
+	case cl != "":
+		b.WriteString(st.Muted.Render(render.Fit(cl, m.width)))
+	case len(m.checks) > 0:
+		b.WriteString(st.Healthy.Render(render.Fit("preflight passed", m.width)))
 	}
 	b.WriteByte('\n')
 	for _, l := range lines[scroll:end] {
 		b.WriteByte('\n')
-		if strings.HasPrefix(strings.TrimSpace(l), "$ ") {
+		t := strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(t, "$ "):
 			b.WriteString(st.Code.Render(render.Fit(l, m.width)))
-		} else {
+		case strings.HasPrefix(t, "✗ "):
+			b.WriteString(st.Down.Render(render.Fit(l, m.width)))
+		case strings.HasPrefix(t, "✓ "):
+			b.WriteString(st.Healthy.Render(render.Fit(l, m.width)))
+		default:
 			b.WriteString(render.Fit(l, m.width))
 		}
 	}
 	for i := end - scroll; i < h; i++ {
 		b.WriteByte('\n')
 	}
-	b.WriteString("\n" + st.Muted.Render(render.Fit(fmt.Sprintf("lines %d-%d of %d · ↑/↓ scroll · C canary on/off · enter run (asks to confirm) · esc back", scroll+1, end, len(lines)), m.width)))
+	more := fmt.Sprintf("lines %d-%d of %d", scroll+1, end, len(lines))
+	if below := len(lines) - end; below > 0 {
+		more += fmt.Sprintf(" · ↓ %d more lines below", below)
+	}
+	b.WriteString("\n" + st.Muted.Render(render.Fit(more, m.width)))
 	return b.String()
 }
 
@@ -713,11 +909,15 @@ func (m *workflow) runView() string {
 	case wfDone:
 		state = st.Healthy.Render("✓ done")
 	case wfFailed:
-		state = st.Down.Render("✗ failed")
+		state = st.Down.Render("✗ " + m.endStatus)
+		if m.endStatus == "paused" || m.endStatus == "canary-wait" {
+			// Stopped, not failed: the journal keeps it resumable.
+			state = st.Warning.Render("‖ " + m.endStatus)
+		}
 	case wfPaused:
 		state = st.Warning.Render("paused")
 		if m.canary {
-			state = st.Warning.Render("paused after canary — c continue")
+			state = st.Warning.Render("paused after canary — " + m.common.Keys.Key(keymap.Continue) + " continue")
 		}
 	}
 	total := now.Sub(m.started)
@@ -736,14 +936,16 @@ func (m *workflow) runView() string {
 	if m.stepHost != "" {
 		step += " on " + render.ShortHost(m.stepHost)
 	}
-	if !m.stepAt.IsZero() && m.Running() {
+	if !m.stepAt.IsZero() && m.state == wfRunning {
 		step += st.Muted.Render(" · " + render.Elapsed(now.Sub(m.stepAt)))
 	}
 	b.WriteString(render.Fit(step, m.width))
 	b.WriteByte('\n')
 	switch {
-	case m.gate != "" && m.gateWait:
+	case m.gate != "" && m.gateWait && m.Running():
 		b.WriteString(st.Warning.Render(render.Fit("gate: waiting for "+m.gate+" · "+render.Elapsed(now.Sub(m.gateAt)), m.width)))
+	case m.gate != "" && m.gateWait:
+		b.WriteString(st.Warning.Render(render.Fit("gate: not passed "+m.gate, m.width)))
 	case m.gate != "":
 		b.WriteString(st.Healthy.Render(render.Fit("gate: passed "+m.gate, m.width)))
 	default:
@@ -761,12 +963,14 @@ func (m *workflow) runView() string {
 		b.WriteString(st.Muted.Render("progress: -"))
 	}
 	b.WriteByte('\n')
+	errStyle := st.Warning
 	if m.runErr != nil {
-		b.WriteString(st.Error.Render(render.Fit("error: "+m.runErr.Error(), m.width)))
-	} else if m.notice != "" {
-		b.WriteString(st.Warning.Render(render.Fit("note: "+m.notice, m.width)))
+		errStyle = st.Error
 	}
-	b.WriteByte('\n')
+	for _, l := range m.errorLines() {
+		b.WriteString(errStyle.Render(render.Fit(l, m.width)))
+		b.WriteByte('\n')
+	}
 	title := fmt.Sprintf("── output of %s (%d lines) ", render.ShortHost(sel), len(m.logs[sel]))
 	b.WriteString(st.Rule.Render(title + strings.Repeat("─", max(m.width-len([]rune(title)), 0))))
 	b.WriteByte('\n')
@@ -774,25 +978,45 @@ func (m *workflow) runView() string {
 	return b.String()
 }
 
-// ShortHelp returns the keys that apply in the current state.
+// ShortHelp returns the keys that apply in the current state, and only those.
 func (m *workflow) ShortHelp() []key.Binding {
 	if m.dialog != nil {
 		return m.dialog.ShortHelp()
 	}
 	km := m.common.Keys
+	b := km.Binding
+	var out []key.Binding
 	switch m.state {
 	case wfAskTag:
 		return m.tag.ShortHelp()
 	case wfPlan:
-		return []key.Binding{km.Binding(keymap.Run), km.Binding(keymap.CanaryMode), km.Binding(keymap.Down), km.Binding(keymap.Back), km.Binding(keymap.Help)}
-	}
-	var out []key.Binding
-	for _, b := range km.Short(keymap.ScopeWorkflow) {
-		if b.Help().Desc != km.Binding(keymap.Run).Help().Desc {
-			out = append(out, b)
+		if m.refusal() == "" && km.Allowed(keymap.Run) {
+			out = append(out, b(keymap.Run))
 		}
+		if m.plan.CanaryOK && m.planErr == nil {
+			out = append(out, b(keymap.CanaryMode))
+		}
+		if len(m.planLines()) > max(m.height-4, 1) {
+			out = append(out, b(keymap.Down))
+		}
+		return append(out, b(keymap.Back))
+	case wfStarting:
+		out = append(out, b(keymap.CancelRun))
+	case wfRunning:
+		if !m.pauseReq {
+			out = append(out, b(keymap.Pause))
+		}
+		out = append(out, b(keymap.CancelRun))
+	case wfPaused:
+		if km.Allowed(keymap.Continue) {
+			out = append(out, b(keymap.Continue))
+		}
+		out = append(out, b(keymap.CancelRun))
 	}
-	return append(out, km.Binding(keymap.NextHost), km.Binding(keymap.Back), km.Binding(keymap.Help))
+	if len(m.hosts) > 1 && m.state != wfIdle && m.state != wfPlanning {
+		out = append(out, b(keymap.NextHost))
+	}
+	return append(out, b(keymap.Back))
 }
 
 // FullHelp returns the workflow keys by scope.

@@ -18,6 +18,7 @@ import (
 	"scalar-tui/ops/workflow/upgrade"
 	"scalar-tui/tui"
 	"scalar-tui/tui/backend"
+	"scalar-tui/tui/keymap"
 	"scalar-tui/tui/vm"
 )
 
@@ -83,6 +84,15 @@ func runConsoleTUI(ctx context.Context, g *globalOptions) error {
 		if env, _ := cfg.environment(g.envName); env != nil {
 			envColor = env.Color
 		}
+	}
+	// A key map with a colliding binding is bad input, refused before the
+	// console takes over the terminal.
+	if _, err := keymap.New(co.readonly, keys); err != nil {
+		where := "config"
+		if cfg != nil && cfg.path != "" {
+			where += " " + cfg.path
+		}
+		return badInput(fmt.Errorf("%s: %w", where, err))
 	}
 	return tui.Run(ctx, tui.Options{Backend: b, Readonly: co.readonly, RefreshInterval: co.refresh,
 		KeyOverrides: keys, EnvColor: envColor})

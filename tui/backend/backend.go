@@ -69,6 +69,8 @@ var (
 	_ vm.Backend        = (*Backend)(nil)
 	_ vm.Resumer        = (*Backend)(nil)
 	_ vm.HistoryBackend = (*Backend)(nil)
+	_ vm.Preflighter    = (*Backend)(nil)
+	_ vm.RunDetailer    = (*Backend)(nil)
 )
 
 // New returns a backend over cfg.
@@ -196,7 +198,7 @@ func (b *Backend) Audit(ctx context.Context, q vm.AuditQuery) ([]vm.AuditEntry, 
 		if i := strings.LastIndexByte(action, '-'); i >= 0 {
 			action = action[i+1:]
 		}
-		out = append(out, vm.AuditEntry{At: e.Time, User: e.Operator, Host: e.Host, Action: action, Command: e.Command, Result: res})
+		out = append(out, vm.AuditEntry{At: e.Time, User: e.Operator, Host: e.Host, Action: action, Command: e.Command, Result: res, Run: e.Run})
 	}
 	return out, nil
 }
@@ -212,31 +214,38 @@ func (b *Backend) Runs(ctx context.Context, limit int) ([]vm.RunView, error) {
 		runs = runs[:limit]
 	}
 	out := make([]vm.RunView, 0, len(runs))
-	for _, r := range runs {
-		hosts := map[string]bool{}
-		done := 0
-		for _, s := range r.Steps {
-			if s.Host != "" {
-				hosts[s.Host] = true
-			}
-			if s.Status == workflow.StatusDone {
-				done++
-			}
-		}
-		rv := vm.RunView{ID: r.ID, Kind: vm.WorkflowKind(r.Workflow), Title: r.Workflow, Started: r.Created,
-			State: string(r.Status), Hosts: len(hosts), Detail: fmt.Sprintf("%d/%d steps done", done, len(r.Steps))}
-		if r.Error != "" {
-			rv.Detail += ": " + r.Error
-		}
-		if _, paused := r.Markers[workflow.MarkerScalarDLPaused]; paused {
-			rv.Warning = "Scalar DL may still be paused: resume unpauses it first"
-		}
-		if !r.Status.Resumable() && r.Status != workflow.StatusRunning {
-			rv.Ended = r.Updated
-		}
-		out = append(out, rv)
+	for i := range runs {
+		out = append(out, runView(&runs[i]))
 	}
 	return out, nil
+}
+
+// runView is a run's line in :runs.
+func runView(r *workflow.RunState) vm.RunView {
+	hosts := map[string]bool{}
+	done := 0
+	for _, s := range r.Steps {
+		if s.Host != "" {
+			hosts[s.Host] = true
+		}
+		if s.Status == workflow.StatusDone {
+			done++
+		}
+	}
+	rv := vm.RunView{ID: r.ID, Kind: vm.WorkflowKind(r.Workflow), Title: r.Workflow, Started: r.Created,
+		State: string(r.Status), Hosts: len(hosts), Detail: fmt.Sprintf("%d/%d steps done", done, len(r.Steps))}
+	if r.Error != "" {
+		rv.Detail += ": " + r.Error
+	}
+	if _, paused := r.Markers[workflow.MarkerScalarDLPaused]; paused {
+		rv.Warning = "Scalar DL may still be paused: resume unpauses it first"
+	}
+	// Every status but running (or pending) is an end for now: TOOK stops
+	// at the journal's last update.
+	if r.Status != workflow.StatusRunning && r.Status != workflow.StatusPending {
+		rv.Ended = r.Updated
+	}
+	return rv
 }
 
 // historyWindow is how far back the host detail's sparklines reach.

@@ -165,13 +165,36 @@ func TestBackendOnDemo(t *testing.T) {
 	if len(pv.Steps) != 6 || len(pv.Checks) == 0 || !strings.HasPrefix(pv.ID, "20") {
 		t.Fatalf("plan = %+v", pv)
 	}
+	if !pv.CanaryOK {
+		t.Error("a repair honours canary; the plan must offer it")
+	}
+	// Preflight alone, while the plan is shown: every check passes on the
+	// healthy demo, and nothing is journalled.
+	checks, err := b.Preflight(ctx, pv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != len(pv.Checks) {
+		t.Fatalf("preflight = %+v, want %d checks", checks, len(pv.Checks))
+	}
+	for _, c := range checks {
+		if !c.OK {
+			t.Errorf("check %s failed on the healthy demo: %s", c.Name, c.Reason)
+		}
+	}
+	if runs, _ := b.Runs(ctx, 10); len(runs) != 0 {
+		t.Fatalf("preflight journalled a run: %+v", runs)
+	}
+	if _, err := b.Preflight(ctx, "no-such-plan"); err == nil {
+		t.Error("preflight of an unknown plan must fail")
+	}
 	ch, _, err := b.StartWorkflow(ctx, pv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	evs := drain(t, ch)
-	if f := finishedOf(t, evs); f.Err == nil {
-		t.Fatal("run with a failing repair on cassandra-2 finished without error")
+	if f := finishedOf(t, evs); f.Err == nil || f.Status != "failed" {
+		t.Fatalf("run with a failing repair on cassandra-2 finished with %q %v, want failed", f.Status, f.Err)
 	}
 	var failedHost string
 	for _, e := range evs {
@@ -186,6 +209,32 @@ func TestBackendOnDemo(t *testing.T) {
 	runs, err := b.Runs(ctx, 10)
 	if err != nil || len(runs) != 1 || !runs[0].Unfinished() {
 		t.Fatalf("runs = %+v, %v", runs, err)
+	}
+	if runs[0].State != "failed" || runs[0].Ended.IsZero() {
+		t.Errorf("failed run: state %q, ended %v; TOOK must stop at the end", runs[0].State, runs[0].Ended)
+	}
+	det, err := b.RunDetail(ctx, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.Run.ID != runs[0].ID || len(det.Steps) != 6 || det.Error == "" {
+		t.Fatalf("detail = %+v", det)
+	}
+	var failedStep vm.RunStepView
+	for _, s := range det.Steps {
+		if s.Status == "failed" {
+			failedStep = s
+		}
+	}
+	if !strings.HasPrefix(failedStep.Host, "cassandra-2") || failedStep.Error == "" || !strings.Contains(det.Error, failedStep.Error) {
+		t.Errorf("failed step = %+v, run error %q", failedStep, det.Error)
+	}
+	outHosts := map[string]int{}
+	for _, o := range det.Output {
+		outHosts[o.Host] = len(o.Lines)
+	}
+	if outHosts["cassandra-2.internal.scalar-labs.com"] == 0 || outHosts["bastion"] == 0 {
+		t.Errorf("detail output per host = %v, want cassandra-2's and the bastion's (lock)", outHosts)
 	}
 	if err := sim.ClearFault(d.SimState, "cassandra-2.internal.scalar-labs.com", "repair-fails"); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,9 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 	if b.cfg.Workflows == nil {
 		return vm.PlanView{}, fmt.Errorf("workflows: %w", vm.ErrNotSupported)
 	}
+	if !canaryHonoured(kind) {
+		params.Canary = false
+	}
 	inv, client, err := b.session(ctx)
 	if err != nil {
 		return vm.PlanView{}, err
@@ -32,9 +35,16 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 	return PlanView(plan, kind, params), nil
 }
 
+// canaryHonoured reports whether kind stops after its first host when run
+// with a canary. A backup does not: it pauses every Scalar DL node at once
+// and the engine never stops while that marker is set (the CLI hides
+// `backup --canary` for the same reason), so the console does not offer it.
+func canaryHonoured(kind vm.WorkflowKind) bool { return kind != vm.KindBackup }
+
 // PlanView maps a workflow plan onto the console's view model.
 func PlanView(p *workflow.Plan, kind vm.WorkflowKind, params vm.WorkflowParams) vm.PlanView {
-	v := vm.PlanView{ID: p.ID, Kind: kind, Title: fmt.Sprintf("%s (%d steps)", p.Workflow, len(p.Steps)), Params: params}
+	v := vm.PlanView{ID: p.ID, Kind: kind, Title: fmt.Sprintf("%s (%d steps)", p.Workflow, len(p.Steps)), Params: params,
+		CanaryOK: canaryHonoured(kind)}
 	for _, c := range p.Preflight {
 		v.Checks = append(v.Checks, c.Description)
 	}
@@ -156,7 +166,7 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 			case workflow.StatusPaused, workflow.StatusCanaryWait:
 				send(vm.Paused{Step: lastDone(plan, e.Run, b.cfg.StateDir), Canary: e.Status == workflow.StatusCanaryWait, At: e.Time})
 			default:
-				f := vm.Finished{At: e.Time}
+				f := vm.Finished{At: e.Time, Status: string(e.Status)}
 				if e.Status != workflow.StatusDone {
 					msg := e.Err
 					if msg == "" {
@@ -180,7 +190,12 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 		for status == workflow.StatusPaused || status == workflow.StatusCanaryWait {
 			select {
 			case <-runCtx.Done():
-				send(vm.Finished{Err: context.Canceled})
+				// The engine's run already ended paused, and the journal
+				// says so: report the journal's word. Sent directly (not
+				// through send, which gives up once runCtx is done) so the
+				// console always gets its Finished.
+				ch <- vm.Finished{Status: string(status),
+					Err: fmt.Errorf("stopped while %s; run %s stays %s in the journal (resume it from :runs): %w", status, plan.ID, status, context.Canceled)}
 				return
 			case <-ctl.resume:
 			}
@@ -190,7 +205,7 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 		}
 		if !isFinished() {
 			fmu.Lock()
-			finished, gotFinished = vm.Finished{Err: err}, true
+			finished, gotFinished = vm.Finished{Err: err, Status: string(status)}, true
 			if err == nil && status != workflow.StatusDone {
 				finished.Err = errors.New(string(status))
 			}
@@ -260,3 +275,35 @@ func (c *control) Continue(ctx context.Context) error {
 
 // Cancel stops the run; cleanup steps still run inside the engine.
 func (c *control) Cancel() { c.cancel() }
+
+// Preflight runs the preflight checks of a plan PlanWorkflow returned, with
+// no lock and no journal (workflow.Engine.Preflight), so the console can
+// show each check's result before the operator confirms.
+func (b *Backend) Preflight(ctx context.Context, planID string) ([]vm.CheckView, error) {
+	if b.cfg.Workflows == nil {
+		return nil, fmt.Errorf("workflows: %w", vm.ErrNotSupported)
+	}
+	b.mu.Lock()
+	pr, ok := b.plans[planID]
+	b.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("plan %s is no longer available: plan again", planID)
+	}
+	_, client, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.cfg.Workflows.Engine(client, nil, false).Preflight(ctx, pr.plan)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]vm.CheckView, 0, len(res))
+	for _, r := range res {
+		c := vm.CheckView{Name: r.Name, Description: r.Description, OK: r.Err == nil}
+		if r.Err != nil {
+			c.Reason = r.Err.Error()
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

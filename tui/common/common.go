@@ -62,6 +62,7 @@ const (
 	WorkflowID ComponentID = "workflow"
 	RunsID     ComponentID = "runs"
 	AuditID    ComponentID = "audit"
+	RunID      ComponentID = "run"
 )
 
 // Envelope carries an async result to the component named To.
@@ -85,6 +86,8 @@ const (
 	ScreenWorkflow
 	ScreenRuns
 	ScreenAudit
+	// ScreenRun is one run in full (Enter on :runs or :audit).
+	ScreenRun
 )
 
 // String names the screen for the header.
@@ -100,6 +103,8 @@ func (s Screen) String() string {
 		return "runs"
 	case ScreenAudit:
 		return "audit"
+	case ScreenRun:
+		return "run"
 	}
 	return "screen?"
 }
@@ -109,6 +114,9 @@ type NavigateMsg struct {
 	To   Screen
 	Host string
 }
+
+// OpenRunMsg asks the root to show run ID in full (the run detail screen).
+type OpenRunMsg struct{ ID string }
 
 // BackMsg asks the root to go back to the previous screen.
 type BackMsg struct{}

@@ -28,6 +28,7 @@ const (
 	ScopeOverview
 	ScopeHost
 	ScopeWorkflow
+	ScopeLists
 	ScopeDialog
 )
 
@@ -42,6 +43,8 @@ func (s Scope) String() string {
 		return "host"
 	case ScopeWorkflow:
 		return "workflow"
+	case ScopeLists:
+		return "runs & audit"
 	case ScopeDialog:
 		return "dialog"
 	}
@@ -100,6 +103,8 @@ const (
 	Yes         ID = "yes"
 	No          ID = "no"
 	Select      ID = "select"
+	Details     ID = "details"
+	Reload      ID = "reload"
 )
 
 // Actions is the action table, in help order.
@@ -133,9 +138,12 @@ var Actions = []Action{
 	{ID: Continue, Keys: []string{"c"}, Label: "c", Desc: "continue canary", Scope: ScopeWorkflow, Dangerous: true, Short: true},
 	{ID: CancelRun, Keys: []string{"ctrl+c"}, Label: "ctrl+c", Desc: "cancel run (asks)", Scope: ScopeWorkflow, Short: true},
 	{ID: CanaryMode, Keys: []string{"C"}, Label: "C", Desc: "canary on/off", Scope: ScopeWorkflow},
-	{ID: Resume, Keys: []string{"r"}, Label: "r", Desc: "resume run", Scope: ScopeWorkflow, Dangerous: true, Command: "resume"},
 	{ID: NextHost, Keys: []string{"tab", "right", "l"}, Label: "tab/→", Desc: "next host log", Scope: ScopeWorkflow},
 	{ID: PrevHost, Keys: []string{"shift+tab", "left", "h"}, Label: "⇧tab/←", Desc: "previous host log", Scope: ScopeWorkflow},
+
+	{ID: Details, Keys: []string{"enter"}, Label: "enter", Desc: "whole run", Scope: ScopeLists, Short: true},
+	{ID: Resume, Keys: []string{"r"}, Label: "r", Desc: "resume run", Scope: ScopeLists, Dangerous: true, Command: "resume", Short: true},
+	{ID: Reload, Keys: []string{"ctrl+r"}, Label: "ctrl+r", Desc: "reload", Scope: ScopeLists, Short: true},
 
 	{ID: NextButton, Keys: []string{"tab", "right", "l"}, Label: "tab/→", Desc: "next button", Scope: ScopeDialog},
 	{ID: PrevButton, Keys: []string{"shift+tab", "left", "h"}, Label: "⇧tab/←", Desc: "previous button", Scope: ScopeDialog},
@@ -210,8 +218,60 @@ func New(readonly bool, overrides map[string]string) (*KeyMap, error) {
 		}
 		km.bindings[a.ID] = b
 	}
+	if err := km.checkCollisions(); err != nil {
+		return nil, err
+	}
 	return km, nil
 }
+
+// contexts are the sets of scopes whose keys are live at the same time: a
+// key bound twice within one of them would make one action unreachable.
+var contexts = []struct {
+	name   string
+	scopes []Scope
+}{
+	{"overview and host", []Scope{ScopeGlobal, ScopeOverview, ScopeHost}},
+	{"workflow", []Scope{ScopeGlobal, ScopeWorkflow}},
+	{"runs & audit", []Scope{ScopeGlobal, ScopeLists}},
+	{"dialog", []Scope{ScopeDialog}},
+}
+
+// sharedOnPurpose are pairs of actions that share a key by design: on the
+// workflow screen ctrl+c cancels the run (asking) instead of quitting.
+var sharedOnPurpose = map[[2]ID]bool{{ForceQuit, CancelRun}: true}
+
+// checkCollisions refuses a key map where one key triggers two actions in
+// the same context, whether the defaults or an override made it so.
+func (k *KeyMap) checkCollisions() error {
+	for _, c := range contexts {
+		owner := map[string]ID{}
+		for _, a := range Actions {
+			in := false
+			for _, s := range c.scopes {
+				in = in || a.Scope == s
+			}
+			if !in {
+				continue
+			}
+			for _, key := range k.bindings[a.ID].Keys() {
+				prev, taken := owner[key]
+				switch {
+				case !taken || prev == a.ID:
+					owner[key] = a.ID
+				case sharedOnPurpose[[2]ID{prev, a.ID}] || sharedOnPurpose[[2]ID{a.ID, prev}]:
+				default:
+					return fmt.Errorf("keys: %q is bound to both %s and %s on the %s screens, so one of them could never be used; "+
+						"bind one of them to another key under `keys:` in config.yaml (action ids are listed in the help view)", key, prev, a.ID, c.name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Key returns the key label of id as the help shows it (e.g. "R"), for
+// hints written into views, so they follow the operator's bindings.
+func (k *KeyMap) Key(id ID) string { return k.bindings[id].Help().Key }
 
 // Readonly reports whether dangerous actions are disabled.
 func (k *KeyMap) Readonly() bool { return k.readonly }

@@ -222,6 +222,9 @@ type PlanView struct {
 	// followed the run: set by Resumer.ResumeWorkflow so the progress map
 	// starts with them done. Empty for a fresh plan.
 	DoneSteps []int
+	// CanaryOK is true when the workflow honours a canary stop (stops after
+	// the first host); the console offers canary only then.
+	CanaryOK bool
 }
 
 // StepView is one step of a plan.
@@ -326,6 +329,9 @@ type Paused struct {
 type Finished struct {
 	Err error
 	At  time.Time
+	// Status is the journal's word for how the run ended: "done",
+	// "failed", "canceled" or "refused"; empty when unknown.
+	Status string
 }
 
 func (StepStarted) workflowEvent() {}
@@ -352,6 +358,8 @@ type AuditEntry struct {
 	Action  string // e.g. "repair", "shell"
 	Command string
 	Result  string // "ok", "exit 1", ...
+	// Run is the full ID of the run the command belonged to, if any.
+	Run string
 }
 
 // RunView is one workflow run from the journal.
