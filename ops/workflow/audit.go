@@ -220,10 +220,10 @@ func (e *Engine) auditScope(ctx context.Context, rc *runCtx) context.Context {
 }
 
 // secretPatterns find values that look like secrets; group 1 is kept, the
-// rest of the match becomes "***".
+// rest of the match becomes "***" (and group 2, when the pattern has one).
 var secretPatterns = []*regexp.Regexp{
 	// URL userinfo: scheme://user:password@host keeps the user.
-	regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*:)[^/\s@'"]+@`),
+	regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*:)[^/\s@'"]+(@)`),
 	// Authorization headers: Bearer, Basic and token schemes.
 	regexp.MustCompile(`(?i)(authorization:\s*(?:bearer|basic|token|digest)\s+)[^\s'"]+`),
 	// --password VALUE, --api-token=VALUE, nodetool's -pw VALUE.
@@ -245,7 +245,7 @@ var secretPatterns = []*regexp.Regexp{
 // identifies the value (the user, the option or variable name).
 func RedactSecrets(s string) string {
 	for _, re := range secretPatterns {
-		s = re.ReplaceAllString(s, "${1}***")
+		s = re.ReplaceAllString(s, "${1}***${2}")
 	}
 	return s
 }
