@@ -219,22 +219,31 @@ func (e *Engine) auditScope(ctx context.Context, rc *runCtx) context.Context {
 	return sshx.WithAuditScope(ctx, sshx.AuditScope{Run: rc.st.ID, Redact: e.red.Redact})
 }
 
-// secretPatterns find values that look like secrets; group 1 is kept, the
+// secretPattern finds values that look like secrets; group 1 is kept, the
 // rest of the match becomes "***" (and group 2, when the pattern has one).
-var secretPatterns = []*regexp.Regexp{
+// It is only tried on text holding one of its hints (lower case), which
+// keeps ordinary commands cheap.
+type secretPattern struct {
+	re    *regexp.Regexp
+	hints []string
+}
+
+var secretWords = []string{"pass", "pwd", "secret", "token", "key", "credential"}
+
+var secretPatterns = []secretPattern{
 	// URL userinfo: scheme://user:password@host keeps the user.
-	regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*:)[^/\s@'"]+(@)`),
+	{regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*:)[^/\s@'"]+(@)`), []string{"://"}},
 	// Authorization headers: Bearer, Basic and token schemes.
-	regexp.MustCompile(`(?i)(authorization:\s*(?:bearer|basic|token|digest)\s+)[^\s'"]+`),
+	{regexp.MustCompile(`(?i)(authorization:\s*(?:bearer|basic|token|digest)\s+)[^\s'"]+`), []string{"authorization"}},
 	// --password VALUE, --api-token=VALUE, nodetool's -pw VALUE.
-	regexp.MustCompile(`(?i)((?:^|\s)(?:--?[a-z0-9-]*(?:password|passwd|secret|token|api-?key|access-?key|credentials?)|-pw)(?:=|\s+))(?:"[^"]*"|'[^']*'|[^\s'"]+)`),
+	{regexp.MustCompile(`(?i)((?:^|\s)(?:--?[a-z0-9-]*(?:password|passwd|secret|token|api-?key|access-?key|credentials?)|-pw)(?:=|\s+))(?:"[^"]*"|'[^']*'|[^\s'"]+)`), append([]string{"-pw"}, secretWords...)},
 	// NAME=VALUE, NAME: VALUE and "NAME": "VALUE" for names that say secret.
-	regexp.MustCompile(`(?i)((?:^|[^a-z0-9_.-])[a-z0-9_.-]*(?:password|passwd|_pwd|secret|token|api_?key|access_?key|private_?key|credentials?)["']?\s*[=:]\s*)(?:"[^"]*"|'[^']*'|[^\s'"&;,}]+)`),
+	{regexp.MustCompile(`(?i)((?:^|[^a-z0-9_.-])[a-z0-9_.-]*(?:password|passwd|_pwd|secret|token|api_?key|access_?key|private_?key|credentials?)["']?\s*[=:]\s*)(?:"[^"]*"|'[^']*'|[^\s'"&;,}]+)`), secretWords},
 	// Well-known token shapes: AWS access key IDs, GitHub and Slack tokens, JWTs.
-	regexp.MustCompile(`()\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`),
-	regexp.MustCompile(`()\bgh[pousr]_[A-Za-z0-9]{30,}\b`),
-	regexp.MustCompile(`()\bxox[abprs]-[A-Za-z0-9-]{10,}`),
-	regexp.MustCompile(`()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`),
+	{regexp.MustCompile(`()\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), []string{"akia", "asia"}},
+	{regexp.MustCompile(`()\bgh[pousr]_[A-Za-z0-9]{30,}\b`), []string{"gh"}},
+	{regexp.MustCompile(`()\bxox[abprs]-[A-Za-z0-9-]{10,}`), []string{"xox"}},
+	{regexp.MustCompile(`()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), []string{"eyj"}},
 }
 
 // RedactSecrets replaces values that look like secrets with "***": the
@@ -244,8 +253,14 @@ var secretPatterns = []*regexp.Regexp{
 // shapes (AWS access key IDs, GitHub and Slack tokens, JWTs). It keeps what
 // identifies the value (the user, the option or variable name).
 func RedactSecrets(s string) string {
-	for _, re := range secretPatterns {
-		s = re.ReplaceAllString(s, "${1}***${2}")
+	lower := strings.ToLower(s)
+	for _, p := range secretPatterns {
+		for _, h := range p.hints {
+			if strings.Contains(lower, h) {
+				s = p.re.ReplaceAllString(s, "${1}***${2}")
+				break
+			}
+		}
 	}
 	return s
 }

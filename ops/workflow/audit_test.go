@@ -135,3 +135,18 @@ func TestEngineOverAuditedClientLogsEachCommandOnce(t *testing.T) {
 		t.Errorf("bastion entries %d (want take, check, release and the unlock), outside a run %d (want the unlock): %+v", bastion, outside, all)
 	}
 }
+
+// BenchmarkRedactSecrets: every audit entry's command and error pass through it.
+func BenchmarkRedactSecrets(b *testing.B) {
+	for name, cmd := range map[string]string{
+		"plain":   `d="$HOME"/'.scalar-tui/runs/20261204-1556-repair-6112ac/cassandra-1-repair-0'; mkdir -p "$d" && setsid nohup sh -c 'nodetool repair -full -pr scalar' >/dev/null 2>&1 </dev/null &`,
+		"secrets": `curl -s -H 'Authorization: Bearer abc' https://admin:pw@reaper:8080/login --password x PASSWORD=y`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				RedactSecrets(cmd)
+			}
+		})
+	}
+}
