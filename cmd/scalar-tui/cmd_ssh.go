@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
@@ -37,7 +36,7 @@ func newSSHCmd(g *globalOptions) *cobra.Command {
 			if h.Role == inventory.RoleBastion {
 				return badInput(fmt.Errorf("%s is the bastion: use `ssh %s@%s` directly", h.Short, inv.UserName, inv.BastionIP))
 			}
-			err = cl.Shell(cmd.Context(), h.Name, os.Stdin, os.Stdout, os.Stderr)
+			err = cl.Shell(cmd.Context(), h.Name, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			var ee *ssh.ExitError
 			if errors.As(err, &ee) {
 				return &exitError{code: ee.ExitStatus(), err: err}

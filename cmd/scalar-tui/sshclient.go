@@ -11,6 +11,7 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
 )
 
 // defaultSSHUser is scalar-terraform's user_name default.
@@ -66,9 +67,10 @@ func (g *globalOptions) sshConfig(inv *inventory.Inventory) sshx.Config {
 }
 
 // sshClient returns an SSH transport for inv. Credential problems are input
-// errors (exit code 2).
+// errors (exit code 2). Every command, shell and transfer it runs, for exec,
+// ssh, the console and the workflows, is one entry of the audit log.
 func (g *globalOptions) sshClient(inv *inventory.Inventory) (*sshx.Client, error) {
-	cl, err := sshx.New(g.sshConfig(inv), sshx.WithLogger(slog.Default()))
+	cl, err := sshx.New(g.sshConfig(inv), sshx.WithLogger(slog.Default()), sshx.WithAuditor(sshAuditLog(inv)))
 	if err != nil {
 		return nil, badInput(err)
 	}
@@ -85,4 +87,20 @@ func resolveSSHHost(inv *inventory.Inventory, s string) (inventory.Host, error) 
 		names = append(names, h.Short)
 	}
 	return inventory.Host{}, badInput(fmt.Errorf("no host %q in the inventory (hosts: %s)", s, strings.Join(names, ", ")))
+}
+
+// sshAuditLog is where sshClient records every remote session: the same
+// audit.jsonl the workflow engine reads and writes.
+func sshAuditLog(inv *inventory.Inventory) *workflow.AuditLog {
+	return workflow.NewAuditLog(workflow.AuditPath(stateDir()), workflow.Operator(), deploymentLabel(inv), nil)
+}
+
+// deploymentLabel names inv's deployment in audit entries: its network name
+// and bastion address.
+func deploymentLabel(inv *inventory.Inventory) string {
+	name := inv.NetworkName
+	if name == "" {
+		name = "(no network_name)"
+	}
+	return name + "@" + inv.BastionAddr()
 }

@@ -72,6 +72,7 @@ type Client struct {
 	agentConn net.Conn
 	fileKey   ssh.Signer
 	killGrace time.Duration
+	audit     auditHook
 
 	mu     sync.Mutex
 	cur    *bastionConn

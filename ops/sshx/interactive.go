@@ -20,6 +20,13 @@ import (
 // status 0, an error wrapping *ssh.ExitError otherwise. Cancelling ctx closes
 // the session.
 func (c *Client) Shell(ctx context.Context, host string, stdin io.Reader, stdout, stderr io.Writer) error {
+	_, err := c.audited(ctx, AuditRecord{Host: host, Kind: AuditShell}, nil, func() (Result, error) {
+		return Result{Host: host}, c.shell(ctx, host, stdin, stdout, stderr)
+	})
+	return err
+}
+
+func (c *Client) shell(ctx context.Context, host string, stdin io.Reader, stdout, stderr io.Writer) error {
 	addr := hostAddr(host)
 	_, hc, err := c.host(ctx, addr)
 	if err != nil {

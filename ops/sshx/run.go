@@ -29,6 +29,12 @@ import (
 // command is given to the user's login shell as is: quote every value in it
 // with shell.Quote.
 func (c *Client) Run(ctx context.Context, host, command string, opts RunOptions) (Result, error) {
+	return c.audited(ctx, AuditRecord{Host: host, Kind: AuditCommand, Command: command}, &opts, func() (Result, error) {
+		return c.run(ctx, host, command, opts)
+	})
+}
+
+func (c *Client) run(ctx context.Context, host, command string, opts RunOptions) (Result, error) {
 	addr := hostAddr(host)
 	res := Result{Host: host, ExitCode: -1}
 	start := time.Now()
@@ -39,7 +45,7 @@ func (c *Client) Run(ctx context.Context, host, command string, opts RunOptions)
 		if err != nil {
 			return res, fmt.Errorf("run on %s: %w", host, err)
 		}
-		res.ExitCode, err = c.runSession(ctx, hc.client, command, opts, c.hostLost(bc, hc, addr))
+		res.ExitCode, err = c.runSession(ctx, hc.client, host, command, opts, c.hostLost(bc, hc, addr))
 		res.Duration = time.Since(start)
 		if errors.Is(err, errNoSession) && attempt == 0 {
 			// The cached connection died before we used it: nothing ran, so
@@ -76,6 +82,12 @@ func (c *Client) hostLost(bc *bastionConn, hc *hostConn, addr string) func(error
 // RunBastion runs command on the bastion itself (workflows take their lock
 // there). It behaves like Run.
 func (c *Client) RunBastion(ctx context.Context, command string, opts RunOptions) (Result, error) {
+	return c.audited(ctx, AuditRecord{Host: BastionHost, Kind: AuditCommand, Command: command}, &opts, func() (Result, error) {
+		return c.runBastion(ctx, command, opts)
+	})
+}
+
+func (c *Client) runBastion(ctx context.Context, command string, opts RunOptions) (Result, error) {
 	res := Result{Host: c.cfg.BastionAddr, ExitCode: -1}
 	start := time.Now()
 	ctx, cancel := c.commandContext(ctx, opts)
@@ -93,7 +105,7 @@ func (c *Client) RunBastion(ctx context.Context, command string, opts RunOptions
 				return &ConnectionLostError{Bastion: c.cfg.BastionAddr, BastionLost: true, Err: err}
 			}
 		}
-		res.ExitCode, err = c.runSession(ctx, bc.client, command, opts, lost)
+		res.ExitCode, err = c.runSession(ctx, bc.client, BastionHost, command, opts, lost)
 		res.Duration = time.Since(start)
 		if errors.Is(err, errNoSession) && attempt == 0 {
 			bc.client.Close()
@@ -130,8 +142,9 @@ func (c *Client) commandContext(ctx context.Context, opts RunOptions) (context.C
 	return context.WithCancel(ctx)
 }
 
-// runSession runs command in a new session on cl and returns its exit code.
-func (c *Client) runSession(ctx context.Context, cl *ssh.Client, command string, opts RunOptions, lost func(error) error) (int, error) {
+// runSession runs command in a new session on cl (host, for the audit of a
+// kill) and returns its exit code.
+func (c *Client) runSession(ctx context.Context, cl *ssh.Client, host, command string, opts RunOptions, lost func(error) error) (int, error) {
 	sess, err := cl.NewSession()
 	if err != nil {
 		return -1, lost(fmt.Errorf("%w: %v", errNoSession, err))
@@ -195,12 +208,12 @@ func (c *Client) runSession(ctx context.Context, cl *ssh.Client, command string,
 		return code, cancelError(ctx)
 	}
 	if group > 0 {
-		c.killGroup(cl, "TERM", group)
+		c.killGroup(ctx, cl, host, "TERM", group)
 		select {
 		case <-waited:
 			return -1, cancelError(ctx)
 		case <-time.After(c.killGrace):
-			c.killGroup(cl, "KILL", group)
+			c.killGroup(ctx, cl, host, "KILL", group)
 		}
 	}
 	sess.Close()
@@ -218,24 +231,39 @@ func cancelError(ctx context.Context) error {
 	return fmt.Errorf("stopped the remote command: %w", ctx.Err())
 }
 
-// killGroup signals a remote process group from a new session.
-func (c *Client) killGroup(cl *ssh.Client, sig string, pgid int) {
-	sess, err := cl.NewSession()
-	if err != nil {
-		c.log.Warn("kill remote process group: no session", "pgid", pgid, "err", err)
-		return
-	}
-	defer sess.Close()
-	done := make(chan error, 1)
-	go func() { done <- sess.Run(shell.KillGroup(sig, pgid)) }()
-	select {
-	case err := <-done:
+// killGroup signals a remote process group from a new session on host's
+// connection cl; the session is audited as an AuditKill.
+func (c *Client) killGroup(ctx context.Context, cl *ssh.Client, host, sig string, pgid int) {
+	cmd := shell.KillGroup(sig, pgid)
+	_, _ = c.audited(ctx, AuditRecord{Host: host, Kind: AuditKill, Command: cmd}, nil, func() (Result, error) {
+		res := Result{Host: host, ExitCode: -1}
+		sess, err := cl.NewSession()
 		if err != nil {
-			c.log.Warn("kill remote process group", "pgid", pgid, "sig", sig, "err", err)
+			c.log.Warn("kill remote process group: no session", "pgid", pgid, "err", err)
+			return res, err
 		}
-	case <-time.After(c.cfg.DialTimeout):
-		c.log.Warn("kill remote process group timed out", "pgid", pgid, "sig", sig)
-	}
+		defer sess.Close()
+		done := make(chan error, 1)
+		go func() { done <- sess.Run(cmd) }()
+		select {
+		case err := <-done:
+			var ee *ssh.ExitError
+			switch {
+			case err == nil:
+				res.ExitCode = 0
+			case errors.As(err, &ee) && ee.Signal() == "":
+				res.ExitCode = ee.ExitStatus()
+				c.log.Warn("kill remote process group", "pgid", pgid, "sig", sig, "err", err)
+			default:
+				c.log.Warn("kill remote process group", "pgid", pgid, "sig", sig, "err", err)
+				return res, err
+			}
+			return res, nil
+		case <-time.After(c.cfg.DialTimeout):
+			c.log.Warn("kill remote process group timed out", "pgid", pgid, "sig", sig)
+			return res, fmt.Errorf("kill process group %d: no answer within %s", pgid, c.cfg.DialTimeout)
+		}
+	})
 }
 
 func exitCode(err error, lost func(error) error) (int, error) {

@@ -2,28 +2,42 @@ package workflow
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"scalar-tui/ops/sshx"
 )
 
-// AuditEntry is one remote command in <stateDir>/audit.jsonl.
+// AuditEntry is one remote command, shell session or file transfer in
+// <stateDir>/audit.jsonl.
 type AuditEntry struct {
 	Time     time.Time `json:"time"`
 	Operator string    `json:"operator"`
-	Run      string    `json:"run"`
-	Host     string    `json:"host"` // "bastion" for commands run on the bastion
-	Command  string    `json:"command"`
-	ExitCode int       `json:"exit_code"`
+	// Deployment names the deployment (network name and bastion) when the
+	// entry came through an AuditLog.
+	Deployment string `json:"deployment,omitempty"`
+	Run        string `json:"run"`
+	Host       string `json:"host"` // "bastion" for commands run on the bastion
+	// Kind is sshx's AuditKind: command, upload, shell or kill ("" in
+	// entries written before kinds existed, and by the engine itself: a
+	// command).
+	Kind     string `json:"kind,omitempty"`
+	Command  string `json:"command"`
+	ExitCode int    `json:"exit_code"`
 	// DurationMS is the command's wall time in milliseconds.
 	DurationMS int64 `json:"duration_ms"`
+	// Bytes is what an upload sent.
+	Bytes int64 `json:"bytes,omitempty"`
 	// Error is set when the command could not run or finish (dial, cancel).
 	Error string `json:"error,omitempty"`
 }
@@ -130,8 +144,8 @@ type auditLog struct {
 }
 
 func (a *auditLog) append(e AuditEntry) error {
-	e.Command = a.red.Redact(e.Command)
-	e.Error = a.red.Redact(e.Error)
+	e.Command = RedactSecrets(a.red.Redact(e.Command))
+	e.Error = RedactSecrets(a.red.Redact(e.Error))
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode audit entry: %w", err)
@@ -155,4 +169,98 @@ func (a *auditLog) append(e AuditEntry) error {
 		return fmt.Errorf("close audit log: %w", cerr)
 	}
 	return nil
+}
+
+// AuditLog writes the records of an audited SSH client (sshx.WithAuditor)
+// to an audit.jsonl, with the operator and the deployment, secrets redacted.
+// An Engine whose Runner is such a client leaves the auditing to it, so each
+// remote command is one entry; inside a run the entry carries the run ID
+// (the engine puts it in the context, see sshx.WithAuditScope).
+type AuditLog struct {
+	log        *auditLog
+	operator   string
+	deployment string
+}
+
+// NewAuditLog returns an AuditLog appending to path (normally AuditPath of
+// the state directory) for operator (Operator()) on deployment. red may be
+// nil; values that look like secrets are redacted anyway (RedactSecrets).
+func NewAuditLog(path, operator, deployment string, red *Redactor) *AuditLog {
+	return &AuditLog{log: &auditLog{path: path, red: red}, operator: operator, deployment: deployment}
+}
+
+// Audit implements sshx.Auditor.
+func (a *AuditLog) Audit(r sshx.AuditRecord) error {
+	return a.log.append(AuditEntry{
+		Time: r.Start.UTC(), Operator: a.operator, Deployment: a.deployment, Run: r.Run,
+		Host: r.Host, Kind: string(r.Kind), Command: r.Command, ExitCode: r.ExitCode,
+		DurationMS: r.Duration.Milliseconds(), Bytes: r.Bytes, Error: r.Err,
+	})
+}
+
+// runnerAudits reports whether r audits every command itself (an audited
+// *sshx.Client).
+func runnerAudits(r Runner) bool {
+	a, ok := r.(interface{ Audited() bool })
+	return ok && a.Audited()
+}
+
+// auditCommand appends ent unless the runner already audited the command.
+func (e *Engine) auditCommand(ent AuditEntry) error {
+	if runnerAudits(e.r) {
+		return nil
+	}
+	return e.audit.append(ent)
+}
+
+// auditScope makes the runner's own audit records of commands made with ctx
+// carry rc's run ID and the engine's redaction.
+func (e *Engine) auditScope(ctx context.Context, rc *runCtx) context.Context {
+	return sshx.WithAuditScope(ctx, sshx.AuditScope{Run: rc.st.ID, Redact: e.red.Redact})
+}
+
+// secretPattern finds values that look like secrets; group 1 is kept, the
+// rest of the match becomes "***" (and group 2, when the pattern has one).
+// It is only tried on text holding one of its hints (lower case), which
+// keeps ordinary commands cheap.
+type secretPattern struct {
+	re    *regexp.Regexp
+	hints []string
+}
+
+var secretWords = []string{"pass", "pwd", "secret", "token", "key", "credential"}
+
+var secretPatterns = []secretPattern{
+	// URL userinfo: scheme://user:password@host keeps the user.
+	{regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*:)[^/\s@'"]+(@)`), []string{"://"}},
+	// Authorization headers: Bearer, Basic and token schemes.
+	{regexp.MustCompile(`(?i)(authorization:\s*(?:bearer|basic|token|digest)\s+)[^\s'"]+`), []string{"authorization"}},
+	// --password VALUE, --api-token=VALUE, nodetool's -pw VALUE.
+	{regexp.MustCompile(`(?i)((?:^|\s)(?:--?[a-z0-9-]*(?:password|passwd|secret|token|api-?key|access-?key|credentials?)|-pw)(?:=|\s+))(?:"[^"]*"|'[^']*'|[^\s'"]+)`), append([]string{"-pw"}, secretWords...)},
+	// NAME=VALUE, NAME: VALUE and "NAME": "VALUE" for names that say secret.
+	{regexp.MustCompile(`(?i)((?:^|[^a-z0-9_.-])[a-z0-9_.-]*(?:password|passwd|_pwd|secret|token|api_?key|access_?key|private_?key|credentials?)["']?\s*[=:]\s*)(?:"[^"]*"|'[^']*'|[^\s'"&;,}]+)`), secretWords},
+	// Well-known token shapes: AWS access key IDs, GitHub and Slack tokens, JWTs.
+	{regexp.MustCompile(`()\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), []string{"akia", "asia"}},
+	{regexp.MustCompile(`()\bgh[pousr]_[A-Za-z0-9]{30,}\b`), []string{"gh"}},
+	{regexp.MustCompile(`()\bxox[abprs]-[A-Za-z0-9-]{10,}`), []string{"xox"}},
+	{regexp.MustCompile(`()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), []string{"eyj"}},
+}
+
+// RedactSecrets replaces values that look like secrets with "***": the
+// password in URL userinfo, Authorization header values, the values of
+// options and variables named like a password, secret, token or key
+// (--password X, -pw X, PASSWORD=X, "token": "X"), and well-known token
+// shapes (AWS access key IDs, GitHub and Slack tokens, JWTs). It keeps what
+// identifies the value (the user, the option or variable name).
+func RedactSecrets(s string) string {
+	lower := strings.ToLower(s)
+	for _, p := range secretPatterns {
+		for _, h := range p.hints {
+			if strings.Contains(lower, h) {
+				s = p.re.ReplaceAllString(s, "${1}***${2}")
+				break
+			}
+		}
+	}
+	return s
 }

@@ -245,7 +245,7 @@ func (e *Engine) exec(ctx context.Context, rc *runCtx, host, command string, opt
 		ent.Error = err.Error()
 		ent.ExitCode = -1
 	}
-	if aerr := e.audit.append(ent); aerr != nil && err == nil {
+	if aerr := e.auditCommand(ent); aerr != nil && err == nil {
 		// An operation we cannot audit must not go on.
 		return res, fmt.Errorf("audit: %w", aerr)
 	}
@@ -405,6 +405,7 @@ func (e *Engine) Resume(ctx context.Context, id string, p *Plan) (Status, error)
 // execute runs a plan whose journal is st.
 func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed bool) (status Status, err error) {
 	rc := &runCtx{st: st, plan: p, e: e}
+	ctx = e.auditScope(ctx, rc)
 	defer rc.closeLogs()
 	runID := st.ID
 	unlock, lerr := lockLocal(e.stateDir, runID)

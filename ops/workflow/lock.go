@@ -249,7 +249,7 @@ func (a auditOnly) RunBastion(ctx context.Context, command string, opts sshx.Run
 	if err != nil {
 		ent.Error, ent.ExitCode = err.Error(), -1
 	}
-	if aerr := a.e.audit.append(ent); aerr != nil && err == nil {
+	if aerr := a.e.auditCommand(ent); aerr != nil && err == nil {
 		return res, fmt.Errorf("audit: %w", aerr)
 	}
 	return res, err

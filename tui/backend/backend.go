@@ -198,7 +198,14 @@ func (b *Backend) Audit(ctx context.Context, q vm.AuditQuery) ([]vm.AuditEntry, 
 		if i := strings.LastIndexByte(action, '-'); i >= 0 {
 			action = action[i+1:]
 		}
-		out = append(out, vm.AuditEntry{At: e.Time, User: e.Operator, Host: e.Host, Action: action, Command: e.Command, Result: res, Run: e.Run})
+		if action == "" {
+			action = e.Kind // exec, ssh and the console's shells: command, shell, upload
+		}
+		cmd := e.Command
+		if cmd == "" && e.Kind == "shell" {
+			cmd = "(interactive shell)"
+		}
+		out = append(out, vm.AuditEntry{At: e.Time, User: e.Operator, Host: e.Host, Action: action, Command: cmd, Result: res, Run: e.Run})
 	}
 	return out, nil
 }
