@@ -50,8 +50,7 @@ func (c *call) docker(args []string) int {
 	case "stop", "start", "restart", "kill":
 		return c.startStop(cmd, rest)
 	case "logs":
-		c.errf("Error response from daemon: configured logging driver does not support reading")
-		return 1
+		return c.dockerLogs(rest)
 	case "inspect":
 		return c.imageInspect(rest)
 	}

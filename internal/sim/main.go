@@ -29,7 +29,7 @@ const (
 )
 
 // Commands lists the tool names Main dispatches on (argv[0] basename).
-var Commands = []string{"nodetool", "systemctl", "docker", "docker-compose", "curl", "sudo", "grpc_health_probe", "df"}
+var Commands = []string{"nodetool", "systemctl", "docker", "docker-compose", "curl", "sudo", "grpc_health_probe", "df", "tail"}
 
 // call is one invocation of a simulated tool.
 type call struct {
@@ -103,6 +103,8 @@ func (c *call) dispatch(argv []string) int {
 		return c.healthProbe("provision_scalar_1", args)
 	case "df":
 		return c.df(args)
+	case "tail":
+		return c.tail(args)
 	}
 	c.errf("sim: %s: command not found", name)
 	return exitNotFound

@@ -111,6 +111,10 @@ type Config struct {
 	Keyspaces []string `json:"keyspaces"`
 	// ClusterName is cassandra.yaml's cluster_name.
 	ClusterName string `json:"cluster_name"`
+	// DockerLogsUnreadable plays Docker before 20.10 with scalar-terraform's
+	// fluentd log driver (roles/docker/files/daemon.json): `docker logs`
+	// refuses. Docker 20.10+ keeps a local copy (dual logging) and answers.
+	DockerLogsUnreadable bool `json:"docker_logs_unreadable,omitempty"`
 }
 
 // DefaultConfig returns demo-friendly defaults.
