@@ -10,7 +10,10 @@ package sim
 // images' log4j2 configs].
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,6 +202,13 @@ func (c *call) printLog(read func(now time.Time) ([]logLine, bool), since time.T
 
 // tail serves `tail [-n N] [-F|-f] FILE` for Cassandra's system.log.
 func (c *call) tail(args []string) int {
+	ours := false
+	for _, a := range args {
+		ours = ours || a == CassandraSystemLog
+	}
+	if !ours {
+		return c.realTail(args)
+	}
 	n, follow := 10, false
 	var file string
 	for i := 0; i < len(args); i++ {
@@ -229,8 +239,7 @@ func (c *call) tail(args []string) int {
 		}
 	}
 	if file != CassandraSystemLog {
-		c.errf("tail: cannot open %s for reading: No such file or directory", quoteGNU(file))
-		return 1
+		return c.realTail(args)
 	}
 	read := func(now time.Time) ([]logLine, bool) {
 		st, err := Load(c.dir)
@@ -250,6 +259,38 @@ func (c *call) tail(args []string) int {
 		lines = []logLine{}
 	}
 	return c.printLog(read, time.Time{}, n, follow, false)
+}
+
+// realTail runs the system's tail for every file but Cassandra's log: the
+// simulator owns only that one (detached runs' output files are real files).
+// The absolute path avoids the lab's wrapper of the same name.
+func (c *call) realTail(args []string) int {
+	bin := ""
+	for _, p := range []string{"/usr/bin/tail", "/bin/tail"} {
+		if _, err := os.Stat(p); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		c.errf("sim: tail: no system tail in /usr/bin or /bin")
+		return exitNotFound
+	}
+	cmd := exec.CommandContext(c.ctx, bin, args...)
+	cmd.Dir = c.env["PWD"]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return ee.ExitCode()
+	case c.ctx.Err() != nil:
+		return 143
+	}
+	c.errf("sim: tail: %v", err)
+	return 1
 }
 
 func quoteGNU(s string) string { return "'" + s + "'" }
