@@ -178,6 +178,10 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 	}
 	results := make([]outcome, len(targets))
 	sem := make(chan struct{}, parallel)
+	// The first bastion failure fails the hosts not yet started: every one
+	// of them would wait for the same bastion in turn.
+	var bastionMu sync.Mutex
+	var bastionErr error
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
@@ -190,6 +194,15 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 				return
 			}
 			defer func() { <-sem }()
+			bastionMu.Lock()
+			berr := bastionErr
+			bastionMu.Unlock()
+			if berr != nil {
+				err := fmt.Errorf("not tried, the bastion failed: %w", berr)
+				p.print(stderr, t.label, firstLine(err.Error()))
+				results[i] = outcome{sshx.Result{Host: t.name, ExitCode: -1}, err}
+				return
+			}
 			opts := sshx.RunOptions{
 				Stdout: func(l string) { p.print(stdout, t.label, l) },
 				Stderr: func(l string) { p.print(stderr, t.label, l) },
@@ -204,6 +217,13 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 			if err != nil {
 				for _, l := range strings.Split(err.Error(), "\n") {
 					p.print(stderr, t.label, l)
+				}
+				if be := (*sshx.BastionError)(nil); errors.As(err, &be) {
+					bastionMu.Lock()
+					if bastionErr == nil {
+						bastionErr = be
+					}
+					bastionMu.Unlock()
 				}
 			}
 			results[i] = outcome{res, err}

@@ -81,17 +81,25 @@ func runTrust(ctx context.Context, src keySource, file string, o trustOptions, h
 		targets = append(targets, target{h, h, false})
 	}
 	var failures []string
+	var bastionErr *sshx.BastionError
 	for _, t := range targets {
 		var key ssh.PublicKey
 		var err error
-		if t.bastion {
+		switch {
+		case bastionErr != nil:
+			// Every host is reached through the bastion: do not wait for it again.
+			err = fmt.Errorf("not tried, the bastion failed: %w", bastionErr)
+		case t.bastion:
 			key, err = src.BastionHostKey(ctx)
-		} else {
+		default:
 			key, err = src.HostKey(ctx, t.addr)
 		}
 		if err != nil {
 			fmt.Fprintf(out, "%s: %v\n", t.name, err)
 			failures = append(failures, t.name)
+			if bastionErr == nil {
+				errors.As(err, &bastionErr)
+			}
 			continue
 		}
 		fp := ssh.FingerprintSHA256(key)
