@@ -108,11 +108,8 @@ func (c *Client) StartDetached(ctx context.Context, host, runDir, command string
 
 // output runs command on host and collects stdout and stderr.
 func (c *Client) output(ctx context.Context, host, command string) (stdout, stderr string, code int, err error) {
-	var o, e strings.Builder
-	res, err := c.Run(ctx, host, command, RunOptions{
-		Stdout: func(l string) { o.WriteString(l); o.WriteByte('\n') },
-		Stderr: func(l string) { e.WriteString(l); e.WriteByte('\n') },
-	})
+	var o, e Tail
+	res, err := c.Run(ctx, host, command, RunOptions{Stdout: o.Line, Stderr: e.Line})
 	return o.String(), e.String(), res.ExitCode, err
 }
 

@@ -60,6 +60,10 @@ type reaperRun struct {
 	LastEvent        string `json:"last_event"`
 }
 
+// reaperMaxBody bounds every Reaper answer read: a repair run list of a few
+// hundred runs is well under a megabyte.
+const reaperMaxBody = 4 << 20
+
 // reaperClient is a logged-in Reaper REST client.
 type reaperClient struct {
 	base  string
@@ -127,9 +131,12 @@ func (c *reaperClient) do(ctx context.Context, method, path string, form url.Val
 	defer resp.Body.Close()
 	// Never the form body: it holds the password on /login.
 	slog.Debug("reaper request", "method", method, "url", c.base+path, "status", resp.StatusCode)
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, reaperMaxBody+1))
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("reaper %s %s: %w", method, path, err)
+	}
+	if len(b) > reaperMaxBody {
+		return resp.StatusCode, fmt.Errorf("reaper %s %s: the answer is larger than %d MiB; refusing to read it (is %s really Reaper?)", method, path, reaperMaxBody>>20, c.base)
 	}
 	if resp.StatusCode >= 300 {
 		msg := strings.TrimSpace(string(b))

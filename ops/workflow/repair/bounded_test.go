@@ -1,0 +1,31 @@
+package repair
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// A Reaper (or something posing as one) answering with more than
+// reaperMaxBody is refused with an error that says why, not half-parsed.
+func TestReaperHugeAnswerRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("["))
+		entry := []byte(`{"id":"r1","cluster_name":"scalardl","keyspace_name":"scalar","state":"DONE"},`)
+		for n := 0; n < reaperMaxBody+(1<<20); n += len(entry) {
+			if _, err := w.Write(entry); err != nil {
+				return
+			}
+		}
+		w.Write([]byte(`{"id":"last"}]`))
+	}))
+	defer srv.Close()
+	c := newReaperClient(ReaperOptions{URL: srv.URL, Cluster: "scalardl"})
+	defer c.close()
+	_, err := c.find(context.Background(), "scalar", "scalar-tui run x")
+	if err == nil || !strings.Contains(err.Error(), "larger than 4 MiB") {
+		t.Fatalf("find = %v, want the answer refused as too large", err)
+	}
+}
