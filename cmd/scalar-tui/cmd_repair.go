@@ -151,6 +151,11 @@ func (o *repairFlags) params() (repairParams, error) {
 	if o.via != repair.ViaReaper && (o.reaperURL != "" || o.reaperPWFile != "") {
 		return repairParams{}, errors.New("--reaper-url and --reaper-password-file apply to --via reaper only")
 	}
+	if o.reaperURL != "" {
+		if err := repair.CheckReaperURL(o.reaperURL); err != nil {
+			return repairParams{}, fmt.Errorf("--reaper-url: %w", err)
+		}
+	}
 	if o.reaperPoll <= 0 {
 		return repairParams{}, errors.New("--reaper-poll-interval must be positive")
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"scalar-tui/ops/redact"
 )
 
 // AuditEntry is one remote command in <stateDir>/audit.jsonl.
@@ -78,7 +80,8 @@ func ReadAudit(stateDir string, f AuditFilter) ([]AuditEntry, error) {
 
 // Redactor replaces registered secret values with "***" in everything the
 // engine writes: audit entries, per-host logs, events and the journal's error
-// texts. It is safe for concurrent use. A nil *Redactor redacts nothing.
+// texts. It is safe for concurrent use. A nil *Redactor redacts only URLs'
+// user information.
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets []string
@@ -106,8 +109,10 @@ func (r *Redactor) Add(secret string) {
 	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 }
 
-// Redact returns s with every secret replaced by "***".
+// Redact returns s with every secret replaced by "***", and the user
+// information of every URL in it too (redact.URLs).
 func (r *Redactor) Redact(s string) string {
+	s = redact.URLs(s)
 	if r == nil {
 		return s
 	}

@@ -29,3 +29,20 @@ func TestReaperHugeAnswerRefused(t *testing.T) {
 		t.Fatalf("find = %v, want the answer refused as too large", err)
 	}
 }
+
+// Credentials in the Reaper URL are refused before anything is planned.
+func TestReaperURLWithCredentialsRefused(t *testing.T) {
+	o := reaperOpts("http://admin:pw-in-url@reaper-1:8080")
+	_, err := PlanAt(testInventory(), o, fixedTime)
+	if err == nil || !strings.Contains(err.Error(), "--reaper-password-file") || strings.Contains(err.Error(), "pw-in-url") {
+		t.Fatalf("PlanAt = %v, want a refusal naming --reaper-password-file without the password", err)
+	}
+	for _, bad := range []string{"reaper-1:8080", "ftp://reaper-1", "http://"} {
+		if err := CheckReaperURL(bad); err == nil {
+			t.Errorf("CheckReaperURL(%q) accepted", bad)
+		}
+	}
+	if err := CheckReaperURL("https://reaper-1.internal:8080/"); err != nil {
+		t.Errorf("good URL refused: %v", err)
+	}
+}
