@@ -78,6 +78,7 @@ func newExecCmd(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.roles, "role", nil, "run on every host of this role (repeatable): "+roleNames())
 	f.StringArrayVar(&o.hosts, "host", nil, "run on this host: name, short name or private IP (repeatable)")
 	f.IntVar(&o.parallel, "parallel", 10, "hosts to run on at the same time")
+	positive(f, "parallel")
 	return cmd
 }
 

@@ -132,6 +132,7 @@ locked by someone else, 2 bad flags or deployment (nothing attempted),
 	f.DurationVar(&o.gateDeadline, "gate-deadline", 15*time.Minute, "how long to wait for the ring to be healthy after each node")
 	f.DurationVar(&o.gateInterval, "gate-interval", 10*time.Second, "poll interval of the gate after each node")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound one keyspace's repair on one node (0: no bound)")
+	positive(f, "gate-deadline", "gate-interval", "reaper-poll-interval")
 	return cmd
 }
 

@@ -46,8 +46,8 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if g.connectTimeout <= 0 {
-				return badInput(fmt.Errorf("--connect-timeout must be positive, got %s", g.connectTimeout))
+			if err := checkNumericFlags(cmd); err != nil {
+				return badInput(err)
 			}
 			return setupLogging(g.logFile)
 		},
@@ -62,6 +62,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.knownHosts, "known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts)")
 	pf.StringVar(&g.identity, "identity", "", "private key file (default: ssh-agent, then private_key_path from the state)")
 	pf.DurationVar(&g.connectTimeout, "connect-timeout", sshx.DefaultDialTimeout, "bound on each SSH connect and each SSH handshake (bastion and hosts)")
+	positive(pf, "connect-timeout")
 	for _, f := range subcommands {
 		root.AddCommand(f(g))
 	}
