@@ -32,6 +32,7 @@ func init() {
 		}
 		return buildBackupPlan(inv, cl, o, nil)
 	})
+	resumeHints[backup.Workflow] = backup.ResumeHint
 	registerResume(backup.ClearWorkflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
 		var o backup.ClearOptions
 		if err := json.Unmarshal(raw, &o); err != nil {
