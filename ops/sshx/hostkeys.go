@@ -42,6 +42,16 @@ func CheckKnownHost(file, addr string, key ssh.PublicKey) error {
 	return classifyHostKeyError(cb(hostAddr(addr), &net.TCPAddr{}, key), file, hostAddr(addr), false, key)
 }
 
+// CheckKnownBastion is CheckKnownHost for the bastion: its errors suggest
+// `scalar-tui trust --bastion` rather than the bastion's address.
+func CheckKnownBastion(file, addr string, key ssh.PublicKey) error {
+	cb, err := loadKnownHosts(file)
+	if err != nil {
+		return err
+	}
+	return classifyHostKeyError(cb(hostAddr(addr), &net.TCPAddr{}, key), file, hostAddr(addr), true, key)
+}
+
 func classifyHostKeyError(err error, file, addr string, isBastion bool, key ssh.PublicKey) error {
 	var ke *knownhosts.KeyError
 	if errors.As(err, &ke) {
