@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"scalar-tui/internal/sshtest"
 	"scalar-tui/ops/sshx"
@@ -62,5 +63,44 @@ func TestRunCutsHugeLines(t *testing.T) {
 	}
 	if lines[1] != "after" || lines[2] != "last-without-newline" {
 		t.Errorf("lines after the cut: %q", lines[1:])
+	}
+}
+
+// Attach reads a detached command's output chunk by chunk: every line
+// arrives, in order, however much was written, and a line longer than a
+// chunk arrives cut.
+func TestAttachReadsLongOutputInChunks(t *testing.T) {
+	defer sshx.SetPollChunk(1000)()
+	e := newEnv(t, sshtest.ClusterOptions{Hosts: hosts3[:1], RealShellDir: t.TempDir()})
+	c := e.client(t)
+	ctx := context.Background()
+	cmd := `i=0; while [ $i -lt 300 ]; do echo "line $i $(printf '%040d' $i)"; i=$((i+1)); done; ` +
+		`head -c 5000 /dev/zero | tr '\0' x; echo; echo after-long; echo e1 >&2; printf 'no-newline'`
+	d, err := c.StartDetached(ctx, hosts3[0], "~/.scalar-tui/runs/r2/step1", cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errs []string
+	code, err := c.Attach(ctx, d, sshx.AttachOptions{
+		Stdout:       func(l string) { out = append(out, l) },
+		Stderr:       func(l string) { errs = append(errs, l) },
+		PollInterval: 20 * time.Millisecond,
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("Attach = %d, %v", code, err)
+	}
+	if len(out) != 303 {
+		t.Fatalf("got %d lines, want 303: ...%q", len(out), out[max(0, len(out)-4):])
+	}
+	for i := 0; i < 300; i++ {
+		if want := fmt.Sprintf("line %d %040d", i, i); out[i] != want {
+			t.Fatalf("line %d = %q, want %q", i, out[i], want)
+		}
+	}
+	if !strings.HasPrefix(out[300], "xxxxxxxxxx") || !strings.HasSuffix(out[300], sshx.LineCutMarker) || len(out[300]) > 1000+len(sshx.LineCutMarker) {
+		t.Errorf("long line: %d bytes, %.20q...", len(out[300]), out[300])
+	}
+	if out[301] != "after-long" || out[302] != "no-newline" || strings.Join(errs, "|") != "e1" {
+		t.Errorf("tail %q, stderr %q", out[301:], errs)
 	}
 }
