@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Options says where the deployment's Terraform roots are and how to read them.
@@ -25,7 +26,18 @@ type Options struct {
 	// is read directly, unless the root's *.tf configure a non-local backend, in
 	// which case terraform or tofu from PATH is used.
 	Terraform string
+	// TerraformTimeout bounds each terraform command (state pull, init);
+	// default DefaultTerraformTimeout. On timeout or cancellation the
+	// command's whole process group gets SIGTERM, then SIGKILL after
+	// TerraformKillGrace (default 5s): wrappers that ignore SIGTERM and the
+	// tools they started do not outlive the call.
+	TerraformTimeout   time.Duration
+	TerraformKillGrace time.Duration
 }
+
+// DefaultTerraformTimeout is Options.TerraformTimeout when unset: a state
+// pull from S3 or azurerm takes seconds; init may fetch providers.
+const DefaultTerraformTimeout = 2 * time.Minute
 
 // Root kinds, in apply order.
 const (
@@ -210,7 +222,7 @@ func readRoot(ctx context.Context, opts Options, rd *rootData) error {
 	if bin != "" {
 		rd.via = ViaTerraform
 		rd.statePath = rd.dir + " (terraform state pull)"
-		b, err := pullState(ctx, bin, rd.dir)
+		b, err := pullState(ctx, bin, rd.dir, opts.TerraformTimeout, opts.TerraformKillGrace)
 		if err != nil {
 			return err
 		}

@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 )
@@ -96,41 +100,95 @@ func terraformEnv() map[string]string {
 // .terraform), it runs `terraform init` once and retries: init needs the
 // providers (a plugin cache or a mirror when offline), so it is avoided when the
 // local state can be pulled without it. It returns nil data when the root has no
-// state yet.
-func pullState(ctx context.Context, bin, dir string) ([]byte, error) {
-	tf, err := tfexec.NewTerraform(dir, bin)
-	if err != nil {
-		return nil, loadErr(dir, err, "cannot run terraform %s", bin)
-	}
-	if err := tf.SetEnv(terraformEnv()); err != nil {
-		return nil, loadErr(dir, err, "cannot set terraform's environment")
-	}
-	var stderr bytes.Buffer
-	tf.SetStderr(&stderr)
-
-	out, err := tf.StatePull(ctx)
-	if err != nil && ctx.Err() == nil {
+// state yet. Each command is bounded by timeout (see runTerraform).
+func pullState(ctx context.Context, bin, dir string, timeout, grace time.Duration) ([]byte, error) {
+	env := terraformEnv()
+	out, stderr, err := runTerraform(ctx, bin, dir, env, timeout, grace, "state", "pull")
+	if err != nil && ctx.Err() == nil && !isTimeout(err) {
 		if _, statErr := os.Stat(filepath.Join(dir, ".terraform")); errors.Is(statErr, fs.ErrNotExist) {
-			stderr.Reset()
-			if initErr := tf.Init(ctx, tfexec.Upgrade(false)); initErr != nil {
-				return nil, tfFailure(ctx, dir, "`terraform init` failed (needed before `terraform state pull` for a root that was never initialised; offline it needs the providers in a plugin cache)", initErr, &stderr)
+			if _, stderr, err := runTerraform(ctx, bin, dir, env, timeout, grace, "init", "-input=false", "-no-color", "-upgrade=false"); err != nil {
+				return nil, tfFailure(ctx, dir, "`terraform init` failed (needed before `terraform state pull` for a root that was never initialised; offline it needs the providers in a plugin cache)", err, stderr)
 			}
-			stderr.Reset()
-			out, err = tf.StatePull(ctx)
+			out, stderr, err = runTerraform(ctx, bin, dir, env, timeout, grace, "state", "pull")
 		}
 	}
 	if err != nil {
-		return nil, tfFailure(ctx, dir, "`terraform state pull` failed", err, &stderr)
+		return nil, tfFailure(ctx, dir, "`terraform state pull` failed", err, stderr)
 	}
-	if strings.TrimSpace(out) == "" {
+	if len(bytes.TrimSpace(out)) == 0 {
 		return nil, nil
 	}
-	return []byte(out), nil
+	return out, nil
+}
+
+// errTerraformTimeout is the cause of a terraform command's timeout.
+var errTerraformTimeout = errors.New("terraform did not finish in time")
+
+func isTimeout(err error) bool { return errors.Is(err, errTerraformTimeout) }
+
+// runTerraform runs bin with args in dir, in its own process group, and
+// returns its stdout and stderr. When ctx ends or timeout (default
+// DefaultTerraformTimeout) passes, the whole group gets SIGTERM, then SIGKILL
+// after grace (default 5s), so a wrapper script that ignores SIGTERM, and
+// whatever it started, cannot keep the console waiting. terraform-exec is not
+// used here: it interrupts only the terraform process and then waits for its
+// output pipes, which a surviving child keeps open forever.
+func runTerraform(ctx context.Context, bin, dir string, env map[string]string, timeout, grace time.Duration, args ...string) ([]byte, *bytes.Buffer, error) {
+	if timeout <= 0 {
+		timeout = DefaultTerraformTimeout
+	}
+	if grace <= 0 {
+		grace = 5 * time.Second
+	}
+	tctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("%w: `terraform %s` still running after %s", errTerraformTimeout, strings.Join(args, " "), timeout))
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A child that left the group could still hold the pipes: stop waiting
+	// for them grace after the process ended.
+	cmd.WaitDelay = grace
+	env = maps.Clone(env)
+	env["TF_IN_AUTOMATION"] = "1"
+	env["TF_INPUT"] = "0"
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, &stderr, err
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return stdout.Bytes(), &stderr, err
+	case <-tctx.Done():
+	}
+	// Wait returns only once every holder of the output pipes is gone, so
+	// the group must die, not only terraform.
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
+	if ctx.Err() != nil {
+		return nil, &stderr, ctx.Err()
+	}
+	return nil, &stderr, context.Cause(tctx)
 }
 
 func tfFailure(ctx context.Context, dir, what string, err error, stderr *bytes.Buffer) error {
 	if ctx.Err() != nil {
 		return loadErr(dir, ctx.Err(), "reading state with terraform was interrupted")
+	}
+	if isTimeout(err) {
+		return loadErr(dir, err, "%s: stopped it (is the backend reachable? are its credentials valid?)", what)
 	}
 	msg := strings.TrimSpace(stderr.String())
 	if msg != "" && !strings.Contains(err.Error(), msg) {

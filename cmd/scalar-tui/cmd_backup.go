@@ -32,6 +32,7 @@ func init() {
 		}
 		return buildBackupPlan(inv, cl, o, nil)
 	})
+	resumeHints[backup.Workflow] = backup.ResumeHint
 	registerResume(backup.ClearWorkflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
 		var o backup.ClearOptions
 		if err := json.Unmarshal(raw, &o); err != nil {
@@ -117,7 +118,10 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 	f.DurationVar(&cassyOpt.Deadline, "cassy-deadline", 2*time.Hour, "with --via cassy: how long to wait for every node's upload to be COMPLETED")
 	f.DurationVar(&cassyOpt.PollInterval, "cassy-poll-interval", 10*time.Second, "with --via cassy: how often to poll rpc.Cassy/ListBackups")
 	f.DurationVar(&snapTO, "snapshot-timeout", 5*time.Minute, "bound one node's snapshot (Scalar DL stays paused meanwhile)")
-	f.Float64Var(&minFree, "min-free-percent", 10, "free space /data needs on every Cassandra node (negative: skip the check)")
+	f.Float64Var(&minFree, "min-free-percent", 10, "free space /data needs on every Cassandra node, at most 100 (negative: skip the check)")
+	positive(f, "cassy-deadline", "cassy-poll-interval", "snapshot-timeout")
+	atMost(f, "min-free-percent", 100)
+	negativeOK(f, "min-free-percent")
 	return cmd
 }
 

@@ -56,6 +56,7 @@ func newDemoCmd(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.hosts, "hosts", 3, "number of cassandra hosts and of scalardl-blue hosts (1..200)")
+	positive(f, "hosts")
 	f.StringVar(&o.fault, "fault", "", "inject a fault at start: HOST:KIND[:PARAM], e.g. cassandra-2:cassandra-stopped")
 	f.BoolVar(&o.keep, "keep", false, "keep the demo directory after exit")
 	f.BoolVar(&o.noTUI, "no-tui", false, "do not open the console: print how to use the demo and wait for Ctrl-C")
@@ -66,10 +67,8 @@ func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stde
 	if o.hosts < 1 || o.hosts > 200 {
 		return badInput(fmt.Errorf("--hosts must be between 1 and 200, got %d", o.hosts))
 	}
-	if o.fault != "" {
-		if _, _, _, err := demo.ParseFault(o.fault); err != nil {
-			return badInput(err)
-		}
+	if err := demo.CheckFault(demo.Options{Cassandra: o.hosts, Blue: o.hosts, Fault: o.fault}); err != nil {
+		return badInput(err)
 	}
 	if g.tfRoot != "" || len(g.tfDirs) > 0 || g.envName != "" {
 		return badInput(errors.New("demo makes its own deployment: drop --tf-root, --tf-dir and --env"))

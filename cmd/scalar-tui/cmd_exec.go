@@ -78,6 +78,7 @@ func newExecCmd(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&o.roles, "role", nil, "run on every host of this role (repeatable): "+roleNames())
 	f.StringArrayVar(&o.hosts, "host", nil, "run on this host: name, short name or private IP (repeatable)")
 	f.IntVar(&o.parallel, "parallel", 10, "hosts to run on at the same time")
+	positive(f, "parallel")
 	return cmd
 }
 
@@ -178,6 +179,10 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 	}
 	results := make([]outcome, len(targets))
 	sem := make(chan struct{}, parallel)
+	// The first bastion failure fails the hosts not yet started: every one
+	// of them would wait for the same bastion in turn.
+	var bastionMu sync.Mutex
+	var bastionErr error
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
@@ -190,6 +195,15 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 				return
 			}
 			defer func() { <-sem }()
+			bastionMu.Lock()
+			berr := bastionErr
+			bastionMu.Unlock()
+			if berr != nil {
+				err := fmt.Errorf("not tried, the bastion failed: %w", berr)
+				p.print(stderr, t.label, firstLine(err.Error()))
+				results[i] = outcome{sshx.Result{Host: t.name, ExitCode: -1}, err}
+				return
+			}
 			opts := sshx.RunOptions{
 				Stdout: func(l string) { p.print(stdout, t.label, l) },
 				Stderr: func(l string) { p.print(stderr, t.label, l) },
@@ -204,6 +218,13 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 			if err != nil {
 				for _, l := range strings.Split(err.Error(), "\n") {
 					p.print(stderr, t.label, l)
+				}
+				if be := (*sshx.BastionError)(nil); errors.As(err, &be) {
+					bastionMu.Lock()
+					if bastionErr == nil {
+						bastionErr = be
+					}
+					bastionMu.Unlock()
 				}
 			}
 			results[i] = outcome{res, err}

@@ -168,15 +168,16 @@ func TestRunTrust(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
+	// terminal: true stands for an operator typing at a terminal.
 	var out bytes.Buffer
 	// Declining adds nothing and fails.
-	err = runTrust(ctx, c, kh, trustOptions{bastion: true}, nil, strings.NewReader("no\n"), &out)
+	err = runTrust(ctx, c, kh, trustOptions{bastion: true, terminal: true}, nil, strings.NewReader("no\n"), &out)
 	if err == nil || !strings.Contains(out.String(), "not trusted") {
 		t.Fatalf("decline: %v\n%s", err, out.String())
 	}
 	// Accepting the bastion, then the hosts.
 	out.Reset()
-	if err := runTrust(ctx, c, kh, trustOptions{bastion: true}, []string{"cassandra-1.internal", "cassandra-2.internal"}, strings.NewReader("yes\nyes\nyes\n"), &out); err != nil {
+	if err := runTrust(ctx, c, kh, trustOptions{bastion: true, terminal: true}, []string{"cassandra-1.internal", "cassandra-2.internal"}, strings.NewReader("yes\nyes\nyes\n"), &out); err != nil {
 		t.Fatalf("accept: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "SHA256:") || strings.Count(out.String(), "added to") != 3 {

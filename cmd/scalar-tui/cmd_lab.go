@@ -148,7 +148,7 @@ func (o *labUpOptions) config() (lab.Config, error) {
 	if o.dir == "" {
 		return cfg, fmt.Errorf("--dir must not be empty")
 	}
-	return cfg, nil
+	return cfg, cfg.Validate()
 }
 
 func printLabUsage(w io.Writer, l *lab.Lab, nodes *labnodes.Nodes, took time.Duration) {
@@ -271,5 +271,6 @@ func newLabWaitCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for all of them")
+	positive(cmd.Flags(), "timeout")
 	return cmd
 }

@@ -132,6 +132,7 @@ locked by someone else, 2 bad flags or deployment (nothing attempted),
 	f.DurationVar(&o.gateDeadline, "gate-deadline", 15*time.Minute, "how long to wait for the ring to be healthy after each node")
 	f.DurationVar(&o.gateInterval, "gate-interval", 10*time.Second, "poll interval of the gate after each node")
 	f.DurationVar(&o.timeout, "timeout", 0, "bound one keyspace's repair on one node (0: no bound)")
+	positive(f, "gate-deadline", "gate-interval", "reaper-poll-interval")
 	return cmd
 }
 
@@ -150,6 +151,11 @@ func (o *repairFlags) params() (repairParams, error) {
 	}
 	if o.via != repair.ViaReaper && (o.reaperURL != "" || o.reaperPWFile != "") {
 		return repairParams{}, errors.New("--reaper-url and --reaper-password-file apply to --via reaper only")
+	}
+	if o.reaperURL != "" {
+		if err := repair.CheckReaperURL(o.reaperURL); err != nil {
+			return repairParams{}, fmt.Errorf("--reaper-url: %w", err)
+		}
 	}
 	if o.reaperPoll <= 0 {
 		return repairParams{}, errors.New("--reaper-poll-interval must be positive")

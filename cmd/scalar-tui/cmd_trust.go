@@ -26,7 +26,13 @@ type keySource interface {
 type trustOptions struct {
 	yes     bool
 	bastion bool
+	// terminal is true when stdin is a terminal: without --yes, a person
+	// must read each fingerprint and type the answer.
+	terminal bool
 }
+
+// errTrustNeedsTerminal refuses answers piped into trust.
+var errTrustNeedsTerminal = errors.New("trust asks you to compare each fingerprint and type yes, so it needs a terminal on stdin; pass --yes only when the fingerprints were checked another way")
 
 func newTrustCmd(g *globalOptions) *cobra.Command {
 	var o trustOptions
@@ -40,6 +46,10 @@ func newTrustCmd(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !o.bastion && len(args) == 0 {
 				return badInput(errors.New("name at least one HOST, or pass --bastion"))
+			}
+			o.terminal = stdinIsTerminal(cmd.InOrStdin())
+			if !o.yes && !o.terminal {
+				return badInput(errTrustNeedsTerminal)
 			}
 			inv, err := g.loadSSHInventory(cmd.Context())
 			if err != nil {
@@ -68,6 +78,9 @@ func newTrustCmd(g *globalOptions) *cobra.Command {
 
 // runTrust asks about each target in turn; the bastion comes first.
 func runTrust(ctx context.Context, src keySource, file string, o trustOptions, hosts []string, in io.Reader, out io.Writer) error {
+	if !o.yes && !o.terminal {
+		return badInput(errTrustNeedsTerminal)
+	}
 	answers := bufio.NewReader(in)
 	type target struct {
 		name, addr string
@@ -81,22 +94,34 @@ func runTrust(ctx context.Context, src keySource, file string, o trustOptions, h
 		targets = append(targets, target{h, h, false})
 	}
 	var failures []string
+	var bastionErr *sshx.BastionError
 	for _, t := range targets {
 		var key ssh.PublicKey
 		var err error
-		if t.bastion {
+		switch {
+		case bastionErr != nil:
+			// Every host is reached through the bastion: do not wait for it again.
+			err = fmt.Errorf("not tried, the bastion failed: %w", bastionErr)
+		case t.bastion:
 			key, err = src.BastionHostKey(ctx)
-		} else {
+		default:
 			key, err = src.HostKey(ctx, t.addr)
 		}
 		if err != nil {
 			fmt.Fprintf(out, "%s: %v\n", t.name, err)
 			failures = append(failures, t.name)
+			if bastionErr == nil {
+				errors.As(err, &bastionErr)
+			}
 			continue
 		}
 		fp := ssh.FingerprintSHA256(key)
 		var changed *sshx.ChangedHostKeyError
-		switch err := sshx.CheckKnownHost(file, t.addr, key); {
+		check := sshx.CheckKnownHost
+		if t.bastion {
+			check = sshx.CheckKnownBastion
+		}
+		switch err := check(file, t.addr, key); {
 		case err == nil:
 			fmt.Fprintf(out, "%s: %s key %s is already trusted\n", t.name, key.Type(), fp)
 			continue

@@ -115,6 +115,7 @@ Exit status: 0 done (or canary-wait with --canary), 1 failed or refused,
 	f.StringVar(&o.Color, "color", "blue", "which Scalar DL colour to upgrade: blue or green")
 	f.DurationVar(&gateDeadline, "gate-deadline", 3*time.Minute, "how long a switched node may take to serve and be healthy in Envoy before it is rolled back")
 	f.DurationVar(&interval, "gate-interval", 5*time.Second, "poll interval of the gate")
+	positive(f, "gate-deadline", "gate-interval")
 	f.StringVar(&healthGate, "health-gate", healthGatePrometheus, "second opinion the gate after each node also requires: prometheus, scrape, auto (prometheus, else scrape) or off")
 	cmd.MarkFlagsMutuallyExclusive("image-tarball", "pull")
 	return cmd

@@ -45,6 +45,7 @@ func addConsoleFlags(root *cobra.Command, g *globalOptions) {
 	o := &consoleOptions{}
 	root.Flags().BoolVar(&o.readonly, "readonly", false, "hide every dangerous action (workflows, shells)")
 	root.Flags().DurationVar(&o.refresh, "refresh", 10*time.Second, "health refresh interval")
+	positive(root.Flags(), "refresh")
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
 			return badInput(fmt.Errorf("unknown command %q (see scalar-tui --help)", args[0]))

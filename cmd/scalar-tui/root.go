@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"scalar-tui/inventory"
+	"scalar-tui/ops/sshx"
 )
 
 // version is set by the Makefile with -ldflags.
@@ -23,8 +25,9 @@ type globalOptions struct {
 	terraform  string
 	logFile    string
 	// SSH
-	knownHosts string
-	identity   string
+	knownHosts     string
+	identity       string
+	connectTimeout time.Duration
 
 	console *consoleOptions
 }
@@ -43,6 +46,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkNumericFlags(cmd); err != nil {
+				return badInput(err)
+			}
 			return setupLogging(g.logFile)
 		},
 	}
@@ -55,6 +61,8 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.logFile, "log-file", "", "log file (default $XDG_STATE_HOME/scalar-tui/scalar-tui.log)")
 	pf.StringVar(&g.knownHosts, "known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts)")
 	pf.StringVar(&g.identity, "identity", "", "private key file (default: ssh-agent, then private_key_path from the state)")
+	pf.DurationVar(&g.connectTimeout, "connect-timeout", sshx.DefaultDialTimeout, "bound on each SSH connect and each SSH handshake (bastion and hosts)")
+	positive(pf, "connect-timeout")
 	for _, f := range subcommands {
 		root.AddCommand(f(g))
 	}

@@ -61,7 +61,7 @@ func (g *globalOptions) sshConfig(inv *inventory.Inventory) sshx.Config {
 		User:           user,
 		IdentityFile:   identity,
 		KnownHostsFile: g.knownHostsFile(),
-		DialTimeout:    15 * time.Second,
+		DialTimeout:    g.connectTimeout,
 		KeepAlive:      15 * time.Second,
 	}
 }

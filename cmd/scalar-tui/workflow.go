@@ -244,10 +244,19 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 		return failed(err)
 	}
 	if status.Resumable() && status != workflow.StatusRefused {
+		if st, lerr := workflow.LoadRun(stateDir(), runID); lerr == nil && resumeHints[st.Workflow] != nil {
+			if hint := resumeHints[st.Workflow](st); hint != "" {
+				return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; %s", err, runID, hint))
+			}
+		}
 		return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; fix the cause, then `scalar-tui resume %s`", err, runID, runID))
 	}
 	return failed(err)
 }
+
+// resumeHints maps a workflow name to what to tell the operator after a
+// failure when "fix the cause, then resume" would mislead ("" keeps that).
+var resumeHints = map[string]func(*workflow.RunState) string{}
 
 // resumeBuilder rebuilds a journalled run's plan from its Params.
 type resumeBuilder func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, params json.RawMessage) (*workflow.Plan, error)

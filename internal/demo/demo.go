@@ -304,6 +304,37 @@ func ParseFault(s string) (host, kind, param string, err error) {
 	return "", "", "", fmt.Errorf("demo: fault %q: unknown kind %q (kinds: %s)", s, parts[1], strings.Join(sim.FaultKinds, ", "))
 }
 
+// CheckFault checks o.Fault against the hosts the demo of o would have, so
+// that a fault naming a host that does not exist is bad input, found before
+// anything starts.
+func CheckFault(o Options) error {
+	if o.Fault == "" {
+		return nil
+	}
+	host, kind, param, err := ParseFault(o.Fault)
+	if err != nil {
+		return err
+	}
+	if kind == sim.FaultBadTag && param == "" {
+		return fmt.Errorf("demo: fault %q: bad-tag needs the image tag, e.g. scalardl-blue-1:bad-tag:2.2.0", o.Fault)
+	}
+	hs, err := layout(o)
+	if err != nil {
+		return err
+	}
+	if host == "*" || host == "all" {
+		return nil
+	}
+	names := make([]string, 0, len(hs))
+	for _, h := range hs {
+		if host == h.Short || host == h.Name || host == h.IP {
+			return nil
+		}
+		names = append(names, h.Short)
+	}
+	return fmt.Errorf("demo: fault %q: no host %q in the demo (hosts: %s)", o.Fault, host, strings.Join(names, ", "))
+}
+
 // layout returns the simulated hosts for o, like sim.DefaultHosts but with
 // the requested counts.
 func layout(o Options) ([]sim.HostSpec, error) {

@@ -215,6 +215,32 @@ func (l *Lab) restartListener(ctx context.Context, h *Host) error {
 	return l.save()
 }
 
+// FreezeBastion stops the bastion's sshd listener with SIGSTOP: the kernel
+// still accepts TCP connections into its backlog, but nothing answers them,
+// like a wedged sshd. ThawBastion (SIGCONT) undoes it; call it before the
+// lab is reset or stopped.
+func (l *Lab) FreezeBastion() error { return l.signalListener(l.Bastion.Short, syscall.SIGSTOP) }
+
+// ThawBastion resumes a bastion frozen by FreezeBastion.
+func (l *Lab) ThawBastion() error { return l.signalListener(l.Bastion.Short, syscall.SIGCONT) }
+
+func (l *Lab) signalListener(name string, sig syscall.Signal) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h, err := l.host(name)
+	if err != nil {
+		return err
+	}
+	i := l.sshdProc(h)
+	if i < 0 {
+		return fmt.Errorf("lab: sshd on %s is not running", h.Short)
+	}
+	if err := syscall.Kill(l.st.Procs[i].PID, sig); err != nil {
+		return fmt.Errorf("lab: signal sshd on %s: %w", h.Short, err)
+	}
+	return nil
+}
+
 // StopBastion stops the bastion's sshd and drops every connection through it.
 func (l *Lab) StopBastion() error { return l.StopSSH(l.Bastion.Short) }
 

@@ -155,6 +155,47 @@ type Lab struct {
 
 var prefixRE = regexp.MustCompile(`^[a-z0-9]{1,8}$`)
 
+// Validate checks what can be checked in cfg without touching the system
+// (prefix, network, host set, directory), so that callers can tell bad input
+// from a failed start. Start checks the same.
+func (cfg Config) Validate() error {
+	if cfg.Prefix != "" && !prefixRE.MatchString(cfg.Prefix) {
+		return fmt.Errorf("lab: prefix %q: want 1-8 characters of [a-z0-9]", cfg.Prefix)
+	}
+	if cfg.Network != "" {
+		_, ipn, err := net.ParseCIDR(cfg.Network)
+		if err != nil || ipn.IP.To4() == nil {
+			return fmt.Errorf("lab: network %q: want an IPv4 /16 such as 10.231.0.0/16", cfg.Network)
+		}
+		if ones, _ := ipn.Mask.Size(); ones != 16 {
+			return fmt.Errorf("lab: network %q: want a /16", cfg.Network)
+		}
+	}
+	if len(cfg.Hosts) > 0 {
+		if _, err := parseItemsFromSpecs(cfg.Hosts); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+	}
+	for _, kv := range cfg.SessionEnv {
+		if err := checkEnv(kv); err != nil {
+			return err
+		}
+	}
+	if cfg.Dir != "" {
+		dir, err := filepath.Abs(cfg.Dir)
+		if err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+		if dir == "/root" || strings.HasPrefix(dir, "/root/") {
+			return fmt.Errorf("lab: directory %s is under /root, which every lab host's home is mounted over (sshd could not read its config there): pick a directory elsewhere, e.g. under /var/tmp", dir)
+		}
+		if strings.ContainsAny(dir, " \t\n\"'\\") {
+			return fmt.Errorf("lab: directory %q: must not contain spaces, quotes or backslashes (it goes into sshd_config)", dir)
+		}
+	}
+	return nil
+}
+
 // Start creates and starts a lab. On error everything created so far is
 // removed. Requires root.
 func Start(ctx context.Context, cfg Config) (*Lab, error) {

@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // Backup types of BackupRequest.backup_type (Cassy's BackupType).
@@ -42,16 +44,25 @@ func (c Client) call(ctx context.Context, method string, f func(context.Context,
 	}
 	cc, err := grpc.NewClient("passthrough:///"+c.Addr,
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return c.Dial(ctx, addr) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes)))
 	if err != nil {
 		return fmt.Errorf("rpc.Cassy/%s %s: %w", method, c.Addr, err)
 	}
 	defer cc.Close()
 	if err := f(ctx, NewCassyClient(cc)); err != nil {
+		if status.Code(err) == codes.ResourceExhausted {
+			return fmt.Errorf("rpc.Cassy/%s %s: the answer is larger than scalar-tui reads (%d KiB): %w", method, c.Addr, MaxResponseBytes>>10, err)
+		}
 		return fmt.Errorf("rpc.Cassy/%s %s: %w", method, c.Addr, err)
 	}
 	return nil
 }
+
+// MaxResponseBytes bounds each Cassy answer read. The workflow lists the
+// backups of one snapshot (one entry per node) and the registered clusters:
+// a few kilobytes.
+const MaxResponseBytes = 1 << 20
 
 // ListClusters returns the registered clusters (limit 0: Cassy's default).
 func (c Client) ListClusters(ctx context.Context, req *ClusterListingRequest) ([]*ClusterListingResponse_Entry, error) {

@@ -255,10 +255,10 @@ func TestBufferRingAndFilter(t *testing.T) {
 
 func TestTimestamp(t *testing.T) {
 	for line, want := range map[string]string{
-		"2026-12-04T10:00:01.123456789Z 2026-12-04 10:00:01,123 [INFO  x] y":      "2026-12-04T10:00:01.123456789Z",
+		"2026-12-04T10:00:01.123456789Z 2026-12-04 10:00:01,123 [INFO  x] y":       "2026-12-04T10:00:01.123456789Z",
 		"INFO  [main] 2026-12-04 10:00:02,500 CassandraDaemon.java:471 - Hostname": "2026-12-04T10:00:02.5Z",
-		"2026-12-04T10:00:03.000001+0000 cassandra-1 systemd[1]: Started":           "2026-12-04T10:00:03.000001Z",
-		"\tat java.lang.Thread.run(Thread.java:748)":                                "",
+		"2026-12-04T10:00:03.000001+0000 cassandra-1 systemd[1]: Started":          "2026-12-04T10:00:03.000001Z",
+		"\tat java.lang.Thread.run(Thread.java:748)":                               "",
 	} {
 		got, ok := logs.Timestamp(line)
 		s := ""

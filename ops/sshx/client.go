@@ -33,7 +33,9 @@ type Config struct {
 	AgentSocket string
 	// NoAgent disables ssh-agent.
 	NoAgent bool
-	// DialTimeout bounds each TCP connect plus SSH handshake (default 15s).
+	// DialTimeout bounds each TCP connect, and separately each SSH handshake
+	// (the console's --connect-timeout; default 5s). A server that accepts
+	// TCP and never speaks SSH fails after it with ErrHandshakeTimeout.
 	DialTimeout time.Duration
 	// CommandTimeout bounds each Run when RunOptions.Timeout is zero (0: none).
 	CommandTimeout time.Duration
@@ -42,6 +44,9 @@ type Config struct {
 	// disables).
 	KeepAlive time.Duration
 }
+
+// DefaultDialTimeout is Config.DialTimeout when it is not set.
+const DefaultDialTimeout = 5 * time.Second
 
 // Option changes a Client at construction.
 type Option func(*Client)
@@ -95,7 +100,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		return nil, errors.New("sshx: no known_hosts file given (--known-hosts)")
 	}
 	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = 15 * time.Second
+		cfg.DialTimeout = DefaultDialTimeout
 	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = 15 * time.Second
@@ -216,19 +221,24 @@ type bastionConn struct {
 	ready  chan struct{} // closed when the dial finished
 	client *ssh.Client
 	err    error
-	done   chan struct{} // closed when the connection died
-	why    cause         // why it died
+	// callerGone is true when the dial failed because the caller that
+	// dialled gave up (its ctx ended), not because of the bastion: only then
+	// do callers waiting on the same dial try again.
+	callerGone bool
+	done       chan struct{} // closed when the connection died
+	why        cause         // why it died
 
 	mu    sync.Mutex
 	hosts map[string]*hostConn
 }
 
 type hostConn struct {
-	ready  chan struct{}
-	client *ssh.Client
-	err    error
-	done   chan struct{}
-	why    cause
+	ready      chan struct{}
+	client     *ssh.Client
+	err        error
+	callerGone bool // as bastionConn.callerGone
+	done       chan struct{}
+	why        cause
 }
 
 // cause is the first recorded reason a connection died.
@@ -297,6 +307,7 @@ func (c *Client) bastion(ctx context.Context) (*bastionConn, error) {
 			if bc.err == nil {
 				c.watch(bc.client, bc.done, &bc.why, bc.closeHosts)
 			}
+			bc.callerGone = bc.err != nil && ctx.Err() != nil
 			close(bc.ready)
 			if bc.err != nil {
 				return nil, bc.err
@@ -317,9 +328,10 @@ func (c *Client) bastion(ctx context.Context) (*bastionConn, error) {
 			return nil, fmt.Errorf("connect to bastion %s: %w", c.cfg.BastionAddr, ctx.Err())
 		}
 		if bc.err != nil {
-			if isCtxErr(bc.err) && ctx.Err() == nil {
+			if bc.callerGone && ctx.Err() == nil {
 				continue // the caller that dialled gave up; try again for us
 			}
+			// One bastion failure fails every caller waiting on it at once.
 			return nil, bc.err
 		}
 		if bc.dead() {
@@ -353,20 +365,16 @@ func isDone(ch chan struct{}) bool {
 	}
 }
 
-func isCtxErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
 func (c *Client) dialBastion(ctx context.Context) (*ssh.Client, error) {
 	addr := c.cfg.BastionAddr
 	d := net.Dialer{Timeout: c.cfg.DialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect to bastion %s: %w (is the bastion up and its address right? check bastion_ip in the network root's state)", addr, err)
+		return nil, &BastionError{Addr: addr, Err: fmt.Errorf("connect to bastion %s: %w (is the bastion up and its address right? check bastion_ip in the network root's state)", addr, err)}
 	}
 	cl, err := c.handshake(ctx, conn, addr, true)
 	if err != nil {
-		return nil, c.handshakeError(err, addr, "bastion "+addr)
+		return nil, &BastionError{Addr: addr, Err: c.handshakeError(err, addr, "bastion "+addr)}
 	}
 	c.log.Info("connected to bastion", "addr", addr)
 	return cl, nil
@@ -390,6 +398,7 @@ func (c *Client) host(ctx context.Context, addr string) (*bastionConn, *hostConn
 			if hc.err == nil {
 				c.watch(hc.client, hc.done, &hc.why, func() {})
 			}
+			hc.callerGone = hc.err != nil && ctx.Err() != nil
 			close(hc.ready)
 			var lost *ConnectionLostError
 			if errors.As(hc.err, &lost) && lost.BastionLost && !retried {
@@ -409,7 +418,7 @@ func (c *Client) host(ctx context.Context, addr string) (*bastionConn, *hostConn
 			return nil, nil, fmt.Errorf("connect to %s: %w", addr, ctx.Err())
 		}
 		if hc.err != nil {
-			if isCtxErr(hc.err) && ctx.Err() == nil {
+			if hc.callerGone && ctx.Err() == nil {
 				continue
 			}
 			return nil, nil, hc.err
@@ -462,7 +471,7 @@ func (c *Client) tunnel(ctx context.Context, bc *bastionConn, addr string) (net.
 // DialTimeout (tunnelled connections have no deadlines, so the bound closes
 // the connection instead).
 func (c *Client) handshake(ctx context.Context, conn net.Conn, addr string, isBastion bool) (*ssh.Client, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.DialTimeout, errDialTimeout)
 	defer cancel()
 	var settled atomic.Bool
 	stop := make(chan struct{})
@@ -481,7 +490,7 @@ func (c *Client) handshake(ctx context.Context, conn net.Conn, addr string, isBa
 		if err == nil {
 			cc.Close()
 		}
-		return nil, fmt.Errorf("ssh handshake with %s: %w", addr, ctx.Err())
+		return nil, c.handshakeTimeout(ctx, addr)
 	}
 	if err != nil {
 		conn.Close()
@@ -489,6 +498,19 @@ func (c *Client) handshake(ctx context.Context, conn net.Conn, addr string, isBa
 	}
 	return ssh.NewClient(cc, chans, reqs), nil
 }
+
+// handshakeTimeout is the error of a handshake cut off by ctx: the caller's
+// cancellation as is, or ErrHandshakeTimeout when DialTimeout passed (which
+// must not look like a cancellation, or waiting callers would retry).
+func (c *Client) handshakeTimeout(ctx context.Context, addr string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && errors.Is(context.Cause(ctx), errDialTimeout) {
+		return fmt.Errorf("ssh handshake with %s: %w after %s (the server accepted the TCP connection but did not complete an SSH handshake: is it an SSH server? on a slow link raise --connect-timeout)", addr, ErrHandshakeTimeout, c.cfg.DialTimeout)
+	}
+	return fmt.Errorf("ssh handshake with %s: %w", addr, ctx.Err())
+}
+
+// errDialTimeout is the cause of the contexts that bound handshakes.
+var errDialTimeout = errors.New("connect timeout")
 
 func (c *Client) clientConfig(addr string, isBastion bool) *ssh.ClientConfig {
 	return &ssh.ClientConfig{

@@ -108,11 +108,8 @@ func (c *Client) StartDetached(ctx context.Context, host, runDir, command string
 
 // output runs command on host and collects stdout and stderr.
 func (c *Client) output(ctx context.Context, host, command string) (stdout, stderr string, code int, err error) {
-	var o, e strings.Builder
-	res, err := c.Run(ctx, host, command, RunOptions{
-		Stdout: func(l string) { o.WriteString(l); o.WriteByte('\n') },
-		Stderr: func(l string) { e.WriteString(l); e.WriteByte('\n') },
-	})
+	var o, e Tail
+	res, err := c.Run(ctx, host, command, RunOptions{Stdout: o.Line, Stderr: e.Line})
 	return o.String(), e.String(), res.ExitCode, err
 }
 
@@ -181,9 +178,17 @@ func (c *Client) Attach(ctx context.Context, d Detached, opts AttachOptions) (in
 	for {
 		st, o, e, err := c.poll(ctx, d, out.line, errs.line)
 		if err == nil {
-			final := st.State == StateExited || st.State == StateLost
-			out.feed(o, final)
-			errs.feed(e, final)
+			// A full chunk means more is waiting: not final yet, poll again
+			// at once.
+			moreOut, moreErr := o.more, e.more
+			final := (st.State == StateExited || st.State == StateLost) && !moreOut && !moreErr
+			out.feed(o.b, final, moreOut)
+			errs.feed(e.b, final, moreErr)
+			if moreOut || moreErr {
+				if ctx.Err() == nil {
+					continue
+				}
+			}
 			switch st.State {
 			case StateExited:
 				return st.ExitCode, nil
@@ -220,8 +225,21 @@ type follower struct {
 }
 
 // feed delivers the complete lines of b; the trailing partial line only when
-// final (the file will not grow any more).
-func (f *follower) feed(b []byte, final bool) {
+// final (the file will not grow any more). A full chunk (capped) without any
+// newline is one line longer than a chunk: it is delivered cut, marked with
+// LineCutMarker, and counted, so the next poll starts after it.
+func (f *follower) feed(b []byte, final, capped bool) {
+	if capped && bytes.IndexByte(b, '\n') < 0 {
+		if f.fn != nil {
+			l := string(b[:min(len(b), MaxLineBytes)])
+			if !strings.HasSuffix(l, LineCutMarker) { // Run may have cut it already
+				l += LineCutMarker
+			}
+			f.fn(l)
+		}
+		f.line++
+		return
+	}
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -241,42 +259,66 @@ func (f *follower) feed(b []byte, final bool) {
 	}
 }
 
+// pollChunk bounds what one poll reads of each output file: a command that
+// wrote gigabytes is followed chunk by chunk, never read whole.
+var pollChunk = 1 << 20
+
 // pollSep separates the sections of the poll script's output.
 const pollSep = "\n@scalar-tui:section\n"
 
 // poll reads the state first, then the output from the given lines, so that
 // when the state is "exited" the output read is complete.
-func (c *Client) poll(ctx context.Context, d Detached, fromOut, fromErr int) (Status, []byte, []byte, error) {
+func (c *Client) poll(ctx context.Context, d Detached, fromOut, fromErr int) (Status, polled, polled, error) {
 	script := "d=" + dirExpr(d.RunDir) + `; if [ -f "$d/exit" ]; then echo exited $(cat "$d/exit"); ` +
 		`elif [ ! -s "$d/pid" ]; then echo unknown; ` +
 		`elif kill -0 $(cat "$d/pid") 2>/dev/null; then echo running; ` +
 		`elif [ -f "$d/exit" ]; then echo exited $(cat "$d/exit"); else echo lost; fi; ` +
-		`printf '` + strings.ReplaceAll(pollSep, "\n", `\n`) + `'; tail -n +` + strconv.Itoa(fromOut+1) + ` "$d/stdout" 2>/dev/null; printf '\001'; ` +
-		`printf '` + strings.ReplaceAll(pollSep, "\n", `\n`) + `'; tail -n +` + strconv.Itoa(fromErr+1) + ` "$d/stderr" 2>/dev/null; printf '\001'`
+		// After the state: which files hold more than one chunk from here.
+		`[ "$(tail -n +` + strconv.Itoa(fromOut+1) + ` "$d/stdout" 2>/dev/null | head -c ` + strconv.Itoa(pollChunk+1) + ` | wc -c)" -gt ` + strconv.Itoa(pollChunk) + ` ] && echo more-stdout; ` +
+		`[ "$(tail -n +` + strconv.Itoa(fromErr+1) + ` "$d/stderr" 2>/dev/null | head -c ` + strconv.Itoa(pollChunk+1) + ` | wc -c)" -gt ` + strconv.Itoa(pollChunk) + ` ] && echo more-stderr; ` +
+		`printf '` + strings.ReplaceAll(pollSep, "\n", `\n`) + `'; tail -n +` + strconv.Itoa(fromOut+1) + ` "$d/stdout" 2>/dev/null | head -c ` + strconv.Itoa(pollChunk) + `; printf '\n\001'; ` +
+		`printf '` + strings.ReplaceAll(pollSep, "\n", `\n`) + `'; tail -n +` + strconv.Itoa(fromErr+1) + ` "$d/stderr" 2>/dev/null | head -c ` + strconv.Itoa(pollChunk) + `; printf '\n\001'`
 	var raw bytes.Buffer
 	res, err := c.Run(ctx, d.Host, script, RunOptions{Stdout: func(l string) { raw.WriteString(l); raw.WriteByte('\n') }})
 	if err != nil {
-		return Status{}, nil, nil, err
+		return Status{}, polled{}, polled{}, err
 	}
 	if res.ExitCode != 0 {
-		return Status{}, nil, nil, fmt.Errorf("poll script exited %d", res.ExitCode)
+		return Status{}, polled{}, polled{}, fmt.Errorf("poll script exited %d", res.ExitCode)
 	}
 	// Run splits lines and the rebuilt text ends with a newline even when the
 	// output did not; the \001 after each file tells where its bytes end, so
 	// a partial last line stays partial.
 	parts := strings.Split(strings.TrimSuffix(raw.String(), "\n"), pollSep)
 	if len(parts) != 3 {
-		return Status{}, nil, nil, errors.New("unexpected poll output")
+		return Status{}, polled{}, polled{}, errors.New("unexpected poll output")
 	}
 	for i := 1; i < 3; i++ {
 		var ok bool
-		if parts[i], ok = strings.CutSuffix(parts[i], "\x01"); !ok {
-			return Status{}, nil, nil, errors.New("truncated poll output")
+		if parts[i], ok = strings.CutSuffix(parts[i], "\n\x01"); !ok {
+			return Status{}, polled{}, polled{}, errors.New("truncated poll output")
 		}
 	}
-	st, err := parseStatus(strings.TrimSpace(parts[0]))
+	head := strings.Split(strings.TrimSpace(parts[0]), "\n")
+	st, err := parseStatus(strings.TrimSpace(head[0]))
 	if err != nil {
-		return Status{}, nil, nil, err
+		return Status{}, polled{}, polled{}, err
 	}
-	return st, []byte(parts[1]), []byte(parts[2]), nil
+	out, errOut := polled{b: []byte(parts[1])}, polled{b: []byte(parts[2])}
+	for _, l := range head[1:] {
+		switch strings.TrimSpace(l) {
+		case "more-stdout":
+			out.more = true
+		case "more-stderr":
+			errOut.more = true
+		}
+	}
+	return st, out, errOut, nil
+}
+
+// polled is one poll's read of an output file: at most pollChunk bytes, and
+// whether the file holds more from there.
+type polled struct {
+	b    []byte
+	more bool
 }

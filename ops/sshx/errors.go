@@ -16,6 +16,27 @@ var ErrClosed = errors.New("sshx: client is closed")
 // us ("administratively prohibited"): AllowTcpForwarding is off on it.
 var ErrForwardingRefused = errors.New("the bastion refused to forward the connection (administratively prohibited): set AllowTcpForwarding yes in the bastion's sshd_config")
 
+// ErrHandshakeTimeout means a server accepted the TCP connection but did not
+// complete the SSH handshake within Config.DialTimeout.
+var ErrHandshakeTimeout = errors.New("no SSH handshake")
+
+// BastionError means the bastion could not be reached or logged in to. It
+// concerns every host behind the bastion alike, so a caller working on many
+// hosts can fail them all at once instead of trying each. Its message is the
+// underlying error's; errors.As reaches the typed errors inside
+// (*UnknownHostKeyError, *ChangedHostKeyError, *AuthError).
+type BastionError struct {
+	// Addr is the bastion's host:port.
+	Addr string
+	Err  error
+}
+
+// Error returns the underlying error's message.
+func (e *BastionError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *BastionError) Unwrap() error { return e.Err }
+
 // UnknownHostKeyError means a host presented a key that known_hosts does not
 // hold. The connection was not made.
 type UnknownHostKeyError struct {

@@ -42,6 +42,16 @@ func CheckKnownHost(file, addr string, key ssh.PublicKey) error {
 	return classifyHostKeyError(cb(hostAddr(addr), &net.TCPAddr{}, key), file, hostAddr(addr), false, key)
 }
 
+// CheckKnownBastion is CheckKnownHost for the bastion: its errors suggest
+// `scalar-tui trust --bastion` rather than the bastion's address.
+func CheckKnownBastion(file, addr string, key ssh.PublicKey) error {
+	cb, err := loadKnownHosts(file)
+	if err != nil {
+		return err
+	}
+	return classifyHostKeyError(cb(hostAddr(addr), &net.TCPAddr{}, key), file, hostAddr(addr), true, key)
+}
+
 func classifyHostKeyError(err error, file, addr string, isBastion bool, key ssh.PublicKey) error {
 	var ke *knownhosts.KeyError
 	if errors.As(err, &ke) {
@@ -147,7 +157,7 @@ func (c *Client) HostKey(ctx context.Context, host string) (ssh.PublicKey, error
 	if err != nil {
 		return nil, err
 	}
-	return captureKey(ctx, conn, addr, c.cfg.User)
+	return c.captureKey(ctx, conn, addr)
 }
 
 // BastionHostKey fetches the key the bastion presents, without logging in.
@@ -155,25 +165,34 @@ func (c *Client) BastionHostKey(ctx context.Context) (ssh.PublicKey, error) {
 	d := net.Dialer{Timeout: c.cfg.DialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", c.cfg.BastionAddr)
 	if err != nil {
-		return nil, fmt.Errorf("connect to bastion %s: %w (is the bastion up and its address right?)", c.cfg.BastionAddr, err)
+		return nil, &BastionError{Addr: c.cfg.BastionAddr, Err: fmt.Errorf("connect to bastion %s: %w (is the bastion up and its address right?)", c.cfg.BastionAddr, err)}
 	}
-	return captureKey(ctx, conn, c.cfg.BastionAddr, c.cfg.User)
+	key, err := c.captureKey(ctx, conn, c.cfg.BastionAddr)
+	if err != nil {
+		return nil, &BastionError{Addr: c.cfg.BastionAddr, Err: err}
+	}
+	return key, nil
 }
 
-func captureKey(ctx context.Context, conn net.Conn, addr, user string) (ssh.PublicKey, error) {
+// captureKey runs the start of a handshake on conn until the server shows its
+// key, bounded by ctx and DialTimeout: a server that accepts TCP and never
+// speaks SSH fails with ErrHandshakeTimeout.
+func (c *Client) captureKey(ctx context.Context, conn net.Conn, addr string) (ssh.PublicKey, error) {
 	defer conn.Close()
+	ctx, cancel := context.WithTimeoutCause(ctx, c.cfg.DialTimeout, errDialTimeout)
+	defer cancel()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	var key ssh.PublicKey
-	_, _, _, err := ssh.NewClientConn(conn, addr, captureConfig(user, &key))
+	_, _, _, err := ssh.NewClientConn(conn, addr, captureConfig(c.cfg.User, &key))
 	if key != nil {
 		return key, nil
 	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("fetch host key: %w", c.handshakeTimeout(ctx, addr))
+	}
 	if err == nil {
 		err = errors.New("no host key received")
-	}
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
 	return nil, fmt.Errorf("fetch host key of %s: %w", addr, err)
 }

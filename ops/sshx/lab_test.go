@@ -334,6 +334,53 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	// A wedged bastion (accepts TCP, never speaks SSH) fails every host at
+	// once after the connect timeout, and trust --bastion does not hang.
+	t.Run("SilentBastion", func(t *testing.T) {
+		labReset(t, l)
+		ctx, cancel := context.WithTimeout(context.Background(), labTimeout)
+		defer cancel()
+		if err := l.FreezeBastion(); err != nil {
+			t.Fatal(err)
+		}
+		thawed := false
+		thaw := func() {
+			if !thawed {
+				thawed = true
+				if err := l.ThawBastion(); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		defer thaw()
+		cfg := labConfig(l)
+		cfg.DialTimeout = time.Second
+		c := labClient(t, cfg)
+		errs := make([]error, len(l.Hosts))
+		var wg sync.WaitGroup
+		for i, h := range l.Hosts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = c.Run(ctx, h.Name, "true", sshx.RunOptions{})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			var be *sshx.BastionError
+			if !errors.Is(err, sshx.ErrHandshakeTimeout) || !errors.As(err, &be) || ctx.Err() != nil {
+				t.Errorf("%s: %v, want a *BastionError with ErrHandshakeTimeout", l.Hosts[i].Short, err)
+			}
+		}
+		if _, err := c.BastionHostKey(ctx); !errors.Is(err, sshx.ErrHandshakeTimeout) || ctx.Err() != nil {
+			t.Errorf("BastionHostKey = %v, want ErrHandshakeTimeout", err)
+		}
+		thaw()
+		if res, err := c.Run(ctx, host, "true", sshx.RunOptions{}); err != nil || res.ExitCode != 0 {
+			t.Fatalf("after the bastion woke up: exit %d, %v", res.ExitCode, err)
+		}
+	})
+
 	t.Run("OneHostDown", func(t *testing.T) {
 		labReset(t, l)
 		ctx, cancel := context.WithTimeout(context.Background(), labTimeout)

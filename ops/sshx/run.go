@@ -283,12 +283,14 @@ func exitCode(err error, lost func(error) error) (int, error) {
 }
 
 // readLines calls fn with each line of r (without "\n" or "\r\n"); a final
-// line without a newline counts too. When pgid is not nil, the first line
-// carrying shell.PGIDMarker is consumed and its number sent there.
+// line without a newline counts too. A line longer than MaxLineBytes is cut
+// there, ends with LineCutMarker, and the rest of it is read and dropped.
+// When pgid is not nil, the first line carrying shell.PGIDMarker is consumed
+// and its number sent there.
 func readLines(r io.Reader, fn func(string), pgid chan<- int) {
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, MaxLineBytes)
 	for {
-		line, err := br.ReadString('\n')
+		line, err := readLine(br)
 		if line != "" {
 			line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 			if pgid != nil {
@@ -311,4 +313,21 @@ func readLines(r io.Reader, fn func(string), pgid chan<- int) {
 			return
 		}
 	}
+}
+
+// readLine reads up to and including the next newline, keeping at most the
+// reader's buffer size (MaxLineBytes) of a longer line.
+func readLine(br *bufio.Reader) (string, error) {
+	b, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return string(b), err
+	}
+	line := string(b) + LineCutMarker + "\n"
+	for err == bufio.ErrBufferFull {
+		_, err = br.ReadSlice('\n')
+	}
+	if err == io.EOF {
+		err = nil // the cut line is complete; the next read reports EOF
+	}
+	return line, err
 }

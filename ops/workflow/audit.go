@@ -9,12 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"scalar-tui/ops/redact"
 	"scalar-tui/ops/sshx"
 )
 
@@ -92,7 +92,8 @@ func ReadAudit(stateDir string, f AuditFilter) ([]AuditEntry, error) {
 
 // Redactor replaces registered secret values with "***" in everything the
 // engine writes: audit entries, per-host logs, events and the journal's error
-// texts. It is safe for concurrent use. A nil *Redactor redacts nothing.
+// texts. It is safe for concurrent use. A nil *Redactor redacts only URLs'
+// user information.
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets []string
@@ -120,8 +121,10 @@ func (r *Redactor) Add(secret string) {
 	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 }
 
-// Redact returns s with every secret replaced by "***".
+// Redact returns s with every secret replaced by "***", and the user
+// information of every URL in it too (redact.URLs).
 func (r *Redactor) Redact(s string) string {
+	s = redact.URLs(s)
 	if r == nil {
 		return s
 	}
@@ -144,8 +147,8 @@ type auditLog struct {
 }
 
 func (a *auditLog) append(e AuditEntry) error {
-	e.Command = RedactSecrets(a.red.Redact(e.Command))
-	e.Error = RedactSecrets(a.red.Redact(e.Error))
+	e.Command = redact.Secrets(a.red.Redact(e.Command))
+	e.Error = redact.Secrets(a.red.Redact(e.Error))
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encode audit entry: %w", err)
@@ -184,7 +187,7 @@ type AuditLog struct {
 
 // NewAuditLog returns an AuditLog appending to path (normally AuditPath of
 // the state directory) for operator (Operator()) on deployment. red may be
-// nil; values that look like secrets are redacted anyway (RedactSecrets).
+// nil; values that look like secrets are redacted anyway (redact.Secrets).
 func NewAuditLog(path, operator, deployment string, red *Redactor) *AuditLog {
 	return &AuditLog{log: &auditLog{path: path, red: red}, operator: operator, deployment: deployment}
 }
@@ -217,50 +220,4 @@ func (e *Engine) auditCommand(ent AuditEntry) error {
 // carry rc's run ID and the engine's redaction.
 func (e *Engine) auditScope(ctx context.Context, rc *runCtx) context.Context {
 	return sshx.WithAuditScope(ctx, sshx.AuditScope{Run: rc.st.ID, Redact: e.red.Redact})
-}
-
-// secretPattern finds values that look like secrets; group 1 is kept, the
-// rest of the match becomes "***" (and group 2, when the pattern has one).
-// It is only tried on text holding one of its hints (lower case), which
-// keeps ordinary commands cheap.
-type secretPattern struct {
-	re    *regexp.Regexp
-	hints []string
-}
-
-var secretWords = []string{"pass", "pwd", "secret", "token", "key", "credential"}
-
-var secretPatterns = []secretPattern{
-	// URL userinfo: scheme://user:password@host keeps the user.
-	{regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*:)[^/\s@'"]+(@)`), []string{"://"}},
-	// Authorization headers: Bearer, Basic and token schemes.
-	{regexp.MustCompile(`(?i)(authorization:\s*(?:bearer|basic|token|digest)\s+)[^\s'"]+`), []string{"authorization"}},
-	// --password VALUE, --api-token=VALUE, nodetool's -pw VALUE.
-	{regexp.MustCompile(`(?i)((?:^|\s)(?:--?[a-z0-9-]*(?:password|passwd|secret|token|api-?key|access-?key|credentials?)|-pw)(?:=|\s+))(?:"[^"]*"|'[^']*'|[^\s'"]+)`), append([]string{"-pw"}, secretWords...)},
-	// NAME=VALUE, NAME: VALUE and "NAME": "VALUE" for names that say secret.
-	{regexp.MustCompile(`(?i)((?:^|[^a-z0-9_.-])[a-z0-9_.-]*(?:password|passwd|_pwd|secret|token|api_?key|access_?key|private_?key|credentials?)["']?\s*[=:]\s*)(?:"[^"]*"|'[^']*'|[^\s'"&;,}]+)`), secretWords},
-	// Well-known token shapes: AWS access key IDs, GitHub and Slack tokens, JWTs.
-	{regexp.MustCompile(`()\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), []string{"akia", "asia"}},
-	{regexp.MustCompile(`()\bgh[pousr]_[A-Za-z0-9]{30,}\b`), []string{"gh"}},
-	{regexp.MustCompile(`()\bxox[abprs]-[A-Za-z0-9-]{10,}`), []string{"xox"}},
-	{regexp.MustCompile(`()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), []string{"eyj"}},
-}
-
-// RedactSecrets replaces values that look like secrets with "***": the
-// password in URL userinfo, Authorization header values, the values of
-// options and variables named like a password, secret, token or key
-// (--password X, -pw X, PASSWORD=X, "token": "X"), and well-known token
-// shapes (AWS access key IDs, GitHub and Slack tokens, JWTs). It keeps what
-// identifies the value (the user, the option or variable name).
-func RedactSecrets(s string) string {
-	lower := strings.ToLower(s)
-	for _, p := range secretPatterns {
-		for _, h := range p.hints {
-			if strings.Contains(lower, h) {
-				s = p.re.ReplaceAllString(s, "${1}***${2}")
-				break
-			}
-		}
-	}
-	return s
 }

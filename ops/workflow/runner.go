@@ -59,15 +59,11 @@ func (v *Env) RunID() string { return v.rc.st.ID }
 // Exec runs command on host ("" = the bastion) and captures its output. The
 // command is audited and its output goes to the host's log, but not to the
 // event stream. A non-zero exit is reported in ExitCode, not as an error.
+// Each stream keeps only its last sshx.MaxCapturedOutput bytes; when more was
+// printed, its text starts with an sshx.CutNotice line.
 func (v *Env) Exec(ctx context.Context, host, command string) (CommandResult, error) {
-	var mu sync.Mutex
-	var out, errb strings.Builder
-	res, err := v.e.exec(ctx, v.rc, host, command, sshx.RunOptions{
-		Stdout: func(l string) { mu.Lock(); out.WriteString(l); out.WriteByte('\n'); mu.Unlock() },
-		Stderr: func(l string) { mu.Lock(); errb.WriteString(l); errb.WriteByte('\n'); mu.Unlock() },
-	}, "", nil)
-	mu.Lock()
-	defer mu.Unlock()
+	var out, errb sshx.Tail
+	res, err := v.e.exec(ctx, v.rc, host, command, sshx.RunOptions{Stdout: out.Line, Stderr: errb.Line}, "", nil)
 	return CommandResult{Stdout: out.String(), Stderr: errb.String(), ExitCode: res.ExitCode}, err
 }
 

@@ -36,12 +36,16 @@ func (a admin) call(ctx context.Context, addr string, f func(context.Context, sc
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return a.dial(ctx, addr) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(scalaradmin.MaxResponseBytes)))
 	if err != nil {
 		return fmt.Errorf("rpc.Admin %s: %w", addr, err)
 	}
 	defer cc.Close()
 	if err := f(ctx, scalaradmin.NewAdminClient(cc)); err != nil {
+		if status.Code(err) == codes.ResourceExhausted {
+			return fmt.Errorf("rpc.Admin %s: the answer is larger than scalar-tui reads (%d KiB): %w", addr, scalaradmin.MaxResponseBytes>>10, err)
+		}
 		return fmt.Errorf("rpc.Admin %s: %w", addr, err)
 	}
 	return nil

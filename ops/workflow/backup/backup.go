@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"sort"
@@ -192,6 +193,10 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	}
 	if opts.MinFreePercent == 0 {
 		opts.MinFreePercent = 10
+	}
+	// NaN compares false with everything: it would pass every node.
+	if math.IsNaN(opts.MinFreePercent) || math.IsInf(opts.MinFreePercent, 0) || opts.MinFreePercent > 100 {
+		return nil, fmt.Errorf("backup: MinFreePercent %v: want a number up to 100 (negative skips the check)", opts.MinFreePercent)
 	}
 	adm := admin{dial: opts.Dial}
 	targets := append([]string(nil), opts.Targets...)

@@ -84,14 +84,8 @@ func List(ctx context.Context, r Runner, inv *inventory.Inventory, timeout time.
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			exec := func(ctx context.Context, host, command string) (workflow.CommandResult, error) {
-				var mu sync.Mutex
-				var out, errb strings.Builder
-				rr, err := r.Run(ctx, host, command, sshx.RunOptions{
-					Stdout: func(l string) { mu.Lock(); out.WriteString(l + "\n"); mu.Unlock() },
-					Stderr: func(l string) { mu.Lock(); errb.WriteString(l + "\n"); mu.Unlock() },
-				})
-				mu.Lock()
-				defer mu.Unlock()
+				var out, errb sshx.Tail
+				rr, err := r.Run(ctx, host, command, sshx.RunOptions{Stdout: out.Line, Stderr: errb.Line})
 				return workflow.CommandResult{Stdout: out.String(), Stderr: errb.String(), ExitCode: rr.ExitCode}, err
 			}
 			res[i].snaps, res[i].err = listSnapshots(cctx, exec, h)

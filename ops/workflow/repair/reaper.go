@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"scalar-tui/inventory"
+	"scalar-tui/ops/redact"
 	"scalar-tui/ops/workflow"
 )
 
@@ -60,6 +61,10 @@ type reaperRun struct {
 	LastEvent        string `json:"last_event"`
 }
 
+// reaperMaxBody bounds every Reaper answer read: a repair run list of a few
+// hundred runs is well under a megabyte.
+const reaperMaxBody = 4 << 20
+
 // reaperClient is a logged-in Reaper REST client.
 type reaperClient struct {
 	base  string
@@ -76,8 +81,8 @@ func (o ReaperOptions) withDefaults(inv *inventory.Inventory) (ReaperOptions, er
 		}
 		o.URL = "http://" + net.JoinHostPort(hs[0].Name, "8080")
 	}
-	if _, err := url.Parse(o.URL); err != nil {
-		return o, fmt.Errorf("repair --via reaper: bad URL %q: %w", o.URL, err)
+	if err := CheckReaperURL(o.URL); err != nil {
+		return o, fmt.Errorf("repair --via reaper: %w", err)
 	}
 	if o.User == "" {
 		o.User = "admin"
@@ -92,6 +97,23 @@ func (o ReaperOptions) withDefaults(inv *inventory.Inventory) (ReaperOptions, er
 		o.PollInterval = 10 * time.Second
 	}
 	return o, nil
+}
+
+// CheckReaperURL accepts an http(s) URL with a host and without credentials:
+// a password in a URL would end up in journals, logs and printed plans, so
+// it must come from a file (ReaperOptions.Password, --reaper-password-file).
+func CheckReaperURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("bad Reaper URL %q: %w", redact.URLs(s), err)
+	}
+	if u.User != nil {
+		return fmt.Errorf("the Reaper URL %s carries credentials: remove user:password@ from it and pass the password with --reaper-password-file FILE (and the user with --reaper-user)", redact.URLs(s))
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("bad Reaper URL %q: want http://HOST:PORT or https://HOST:PORT", s)
+	}
+	return nil
 }
 
 func newReaperClient(o ReaperOptions) *reaperClient {
@@ -121,15 +143,18 @@ func (c *reaperClient) do(ctx context.Context, method, path string, form url.Val
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		slog.Debug("reaper request", "method", method, "url", c.base+path, "err", err)
+		slog.Debug("reaper request", "method", method, "url", redact.URLs(c.base+path), "err", err)
 		return 0, fmt.Errorf("reaper %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	// Never the form body: it holds the password on /login.
-	slog.Debug("reaper request", "method", method, "url", c.base+path, "status", resp.StatusCode)
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	slog.Debug("reaper request", "method", method, "url", redact.URLs(c.base+path), "status", resp.StatusCode)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, reaperMaxBody+1))
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("reaper %s %s: %w", method, path, err)
+	}
+	if len(b) > reaperMaxBody {
+		return resp.StatusCode, fmt.Errorf("reaper %s %s: the answer is larger than %d MiB; refusing to read it (is %s really Reaper?)", method, path, reaperMaxBody>>20, redact.URLs(c.base))
 	}
 	if resp.StatusCode >= 300 {
 		msg := strings.TrimSpace(string(b))
@@ -153,7 +178,7 @@ func (c *reaperClient) do(ctx context.Context, method, path string, form url.Val
 // login gets a JWT the way spreaper does: POST /login, then GET /jwt.
 func (c *reaperClient) login(ctx context.Context) error {
 	if _, err := c.do(ctx, http.MethodGet, "/ping", nil, nil); err != nil {
-		return fmt.Errorf("%w (is Reaper up on %s? `ssh -L 8080:localhost:8080 reaper-1` and the web UI tell more)", err, c.base)
+		return fmt.Errorf("%w (is Reaper up on %s? `ssh -L 8080:localhost:8080 reaper-1` and the web UI tell more)", err, redact.URLs(c.base))
 	}
 	form := url.Values{"username": {c.opts.User}, "password": {c.opts.Password}}
 	code, err := c.do(ctx, http.MethodPost, "/login", form, nil)
@@ -242,8 +267,8 @@ func reaperStep(o ReaperOptions, seed, ks string) workflow.Step {
 		ID:    "reaper/repair-" + ks,
 		Title: "Reaper repair of keyspace " + ks + " (cluster " + o.Cluster + ")",
 		Commands: []string{
-			"reaper POST " + o.URL + "/repair_run?clusterName=" + o.Cluster + "&keyspace=" + ks + "&owner=scalar-tui&incrementalRepair=false",
-			"reaper PUT " + o.URL + "/repair_run/{id}/state/RUNNING",
+			"reaper POST " + redact.URLs(o.URL) + "/repair_run?clusterName=" + o.Cluster + "&keyspace=" + ks + "&owner=scalar-tui&incrementalRepair=false",
+			"reaper PUT " + redact.URLs(o.URL) + "/repair_run/{id}/state/RUNNING",
 		},
 		// Resume finds the Reaper run by its cause: never a second repair.
 		Idempotent: true,
@@ -319,7 +344,7 @@ func reaperStep(o ReaperOptions, seed, ks string) workflow.Step {
 func reaperPreflight(o ReaperOptions) workflow.Check {
 	return workflow.Check{
 		Name:        "reaper-api",
-		Description: "Reaper answers on " + o.URL + " and accepts the login of " + o.User,
+		Description: "Reaper answers on " + redact.URLs(o.URL) + " and accepts the login of " + o.User,
 		Run: func(ctx context.Context, env *workflow.Env) error {
 			c := newReaperClient(o)
 			defer c.close()

@@ -701,8 +701,8 @@ func Discover(ctx context.Context, r Runner, inv *inventory.Inventory, color str
 	o := Options{Color: color}
 	out := map[string]string{}
 	for _, h := range inv.ByRole(o.role()) {
-		var b strings.Builder
-		res, err := r.Run(ctx, h.Name, EnvCommand, sshx.RunOptions{Stdout: func(l string) { b.WriteString(l + "\n") }})
+		var b sshx.Tail
+		res, err := r.Run(ctx, h.Name, EnvCommand, sshx.RunOptions{Stdout: b.Line})
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", h.Short, err)
 		}

@@ -1,0 +1,106 @@
+package sshx_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"scalar-tui/internal/sshtest"
+	"scalar-tui/ops/sshx"
+)
+
+func TestTailKeepsTheEndAndSaysItWasCut(t *testing.T) {
+	tl := sshx.Tail{Limit: 20}
+	for i := 1; i <= 10; i++ {
+		tl.Line(fmt.Sprintf("line %02d", i)) // 8 bytes with the newline
+	}
+	got := tl.String()
+	want := sshx.CutNotice(64, 20) + "\nline 09\nline 10\n"
+	if got != want || tl.Cut() != 64 {
+		t.Errorf("String() = %q (cut %d), want %q", got, tl.Cut(), want)
+	}
+	short := sshx.Tail{}
+	short.Line("a")
+	short.Line("")
+	if s := short.String(); s != "a\n\n" || short.Cut() != 0 {
+		t.Errorf("uncut tail = %q, cut %d", s, short.Cut())
+	}
+	// One line longer than the limit keeps its end.
+	one := sshx.Tail{Limit: 4}
+	one.Line("abcdefgh")
+	if s := one.String(); !strings.HasSuffix(s, "\nfgh\n") || !strings.HasPrefix(s, "[scalar-tui: output cut") {
+		t.Errorf("long line = %q", s)
+	}
+}
+
+// A remote command printing a huge line without a newline reaches the caller
+// cut at MaxLineBytes, marked, and the lines after it still arrive.
+func TestRunCutsHugeLines(t *testing.T) {
+	const huge = 8 << 20
+	e := newEnv(t, sshtest.ClusterOptions{Hosts: hosts3, Exec: func(ctx context.Context, s sshtest.Session) int {
+		chunk := strings.Repeat("x", 1<<16)
+		for n := 0; n < huge; n += len(chunk) {
+			if _, err := s.Stdout.Write([]byte(chunk)); err != nil {
+				return 1
+			}
+		}
+		fmt.Fprint(s.Stdout, "\nafter\nlast-without-newline")
+		return 0
+	}})
+	c := e.client(t)
+	var lines []string
+	res, err := c.Run(context.Background(), hosts3[0], "flood", sshx.RunOptions{Stdout: func(l string) { lines = append(lines, l) }})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3", len(lines))
+	}
+	if len(lines[0]) != sshx.MaxLineBytes+len(sshx.LineCutMarker) || !strings.HasSuffix(lines[0], sshx.LineCutMarker) {
+		t.Errorf("first line is %d bytes, want %d ending in the cut marker", len(lines[0]), sshx.MaxLineBytes+len(sshx.LineCutMarker))
+	}
+	if lines[1] != "after" || lines[2] != "last-without-newline" {
+		t.Errorf("lines after the cut: %q", lines[1:])
+	}
+}
+
+// Attach reads a detached command's output chunk by chunk: every line
+// arrives, in order, however much was written, and a line longer than a
+// chunk arrives cut.
+func TestAttachReadsLongOutputInChunks(t *testing.T) {
+	defer sshx.SetPollChunk(1000)()
+	e := newEnv(t, sshtest.ClusterOptions{Hosts: hosts3[:1], RealShellDir: t.TempDir()})
+	c := e.client(t)
+	ctx := context.Background()
+	cmd := `i=0; while [ $i -lt 300 ]; do echo "line $i $(printf '%040d' $i)"; i=$((i+1)); done; ` +
+		`head -c 5000 /dev/zero | tr '\0' x; echo; echo after-long; echo e1 >&2; printf 'no-newline'`
+	d, err := c.StartDetached(ctx, hosts3[0], "~/.scalar-tui/runs/r2/step1", cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errs []string
+	code, err := c.Attach(ctx, d, sshx.AttachOptions{
+		Stdout:       func(l string) { out = append(out, l) },
+		Stderr:       func(l string) { errs = append(errs, l) },
+		PollInterval: 20 * time.Millisecond,
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("Attach = %d, %v", code, err)
+	}
+	if len(out) != 303 {
+		t.Fatalf("got %d lines, want 303: ...%q", len(out), out[max(0, len(out)-4):])
+	}
+	for i := 0; i < 300; i++ {
+		if want := fmt.Sprintf("line %d %040d", i, i); out[i] != want {
+			t.Fatalf("line %d = %q, want %q", i, out[i], want)
+		}
+	}
+	if !strings.HasPrefix(out[300], "xxxxxxxxxx") || !strings.HasSuffix(out[300], sshx.LineCutMarker) || len(out[300]) > 1000+len(sshx.LineCutMarker) {
+		t.Errorf("long line: %d bytes, %.20q...", len(out[300]), out[300])
+	}
+	if out[301] != "after-long" || out[302] != "no-newline" || strings.Join(errs, "|") != "e1" {
+		t.Errorf("tail %q, stderr %q", out[301:], errs)
+	}
+}
