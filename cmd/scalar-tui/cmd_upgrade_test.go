@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,5 +62,53 @@ func TestUpgradeCLIEndToEnd(t *testing.T) {
 		if img != "ghcr.io/scalar-labs/scalar-ledger:2.2.0" {
 			t.Errorf("%s runs %s", h, img)
 		}
+	}
+}
+
+// upgradeTarball writes a tarball the simulated `docker load` accepts.
+func upgradeTarball(t *testing.T, e *repairEnv, ref, tag string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, _ = zw.Write([]byte("image: " + ref + "\n"))
+	_ = zw.Close()
+	name := "scalar-ledger-" + tag + "-" + filepath.Base(e.state) + ".tar.gz"
+	tb := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(tb, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove("/tmp/" + name) }) // the demo hosts share this machine's /tmp
+	return tb
+}
+
+// scalarContainers maps each Scalar DL node to its container's image and ID.
+func (e *repairEnv) scalarContainers() map[string]string {
+	m := map[string]string{}
+	for _, h := range e.simState().HostsByRole("scalardl") {
+		c := h.ScalarContainer()
+		m[h.Short] = c.Image + " " + c.ID
+	}
+	return m
+}
+
+// TestUpgradeCLIRefusedWithoutPrometheus is issue 12 item 2: with the default
+// health gate (prometheus) and no Prometheus (the demo has none), the upgrade
+// is refused before any node is touched.
+func TestUpgradeCLIRefusedWithoutPrometheus(t *testing.T) {
+	e := startOpsEnv(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tb := upgradeTarball(t, e, "ghcr.io/scalar-labs/scalar-ledger:2.2.0", "2.2.0")
+	before := e.scalarContainers()
+	out, errOut, code := e.opsCLI(ctx, "upgrade", "--to", "2.2.0", "--image-tarball", tb, "--yes", "--json",
+		"--gate-interval", "200ms", "--gate-deadline", "3s")
+	if code != 1 {
+		t.Fatalf("upgrade: exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	if _, st := finished(t, out); st != "refused" || !strings.Contains(out+errOut, "health-source") {
+		t.Fatalf("status %s, want refused by health-source\n%s\n%s", st, out, errOut)
+	}
+	if after := e.scalarContainers(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("nodes touched: %v -> %v", before, after)
 	}
 }

@@ -222,6 +222,34 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 				return nil
 			},
 		},
+	}
+	if opts.Health != nil {
+		// The gate after each node needs the health source: check it before
+		// any node is touched, or a dead Prometheus costs a node two needless
+		// restarts (switch, wait the whole deadline, roll back).
+		p.Preflight = append(p.Preflight, workflow.Check{
+			Name:        "health-source",
+			Description: fmt.Sprintf("the health source answers and sees all %d %s nodes serving (the gate after each node needs it)", len(nodes), opts.Color),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				m := u.switching(env)
+				var bad []string
+				for _, h := range nodes {
+					ok, why, err := opts.Health(ctx, h)
+					if err != nil {
+						return fmt.Errorf("health source: %w (the gate after each node needs it: use --health-gate scrape when Prometheus is down, or --health-gate off for a deployment without monitoring)", err)
+					}
+					if !ok && (m == nil || m.Host != h.Name) {
+						bad = append(bad, h.Short+": "+why)
+					}
+				}
+				if len(bad) > 0 {
+					return fmt.Errorf("the health source does not see every node serving (%s); the gate after each node would fail", strings.Join(bad, "; "))
+				}
+				return nil
+			},
+		})
+	}
+	p.Preflight = append(p.Preflight, []workflow.Check{
 		{
 			Name:        "target-differs",
 			Description: fmt.Sprintf("at least one node does not run %s yet (`%s`)", ref, EnvCommand),
@@ -271,7 +299,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 				return nil
 			},
 		},
-	}
+	}...)
 	for _, h := range nodes {
 		cur := opts.Current[h.Short]
 		if cur == "" && h.ImageTag != "" {
@@ -663,8 +691,12 @@ func (u *upgrader) describe(ctx context.Context, env *workflow.Env) string {
 	return strings.Join(parts, "; ")
 }
 
-// compensate runs first on Resume when a node was being switched: if it
-// serves the target, keep it; otherwise roll it back.
+// compensate runs first on Resume when a node was being switched. It asks
+// the node what it runs and whether it serves, and continues from there: a
+// node already on the target that is still starting is waited for (the
+// gate, with its deadline), not rolled back and switched again; a node still
+// on its previous image that serves was never switched; anything else is
+// rolled back to its previous env.
 func (u *upgrader) compensate(ctx context.Context, env *workflow.Env) error {
 	m := u.switching(env)
 	if m == nil {
@@ -679,15 +711,33 @@ func (u *upgrader) compensate(ctx context.Context, env *workflow.Env) error {
 	if h.Name == "" {
 		return fmt.Errorf("the interrupted run was switching %q, which is not a %s node any more; check it by hand", m.Host, u.opts.Color)
 	}
-	if ok, _ := u.ready(ctx, env, h); ok {
-		return env.ClearMarker(MarkerUpgrading)
+	running := ""
+	if r, err := env.Exec(ctx, h.Name, ImageCommand); err == nil && r.ExitCode == 0 {
+		running = strings.TrimSpace(r.Stdout)
 	}
-	if ok, _ := u.serving(ctx, env, h); ok {
-		img, _ := u.envImage(ctx, env, h)
-		if img != u.ref {
-			return env.ClearMarker(MarkerUpgrading) // never switched: nothing to undo
+	serving, why := u.serving(ctx, env, h)
+	state := "SERVING"
+	if !serving {
+		state = "not serving: " + why
+	}
+	switch {
+	case running == u.ref:
+		env.Notice(fmt.Sprintf("%s already runs %s (%s): waiting for the gate instead of switching it again", h.Short, u.ref, state))
+		why, err := u.waitReady(ctx, env, h)
+		if err == nil {
+			return env.ClearMarker(MarkerUpgrading)
 		}
+		// The target had its whole deadline: roll back and stop, as the
+		// switch step does.
+		return u.rollback(ctx, env, h, m.Previous, m.Backup, why)
+	case running != "" && serving:
+		env.Notice(fmt.Sprintf("%s runs %s and is SERVING: it was not switched yet", h.Short, running))
+		return env.ClearMarker(MarkerUpgrading) // never switched: nothing to undo
 	}
+	if running == "" {
+		running = "no running ledger container"
+	}
+	env.Notice(fmt.Sprintf("%s: %s (%s): rolling it back to %s", h.Short, running, state, m.Previous))
 	err := u.rollback(ctx, env, h, m.Previous, m.Backup, "the interrupted run left "+h.Short+" not ready")
 	if u.switching(env) != nil {
 		return err

@@ -416,6 +416,11 @@ func TestUpgradeHealthSourceVetoRollsBack(t *testing.T) {
 	o := options(t, l)
 	o.GateDeadline = 2 * time.Second
 	o.Health = func(ctx context.Context, h inventory.Host) (bool, string, error) {
+		// Monitoring agrees until the node runs the new image (preflight
+		// refuses a source that vetoes from the start).
+		if l.nodes()[h.Short].image != newRef {
+			return true, "", nil
+		}
 		return false, "scalar container last seen 40s ago", nil
 	}
 	st, err := l.engine().Run(testCtx(t, 60*time.Second), planFor(t, l, o))
@@ -431,6 +436,99 @@ func TestUpgradeHealthSourceVetoRollsBack(t *testing.T) {
 	for _, n := range []string{"scalardl-blue-2", "scalardl-blue-3"} {
 		if after[n].id != before[n].id {
 			t.Errorf("%s was touched", n)
+		}
+	}
+}
+
+// TestUpgradeRefusedWhenHealthSourceUnreachable is issue 12 item 2: with the
+// health gate's source unreachable (Prometheus down), the run is refused in
+// preflight before any node is touched, instead of switching a node, waiting
+// the whole gate deadline and rolling it back.
+func TestUpgradeRefusedWhenHealthSourceUnreachable(t *testing.T) {
+	l := newLab(t, nil)
+	before := l.nodes()
+	o := options(t, l)
+	o.GateDeadline = 2 * time.Second
+	o.Health = func(ctx context.Context, h inventory.Host) (bool, string, error) {
+		return false, "", errors.New(`Get "http://monitor.internal.scalar-labs.com:9090/api/v1/query": connection refused`)
+	}
+	st, err := l.engine().Run(testCtx(t, 60*time.Second), planFor(t, l, o))
+	var re *workflow.RefusedError
+	if st != workflow.StatusRefused || !errors.As(err, &re) || re.Check != "health-source" || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "--health-gate scrape") {
+		t.Fatalf("run: %s %v, want refused by health-source", st, err)
+	}
+	after := l.nodes()
+	for n := range before {
+		if before[n].id != after[n].id {
+			t.Errorf("%s was touched", n)
+		}
+	}
+}
+
+// TestUpgradeResumeWhileNodeStartingContinues is issue 12 item 7: a run
+// killed while blue-1's new container was still starting is resumed by
+// asking blue-1 what it runs and waiting for it, not by rolling it back and
+// upgrading it again (one container recreation, not three).
+func TestUpgradeResumeWhileNodeStartingContinues(t *testing.T) {
+	l := newLab(t, nil)
+	o := options(t, l)
+	p := planFor(t, l, o)
+	home := l.home("scalardl-blue-1")
+	if err := os.WriteFile(filepath.Join(home, "provision", "env.before-"+p.ID), []byte("export SCALAR_IMAGE="+oldRef+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "provision", "env"), []byte("export SCALAR_IMAGE="+newRef+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// blue-1 runs a new container on the target that is not SERVING yet.
+	const newID = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e"
+	if err := sim.Update(l.simDir, func(st *sim.State) error {
+		h := st.Host("scalardl-blue-1")
+		now := time.Now().UTC()
+		h.Images = append(h.Images, newRef)
+		h.ComposeImage = newRef
+		c := h.ScalarContainer()
+		c.Image, c.ID, c.Created, c.StartedAt, c.ReadyAt = newRef, newID, now, now, now.Add(1500*time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	rs := workflow.RunState{ID: p.ID, Workflow: p.Workflow, Operator: "test", Created: now, Updated: now,
+		Status: workflow.StatusRunning, Fingerprint: p.Fingerprint,
+		Markers: map[string]workflow.Marker{upgrade.MarkerUpgrading: {Set: now,
+			Value: `{"host":"scalardl-blue-1.internal.scalar-labs.com","previous":"` + oldRef + `","backup":"env.before-` + p.ID + `"}`}}}
+	for _, s := range p.Steps {
+		ss := workflow.StepState{ID: s.ID, Title: s.Title, Host: s.Host, Status: workflow.StatusPending, Idempotent: s.Idempotent}
+		switch s.ID {
+		case "scalardl-blue-1/load-image":
+			ss.Status = workflow.StatusDone
+		case "scalardl-blue-1/switch":
+			ss.Status = workflow.StatusRunning
+		}
+		rs.Steps = append(rs.Steps, ss)
+	}
+	_ = os.MkdirAll(workflow.RunsDir(l.stateDir), 0o700)
+	b, _ := json.Marshal(rs)
+	if err := os.WriteFile(workflow.JournalPath(l.stateDir, p.ID), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w := l.watch()
+	st, err := l.engine().Resume(testCtx(t, 120*time.Second), p.ID, planFor(t, l, o))
+	w.end()
+	if st != workflow.StatusDone {
+		t.Fatalf("resume: %s %v", st, err)
+	}
+	if got := strings.Join(w.order, " "); got != "scalardl-blue-2=2.2.0 scalardl-blue-3=2.2.0" {
+		t.Errorf("image changes seen: %q, want blue-1 left alone", got)
+	}
+	n := l.nodes()
+	if n["scalardl-blue-1"].id != newID {
+		t.Errorf("scalardl-blue-1 was recreated (container %s), want the starting container kept", n["scalardl-blue-1"].id)
+	}
+	for name, v := range n {
+		if v.image != newRef || !v.serving {
+			t.Errorf("%s: %+v", name, v)
 		}
 	}
 }
