@@ -18,7 +18,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"scalar-tui/inventory"
@@ -42,8 +44,14 @@ const MarkerUpgrading = "scalardl-upgrading"
 
 // Remote commands, exactly as run.
 const (
-	// ProbeCommand is the ledger's health check (helm chart for 2.1.0).
-	ProbeCommand = "docker exec provision_scalar_1 /bin/grpc_health_probe -addr=:50051"
+	// ProbeCommand is the ledger's health check in 2.x images (helm chart
+	// for 2.1.0). 3.x images have the probe at ProbePath3 instead: the
+	// upgrade uses whichever the container has (see serving).
+	ProbeCommand = "docker exec provision_scalar_1 " + ProbePath2 + " -addr=:50051"
+	// ProbePath2 and ProbePath3 are where grpc_health_probe lives in 2.x and
+	// 3.x ledger images.
+	ProbePath2 = "/bin/grpc_health_probe"
+	ProbePath3 = "/usr/local/bin/grpc_health_probe"
 	// ImageCommand prints the image of the running ledger container.
 	ImageCommand = "docker ps --filter name=provision_scalar_1 --format '{{.Image}}'"
 	// EnvCommand prints the compose env file.
@@ -208,6 +216,30 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			},
 		},
 		{
+			Name:        "discoverable",
+			Description: fmt.Sprintf("`%s` on the Envoy hosts lists the %s nodes (the colour is discoverable by Envoy)", EnvoyCommand, opts.Color),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				for _, e := range envoys {
+					r, err := env.Exec(ctx, e.Name, EnvoyCommand)
+					if err != nil {
+						return fmt.Errorf("envoy %s: %w", e.Short, err)
+					}
+					if r.ExitCode != 0 {
+						return fmt.Errorf("envoy %s admin: curl exited %d", e.Short, r.ExitCode)
+					}
+					for _, h := range nodes {
+						if strings.Contains(r.Stdout, "scalar-service::"+h.PrivateIP+":50051::") {
+							return nil
+						}
+					}
+				}
+				return fmt.Errorf("no Envoy lists any %s node: the %s colour is not discoverable by Envoy "+
+					"(%s_discoverable_by_envoy is false in the scalardl root's `scalardl = {...}` tfvars, so the `scalardl` DNS record Envoy resolves leaves it out), "+
+					"and the gate after each node needs Envoy to see it; upgrade the colour Envoy serves, or make this one discoverable first (docs/BlueGreenDeploy.md)",
+					opts.Color, opts.Color, opts.Color)
+			},
+		},
+		{
 			Name:        "envoy-healthy",
 			Description: fmt.Sprintf("`%s` on every Envoy host shows all %s nodes healthy", EnvoyCommand, opts.Color),
 			Run: func(ctx context.Context, env *workflow.Env) error {
@@ -281,7 +313,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 					}
 					return nil
 				case opts.Pull:
-					return nil
+					return u.pullPreflight(ctx, env)
 				}
 				var missing []string
 				for _, h := range nodes {
@@ -328,12 +360,15 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			Commands: []string{
 				"# first: every other " + opts.Color + " node must answer SERVING to the probe",
 				u.switchScript("<run-id>"),
-				ProbeCommand,
+				ProbeCommand + "   # " + ProbePath3 + " in 3.x images: whichever the container has",
 				EnvoyCommand + "   # on each Envoy host",
 			},
 			Idempotent: true,
 			Run:        func(ctx context.Context, env *workflow.Env) error { return u.switchNode(ctx, env, host) },
 		})
+	}
+	if note := majorNote(nodes, opts); note != "" {
+		p.Notes = append(p.Notes, note)
 	}
 	p.Compensations = map[string]workflow.Step{
 		MarkerUpgrading: {
@@ -351,6 +386,24 @@ type upgrader struct {
 	nodes  []inventory.Host
 	envoys []inventory.Host
 	ref    string
+
+	probeMu sync.Mutex
+	probe   map[string]string // host → the probe path its container has
+}
+
+// probeCommand runs grpc_health_probe at path in the ledger container.
+func probeCommand(path string) string {
+	return "docker exec provision_scalar_1 " + path + " -addr=:50051"
+}
+
+// probeMissing reports whether docker exec failed because the container has
+// no such executable (exit 126/127, "no such file or directory").
+func probeMissing(r workflow.CommandResult) bool {
+	if r.ExitCode != 126 && r.ExitCode != 127 {
+		return false
+	}
+	e := r.Stderr + r.Stdout
+	return strings.Contains(e, "no such file or directory") || strings.Contains(e, "executable file not found") || strings.Contains(e, "not found")
 }
 
 func (u *upgrader) imageSourceText() string {
@@ -358,9 +411,49 @@ func (u *upgrader) imageSourceText() string {
 	case u.opts.Tarball != "":
 		return "the image tarball " + u.opts.Tarball + " is readable"
 	case u.opts.Pull:
-		return "nodes lacking " + u.ref + " will `docker pull` it"
+		return "every node lacking " + u.ref + " can pull it: `docker manifest inspect " + u.ref + "` (else `docker pull`) succeeds with its registry credentials"
 	}
 	return "`docker image inspect " + u.ref + "` succeeds on every node"
+}
+
+// pullPreflight proves, before any node is touched, that every node lacking
+// the image can pull it: scalar-terraform ships the image as a tarball, so
+// its nodes usually have no registry credentials. `docker manifest inspect`
+// reads only the manifest; where it fails (docker < 20.10 without
+// experimental features, or registries that want push scope for it) a
+// `docker pull` decides, which adds the image and touches no container.
+func (u *upgrader) pullPreflight(ctx context.Context, env *workflow.Env) error {
+	var bad []string
+	for _, h := range u.nodes {
+		r, err := env.Exec(ctx, h.Name, "docker image inspect "+shell.Quote(u.ref)+" >/dev/null")
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Short, err)
+		}
+		if r.ExitCode == 0 {
+			continue
+		}
+		r, err = env.Exec(ctx, h.Name, "docker manifest inspect "+shell.Quote(u.ref)+" >/dev/null")
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Short, err)
+		}
+		if r.ExitCode == 0 {
+			continue
+		}
+		r, err = env.Exec(ctx, h.Name, "docker pull "+shell.Quote(u.ref))
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Short, err)
+		}
+		if r.ExitCode != 0 {
+			bad = append(bad, h.Short+": "+gates.FirstLine(r.Stderr+r.Stdout))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	registry, _, _ := strings.Cut(u.opts.Image, "/")
+	return fmt.Errorf("--pull cannot work: %s; scalar-terraform nodes have no registry credentials (the module loads a tarball): "+
+		"give --image-tarball FILE (docker save %s | gzip -1 > FILE), or `docker login %s` on each node first",
+		strings.Join(bad, "; "), u.ref, registry)
 }
 
 func (u *upgrader) remoteTarball() string { return "/tmp/" + filepath.Base(u.opts.Tarball) }
@@ -566,11 +659,37 @@ func (u *upgrader) ready(ctx context.Context, env *workflow.Env, h inventory.Hos
 	return true, ""
 }
 
-// serving runs the probe on h.
+// serving runs the probe on h. The probe is at ProbePath2 in 2.x images and
+// ProbePath3 in 3.x: the path the container answered to last is tried
+// first, the other when the container has no such file.
 func (u *upgrader) serving(ctx context.Context, env *workflow.Env, h inventory.Host) (bool, string) {
-	r, err := env.Exec(ctx, h.Name, ProbeCommand)
-	if err != nil {
-		return false, err.Error()
+	u.probeMu.Lock()
+	first := u.probe[h.Name]
+	u.probeMu.Unlock()
+	paths := []string{ProbePath2, ProbePath3}
+	if first == ProbePath3 {
+		paths = []string{ProbePath3, ProbePath2}
+	}
+	var r workflow.CommandResult
+	for i, path := range paths {
+		var err error
+		r, err = env.Exec(ctx, h.Name, probeCommand(path))
+		if err != nil {
+			return false, err.Error()
+		}
+		if probeMissing(r) {
+			if i == 0 {
+				continue
+			}
+			return false, fmt.Sprintf("the ledger container has grpc_health_probe at neither %s nor %s: %s", ProbePath2, ProbePath3, gates.FirstLine(r.Stderr+r.Stdout))
+		}
+		u.probeMu.Lock()
+		if u.probe == nil {
+			u.probe = map[string]string{}
+		}
+		u.probe[h.Name] = path
+		u.probeMu.Unlock()
+		break
 	}
 	out := strings.TrimSpace(r.Stdout)
 	if r.ExitCode == 0 && strings.HasSuffix(out, "SERVING") && !strings.HasSuffix(out, "NOT_SERVING") {
@@ -763,4 +882,61 @@ func Discover(ctx context.Context, r Runner, inv *inventory.Inventory, color str
 		}
 	}
 	return out, nil
+}
+
+// major returns the major version of an image tag ("2.1.0" → 2, "v3" → 3),
+// or -1 when the tag does not start with a number.
+func major(tag string) int {
+	tag = strings.TrimPrefix(tag, "v")
+	end := 0
+	for end < len(tag) && tag[end] >= '0' && tag[end] <= '9' {
+		end++
+	}
+	if end == 0 || end > 6 {
+		return -1
+	}
+	n := 0
+	for _, c := range tag[:end] {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// tagOf returns the tag of "name:tag".
+func tagOf(ref string) string {
+	ref = strings.TrimSuffix(ref, " (Terraform state)")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[i+1:]
+	}
+	return ""
+}
+
+// majorNote warns when the upgrade changes the major version of any node
+// (what it runs, else the tag in Terraform state).
+func majorNote(nodes []inventory.Host, opts Options) string {
+	to := major(opts.To)
+	if to < 0 {
+		return ""
+	}
+	from := map[int]bool{}
+	for _, h := range nodes {
+		tag := tagOf(opts.Current[h.Short])
+		if tag == "" {
+			tag = h.ImageTag
+		}
+		if m := major(tag); m >= 0 && m != to {
+			from[m] = true
+		}
+	}
+	if len(from) == 0 {
+		return ""
+	}
+	var olds []string
+	for m := range from {
+		olds = append(olds, fmt.Sprint(m))
+	}
+	sort.Strings(olds)
+	return fmt.Sprintf("major version change %s.x → %d.x: run the Scalar DL schema loader of %s first (the console does not do it), "+
+		"and read the release notes for the supported upgrade path",
+		strings.Join(olds, ".x/"), to, opts.To)
 }

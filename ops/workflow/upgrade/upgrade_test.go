@@ -532,3 +532,89 @@ func TestUpgradeResumeWhileNodeStartingContinues(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeTo3xUsesTheImagesProbePath is issue 15 item 3: 3.x images have
+// grpc_health_probe at /usr/local/bin only; the gate finds it instead of
+// rolling every 3.x upgrade back. The plan warns about the major change.
+func TestUpgradeTo3xUsesTheImagesProbePath(t *testing.T) {
+	l := newLab(t, nil)
+	const ref3 = "ghcr.io/scalar-labs/scalar-ledger:3.0.0"
+	o := options(t, l)
+	o.To, o.Tarball = "3.0.0", tarball(t, ref3)
+	o.GateDeadline = 5 * time.Second
+	p := planFor(t, l, o)
+	var b strings.Builder
+	_ = p.Render(&b)
+	if !strings.Contains(b.String(), "major version change 2.x → 3.x: run the Scalar DL schema loader") {
+		t.Errorf("plan does not warn about the major version:\n%s", b.String())
+	}
+	st, err := l.engine().Run(testCtx(t, 90*time.Second), p)
+	if st != workflow.StatusDone {
+		t.Fatalf("run: %s %v", st, err)
+	}
+	for name, v := range l.nodes() {
+		if v.image != ref3 || !v.serving {
+			t.Errorf("%s: %+v", name, v)
+		}
+	}
+	o.To = "2.2.0"
+	o.Tarball = tarball(t, newRef)
+	b.Reset()
+	_ = planFor(t, l, o).Render(&b)
+	if strings.Contains(b.String(), "major version") {
+		t.Errorf("a minor upgrade warns about a major change:\n%s", b.String())
+	}
+}
+
+// TestUpgradePullRefusedWithoutCredentials: --pull on nodes without registry
+// credentials (scalar-terraform's) is refused in preflight, before any node
+// is touched; with credentials it runs.
+func TestUpgradePullRefusedWithoutCredentials(t *testing.T) {
+	l := newLab(t, nil)
+	before := l.nodes()
+	o := options(t, l)
+	o.Tarball, o.Transfer, o.Pull = "", nil, true
+	st, err := l.engine().Run(testCtx(t, 60*time.Second), planFor(t, l, o))
+	var re *workflow.RefusedError
+	if st != workflow.StatusRefused || !errors.As(err, &re) || re.Check != "image-available" ||
+		!strings.Contains(err.Error(), `Head "https://ghcr.io/v2/scalar-labs/scalar-ledger/manifests/2.2.0": unauthorized`) ||
+		!strings.Contains(err.Error(), "--image-tarball") {
+		t.Fatalf("run: %s %v, want refused by image-available", st, err)
+	}
+	after := l.nodes()
+	for n := range before {
+		if before[n].id != after[n].id {
+			t.Errorf("%s was touched", n)
+		}
+	}
+	if err := sim.Update(l.simDir, func(st *sim.State) error {
+		for _, h := range st.HostsByRole("scalardl") {
+			h.RegistryLogins = []string{"ghcr.io"}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := l.engine().Run(testCtx(t, 90*time.Second), planFor(t, l, o)); st != workflow.StatusDone {
+		t.Fatalf("with credentials: %s %v", st, err)
+	}
+}
+
+// TestUpgradeRefusedForUndiscoverableColour: a colour Envoy does not see
+// (blue_discoverable_by_envoy = false) is refused with that reason.
+func TestUpgradeRefusedForUndiscoverableColour(t *testing.T) {
+	l := newLab(t, nil)
+	if err := sim.Update(l.simDir, func(st *sim.State) error {
+		for _, h := range st.HostsByRole("scalardl") {
+			h.Undiscoverable = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.engine().Run(testCtx(t, 60*time.Second), planFor(t, l, options(t, l)))
+	var re *workflow.RefusedError
+	if st != workflow.StatusRefused || !errors.As(err, &re) || re.Check != "discoverable" || !strings.Contains(err.Error(), "blue_discoverable_by_envoy") {
+		t.Fatalf("run: %s %v, want refused by discoverable", st, err)
+	}
+}
