@@ -90,6 +90,14 @@ type Options struct {
 	// Current maps a node's short name to the image it ran when the plan was
 	// built (see Discover); only shown in the plan.
 	Current map[string]string `json:"current,omitempty"`
+	// AllowDrift starts the upgrade although a node runs an image that is
+	// neither Terraform's (the tag in state) nor the target: drift an
+	// earlier upgrade left unresolved.
+	AllowDrift bool `json:"allow_drift,omitempty"`
+	// TFVarsTag is the tag the scalardl root's tfvars already sets for the
+	// colour, when known: a node running it is not drift (the tfvars were
+	// aligned, terraform apply has not run yet).
+	TFVarsTag string `json:"tfvars_tag,omitempty"`
 	// Transfer copies the tarball; required with Tarball. Not journalled.
 	Transfer Runner `json:"-"`
 	// Health, when set, is a second opinion the gate also requires for the
@@ -283,6 +291,36 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	}
 	p.Preflight = append(p.Preflight, []workflow.Check{
 		{
+			Name:        "no-drift",
+			Description: "every node runs the image Terraform records (state's Image/Tag), or " + ref + " already (--allow-drift skips this)",
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				if opts.AllowDrift {
+					return nil
+				}
+				var bad []string
+				for _, h := range nodes {
+					want := StateRef(h, opts.Image)
+					if want == "" {
+						continue
+					}
+					run, err := u.envImage(ctx, env, h)
+					if err != nil {
+						return err
+					}
+					if run == want || run == ref || (opts.TFVarsTag != "" && tagOf(run) == opts.TFVarsTag) {
+						continue
+					}
+					bad = append(bad, fmt.Sprintf("%s runs %s, Terraform records %s", h.Short, run, want))
+				}
+				if len(bad) == 0 {
+					return nil
+				}
+				return fmt.Errorf("drift left by an earlier upgrade: %s; a routine `terraform apply` in the scalardl root would put Terraform's tag back on every %s node at once. "+
+					"Set %s_image_tag in the scalardl root's tfvars to what runs (`scalar-tui upgrade --tfvars FILE` offers the edit) and apply it, or pass --allow-drift",
+					strings.Join(bad, "; "), opts.Color, opts.Color)
+			},
+		},
+		{
 			Name:        "target-differs",
 			Description: fmt.Sprintf("at least one node does not run %s yet (`%s`)", ref, EnvCommand),
 			Run: func(ctx context.Context, env *workflow.Env) error {
@@ -368,6 +406,9 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		})
 	}
 	if note := majorNote(nodes, opts); note != "" {
+		p.Notes = append(p.Notes, note)
+	}
+	if note := TerraformNote(nodes, opts); note != "" {
 		p.Notes = append(p.Notes, note)
 	}
 	p.Compensations = map[string]workflow.Step{
@@ -939,4 +980,69 @@ func majorNote(nodes []inventory.Host, opts Options) string {
 	return fmt.Sprintf("major version change %s.x → %d.x: run the Scalar DL schema loader of %s first (the console does not do it), "+
 		"and read the release notes for the supported upgrade path",
 		strings.Join(olds, ".x/"), to, opts.To)
+}
+
+// StateRef is the image Terraform records for h ("name:tag" from the
+// instance's Image/Tag), or "" when the state does not say.
+func StateRef(h inventory.Host, defaultImage string) string {
+	if h.ImageTag == "" {
+		return ""
+	}
+	img := h.Image
+	if img == "" {
+		img = defaultImage
+	}
+	if img == "" {
+		img = DefaultImage
+	}
+	return img + ":" + h.ImageTag
+}
+
+// TFVarsKeys are the scalardl map entries that make Terraform record the
+// upgrade's target for the colour: <colour>_image_tag, and
+// <colour>_image_name when the image is not scalar-terraform's default.
+func TFVarsKeys(opts Options) map[string]string {
+	color := opts.Color
+	if color == "" {
+		color = "blue"
+	}
+	m := map[string]string{color + "_image_tag": opts.To}
+	if opts.Image != "" && opts.Image != DefaultImage {
+		m[color+"_image_name"] = opts.Image
+	}
+	return m
+}
+
+// TerraformNote says what Terraform must be told after the upgrade, or ""
+// when the state already records the target.
+func TerraformNote(nodes []inventory.Host, opts Options) string {
+	ref := opts.Ref()
+	olds := map[string]bool{}
+	for _, h := range nodes {
+		if r := StateRef(h, opts.Image); r != "" && r != ref {
+			olds[r] = true
+		}
+	}
+	if len(olds) == 0 {
+		return ""
+	}
+	var list []string
+	for r := range olds {
+		list = append(list, r)
+	}
+	sort.Strings(list)
+	var kv []string
+	keys := TFVarsKeys(opts)
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		kv = append(kv, fmt.Sprintf("%s = %q", k, keys[k]))
+	}
+	return fmt.Sprintf("Terraform records %s for the %s nodes. After this upgrade set `scalardl = { %s }` in the scalardl root's tfvars, "+
+		"then run `terraform plan` and `terraform apply` there yourself (the console never runs terraform): until then a routine apply "+
+		"re-runs `docker-compose up -d` with the old tag on every %s node at once",
+		strings.Join(list, ", "), opts.Color, strings.Join(kv, ", "), opts.Color)
 }

@@ -618,3 +618,56 @@ func TestUpgradeRefusedForUndiscoverableColour(t *testing.T) {
 		t.Fatalf("run: %s %v, want refused by discoverable", st, err)
 	}
 }
+
+// TestUpgradeRefusedWhileDriftUnresolved is issue 15 item 1: after an
+// upgrade Terraform still records the old tag; the next upgrade is refused
+// until the tfvars say what runs (or --allow-drift), and the plan says what
+// Terraform must be told.
+func TestUpgradeRefusedWhileDriftUnresolved(t *testing.T) {
+	l := newLab(t, nil)
+	if h := l.inv.ByRole(inventory.RoleScalarDLBlue)[0]; upgrade.StateRef(h, "") != oldRef {
+		t.Fatalf("the demo's state records %q for %s, want %s", upgrade.StateRef(h, ""), h.Short, oldRef)
+	}
+	o := options(t, l)
+	p := planFor(t, l, o)
+	var b strings.Builder
+	_ = p.Render(&b)
+	if !strings.Contains(b.String(), "Terraform records "+oldRef+" for the blue nodes. After this upgrade set `scalardl = { blue_image_tag = \"2.2.0\" }`") {
+		t.Errorf("plan does not say what Terraform needs:\n%s", b.String())
+	}
+	if st, err := l.engine().Run(testCtx(t, 90*time.Second), p); st != workflow.StatusDone {
+		t.Fatalf("first upgrade: %s %v", st, err)
+	}
+	const ref3 = "ghcr.io/scalar-labs/scalar-ledger:2.3.0"
+	o.To, o.Tarball = "2.3.0", tarball(t, ref3)
+	before := l.nodes()
+	st, err := l.engine().Run(testCtx(t, 60*time.Second), planFor(t, l, o))
+	var re *workflow.RefusedError
+	if st != workflow.StatusRefused || !errors.As(err, &re) || re.Check != "no-drift" ||
+		!strings.Contains(err.Error(), "scalardl-blue-1 runs "+newRef+", Terraform records "+oldRef) || !strings.Contains(err.Error(), "--allow-drift") {
+		t.Fatalf("second upgrade: %s %v, want refused by no-drift", st, err)
+	}
+	after := l.nodes()
+	for n := range before {
+		if before[n].id != after[n].id {
+			t.Errorf("%s was touched", n)
+		}
+	}
+	// Once the tfvars say 2.2.0 the drift is resolved as far as the console
+	// can tell; --allow-drift overrides.
+	for _, fix := range []func(*upgrade.Options){
+		func(o *upgrade.Options) { o.TFVarsTag = "2.2.0" },
+		func(o *upgrade.Options) { o.AllowDrift = true },
+	} {
+		oo := o
+		fix(&oo)
+		oo.GateDeadline = 5 * time.Second
+		if st, err := l.engine().Run(testCtx(t, 90*time.Second), planFor(t, l, oo)); st != workflow.StatusDone {
+			t.Fatalf("with %+v: %s %v", oo, st, err)
+		}
+		oo.To, oo.Tarball, oo.AllowDrift = "2.2.0", tarball(t, newRef), true // and back, for the next case
+		if st, err := l.engine().Run(testCtx(t, 90*time.Second), planFor(t, l, oo)); st != workflow.StatusDone {
+			t.Fatalf("back: %s %v", st, err)
+		}
+	}
+}
