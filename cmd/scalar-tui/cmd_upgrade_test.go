@@ -112,3 +112,70 @@ func TestUpgradeCLIRefusedWithoutPrometheus(t *testing.T) {
 		t.Errorf("nodes touched: %v -> %v", before, after)
 	}
 }
+
+// TestUpgradeCLITerraformAlignment is issue 15 item 1 end to end: the plan
+// shows the tfvars edit, a headless run writes it only with --tfvars, and an
+// upgrade is refused while drift is unresolved.
+func TestUpgradeCLITerraformAlignment(t *testing.T) {
+	e := startOpsEnv(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	example, err := os.ReadFile(filepath.Join("..", "..", "ops", "tfvars", "testdata", "example.tfvars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tfv := filepath.Join(e.d.TFRoot, "scalardl", "example.tfvars")
+	if err := os.WriteFile(tfv, example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := []string{"--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "20s", "--health-gate", "scrape"}
+	tb := upgradeTarball(t, e, "ghcr.io/scalar-labs/scalar-ledger:2.2.0", "2.2.0")
+
+	out, errOut, code := e.opsCLI(ctx, "upgrade", "--to", "2.2.0", "--image-tarball", tb, "--dry-run", "--health-gate", "scrape")
+	if code != 0 || !strings.Contains(out, "Terraform records ghcr.io/scalar-labs/scalar-ledger:2.1.0 for the blue nodes") ||
+		!strings.Contains(out, "-  # blue_image_tag               = \"2.1.0\"") || !strings.Contains(out, "+  blue_image_tag               = \"2.2.0\"") {
+		t.Fatalf("dry run: %d\n%s\n%s", code, out, errOut)
+	}
+	// Headless without --tfvars: shown, not written.
+	out, errOut, code = e.opsCLI(ctx, append([]string{"upgrade", "--to", "2.2.0", "--image-tarball", tb}, run...)...)
+	if code != 0 || !strings.Contains(errOut, "not written (headless: pass --tfvars "+tfv) {
+		t.Fatalf("upgrade: %d\n%s\n%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(tfv); string(b) != string(example) {
+		t.Fatalf("tfvars written without --tfvars:\n%s", b)
+	}
+	// The drift is unresolved: the next upgrade is refused, nothing touched.
+	tb3 := upgradeTarball(t, e, "ghcr.io/scalar-labs/scalar-ledger:2.3.0", "2.3.0")
+	before := e.scalarContainers()
+	out, errOut, code = e.opsCLI(ctx, append([]string{"upgrade", "--to", "2.3.0", "--image-tarball", tb3}, run...)...)
+	if _, st := finished(t, out); code != 1 || st != "refused" || !strings.Contains(out, "no-drift") || !strings.Contains(out, "--allow-drift") {
+		t.Fatalf("upgrade with drift: %d %s\n%s\n%s", code, st, out, errOut)
+	}
+	if after := e.scalarContainers(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("nodes touched: %v -> %v", before, after)
+	}
+	// --tfvars with --yes: the drift check accepts the run (the file is
+	// aligned at the end), and the file records the target afterwards.
+	out, errOut, code = e.opsCLI(ctx, append([]string{"upgrade", "--to", "2.3.0", "--image-tarball", tb3, "--tfvars", tfv, "--allow-drift"}, run...)...)
+	if code != 0 || !strings.Contains(errOut, "wrote "+tfv) {
+		t.Fatalf("upgrade --tfvars: %d\n%s\n%s", code, out, errOut)
+	}
+	b, _ := os.ReadFile(tfv)
+	want := strings.Replace(string(example), `  # blue_image_tag               = "2.1.0"`, `  blue_image_tag               = "2.3.0"`, 1)
+	if string(b) != want {
+		t.Errorf("tfvars after the run:\n%s\nwant:\n%s", b, want)
+	}
+	// The tfvars now say what runs: the next upgrade is not refused for drift.
+	tb4 := upgradeTarball(t, e, "ghcr.io/scalar-labs/scalar-ledger:2.4.0", "2.4.0")
+	out, errOut, code = e.opsCLI(ctx, append([]string{"upgrade", "--to", "2.4.0", "--image-tarball", tb4, "--no-tfvars"}, run...)...)
+	if _, st := finished(t, out); code != 1 || st != "refused" {
+		t.Fatalf("--no-tfvars ignores the file, so the drift shows: %d %s\n%s\n%s", code, st, out, errOut)
+	}
+	out, errOut, code = e.opsCLI(ctx, append([]string{"upgrade", "--to", "2.4.0", "--image-tarball", tb4}, run...)...)
+	if code != 0 {
+		t.Fatalf("upgrade after alignment: %d\n%s\n%s", code, out, errOut)
+	}
+	if out, errOut, code := e.opsCLI(ctx, "upgrade", "--to", "2.5.0", "--tfvars", tfv, "--no-tfvars", "--dry-run"); code != 2 {
+		t.Errorf("--tfvars with --no-tfvars: %d\n%s\n%s", code, out, errOut)
+	}
+}
