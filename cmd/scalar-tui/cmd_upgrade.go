@@ -32,6 +32,13 @@ func init() {
 		}
 		return buildUpgradePlan(inv, cl, params)
 	})
+	registerResumeFinisher(upgrade.Workflow, func(inv *inventory.Inventory, raw json.RawMessage, wf workflowFlags, s cmdStreams) error {
+		var params upgradeParams
+		if err := json.Unmarshal(raw, &params); err != nil {
+			return failed(fmt.Errorf("journalled upgrade parameters: %w", err))
+		}
+		return offerTFVars(inv, params, wf, s)
+	})
 }
 
 // upgradeParams are what an upgrade run journals: the workflow's options plus

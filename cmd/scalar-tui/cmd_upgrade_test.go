@@ -179,3 +179,36 @@ func TestUpgradeCLITerraformAlignment(t *testing.T) {
 		t.Errorf("--tfvars with --no-tfvars: %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestUpgradeCLIResumeOffersTFVars: a canary stop leaves the tfvars alone
+// (one node upgraded); the resume that finishes the run writes them.
+func TestUpgradeCLIResumeOffersTFVars(t *testing.T) {
+	e := startOpsEnv(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	example, err := os.ReadFile(filepath.Join("..", "..", "ops", "tfvars", "testdata", "example.tfvars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tfv := filepath.Join(t.TempDir(), "prod.tfvars")
+	if err := os.WriteFile(tfv, example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb := upgradeTarball(t, e, "ghcr.io/scalar-labs/scalar-ledger:2.2.0", "2.2.0")
+	out, errOut, code := e.opsCLI(ctx, "upgrade", "--to", "2.2.0", "--image-tarball", tb, "--tfvars", tfv, "--canary",
+		"--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "20s", "--health-gate", "scrape")
+	run, st := finished(t, out)
+	if code != 0 || st != "canary-wait" {
+		t.Fatalf("upgrade: %d %s\n%s\n%s", code, st, out, errOut)
+	}
+	if b, _ := os.ReadFile(tfv); string(b) != string(example) {
+		t.Fatalf("tfvars written at the canary stop:\n%s", b)
+	}
+	out, errOut, code = e.opsCLI(ctx, "resume", run, "--yes", "--json")
+	if code != 0 || !strings.Contains(errOut, "wrote "+tfv) {
+		t.Fatalf("resume: %d\n%s\n%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(tfv); !strings.Contains(string(b), "\n  blue_image_tag               = \"2.2.0\"\n") {
+		t.Errorf("tfvars after resume:\n%s", b)
+	}
+}
