@@ -300,9 +300,25 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 	if err := confirmResume(wf, s, p, st); err != nil {
 		return err
 	}
-	return execWorkflow(ctx, wf, s, cl, nil, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
+	err = execWorkflow(ctx, wf, s, cl, nil, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
 		return e.Resume(ctx, id, p)
 	})
+	if fin := resumeFinishers[st.Workflow]; err == nil && fin != nil {
+		if end, lerr := workflow.LoadRun(stateDir(), id); lerr == nil && end.Status == workflow.StatusDone {
+			return fin(inv, end.Params, wf, s)
+		}
+	}
+	return err
+}
+
+// resumeFinishers run after a resumed run of their workflow ends done (the
+// upgrade offers its tfvars edit); registered with registerResumeFinisher.
+var resumeFinishers = map[string]func(inv *inventory.Inventory, params json.RawMessage, wf workflowFlags, s cmdStreams) error{}
+
+// registerResumeFinisher sets what runs after a resumed run of
+// workflowName is done.
+func registerResumeFinisher(workflowName string, f func(inv *inventory.Inventory, params json.RawMessage, wf workflowFlags, s cmdStreams) error) {
+	resumeFinishers[workflowName] = f
 }
 
 // confirmResume shows where the run stands before the usual confirmation.

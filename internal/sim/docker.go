@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -53,6 +54,17 @@ func (c *call) docker(args []string) int {
 		return c.dockerLogs(rest)
 	case "inspect":
 		return c.imageInspect(rest)
+	case "pull":
+		return c.pull(rest)
+	case "manifest":
+		if len(rest) > 0 && rest[0] == "inspect" {
+			return c.manifestInspect(rest[1:])
+		}
+		c.errf("Usage:  docker manifest COMMAND")
+		return 1
+	case "login":
+		c.errf("Error: Cannot perform an interactive login from a non TTY device")
+		return 1
 	}
 	c.errf("docker: '%s' is not a docker command.\nSee 'docker --help'", cmd)
 	return 1
@@ -353,7 +365,7 @@ func (c *call) exec(args []string) int {
 	}
 	name, cmd := args[i], args[i+1:]
 	if filepath.Base(cmd[0]) == "grpc_health_probe" {
-		return c.healthProbe(name, cmd[1:])
+		return c.healthProbe(name, cmd[0], cmd[1:])
 	}
 	st, err := Load(c.dir)
 	if err != nil {
@@ -373,8 +385,19 @@ func (c *call) exec(args []string) int {
 	return 126
 }
 
-// healthProbe mimics grpc_health_probe inside container name.
-func (c *call) healthProbe(name string, args []string) int {
+// ProbePath is where grpc_health_probe lives in a Scalar DL ledger image:
+// /bin in 2.x images (helm chart for 2.1.0), /usr/local/bin from 3.x on.
+func ProbePath(image string) string {
+	if major, err := strconv.Atoi(strings.SplitN(imageTag(image), ".", 2)[0]); err == nil && major >= 3 {
+		return "/usr/local/bin/grpc_health_probe"
+	}
+	return "/bin/grpc_health_probe"
+}
+
+// healthProbe mimics grpc_health_probe (run as path) inside container name.
+// A bare name is found on the container's PATH; an absolute path must be
+// the one the image has.
+func (c *call) healthProbe(name, path string, args []string) int {
 	addr := ":50051"
 	for _, a := range args {
 		if strings.HasPrefix(a, "-addr=") {
@@ -396,8 +419,8 @@ func (c *call) healthProbe(name string, args []string) int {
 		c.errf("Error response from daemon: Container %s is not running", ct.ID)
 		return 1
 	}
-	if !ct.HealthProbe {
-		c.errf("OCI runtime exec failed: exec failed: container_linux.go:349: starting container process caused \"exec: \\\"/bin/grpc_health_probe\\\": stat /bin/grpc_health_probe: no such file or directory\": unknown")
+	if !ct.HealthProbe || (strings.Contains(path, "/") && path != ProbePath(ct.Image)) {
+		c.errf("OCI runtime exec failed: exec failed: container_linux.go:349: starting container process caused \"exec: \\\"%s\\\": stat %s: no such file or directory\": unknown", path, path)
 		return 126
 	}
 	switch st.Health(h, ct, time.Now().UTC()) {
@@ -560,4 +583,86 @@ func (c *call) composeUp() int {
 		c.errf("%s", l) // docker-compose 1.x reports progress on stderr
 	}
 	return rc
+}
+
+// registryOf returns the registry host of an image reference and the
+// manifest URL docker's errors name.
+func registryOf(ref string) (host, manifestURL string) {
+	n := normalizeRef(ref)
+	repo, tag := n[:strings.LastIndex(n, ":")], imageTag(n)
+	host = "registry-1.docker.io"
+	if first, rest, ok := strings.Cut(repo, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		host, repo = first, rest
+	} else if !strings.Contains(repo, "/") {
+		repo = "library/" + repo
+	}
+	return host, "https://" + host + "/v2/" + repo + "/manifests/" + tag
+}
+
+// refArg returns the first non-flag argument.
+func refArg(args []string) string {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+	}
+	return ""
+}
+
+// pull mimics `docker pull REF`: nodes without credentials for the registry
+// (scalar-terraform ships the image as a tarball, so its nodes have none)
+// get the daemon's "unauthorized", as ghcr.io answers for a private image.
+func (c *call) pull(args []string) int {
+	ref := refArg(args)
+	if ref == "" {
+		c.errf("\"docker pull\" requires exactly 1 argument.")
+		return 1
+	}
+	host, url := registryOf(ref)
+	ok := false
+	err := Update(c.dir, func(st *State) error {
+		h := st.Host(c.host)
+		if !h.LoggedIn(host) {
+			return nil
+		}
+		ok = true
+		if !h.HasImage(ref) {
+			h.Images = append(h.Images, normalizeRef(ref))
+		}
+		return nil
+	})
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	if !ok {
+		c.errf("Error response from daemon: Head %q: unauthorized", url)
+		return 1
+	}
+	n := normalizeRef(ref)
+	fmt.Fprintf(c.stdout, "%s: Pulling from %s\nDigest: %s\nStatus: Downloaded newer image for %s\n%s\n",
+		imageTag(n), n[:strings.LastIndex(n, ":")], imageID(n+"digest"), n, n)
+	return 0
+}
+
+// manifestInspect mimics `docker manifest inspect REF` (docker >= 20.10).
+func (c *call) manifestInspect(args []string) int {
+	ref := refArg(args)
+	if ref == "" {
+		c.errf("\"docker manifest inspect\" requires at least 1 argument.")
+		return 1
+	}
+	st, err := Load(c.dir)
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	host, url := registryOf(ref)
+	if !st.Host(c.host).LoggedIn(host) {
+		c.errf("Get %q: unauthorized", url)
+		return 1
+	}
+	n := normalizeRef(ref)
+	fmt.Fprintf(c.stdout, "{\n\t\"schemaVersion\": 2,\n\t\"mediaType\": \"application/vnd.docker.distribution.manifest.v2+json\",\n\t\"config\": {\"digest\": %q}\n}\n", imageID(n+"config"))
+	return 0
 }

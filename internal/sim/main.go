@@ -100,7 +100,7 @@ func (c *call) dispatch(argv []string) int {
 	case "curl":
 		return c.curl(args)
 	case "grpc_health_probe":
-		return c.healthProbe("provision_scalar_1", args)
+		return c.healthProbe("provision_scalar_1", "grpc_health_probe", args)
 	case "df":
 		return c.df(args)
 	case "tail":

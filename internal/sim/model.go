@@ -140,10 +140,13 @@ type EnvoyMember struct {
 }
 
 // EnvoyMembers returns the scalardl upstreams (the `scalardl` A record holds
-// every blue and green IP in the simulator) sorted by IP.
+// every discoverable blue and green IP) sorted by IP.
 func (st *State) EnvoyMembers(now time.Time) []EnvoyMember {
 	var out []EnvoyMember
 	for _, h := range st.HostsByRole("scalardl") {
+		if h.Undiscoverable {
+			continue
+		}
 		out = append(out, EnvoyMember{IP: h.IP, Healthy: st.Health(h, h.ScalarContainer(), now) == Serving})
 	}
 	sort.Slice(out, func(i, j int) bool { return ipLess(out[i].IP, out[j].IP) })

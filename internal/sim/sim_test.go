@@ -298,6 +298,61 @@ func TestUpgradeFlow(t *testing.T) {
 	}
 }
 
+// TestProbePathPullAndDiscoverability pins what the real images and
+// registries do: grpc_health_probe is /bin in 2.x images and /usr/local/bin
+// in 3.x; a node without registry credentials cannot pull or read a
+// manifest; an undiscoverable node is not one of Envoy's upstreams.
+func TestProbePathPullAndDiscoverability(t *testing.T) {
+	dir := newCluster(t)
+	const img3 = "ghcr.io/scalar-labs/scalar-ledger:3.9.0"
+	if r := run(t, dir, sdl1, "docker", "exec", "provision_scalar_1", "/usr/local/bin/grpc_health_probe", "-addr=:50051"); r.rc != 126 || !strings.Contains(r.stderr, "stat /usr/local/bin/grpc_health_probe: no such file or directory") {
+		t.Errorf("3.x path in a 2.x image: %+v", r)
+	}
+	r := run(t, dir, sdl1, "docker", "pull", img3)
+	if r.rc != 1 || r.stderr != "Error response from daemon: Head \"https://ghcr.io/v2/scalar-labs/scalar-ledger/manifests/3.9.0\": unauthorized\n" {
+		t.Errorf("pull without credentials: %+v", r)
+	}
+	if r := run(t, dir, sdl1, "docker", "manifest", "inspect", img3); r.rc != 1 || !strings.Contains(r.stderr, "unauthorized") {
+		t.Errorf("manifest without credentials: %+v", r)
+	}
+	if err := Update(dir, func(st *State) error {
+		st.Host(sdl1).RegistryLogins = []string{"ghcr.io"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, dir, sdl1, "docker", "manifest", "inspect", img3); r.rc != 0 {
+		t.Errorf("manifest with credentials: %+v", r)
+	}
+	if r := run(t, dir, sdl1, "docker", "pull", img3); r.rc != 0 || !strings.HasSuffix(r.stdout, "\n"+img3+"\n") {
+		t.Errorf("pull with credentials: %+v", r)
+	}
+	var o, e bytes.Buffer
+	env := map[string]string{EnvState: dir, EnvHost: sdl1, "SCALAR_IMAGE": img3}
+	if rc := Main(context.Background(), []string{"docker-compose", "up", "-d"}, env, nil, &o, &e); rc != 0 {
+		t.Fatalf("compose up: rc=%d %s", rc, e.String())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if r := run(t, dir, sdl1, "docker", "exec", "provision_scalar_1", "/bin/grpc_health_probe", "-addr=:50051"); r.rc != 126 || !strings.Contains(r.stderr, "stat /bin/grpc_health_probe: no such file or directory") {
+		t.Errorf("2.x path in a 3.x image: %+v", r)
+	}
+	if r := run(t, dir, sdl1, "docker", "exec", "provision_scalar_1", "/usr/local/bin/grpc_health_probe", "-addr=:50051"); r.rc != 0 || r.stdout != "status: SERVING\n" {
+		t.Errorf("3.x path in a 3.x image: %+v", r)
+	}
+	if !healthyIn(t, dir, "10.42.3.5") {
+		t.Fatal("not an Envoy upstream before")
+	}
+	if err := Update(dir, func(st *State) error {
+		st.Host(sdl1).Undiscoverable = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, dir, env1, "curl", "-s", "localhost:9001/clusters"); strings.Contains(r.stdout, "10.42.3.5:") {
+		t.Errorf("undiscoverable node still listed:\n%s", r.stdout)
+	}
+}
+
 func healthyIn(t *testing.T, dir, ip string) bool {
 	t.Helper()
 	r := run(t, dir, env1, "curl", "-s", "localhost:9001/clusters")

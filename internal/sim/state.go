@@ -177,6 +177,22 @@ type Host struct {
 	Paused bool `json:"paused,omitempty"`
 	// ComposeImage is the SCALAR_IMAGE last used by docker-compose (scalardl hosts).
 	ComposeImage string `json:"compose_image,omitempty"`
+	// RegistryLogins are the registries `docker login` holds credentials
+	// for (none by default: scalar-terraform loads the image from a tarball).
+	RegistryLogins []string `json:"registry_logins,omitempty"`
+	// Undiscoverable scalardl hosts are not in the `scalardl` A record that
+	// Envoy resolves (their colour's *_discoverable_by_envoy is false).
+	Undiscoverable bool `json:"undiscoverable,omitempty"`
+}
+
+// LoggedIn reports whether `docker login` holds credentials for registry.
+func (h *Host) LoggedIn(registry string) bool {
+	for _, r := range h.RegistryLogins {
+		if r == registry {
+			return true
+		}
+	}
+	return false
 }
 
 // Cassandra is the simulated Cassandra process of one host.

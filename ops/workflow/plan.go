@@ -41,6 +41,10 @@ type Plan struct {
 	// Params are the workflow's options, journalled as JSON so that the CLI
 	// can rebuild the same plan for Resume.
 	Params any
+	// Notes are warnings the operator must read before confirming (e.g. a
+	// major version change, what Terraform must be told afterwards). They
+	// are shown with the plan and change nothing.
+	Notes []string
 	// Compensations maps a cluster-state marker (see Marker*) to the step that
 	// undoes the state it records. Resume runs it first when the journal shows
 	// the marker still set.
@@ -192,6 +196,12 @@ func (p *Plan) Render(w io.Writer) error {
 		b.WriteString("  read-only:   yes (no cluster lock)\n")
 	} else {
 		b.WriteString("  cluster lock: taken on the bastion for the whole run\n")
+	}
+	if len(p.Notes) > 0 {
+		b.WriteString("\nRead first:\n")
+		for _, n := range p.Notes {
+			fmt.Fprintf(&b, "  ! %s\n", strings.ReplaceAll(n, "\n", "\n    "))
+		}
 	}
 	if len(p.Preflight) > 0 {
 		b.WriteString("\nPreflight (the run is refused unless all pass):\n")

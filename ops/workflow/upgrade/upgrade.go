@@ -18,7 +18,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"scalar-tui/inventory"
@@ -42,8 +44,14 @@ const MarkerUpgrading = "scalardl-upgrading"
 
 // Remote commands, exactly as run.
 const (
-	// ProbeCommand is the ledger's health check (helm chart for 2.1.0).
-	ProbeCommand = "docker exec provision_scalar_1 /bin/grpc_health_probe -addr=:50051"
+	// ProbeCommand is the ledger's health check in 2.x images (helm chart
+	// for 2.1.0). 3.x images have the probe at ProbePath3 instead: the
+	// upgrade uses whichever the container has (see serving).
+	ProbeCommand = "docker exec provision_scalar_1 " + ProbePath2 + " -addr=:50051"
+	// ProbePath2 and ProbePath3 are where grpc_health_probe lives in 2.x and
+	// 3.x ledger images.
+	ProbePath2 = "/bin/grpc_health_probe"
+	ProbePath3 = "/usr/local/bin/grpc_health_probe"
 	// ImageCommand prints the image of the running ledger container.
 	ImageCommand = "docker ps --filter name=provision_scalar_1 --format '{{.Image}}'"
 	// EnvCommand prints the compose env file.
@@ -82,6 +90,14 @@ type Options struct {
 	// Current maps a node's short name to the image it ran when the plan was
 	// built (see Discover); only shown in the plan.
 	Current map[string]string `json:"current,omitempty"`
+	// AllowDrift starts the upgrade although a node runs an image that is
+	// neither Terraform's (the tag in state) nor the target: drift an
+	// earlier upgrade left unresolved.
+	AllowDrift bool `json:"allow_drift,omitempty"`
+	// TFVarsTag is the tag the scalardl root's tfvars already sets for the
+	// colour, when known: a node running it is not drift (the tfvars were
+	// aligned, terraform apply has not run yet).
+	TFVarsTag string `json:"tfvars_tag,omitempty"`
 	// Transfer copies the tarball; required with Tarball. Not journalled.
 	Transfer Runner `json:"-"`
 	// Health, when set, is a second opinion the gate also requires for the
@@ -208,6 +224,30 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			},
 		},
 		{
+			Name:        "discoverable",
+			Description: fmt.Sprintf("`%s` on the Envoy hosts lists the %s nodes (the colour is discoverable by Envoy)", EnvoyCommand, opts.Color),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				for _, e := range envoys {
+					r, err := env.Exec(ctx, e.Name, EnvoyCommand)
+					if err != nil {
+						return fmt.Errorf("envoy %s: %w", e.Short, err)
+					}
+					if r.ExitCode != 0 {
+						return fmt.Errorf("envoy %s admin: curl exited %d", e.Short, r.ExitCode)
+					}
+					for _, h := range nodes {
+						if strings.Contains(r.Stdout, "scalar-service::"+h.PrivateIP+":50051::") {
+							return nil
+						}
+					}
+				}
+				return fmt.Errorf("no Envoy lists any %s node: the %s colour is not discoverable by Envoy "+
+					"(%s_discoverable_by_envoy is false in the scalardl root's `scalardl = {...}` tfvars, so the `scalardl` DNS record Envoy resolves leaves it out), "+
+					"and the gate after each node needs Envoy to see it; upgrade the colour Envoy serves, or make this one discoverable first (docs/BlueGreenDeploy.md)",
+					opts.Color, opts.Color, opts.Color)
+			},
+		},
+		{
 			Name:        "envoy-healthy",
 			Description: fmt.Sprintf("`%s` on every Envoy host shows all %s nodes healthy", EnvoyCommand, opts.Color),
 			Run: func(ctx context.Context, env *workflow.Env) error {
@@ -220,6 +260,64 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 					}
 				}
 				return nil
+			},
+		},
+	}
+	if opts.Health != nil {
+		// The gate after each node needs the health source: check it before
+		// any node is touched, or a dead Prometheus costs a node two needless
+		// restarts (switch, wait the whole deadline, roll back).
+		p.Preflight = append(p.Preflight, workflow.Check{
+			Name:        "health-source",
+			Description: fmt.Sprintf("the health source answers and sees all %d %s nodes serving (the gate after each node needs it)", len(nodes), opts.Color),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				m := u.switching(env)
+				var bad []string
+				for _, h := range nodes {
+					ok, why, err := opts.Health(ctx, h)
+					if err != nil {
+						return fmt.Errorf("health source: %w (the gate after each node needs it: use --health-gate scrape when Prometheus is down, or --health-gate off for a deployment without monitoring)", err)
+					}
+					if !ok && (m == nil || m.Host != h.Name) {
+						bad = append(bad, h.Short+": "+why)
+					}
+				}
+				if len(bad) > 0 {
+					return fmt.Errorf("the health source does not see every node serving (%s); the gate after each node would fail", strings.Join(bad, "; "))
+				}
+				return nil
+			},
+		})
+	}
+	p.Preflight = append(p.Preflight, []workflow.Check{
+		{
+			Name:        "no-drift",
+			Description: "every node runs the image Terraform records (state's Image/Tag), or " + ref + " already (--allow-drift skips this)",
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				if opts.AllowDrift {
+					return nil
+				}
+				var bad []string
+				for _, h := range nodes {
+					want := StateRef(h, opts.Image)
+					if want == "" {
+						continue
+					}
+					run, err := u.envImage(ctx, env, h)
+					if err != nil {
+						return err
+					}
+					if run == want || run == ref || (opts.TFVarsTag != "" && tagOf(run) == opts.TFVarsTag) {
+						continue
+					}
+					bad = append(bad, fmt.Sprintf("%s runs %s, Terraform records %s", h.Short, run, want))
+				}
+				if len(bad) == 0 {
+					return nil
+				}
+				return fmt.Errorf("drift left by an earlier upgrade: %s; a routine `terraform apply` in the scalardl root would put Terraform's tag back on every %s node at once. "+
+					"Set %s_image_tag in the scalardl root's tfvars to what runs (`scalar-tui upgrade --tfvars FILE` offers the edit) and apply it, or pass --allow-drift",
+					strings.Join(bad, "; "), opts.Color, opts.Color)
 			},
 		},
 		{
@@ -253,7 +351,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 					}
 					return nil
 				case opts.Pull:
-					return nil
+					return u.pullPreflight(ctx, env)
 				}
 				var missing []string
 				for _, h := range nodes {
@@ -271,7 +369,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 				return nil
 			},
 		},
-	}
+	}...)
 	for _, h := range nodes {
 		cur := opts.Current[h.Short]
 		if cur == "" && h.ImageTag != "" {
@@ -300,12 +398,18 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			Commands: []string{
 				"# first: every other " + opts.Color + " node must answer SERVING to the probe",
 				u.switchScript("<run-id>"),
-				ProbeCommand,
+				ProbeCommand + "   # " + ProbePath3 + " in 3.x images: whichever the container has",
 				EnvoyCommand + "   # on each Envoy host",
 			},
 			Idempotent: true,
 			Run:        func(ctx context.Context, env *workflow.Env) error { return u.switchNode(ctx, env, host) },
 		})
+	}
+	if note := majorNote(nodes, opts); note != "" {
+		p.Notes = append(p.Notes, note)
+	}
+	if note := TerraformNote(nodes, opts); note != "" {
+		p.Notes = append(p.Notes, note)
 	}
 	p.Compensations = map[string]workflow.Step{
 		MarkerUpgrading: {
@@ -323,6 +427,24 @@ type upgrader struct {
 	nodes  []inventory.Host
 	envoys []inventory.Host
 	ref    string
+
+	probeMu sync.Mutex
+	probe   map[string]string // host → the probe path its container has
+}
+
+// probeCommand runs grpc_health_probe at path in the ledger container.
+func probeCommand(path string) string {
+	return "docker exec provision_scalar_1 " + path + " -addr=:50051"
+}
+
+// probeMissing reports whether docker exec failed because the container has
+// no such executable (exit 126/127, "no such file or directory").
+func probeMissing(r workflow.CommandResult) bool {
+	if r.ExitCode != 126 && r.ExitCode != 127 {
+		return false
+	}
+	e := r.Stderr + r.Stdout
+	return strings.Contains(e, "no such file or directory") || strings.Contains(e, "executable file not found") || strings.Contains(e, "not found")
 }
 
 func (u *upgrader) imageSourceText() string {
@@ -330,9 +452,49 @@ func (u *upgrader) imageSourceText() string {
 	case u.opts.Tarball != "":
 		return "the image tarball " + u.opts.Tarball + " is readable"
 	case u.opts.Pull:
-		return "nodes lacking " + u.ref + " will `docker pull` it"
+		return "every node lacking " + u.ref + " can pull it: `docker manifest inspect " + u.ref + "` (else `docker pull`) succeeds with its registry credentials"
 	}
 	return "`docker image inspect " + u.ref + "` succeeds on every node"
+}
+
+// pullPreflight proves, before any node is touched, that every node lacking
+// the image can pull it: scalar-terraform ships the image as a tarball, so
+// its nodes usually have no registry credentials. `docker manifest inspect`
+// reads only the manifest; where it fails (docker < 20.10 without
+// experimental features, or registries that want push scope for it) a
+// `docker pull` decides, which adds the image and touches no container.
+func (u *upgrader) pullPreflight(ctx context.Context, env *workflow.Env) error {
+	var bad []string
+	for _, h := range u.nodes {
+		r, err := env.Exec(ctx, h.Name, "docker image inspect "+shell.Quote(u.ref)+" >/dev/null")
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Short, err)
+		}
+		if r.ExitCode == 0 {
+			continue
+		}
+		r, err = env.Exec(ctx, h.Name, "docker manifest inspect "+shell.Quote(u.ref)+" >/dev/null")
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Short, err)
+		}
+		if r.ExitCode == 0 {
+			continue
+		}
+		r, err = env.Exec(ctx, h.Name, "docker pull "+shell.Quote(u.ref))
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Short, err)
+		}
+		if r.ExitCode != 0 {
+			bad = append(bad, h.Short+": "+gates.FirstLine(r.Stderr+r.Stdout))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	registry, _, _ := strings.Cut(u.opts.Image, "/")
+	return fmt.Errorf("--pull cannot work: %s; scalar-terraform nodes have no registry credentials (the module loads a tarball): "+
+		"give --image-tarball FILE (docker save %s | gzip -1 > FILE), or `docker login %s` on each node first",
+		strings.Join(bad, "; "), u.ref, registry)
 }
 
 func (u *upgrader) remoteTarball() string { return "/tmp/" + filepath.Base(u.opts.Tarball) }
@@ -538,11 +700,37 @@ func (u *upgrader) ready(ctx context.Context, env *workflow.Env, h inventory.Hos
 	return true, ""
 }
 
-// serving runs the probe on h.
+// serving runs the probe on h. The probe is at ProbePath2 in 2.x images and
+// ProbePath3 in 3.x: the path the container answered to last is tried
+// first, the other when the container has no such file.
 func (u *upgrader) serving(ctx context.Context, env *workflow.Env, h inventory.Host) (bool, string) {
-	r, err := env.Exec(ctx, h.Name, ProbeCommand)
-	if err != nil {
-		return false, err.Error()
+	u.probeMu.Lock()
+	first := u.probe[h.Name]
+	u.probeMu.Unlock()
+	paths := []string{ProbePath2, ProbePath3}
+	if first == ProbePath3 {
+		paths = []string{ProbePath3, ProbePath2}
+	}
+	var r workflow.CommandResult
+	for i, path := range paths {
+		var err error
+		r, err = env.Exec(ctx, h.Name, probeCommand(path))
+		if err != nil {
+			return false, err.Error()
+		}
+		if probeMissing(r) {
+			if i == 0 {
+				continue
+			}
+			return false, fmt.Sprintf("the ledger container has grpc_health_probe at neither %s nor %s: %s", ProbePath2, ProbePath3, gates.FirstLine(r.Stderr+r.Stdout))
+		}
+		u.probeMu.Lock()
+		if u.probe == nil {
+			u.probe = map[string]string{}
+		}
+		u.probe[h.Name] = path
+		u.probeMu.Unlock()
+		break
 	}
 	out := strings.TrimSpace(r.Stdout)
 	if r.ExitCode == 0 && strings.HasSuffix(out, "SERVING") && !strings.HasSuffix(out, "NOT_SERVING") {
@@ -663,8 +851,12 @@ func (u *upgrader) describe(ctx context.Context, env *workflow.Env) string {
 	return strings.Join(parts, "; ")
 }
 
-// compensate runs first on Resume when a node was being switched: if it
-// serves the target, keep it; otherwise roll it back.
+// compensate runs first on Resume when a node was being switched. It asks
+// the node what it runs and whether it serves, and continues from there: a
+// node already on the target that is still starting is waited for (the
+// gate, with its deadline), not rolled back and switched again; a node still
+// on its previous image that serves was never switched; anything else is
+// rolled back to its previous env.
 func (u *upgrader) compensate(ctx context.Context, env *workflow.Env) error {
 	m := u.switching(env)
 	if m == nil {
@@ -679,15 +871,33 @@ func (u *upgrader) compensate(ctx context.Context, env *workflow.Env) error {
 	if h.Name == "" {
 		return fmt.Errorf("the interrupted run was switching %q, which is not a %s node any more; check it by hand", m.Host, u.opts.Color)
 	}
-	if ok, _ := u.ready(ctx, env, h); ok {
-		return env.ClearMarker(MarkerUpgrading)
+	running := ""
+	if r, err := env.Exec(ctx, h.Name, ImageCommand); err == nil && r.ExitCode == 0 {
+		running = strings.TrimSpace(r.Stdout)
 	}
-	if ok, _ := u.serving(ctx, env, h); ok {
-		img, _ := u.envImage(ctx, env, h)
-		if img != u.ref {
-			return env.ClearMarker(MarkerUpgrading) // never switched: nothing to undo
+	serving, why := u.serving(ctx, env, h)
+	state := "SERVING"
+	if !serving {
+		state = "not serving: " + why
+	}
+	switch {
+	case running == u.ref:
+		env.Notice(fmt.Sprintf("%s already runs %s (%s): waiting for the gate instead of switching it again", h.Short, u.ref, state))
+		why, err := u.waitReady(ctx, env, h)
+		if err == nil {
+			return env.ClearMarker(MarkerUpgrading)
 		}
+		// The target had its whole deadline: roll back and stop, as the
+		// switch step does.
+		return u.rollback(ctx, env, h, m.Previous, m.Backup, why)
+	case running != "" && serving:
+		env.Notice(fmt.Sprintf("%s runs %s and is SERVING: it was not switched yet", h.Short, running))
+		return env.ClearMarker(MarkerUpgrading) // never switched: nothing to undo
 	}
+	if running == "" {
+		running = "no running ledger container"
+	}
+	env.Notice(fmt.Sprintf("%s: %s (%s): rolling it back to %s", h.Short, running, state, m.Previous))
 	err := u.rollback(ctx, env, h, m.Previous, m.Backup, "the interrupted run left "+h.Short+" not ready")
 	if u.switching(env) != nil {
 		return err
@@ -713,4 +923,126 @@ func Discover(ctx context.Context, r Runner, inv *inventory.Inventory, color str
 		}
 	}
 	return out, nil
+}
+
+// major returns the major version of an image tag ("2.1.0" → 2, "v3" → 3),
+// or -1 when the tag does not start with a number.
+func major(tag string) int {
+	tag = strings.TrimPrefix(tag, "v")
+	end := 0
+	for end < len(tag) && tag[end] >= '0' && tag[end] <= '9' {
+		end++
+	}
+	if end == 0 || end > 6 {
+		return -1
+	}
+	n := 0
+	for _, c := range tag[:end] {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// tagOf returns the tag of "name:tag".
+func tagOf(ref string) string {
+	ref = strings.TrimSuffix(ref, " (Terraform state)")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[i+1:]
+	}
+	return ""
+}
+
+// majorNote warns when the upgrade changes the major version of any node
+// (what it runs, else the tag in Terraform state).
+func majorNote(nodes []inventory.Host, opts Options) string {
+	to := major(opts.To)
+	if to < 0 {
+		return ""
+	}
+	from := map[int]bool{}
+	for _, h := range nodes {
+		tag := tagOf(opts.Current[h.Short])
+		if tag == "" {
+			tag = h.ImageTag
+		}
+		if m := major(tag); m >= 0 && m != to {
+			from[m] = true
+		}
+	}
+	if len(from) == 0 {
+		return ""
+	}
+	var olds []string
+	for m := range from {
+		olds = append(olds, fmt.Sprint(m))
+	}
+	sort.Strings(olds)
+	return fmt.Sprintf("major version change %s.x → %d.x: run the Scalar DL schema loader of %s first (the console does not do it), "+
+		"and read the release notes for the supported upgrade path",
+		strings.Join(olds, ".x/"), to, opts.To)
+}
+
+// StateRef is the image Terraform records for h ("name:tag" from the
+// instance's Image/Tag), or "" when the state does not say.
+func StateRef(h inventory.Host, defaultImage string) string {
+	if h.ImageTag == "" {
+		return ""
+	}
+	img := h.Image
+	if img == "" {
+		img = defaultImage
+	}
+	if img == "" {
+		img = DefaultImage
+	}
+	return img + ":" + h.ImageTag
+}
+
+// TFVarsKeys are the scalardl map entries that make Terraform record the
+// upgrade's target for the colour: <colour>_image_tag, and
+// <colour>_image_name when the image is not scalar-terraform's default.
+func TFVarsKeys(opts Options) map[string]string {
+	color := opts.Color
+	if color == "" {
+		color = "blue"
+	}
+	m := map[string]string{color + "_image_tag": opts.To}
+	if opts.Image != "" && opts.Image != DefaultImage {
+		m[color+"_image_name"] = opts.Image
+	}
+	return m
+}
+
+// TerraformNote says what Terraform must be told after the upgrade, or ""
+// when the state already records the target.
+func TerraformNote(nodes []inventory.Host, opts Options) string {
+	ref := opts.Ref()
+	olds := map[string]bool{}
+	for _, h := range nodes {
+		if r := StateRef(h, opts.Image); r != "" && r != ref {
+			olds[r] = true
+		}
+	}
+	if len(olds) == 0 {
+		return ""
+	}
+	var list []string
+	for r := range olds {
+		list = append(list, r)
+	}
+	sort.Strings(list)
+	var kv []string
+	keys := TFVarsKeys(opts)
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		kv = append(kv, fmt.Sprintf("%s = %q", k, keys[k]))
+	}
+	return fmt.Sprintf("Terraform records %s for the %s nodes. After this upgrade set `scalardl = { %s }` in the scalardl root's tfvars, "+
+		"then run `terraform plan` and `terraform apply` there yourself (the console never runs terraform): until then a routine apply "+
+		"re-runs `docker-compose up -d` with the old tag on every %s node at once",
+		strings.Join(list, ", "), opts.Color, strings.Join(kv, ", "), opts.Color)
 }

@@ -1,0 +1,2 @@
+scalardl = {
+  blue_image_tag = "2.1.0"

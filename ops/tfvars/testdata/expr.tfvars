@@ -1,0 +1,3 @@
+scalardl = {
+  blue_image_tag = local.tag
+}

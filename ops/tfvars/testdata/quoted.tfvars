@@ -1,0 +1,4 @@
+scalardl = {
+  "blue_resource_count" = "3",
+  "blue_image_tag"      = "2.1.0",
+}
