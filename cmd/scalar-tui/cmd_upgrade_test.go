@@ -95,7 +95,8 @@ func (e *repairEnv) scalarContainers() map[string]string {
 // health gate (prometheus) and no Prometheus (the demo has none), the upgrade
 // is refused before any node is touched.
 func TestUpgradeCLIRefusedWithoutPrometheus(t *testing.T) {
-	e := startOpsEnv(t, "")
+	// The monitor host is down: the default gate's Prometheus cannot be read.
+	e := startOpsEnv(t, "monitor-1:node-down")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	tb := upgradeTarball(t, e, "ghcr.io/scalar-labs/scalar-ledger:2.2.0", "2.2.0")
