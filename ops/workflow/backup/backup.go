@@ -284,6 +284,24 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		pauseCmds = append(pauseCmds, "rpc.Admin/Pause {wait_outstanding: true} "+t)
 		unpauseCmds = append(unpauseCmds, "rpc.Admin/Unpause "+t)
 	}
+	hosts := scalarHosts(targets)
+	p.Steps = append(p.Steps, workflow.Step{
+		ID:       "record-containers",
+		Title:    fmt.Sprintf("record the Scalar DL containers' id, StartedAt and RestartCount on all %d hosts (journal marker %s), to detect a restart during the pause", len(hosts), MarkerContainers),
+		Commands: []string{InspectCommand + "   # on every Scalar DL host"},
+		Timeout:  2 * time.Minute,
+		// Read-only; pause-scalardl refuses to pause a second time anyway.
+		Idempotent: true,
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			if _, ok := env.Markers()[MarkerPauseAttempted]; ok {
+				return nil // keep the record of the first (and only) pause
+			}
+			if err := recordContainers(ctx, env, hosts); err != nil {
+				return fmt.Errorf("%w (nothing paused)", err)
+			}
+			return nil
+		},
+	})
 	p.Steps = append(p.Steps, workflow.Step{
 		ID:         "pause-scalardl",
 		Title:      fmt.Sprintf("pause Scalar DL on all %d admin targets (journal marker %s set first)", len(targets), workflow.MarkerScalarDLPaused),
@@ -374,8 +392,8 @@ func pauseAll(ctx context.Context, env *workflow.Env, adm admin, targets []strin
 	if _, ok := env.Markers()[MarkerPauseAttempted]; ok {
 		return finalErr(fmt.Errorf("run %s already paused Scalar DL once and was interrupted; a backup pauses only once, so start a new backup (and clear the partial one with `scalar-tui backups clear %s`)", env.RunID(), opts.Tag))
 	}
-	if err := recordContainers(ctx, env, scalarHosts(targets)); err != nil {
-		return fmt.Errorf("%w (nothing paused yet)", err)
+	if _, ok := env.Markers()[MarkerContainers]; !ok {
+		return fmt.Errorf("journal marker %s is missing (step record-containers did not run?): nothing paused", MarkerContainers)
 	}
 	if err := env.SetMarker(MarkerPauseAttempted, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return fmt.Errorf("journal (nothing paused yet): %w", err)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/sim"
@@ -35,6 +37,8 @@ type cassyLab struct {
 	// afterTake, when set, runs after TakeBackup was handled, before the
 	// answer is sent.
 	afterTake func()
+	// failPolls makes ListBackups by snapshot_id fail UNAVAILABLE.
+	failPolls atomic.Bool
 }
 
 func newCassyLab(t *testing.T, register bool, upload time.Duration) *cassyLab {
@@ -43,6 +47,9 @@ func newCassyLab(t *testing.T, register bool, upload time.Duration) *cassyLab {
 	cs := sim.NewCassyServer(cl.simDir)
 	cs.UploadDuration = upload
 	cl.srv = grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if r, ok := req.(*cassy.BackupListingRequest); ok && r.GetSnapshotId() != "" && cl.failPolls.Load() {
+			return nil, status.Error(codes.Unavailable, "connection refused")
+		}
 		resp, err := h(ctx, req)
 		if info.FullMethod == cassy.Cassy_TakeBackup_FullMethodName {
 			cl.takes.Add(1)
@@ -301,11 +308,13 @@ func TestCassyBackupResumeAfterTakenPollsOnly(t *testing.T) {
 	l := newCassyLab(t, true, 800*time.Millisecond)
 	o := cassyOptions(l)
 	o.Cassy.Deadline = 200 * time.Millisecond // the first run gives up waiting
+	l.failPolls.Store(true)                   // ... because polling fails meanwhile
 	p := cassyPlan(t, l, o)
 	st, err := l.engine().Run(testCtx(t, 60*time.Second), p)
 	if st != workflow.StatusFailed || err == nil || !strings.Contains(err.Error(), "resume") {
 		t.Fatalf("run: %s %v, want failed at the deadline", st, err)
 	}
+	l.failPolls.Store(false)
 	o.Cassy.Deadline = 30 * time.Second
 	p2 := cassyPlan(t, l, o)
 	p2.Fingerprint = p.Fingerprint
