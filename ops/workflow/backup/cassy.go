@@ -449,8 +449,16 @@ func (tk *cassyTake) checkRows(ctx context.Context, env *workflow.Env, m cassyMa
 	}
 	pr := cassy.Summarize(entries, m.SnapshotID, m.TargetIPs)
 	if len(pr.Failed) > 0 {
-		return tk.fail(ctx, env, m, fmt.Sprintf("Cassy answered STARTED, but backup %s is FAILED on %s (Cassy v1.0.0 to v1.2.0 answer STARTED when pausing, snapshotting or unpausing failed; see Cassy's log on cassy-1)",
-			m.SnapshotID, strings.Join(pr.Failed, ", ")))
+		why := fmt.Sprintf("Cassy answered STARTED, but backup %s is FAILED on %s (Cassy v1.0.0 to v1.2.0 answer STARTED when pausing, snapshotting or unpausing failed; see Cassy's log on cassy-1)",
+			m.SnapshotID, strings.Join(pr.Failed, ", "))
+		if _, ok := env.Markers()[MarkerContainers]; ok {
+			// A container restarting during the pause is a common cause:
+			// Cassy's Unpause to it is refused.
+			if changed, err := restartedContainers(ctx, env); err == nil && len(changed) > 0 {
+				why += "; a Scalar DL container restarted during Cassy's pause: " + strings.Join(changed, "; ")
+			}
+		}
+		return tk.fail(ctx, env, m, why)
 	}
 	return nil
 }

@@ -126,6 +126,22 @@ func TestCassyBackupContainerRestartIsInconsistent(t *testing.T) {
 	}
 }
 
+// A slow restart: the ledger is not back when Cassy unpauses it, so Cassy
+// fails (and answers STARTED); the console names the restarted container and
+// unpauses everything itself.
+func TestCassyBackupSlowContainerRestartFails(t *testing.T) {
+	l := newCassyLab(t, true, 200*time.Millisecond)
+	l.fault("scalardl-blue-1", sim.FaultContainerRestart, "")
+	p := cassyPlan(t, l, cassyOptions(l))
+	st, err := l.engine().Run(testCtx(t, 60*time.Second), p)
+	if st != workflow.StatusFailed || err == nil || !strings.Contains(err.Error(), "FAILED") || !strings.Contains(err.Error(), "scalardl-blue-1 (container") {
+		t.Fatalf("run: %s %v, want FAILED naming the restarted container", st, err)
+	}
+	if got := l.paused(); len(got) != 0 {
+		t.Errorf("left paused: %v", got)
+	}
+}
+
 // A Pause that times out on this side may still pause the node: the console
 // sends it an explicit Unpause, checks, and says so.
 func TestBackupPauseTimeoutUnpausesThatNode(t *testing.T) {
