@@ -63,6 +63,7 @@ func newBackupCmd(g *globalOptions) *cobra.Command {
 		snapTO    time.Duration
 		minFree   float64
 		cassyOpt  backup.CassyOptions
+		mixed     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "backup [--keyspace KS]... [--tag NAME] [--via nodetool|cassy [--cassy-register]] [--dry-run] [--yes] [--json]",
@@ -79,16 +80,28 @@ step runs with a fresh deadline and retries; if this console dies while
 Scalar DL is paused, ` + "`scalar-tui resume ID`" + ` unpauses before anything else.
 A resumed backup never pauses again: take a new one.
 
+The snapshot is kept only as hard links under /data on each Cassandra node:
+this route gives no off-host copy. Each Scalar DL container's start time is
+recorded before the pause and checked after the snapshots: a container that
+restarted (restart: always brings it back unpaused) makes the snapshot
+inconsistent, so it is cleared and the run fails.
+
 --via cassy asks Cassy (rpc.Cassy on cassy-1:20051, through the bastion)
-instead: Cassy pauses and unpauses Scalar DL itself, so the console does not.
-Preflight: every Cassandra node UN, Cassy answers, and a Cassy cluster covering
-the Cassandra nodes is registered (else the run is refused with the grpcurl
-command to register it; --cassy-register registers it as a plan step). Then
-TakeBackup (CLUSTER_SNAPSHOT) with snapshot_id = --tag (must be a UUID; a
-random one when omitted), and ListBackups is polled until every node is
-COMPLETED (a FAILED node fails the run). A resumed run never sends TakeBackup
-twice: it continues polling. Note that Cassy first clears every local snapshot
-of its keyspaces on each node (also those taken with --via nodetool).
+instead: Cassy pauses and unpauses Scalar DL itself. Preflight: every
+Cassandra node UN, Cassy answers, and a Cassy cluster covering the Cassandra
+nodes is registered (else the run is refused with the grpcurl command to
+register it; --cassy-register registers it as a plan step). Then TakeBackup
+(CLUSTER_SNAPSHOT) without a snapshot_id (Cassy v1.0.0-v1.2.0 refuse one and
+pick it themselves; --tag does not apply), and ListBackups is polled until
+every node is COMPLETED. Cassy's pause has no finally and answers STARTED even
+when it failed: after any Cassy error or FAILED node the console unpauses every
+Scalar DL admin target itself and verifies it. A resumed run never sends
+TakeBackup twice: it finds the backup Cassy created and continues polling.
+
+Cassy first clears every snapshot of its keyspaces on every node, so it
+deletes the snapshots of --via nodetool. Each route is therefore refused where
+the other is in use (local snapshots Cassy did not take, or Cassy backups of
+this cluster) unless --allow-mixed-routes.
 
 Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 		Example: "  scalar-tui backup --dry-run\n  scalar-tui backup --tag before-upgrade --yes",
@@ -100,7 +113,7 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 					ks = append(ks, k)
 				}
 			}
-			o := backup.Options{Keyspaces: ks, Tag: tag, Via: via, SnapshotTimeout: snapTO, MinFreePercent: minFree, Cassy: cassyOpt}
+			o := backup.Options{Keyspaces: ks, Tag: tag, Via: via, SnapshotTimeout: snapTO, MinFreePercent: minFree, Cassy: cassyOpt, AllowMixedRoutes: mixed}
 			s := streamsOf(cmd)
 			return runWorkflow(cmd.Context(), g, wf, s, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client) (*workflow.Plan, error) {
 				return buildBackupPlan(inv, cl, o, s.err)
@@ -111,7 +124,8 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 	wf.addFlags(f, true)
 	_ = f.MarkHidden("canary") // one cluster-wide pause: a canary stop means nothing
 	f.StringSliceVar(&keyspaces, "keyspace", nil, "keyspace to snapshot (repeatable or comma-separated; default scalar,coordinator)")
-	f.StringVar(&tag, "tag", "", "snapshot name (default scalar-tui-YYYYMMDD-HHMMSS; with --via cassy a UUID, default random)")
+	f.StringVar(&tag, "tag", "", "snapshot name (default scalar-tui-YYYYMMDD-HHMMSS; not with --via cassy: Cassy picks the id)")
+	f.BoolVar(&mixed, "allow-mixed-routes", false, "run although the other backup route is used on this deployment (Cassy deletes the nodetool route's local snapshots)")
 	f.StringVar(&via, "via", backup.ViaNodetool, "how to back up: nodetool (pause + nodetool snapshot) or cassy (rpc.Cassy TakeBackup)")
 	f.BoolVar(&cassyOpt.Register, "cassy-register", false, "with --via cassy: register the cluster with Cassy (RegisterCluster) if none is registered")
 	f.StringVar(&cassyOpt.ClusterID, "cassy-cluster-id", "", "with --via cassy: the Cassy cluster_id (default: the registered cluster covering the Cassandra nodes)")

@@ -85,6 +85,14 @@ func (a *AdminServer) Pause(ctx context.Context, req *scalaradmin.PauseRequest) 
 		case <-time.After(drain):
 		}
 	}
+	// FaultContainerRestart: the container restarts while paused and comes
+	// back unpaused; the caller got its answer and does not know.
+	_ = Update(a.dir, func(st *State) error {
+		if h := st.Host(a.host); h != nil {
+			st.applyContainerRestart(h, time.Now().UTC())
+		}
+		return nil
+	})
 	return &emptypb.Empty{}, nil
 }
 

@@ -55,23 +55,39 @@ type cassyBackup struct {
 	Duration   Duration  `json:"duration"`
 	// Fail makes the node FAILED half way through (disk-full, node down).
 	Fail bool `json:"fail,omitempty"`
+	// Pending rows are INITIALIZED: TakeBackup has not finished with them.
+	Pending bool `json:"pending,omitempty"`
+	// Aborted rows were set FAILED by TakeBackup itself (a failed pause or
+	// unpause), at Started.
+	Aborted bool `json:"aborted,omitempty"`
+	// Started is when TakeBackup set the row STARTED (or FAILED); the upload
+	// runs from there. Zero in files written before it existed: Created.
+	Started time.Time `json:"started,omitempty"`
 }
 
-// status is the row's status at now.
+// status is the row's status at now: INITIALIZED while TakeBackup runs,
+// FAILED at once when TakeBackup failed, else STARTED during the upload
+// (Duration from Started) and then COMPLETED, or FAILED half way (Fail).
 func (b cassyBackup) status(now time.Time) (cassy.OperationStatus, time.Time) {
-	d := b.Duration.D()
-	el := now.Sub(b.Created)
-	switch {
-	case el < d/4:
-		return cassy.OperationStatus_INITIALIZED, b.Created
-	case b.Fail && el >= d/2:
-		return cassy.OperationStatus_FAILED, b.Created.Add(d / 2)
-	case el < d:
-		return cassy.OperationStatus_STARTED, b.Created.Add(d / 4)
-	case b.Fail:
-		return cassy.OperationStatus_FAILED, b.Created.Add(d / 2)
+	start := b.Started
+	if start.IsZero() {
+		start = b.Created
 	}
-	return cassy.OperationStatus_COMPLETED, b.Created.Add(d)
+	d := b.Duration.D()
+	el := now.Sub(start)
+	switch {
+	case b.Pending:
+		return cassy.OperationStatus_INITIALIZED, b.Created
+	case b.Aborted:
+		return cassy.OperationStatus_FAILED, start
+	case b.Fail && el >= d/2:
+		return cassy.OperationStatus_FAILED, start.Add(d / 2)
+	case el < d:
+		return cassy.OperationStatus_STARTED, start
+	case b.Fail:
+		return cassy.OperationStatus_FAILED, start.Add(d / 2)
+	}
+	return cassy.OperationStatus_COMPLETED, start.Add(d)
 }
 
 func loadCassy(dir string) (*cassyDB, error) {
@@ -287,19 +303,42 @@ func (s *CassyServer) ListClusters(ctx context.Context, req *cassy.ClusterListin
 	return out, err
 }
 
-// ListBackups implements rpc.Cassy: newest first.
+// Messages and codes of Cassy's CassyServerController (v1.0.0 to v1.2.0),
+// see docs/domain-notes.md.
+const (
+	cassyNoSnapshotID       = "snapshot_id must be specified when taking incremental backups."
+	cassyNonEmptySnapshotID = "snapshot_id must be empty when taking snapshots."
+	cassyClusterNotFound    = "The specified cluster cannot be found."
+	cassyNodesUnavailable   = "All the required nodes are not available."
+)
+
+// ListBackups implements rpc.Cassy like BackupHistory.selectRecentSnapshots:
+// by cluster_id and target_ip when both are set, else by snapshot_id alone
+// (cluster_id ignored), else by cluster_id; newest created_at first; limit 0
+// means all. A request with none of them fails INTERNAL without a
+// description (the IllegalArgumentException is attached as the cause only).
 func (s *CassyServer) ListBackups(ctx context.Context, req *cassy.BackupListingRequest) (*cassy.BackupListingResponse, error) {
 	out := &cassy.BackupListingResponse{}
 	err := s.with(func(st *State, db *cassyDB, now time.Time) error {
-		if req.GetClusterId() == "" {
-			return status.Error(codes.InvalidArgument, "cluster_id is required")
+		var match func(b cassyBackup) bool
+		switch {
+		case req.GetTargetIp() != "" && req.GetClusterId() != "":
+			match = func(b cassyBackup) bool { return b.ClusterID == req.GetClusterId() && b.TargetIP == req.GetTargetIp() }
+		case req.GetSnapshotId() != "":
+			match = func(b cassyBackup) bool { return b.SnapshotID == req.GetSnapshotId() }
+		case req.GetClusterId() != "":
+			match = func(b cassyBackup) bool { return b.ClusterID == req.GetClusterId() }
+		default:
+			return status.Error(codes.Internal, "")
 		}
+		rows := make([]cassyBackup, 0, len(db.Backups))
 		for i := len(db.Backups) - 1; i >= 0; i-- {
-			b := db.Backups[i]
-			if b.ClusterID != req.GetClusterId() || (req.GetSnapshotId() != "" && b.SnapshotID != req.GetSnapshotId()) ||
-				(req.GetTargetIp() != "" && b.TargetIP != req.GetTargetIp()) {
-				continue
+			if match(db.Backups[i]) {
+				rows = append(rows, db.Backups[i])
 			}
+		}
+		sort.SliceStable(rows, func(i, j int) bool { return ms(rows[i].Created) > ms(rows[j].Created) })
+		for _, b := range rows {
 			stt, upd := b.status(now)
 			out.Entries = append(out.Entries, &cassy.BackupListingResponse_Entry{ClusterId: b.ClusterID, TargetIp: b.TargetIP,
 				SnapshotId: b.SnapshotID, CreatedAt: ms(b.Created), UpdatedAt: ms(upd), BackupType: b.Type, Status: stt})
@@ -312,24 +351,41 @@ func (s *CassyServer) ListBackups(ctx context.Context, req *cassy.BackupListingR
 	return out, err
 }
 
-// TakeBackup implements rpc.Cassy for CLUSTER_SNAPSHOT (1) and NODE_SNAPSHOT
-// (2). Like Cassy, it answers STARTED once the snapshots are taken; the
-// upload goes on in the background (simulated by ListBackups).
+// TakeBackup implements rpc.Cassy as CassyServerController.takeBackup of
+// v1.0.0 to v1.2.0 does:
+//   - INVALID_ARGUMENT when snapshot_id is set for CLUSTER_SNAPSHOT or
+//     NODE_SNAPSHOT (Cassy makes the id itself, a random UUID) or missing
+//     for NODE_INCREMENTAL; NOT_FOUND for an unknown cluster; UNAVAILABLE
+//     when a target is not live (no description when the first target's JMX
+//     cannot be reached at all). Nothing is recorded or paused then.
+//   - Otherwise one backup_history row per target, INITIALIZED; for a
+//     cluster snapshot it pauses every Scalar DL node (the SRV targets), then
+//     on every target clears every snapshot of the cluster's keyspaces and
+//     takes one tagged with the new snapshot_id, then unpauses. There is no
+//     finally: a failed pause (pause-refused, a node down) leaves the nodes
+//     that did pause paused, and the rows become FAILED. A snapshot that
+//     fails on one node is not noticed (Cassy ignores the task's result):
+//     that node's upload ends FAILED instead.
+//   - The answer is STARTED with the snapshot_id and created_at, even when
+//     the rows are FAILED.
 func (s *CassyServer) TakeBackup(ctx context.Context, req *cassy.BackupRequest) (*cassy.BackupResponse, error) {
 	typ := req.GetBackupType()
-	if typ != cassy.BackupTypeClusterSnapshot && typ != cassy.BackupTypeNodeSnapshot {
-		return nil, status.Errorf(codes.InvalidArgument, "unsupported backup_type %d in the simulator (1 = CLUSTER_SNAPSHOT, 2 = NODE_SNAPSHOT)", typ)
+	switch {
+	case req.GetSnapshotId() == "" && typ == cassy.BackupTypeNodeIncremental:
+		return nil, status.Error(codes.InvalidArgument, cassyNoSnapshotID)
+	case req.GetSnapshotId() != "" && typ != cassy.BackupTypeNodeIncremental:
+		return nil, status.Error(codes.InvalidArgument, cassyNonEmptySnapshotID)
 	}
 	snapshotID := req.GetSnapshotId()
-	if snapshotID == "" {
-		snapshotID = uuidFrom(fmt.Sprintf("cassy-snapshot/%d", time.Now().UnixNano()))
-	}
 	var (
 		cluster cassyCluster
-		paused  []string
+		targets []string
+		created time.Time
+		failed  bool
 		drain   time.Duration
 	)
-	// 1. pause every Scalar DL node (GrpcApplicationPauseClient over the SRV record).
+	// 1. validate, record INITIALIZED rows, and pause every Scalar DL node
+	// (GrpcApplicationPauseClient over the SRV record).
 	err := s.with(func(st *State, db *cassyDB, now time.Time) error {
 		found := false
 		for _, c := range db.Clusters {
@@ -338,29 +394,52 @@ func (s *CassyServer) TakeBackup(ctx context.Context, req *cassy.BackupRequest) 
 			}
 		}
 		if !found {
-			return status.Errorf(codes.NotFound, "cluster %q is not registered", req.GetClusterId())
+			return status.Error(codes.NotFound, cassyClusterNotFound)
 		}
-		for _, b := range db.Backups {
-			if b.ClusterID == cluster.ID && b.SnapshotID == snapshotID {
-				return status.Errorf(codes.AlreadyExists, "snapshot_id %s is already taken for cluster %s", snapshotID, cluster.ID)
+		if len(cluster.TargetIPs) > 0 {
+			if h := st.Host(cluster.TargetIPs[0]); h == nil || !st.CassandraUp(h, now) {
+				return status.Error(codes.Unavailable, "")
 			}
+		}
+		for _, ip := range cluster.TargetIPs {
+			if h := st.Host(ip); h == nil || !st.CassandraUp(h, now) {
+				return status.Error(codes.Unavailable, cassyNodesUnavailable)
+			}
+		}
+		if typ < cassy.BackupTypeClusterSnapshot || typ > cassy.BackupTypeNodeIncremental {
+			// BackupType.getByType is null: a NullPointerException escapes the handler.
+			return status.Error(codes.Unknown, "")
+		}
+		if snapshotID == "" {
+			snapshotID = uuidFrom(fmt.Sprintf("cassy-snapshot/%s/%d", cluster.ID, now.UnixNano()))
+		}
+		targets = cluster.TargetIPs
+		if len(req.GetTargetIps()) > 0 {
+			targets = req.GetTargetIps()
+		}
+		created = now.Truncate(time.Millisecond)
+		d := s.UploadDuration
+		if d <= 0 {
+			d = DefaultCassyUploadDuration
+		}
+		for _, ip := range targets {
+			dur := d
+			if h := st.Host(ip); h != nil {
+				dur = st.scale(h, d)
+			}
+			db.Backups = append(db.Backups, cassyBackup{ClusterID: cluster.ID, SnapshotID: snapshotID, TargetIP: ip, Type: typ,
+				Created: created, Duration: Duration(dur), Pending: true})
 		}
 		if typ != cassy.BackupTypeClusterSnapshot {
 			return nil
 		}
-		var refused []string
 		for _, h := range st.HostsByRole("scalardl") {
 			ct := h.ScalarContainer()
 			if h.HasFault(FaultPauseRefused) || h.Down() || ct == nil || !ct.Running || now.Before(ct.ReadyAt) {
-				refused = append(refused, h.IP)
+				failed = true // PauseException; the others stay paused
+				continue
 			}
-		}
-		if len(refused) > 0 {
-			return status.Errorf(codes.Internal, "com.scalar.cassy.exception.PauseException: pausing failed on %s", strings.Join(refused, ", "))
-		}
-		for _, h := range st.HostsByRole("scalardl") {
 			h.Paused = true
-			paused = append(paused, h.Name)
 		}
 		drain = st.Config.PauseDrain.D()
 		return nil
@@ -368,39 +447,27 @@ func (s *CassyServer) TakeBackup(ctx context.Context, req *cassy.BackupRequest) 
 	if err != nil {
 		return nil, err
 	}
-	unpause := func(st *State) {
-		for _, n := range paused {
-			if h := st.Host(n); h != nil {
-				h.Paused = false
+	if !failed && drain > 0 && typ == cassy.BackupTypeClusterSnapshot {
+		// Cassy's blocking stub has no deadline: it waits for the drain
+		// whatever the caller does.
+		time.Sleep(drain)
+	}
+	// 2. snapshot every node (clearSnapshot(null, keyspaces) first), 3.
+	// unpause, 4. rows STARTED and the upload (async), or FAILED.
+	err = s.with(func(st *State, db *cassyDB, now time.Time) error {
+		if typ == cassy.BackupTypeClusterSnapshot {
+			for _, h := range st.HostsByRole("scalardl") {
+				if h.Paused {
+					st.applyContainerRestart(h, now)
+				}
 			}
 		}
-	}
-	if drain > 0 {
-		select {
-		case <-ctx.Done():
-			_ = Update(s.dir, func(st *State) error { unpause(st); return nil })
-			return nil, status.FromContextError(ctx.Err()).Err()
-		case <-time.After(drain):
-		}
-	}
-	// 2. clear old snapshots and snapshot every node, 3. unpause, 4. upload (async).
-	var created time.Time
-	targets := cluster.TargetIPs
-	if typ == cassy.BackupTypeNodeSnapshot && len(req.GetTargetIps()) > 0 {
-		targets = req.GetTargetIps()
-	}
-	err = s.with(func(st *State, db *cassyDB, now time.Time) error {
-		defer unpause(st)
-		created = now
-		d := s.UploadDuration
-		if d <= 0 {
-			d = DefaultCassyUploadDuration
-		}
-		for _, ip := range targets {
-			h := st.Host(ip)
-			fail := h == nil || h.Cassandra == nil || !st.CassandraUp(h, now) || h.HasFault(FaultDiskFull)
-			if !fail {
-				// JmxManager.clearSnapshot(null, keyspaces) then takeSnapshot(snapshot_id, keyspaces).
+		if !failed && typ != cassy.BackupTypeNodeIncremental {
+			for _, ip := range targets {
+				h := st.Host(ip)
+				if h == nil || h.Cassandra == nil || !st.CassandraUp(h, now) || h.HasFault(FaultDiskFull) {
+					continue // the snapshot task's exception is never looked at
+				}
 				kept := h.Cassandra.Snapshots[:0]
 				for _, r := range h.Cassandra.Snapshots {
 					if !contains(cluster.Keyspaces, r.Keyspace) {
@@ -415,17 +482,33 @@ func (s *CassyServer) TakeBackup(ctx context.Context, req *cassy.BackupRequest) 
 					}
 				}
 			}
-			dur := d
-			if h != nil {
-				dur = st.scale(h, d)
+		}
+		if !failed && typ == cassy.BackupTypeClusterSnapshot {
+			for _, h := range st.HostsByRole("scalardl") {
+				ct := h.ScalarContainer()
+				if h.Down() || ct == nil || !ct.Running || now.Before(ct.ReadyAt) {
+					failed = true // the unpause of this node fails: PauseException
+					continue
+				}
+				h.Paused = false
 			}
-			db.Backups = append(db.Backups, cassyBackup{ClusterID: cluster.ID, SnapshotID: snapshotID, TargetIP: ip, Type: typ,
-				Created: now, Duration: Duration(dur), Fail: fail})
+		}
+		for i := range db.Backups {
+			b := &db.Backups[i]
+			if b.ClusterID != cluster.ID || b.SnapshotID != snapshotID || !b.Created.Equal(created) || !b.Pending {
+				continue
+			}
+			b.Pending = false
+			b.Aborted = failed
+			b.Started = now
+			if !failed {
+				h := st.Host(b.TargetIP)
+				b.Fail = h == nil || h.Cassandra == nil || !st.CassandraUp(h, now) || h.HasFault(FaultDiskFull)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		_ = Update(s.dir, func(st *State) error { unpause(st); return nil })
 		return nil, err
 	}
 	return &cassy.BackupResponse{Status: cassy.OperationStatus_STARTED, ClusterId: cluster.ID, TargetIps: targets,

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"text/template"
 	"time"
 )
 
@@ -35,6 +36,8 @@ func (c *call) docker(args []string) int {
 			return c.images()
 		case cmd == "image" && sub == "load":
 			return c.load(rest[1:])
+		case cmd == "container" && sub == "inspect":
+			return c.containerInspect(rest[1:])
 		case cmd == "container":
 			cmd, rest = sub, rest[1:]
 		}
@@ -53,6 +56,9 @@ func (c *call) docker(args []string) int {
 	case "logs":
 		return c.dockerLogs(rest)
 	case "inspect":
+		if c.isContainerInspect(rest) {
+			return c.containerInspect(rest)
+		}
 		return c.imageInspect(rest)
 	case "pull":
 		return c.pull(rest)
@@ -458,11 +464,13 @@ func (c *call) startStop(verb string, names []string) int {
 					if verb == "stop" {
 						ct.ExitCode = 143
 					}
+					if ct.Service == "scalar" {
+						h.Paused = false // the pause lives in the ledger process
+					}
 				}
 			case "start", "restart":
 				if !ct.Running || verb == "restart" {
-					ct.Running, ct.StartedAt = true, now
-					ct.ReadyAt = now.Add(st.scale(h, st.Config.ServingDelay.D()))
+					st.startContainer(h, ct, now)
 				}
 			}
 			out = append(out, n)
@@ -566,8 +574,7 @@ func (c *call) composeUp() int {
 				}
 				lines = append(lines, fmt.Sprintf("Recreating %s ... ", ct.Name), fmt.Sprintf("Recreating %s ... done", ct.Name))
 			case !ct.Running:
-				ct.Running, ct.StartedAt = true, now
-				ct.ReadyAt = now.Add(st.scale(h, st.Config.ServingDelay.D()))
+				st.startContainer(h, ct, now)
 				lines = append(lines, fmt.Sprintf("Starting %s ... ", ct.Name), fmt.Sprintf("Starting %s ... done", ct.Name))
 			default:
 				lines = append(lines, ct.Name+" is up-to-date")
@@ -665,4 +672,170 @@ func (c *call) manifestInspect(args []string) int {
 	n := normalizeRef(ref)
 	fmt.Fprintf(c.stdout, "{\n\t\"schemaVersion\": 2,\n\t\"mediaType\": \"application/vnd.docker.distribution.manifest.v2+json\",\n\t\"config\": {\"digest\": %q}\n}\n", imageID(n+"config"))
 	return 0
+}
+
+// startContainer (re)starts ct on h at now, as `docker start|restart` or the
+// daemon's restart policy does: a new process, so a ledger comes back
+// unpaused (rpc.Admin's pause state is in memory only) and answers SERVING
+// again after ServingDelay.
+func (st *State) startContainer(h *Host, ct *Container, now time.Time) {
+	ct.Running, ct.StartedAt = true, now
+	ct.ReadyAt = now.Add(st.scale(h, st.Config.ServingDelay.D()))
+	if ct.Service == "scalar" {
+		h.Paused = false
+	}
+}
+
+// applyContainerRestart fires FaultContainerRestart on a paused Scalar DL
+// host: the ledger container exits and `restart: always` starts it again
+// (RestartCount+1, a new StartedAt), unpaused. The fault fires once. It
+// reports whether it fired.
+func (st *State) applyContainerRestart(h *Host, now time.Time) bool {
+	ct := h.ScalarContainer()
+	if !h.HasFault(FaultContainerRestart) || ct == nil || !ct.Running {
+		return false
+	}
+	delete(h.Faults, FaultContainerRestart)
+	ct.FinishedAt, ct.ExitCode = now, 137
+	ct.RestartCount++
+	st.startContainer(h, ct, now)
+	return true
+}
+
+// isContainerInspect reports whether `docker inspect ARGS` names a container
+// of the host (docker inspect looks containers up before images).
+func (c *call) isContainerInspect(args []string) bool {
+	st, err := Load(c.dir)
+	if err != nil {
+		return false
+	}
+	h := st.Host(c.host)
+	for _, n := range inspectNames(args) {
+		if findContainer(h, n) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func inspectNames(args []string) []string {
+	var names []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == "-f" || args[i] == "--format" || args[i] == "--type" {
+			i++
+			continue
+		}
+		if !strings.HasPrefix(args[i], "-") {
+			names = append(names, args[i])
+		}
+	}
+	return names
+}
+
+func inspectFormat(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch {
+		case (args[i] == "-f" || args[i] == "--format") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(args[i], "--format="):
+			return strings.TrimPrefix(args[i], "--format=")
+		}
+	}
+	return ""
+}
+
+// findContainer finds a container by name or by an ID prefix.
+func findContainer(h *Host, name string) *Container {
+	if ct := h.Container(strings.TrimPrefix(name, "/")); ct != nil {
+		return ct
+	}
+	if len(name) >= 4 {
+		for _, ct := range h.Containers {
+			if strings.HasPrefix(ct.ID, name) {
+				return ct
+			}
+		}
+	}
+	return nil
+}
+
+// containerInspect implements `docker [container] inspect [-f FORMAT]
+// NAME...` for containers: the JSON array docker prints, or FORMAT (a Go
+// template over the same document, as docker evaluates it) per container.
+func (c *call) containerInspect(args []string) int {
+	names := inspectNames(args)
+	if len(names) == 0 {
+		c.errf("\"docker container inspect\" requires at least 1 argument.")
+		return 1
+	}
+	var tmpl *template.Template
+	if f := inspectFormat(args); f != "" {
+		t, err := template.New("").Option("missingkey=zero").Parse(f)
+		if err != nil {
+			c.errf("template parsing error: %v", err)
+			return 1
+		}
+		tmpl = t
+	}
+	st, err := Load(c.dir)
+	if err != nil {
+		c.errf("sim: %v", err)
+		return 1
+	}
+	h := st.Host(c.host)
+	var docs []map[string]any
+	rc := 0
+	for _, n := range names {
+		ct := findContainer(h, n)
+		if ct == nil {
+			c.errf("Error: No such container: %s", n)
+			rc = 1
+			continue
+		}
+		docs = append(docs, containerDoc(h, ct))
+	}
+	if tmpl == nil {
+		if docs == nil {
+			docs = []map[string]any{}
+		}
+		b, _ := json.MarshalIndent(docs, "", "    ")
+		fmt.Fprintln(c.stdout, string(b))
+		return rc
+	}
+	for _, d := range docs {
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, d); err != nil {
+			c.errf("template: %v", err)
+			return 1
+		}
+		fmt.Fprintln(c.stdout, b.String())
+	}
+	return rc
+}
+
+// dockerTime renders t as docker inspect does (RFC 3339 with nanoseconds;
+// the zero time as 0001-01-01T00:00:00Z).
+func dockerTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func containerDoc(h *Host, ct *Container) map[string]any {
+	status := "exited"
+	if ct.Running {
+		status = "running"
+	}
+	return map[string]any{
+		"Id":      ct.ID,
+		"Created": dockerTime(ct.Created),
+		"Name":    "/" + ct.Name,
+		"Image":   imageID(normalizeRef(ct.Image)),
+		"State": map[string]any{
+			"Status": status, "Running": ct.Running, "Paused": false, "Restarting": false,
+			"ExitCode": ct.ExitCode, "StartedAt": dockerTime(ct.StartedAt), "FinishedAt": dockerTime(ct.FinishedAt),
+		},
+		"RestartCount": ct.RestartCount,
+		"HostConfig":   map[string]any{"RestartPolicy": map[string]any{"Name": "always", "MaximumRetryCount": 0}},
+		"Config": map[string]any{
+			"Image":  ct.Image,
+			"Labels": map[string]string{"com.docker.compose.project": "provision", "com.docker.compose.service": ct.Service},
+		},
+	}
 }

@@ -142,11 +142,14 @@ const (
 	FaultPauseRefused     = "pause-refused"     // rpc.Admin/Pause fails on the host
 	FaultSlow             = "slow"              // durations on the host are multiplied by Config.SlowFactor (or param)
 	FaultDiskFull         = "disk-full"         // the data volume is full: metrics show it, snapshots fail
+	// FaultContainerRestart: the Scalar DL container restarts (restart:
+	// always) right after it is paused, once, and comes back unpaused.
+	FaultContainerRestart = "container-restart"
 )
 
 // FaultKinds lists every fault kind, for help texts.
 var FaultKinds = []string{FaultCassandraStopped, FaultNodeDown, FaultRepairFails, FaultRepairHangs,
-	FaultImageLoadFails, FaultBadTag, FaultPauseRefused, FaultSlow, FaultDiskFull}
+	FaultImageLoadFails, FaultBadTag, FaultPauseRefused, FaultSlow, FaultDiskFull, FaultContainerRestart}
 
 // State is the whole simulated cluster.
 type State struct {
@@ -269,6 +272,9 @@ type Container struct {
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at"`
 	ExitCode   int       `json:"exit_code"`
+	// RestartCount counts restarts by the restart policy (docker inspect's
+	// .RestartCount).
+	RestartCount int `json:"restart_count,omitempty"`
 	// ReadyAt is when the gRPC health check starts answering SERVING.
 	ReadyAt time.Time `json:"ready_at"`
 	// HealthProbe marks containers that have grpc_health_probe (the ledger).

@@ -151,3 +151,72 @@ func hostOf(addr string) string {
 	}
 	return addr
 }
+
+// unpauseVerified unpauses every target (unpauseAll) and then asks each one
+// with CheckPaused whether it is still paused, unpausing again while it is,
+// within budget. A Pause that timed out on the client may still be applied
+// by the server after an early Unpause; the check catches that. It returns
+// the targets still paused or not unpaused (with why) and the targets whose
+// ledger cannot say (no CheckPaused before scalar-admin 1.2).
+func (a admin) unpauseVerified(ctx context.Context, targets []string, budget time.Duration) (failed map[string]error, unverified []string) {
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
+	defer cancel()
+	failed = a.unpauseAll(vctx, targets, budget)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		if _, ok := failed[t]; ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for attempt := 0; ; attempt++ {
+				cctx, ccancel := context.WithTimeout(vctx, 10*time.Second)
+				paused, known, err := a.checkPaused(cctx, t)
+				ccancel()
+				switch {
+				case err == nil && !known:
+					mu.Lock()
+					unverified = append(unverified, t)
+					mu.Unlock()
+					return
+				case err == nil && !paused:
+					return
+				}
+				if err == nil {
+					err = errors.New("CheckPaused still says paused after Unpause")
+					if uerr := a.unpause(vctx, t); uerr != nil {
+						err = fmt.Errorf("%w; Unpause again: %v", err, uerr)
+					}
+				}
+				select {
+				case <-vctx.Done():
+					mu.Lock()
+					failed[t] = err
+					mu.Unlock()
+					return
+				case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(unverified)
+	return failed, unverified
+}
+
+// describeUnpause renders what unpauseVerified did, for errors and notices.
+func describeUnpause(n int, failed map[string]error, unverified []string) string {
+	switch {
+	case len(failed) > 0:
+		return fmt.Sprintf("the console sent Unpause to all %d Scalar DL admin targets, but %s: Scalar DL may still be paused there; unpause it with scalar-admin -c unpause", n, describeFailures(failed))
+	case len(unverified) > 0:
+		var hs []string
+		for _, t := range unverified {
+			hs = append(hs, hostOf(t))
+		}
+		return fmt.Sprintf("the console unpaused all %d Scalar DL admin targets itself; %s cannot report their pause state (no rpc.Admin/CheckPaused), the others are verified unpaused", n, strings.Join(hs, ", "))
+	}
+	return fmt.Sprintf("the console unpaused all %d Scalar DL admin targets itself and verified with CheckPaused that none is paused", n)
+}

@@ -29,7 +29,11 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"scalar-tui/inventory"
+	"scalar-tui/ops/cassy"
 	"scalar-tui/ops/nodetool"
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/workflow"
@@ -94,6 +98,11 @@ type Options struct {
 	// MinFreePercent is the free space /data needs on every node (default
 	// 10; negative skips the check, for labs without a /data mount).
 	MinFreePercent float64 `json:"min_free_percent,omitempty"`
+	// AllowMixedRoutes lets a backup run although the other route is used on
+	// this deployment: Cassy clears every local snapshot of its keyspaces on
+	// every node before each backup, so it deletes the nodetool route's
+	// snapshots (see docs/domain-notes.md).
+	AllowMixedRoutes bool `json:"allow_mixed_routes,omitempty"`
 	// Dial reaches the admin ports, normally through the bastion. Not journalled.
 	Dial Dialer `json:"-"`
 	// OnPauseWindow, when set, is told the measured pause window. Not journalled.
@@ -238,6 +247,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 				return nil
 			},
 		},
+		nodetoolRoutesCheck(inv, ring, opts),
 		{
 			Name:        "admin-reachable",
 			Description: fmt.Sprintf("rpc.Admin answers on all %d Scalar DL admin targets and none is paused already", len(targets)),
@@ -279,6 +289,24 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		pauseCmds = append(pauseCmds, "rpc.Admin/Pause {wait_outstanding: true} "+t)
 		unpauseCmds = append(unpauseCmds, "rpc.Admin/Unpause "+t)
 	}
+	hosts := scalarHosts(targets)
+	p.Steps = append(p.Steps, workflow.Step{
+		ID:       "record-containers",
+		Title:    fmt.Sprintf("record the Scalar DL containers' id, StartedAt and RestartCount on all %d hosts (journal marker %s), to detect a restart during the pause", len(hosts), MarkerContainers),
+		Commands: []string{InspectCommand + "   # on every Scalar DL host"},
+		Timeout:  2 * time.Minute,
+		// Read-only; pause-scalardl refuses to pause a second time anyway.
+		Idempotent: true,
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			if _, ok := env.Markers()[MarkerPauseAttempted]; ok {
+				return nil // keep the record of the first (and only) pause
+			}
+			if err := recordContainers(ctx, env, hosts); err != nil {
+				return fmt.Errorf("%w (nothing paused)", err)
+			}
+			return nil
+		},
+	})
 	p.Steps = append(p.Steps, workflow.Step{
 		ID:         "pause-scalardl",
 		Title:      fmt.Sprintf("pause Scalar DL on all %d admin targets (journal marker %s set first)", len(targets), workflow.MarkerScalarDLPaused),
@@ -294,7 +322,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		host := h
 		p.Steps = append(p.Steps, workflow.Step{
 			ID:       h.Short + "/snapshot",
-			Title:    "snapshot " + strings.Join(opts.Keyspaces, ", ") + " as " + opts.Tag,
+			Title:    "snapshot " + strings.Join(opts.Keyspaces, ", ") + " as " + opts.Tag + " (hard links under /data on this node only: no off-host copy)",
 			Host:     h.Name,
 			Commands: []string{cmd},
 			Timeout:  opts.SnapshotTimeout,
@@ -304,12 +332,28 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			Idempotent: true,
 			Run: func(ctx context.Context, env *workflow.Env) error {
 				if _, ok := env.Markers()[workflow.MarkerScalarDLPaused]; !ok {
-					return fmt.Errorf("Scalar DL is not paused by this run, so a snapshot of %s now would not be consistent with the other nodes; start a new backup (and clear the partial one with `scalar-tui backups clear %s`)", host.Short, opts.Tag)
+					return finalErr(fmt.Errorf("Scalar DL is not paused by this run, so a snapshot of %s now would not be consistent with the other nodes; start a new backup (and clear the partial one with `scalar-tui backups clear %s`)", host.Short, opts.Tag))
 				}
-				return env.Run(ctx, host.Name, cmd)
+				if err := env.Run(ctx, host.Name, cmd); err != nil {
+					return finalErr(fmt.Errorf("%w; the backup pauses only once, so take a new one (and clear the partial one with `scalar-tui backups clear %s`)", err, opts.Tag))
+				}
+				return nil
 			},
 		})
 	}
+	clearCmd := shell.Join("nodetool", "clearsnapshot", "-t", opts.Tag)
+	p.Steps = append(p.Steps, workflow.Step{
+		ID: "verify-containers",
+		Title: fmt.Sprintf("check that no Scalar DL container restarted during the pause (id, StartedAt, RestartCount vs. before Pause); if one did, "+
+			"the backup is inconsistent: clear %s on every Cassandra node and fail", opts.Tag),
+		Commands: []string{InspectCommand + "   # on every Scalar DL host", clearCmd + "   # only if a container restarted"},
+		Timeout:  2 * time.Minute,
+		// Read-only unless inconsistent; the snapshot steps refuse on Resume anyway.
+		Idempotent: true,
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			return verifyContainers(ctx, env, ring, opts.Tag, clearCmd)
+		},
+	})
 	unpause := workflow.Step{
 		ID:       "unpause-scalardl",
 		Title:    "unpause Scalar DL on every admin target (always runs; retries each node)",
@@ -351,7 +395,10 @@ func adminTargets(inv *inventory.Inventory) []string {
 // pause fails (or ctx ends), it unpauses all of them before returning.
 func pauseAll(ctx context.Context, env *workflow.Env, adm admin, targets []string, opts Options) error {
 	if _, ok := env.Markers()[MarkerPauseAttempted]; ok {
-		return fmt.Errorf("run %s already paused Scalar DL once and was interrupted; a backup pauses only once, so start a new backup (and clear the partial one with `scalar-tui backups clear %s`)", env.RunID(), opts.Tag)
+		return finalErr(fmt.Errorf("run %s already paused Scalar DL once and was interrupted; a backup pauses only once, so start a new backup (and clear the partial one with `scalar-tui backups clear %s`)", env.RunID(), opts.Tag))
+	}
+	if _, ok := env.Markers()[MarkerContainers]; !ok {
+		return fmt.Errorf("journal marker %s is missing (step record-containers did not run?): nothing paused", MarkerContainers)
 	}
 	if err := env.SetMarker(MarkerPauseAttempted, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
 		return fmt.Errorf("journal (nothing paused yet): %w", err)
@@ -386,15 +433,60 @@ func pauseAll(ctx context.Context, env *workflow.Env, adm admin, targets []strin
 	if why == "" {
 		why = ctx.Err().Error()
 	}
-	if uf := adm.unpauseAll(ctx, targets, opts.UnpauseBudget); len(uf) > 0 {
-		return fmt.Errorf("pausing Scalar DL failed (%s), and unpausing did not succeed on %s: Scalar DL may still be paused there; the cleanup step retries, and `scalar-tui resume %s` unpauses first", why, describeFailures(uf), env.RunID())
+	// A Pause that timed out here may still be applied by its server: every
+	// target gets an explicit Unpause, then CheckPaused, until it is verified.
+	var timedOut []string
+	for t, err := range failed {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || status.Code(err) == codes.DeadlineExceeded || status.Code(err) == codes.Canceled {
+			timedOut = append(timedOut, hostOf(t))
+		}
+	}
+	sort.Strings(timedOut)
+	if len(timedOut) > 0 {
+		why += fmt.Sprintf("; the Pause to %s timed out on this side and may have paused it anyway: an explicit Unpause was sent to it", strings.Join(timedOut, ", "))
+	}
+	uf, unverified := adm.unpauseVerified(ctx, targets, opts.UnpauseBudget)
+	if len(uf) > 0 {
+		return finalErr(fmt.Errorf("pausing Scalar DL failed (%s), and unpausing did not succeed on %s: Scalar DL may still be paused there; the cleanup step retries, and `scalar-tui resume %s` unpauses first", why, describeFailures(uf), env.RunID()))
 	}
 	_ = env.ClearMarker(workflow.MarkerScalarDLPaused)
-	err := fmt.Errorf("pausing Scalar DL failed (%s); every admin target was unpaused again", why)
+	err := fmt.Errorf("pausing Scalar DL failed (%s); every admin target was unpaused again: %s", why, describeUnpause(len(targets), uf, unverified))
 	if ctx.Err() != nil {
-		return fmt.Errorf("%w: %w", err, ctx.Err())
+		return finalErr(fmt.Errorf("%w: %w", err, ctx.Err()))
 	}
-	return err
+	return finalErr(err)
+}
+
+// verifyContainers fails the run when a Scalar DL container restarted (or
+// was replaced) since before the pause: it came back unpaused, so the
+// snapshot does not hold one consistent state. The snapshot is then cleared
+// on every node so that nobody restores from it.
+func verifyContainers(ctx context.Context, env *workflow.Env, ring []inventory.Host, tag, clearCmd string) error {
+	changed, err := restartedContainers(ctx, env)
+	if err != nil {
+		return finalErr(fmt.Errorf("cannot tell whether snapshot %s is consistent: %w; treat it as suspect (clear it with `scalar-tui backups clear %s`) and take a new backup", tag, err, tag))
+	}
+	if len(changed) == 0 {
+		env.Notice(fmt.Sprintf("no Scalar DL container restarted during the pause: snapshot %s is consistent", tag))
+		return nil
+	}
+	why := fmt.Sprintf("a Scalar DL container restarted during the pause and came back unpaused: %s", strings.Join(changed, "; "))
+	_ = env.SetMarker(MarkerInconsistent, fmt.Sprintf("snapshot %s: %s", tag, why))
+	var left []string
+	for _, h := range ring {
+		r, err := env.Exec(context.WithoutCancel(ctx), h.Name, clearCmd)
+		if err == nil && r.ExitCode != 0 {
+			err = fmt.Errorf("exited %d: %s", r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
+		}
+		if err != nil {
+			left = append(left, fmt.Sprintf("%s (%v)", h.Short, err))
+		}
+	}
+	fate := "it was cleared on every Cassandra node"
+	if len(left) > 0 {
+		fate = "it was cleared, except on " + strings.Join(left, ", ") + ": clear it there with `scalar-tui backups clear " + tag + "`"
+	}
+	return finalErr(fmt.Errorf("snapshot %s is inconsistent: %s; %s; take a new backup", tag, why, fate))
 }
 
 func setPaused(env *workflow.Env, m pausedMarker) error {
@@ -417,7 +509,7 @@ func unpauseStep(ctx context.Context, env *workflow.Env, adm admin, targets []st
 	if err := json.Unmarshal([]byte(v), &m); err != nil || len(m.Targets) == 0 {
 		m = pausedMarker{Targets: targets}
 	}
-	if uf := adm.unpauseAll(ctx, m.Targets, opts.UnpauseBudget); len(uf) > 0 {
+	if uf, _ := adm.unpauseVerified(ctx, m.Targets, opts.UnpauseBudget); len(uf) > 0 {
 		return fmt.Errorf("unpausing Scalar DL failed on %s: it may still be paused there; retry with `scalar-tui resume %s` (it unpauses first) or scalar-admin -c unpause", describeFailures(uf), env.RunID())
 	}
 	unpausedAt := time.Now().UTC()
@@ -505,4 +597,74 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// nodetoolRoutesCheck refuses the nodetool route where Cassy backs up this
+// cluster: Cassy's next backup clears every local snapshot of its keyspaces
+// on every node, this one included, and this route's snapshot is the only
+// copy (hard links on each node).
+func nodetoolRoutesCheck(inv *inventory.Inventory, ring []inventory.Host, opts Options) workflow.Check {
+	desc := "this route keeps the snapshot only as hard links under /data on each Cassandra node: no off-host copy (copy " +
+		"/data/<keyspace>/<table>/snapshots/" + opts.Tag + " off the hosts yourself); "
+	if inv.Endpoints.Cassy == "" {
+		return workflow.Check{Name: "backup-routes", Description: desc + "no Cassy host in the inventory, so no Cassy backup will clear it",
+			Run: func(context.Context, *workflow.Env) error { return nil }}
+	}
+	cl := cassy.Client{Addr: inv.Endpoints.Cassy, Dial: cassy.Dialer(opts.Dial)}
+	var ips []string
+	for _, h := range ring {
+		ips = append(ips, h.PrivateIP)
+	}
+	return workflow.Check{
+		Name: "backup-routes",
+		Description: desc + "Cassy (" + inv.Endpoints.Cassy + ") has no backup of this cluster: each Cassy backup first clears every snapshot of its keyspaces on every node, " +
+			"which would delete this one (refused unless --allow-mixed-routes)",
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			if opts.AllowMixedRoutes {
+				env.Notice("--allow-mixed-routes: the next Cassy backup will delete snapshot " + opts.Tag + " on every node (Cassy clears every snapshot of its keyspaces first)")
+				return nil
+			}
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			used, err := cassyBacksUp(cctx, cl, ips)
+			if err != nil {
+				return fmt.Errorf("cannot ask Cassy on %s whether it backs up this cluster (%v); if it does, its next backup deletes this snapshot on every node; if it does not, pass --allow-mixed-routes", inv.Endpoints.Cassy, err)
+			}
+			if used != "" {
+				return fmt.Errorf("Cassy backs up this cluster (%s): its next backup clears every snapshot of its keyspaces on every node, so this snapshot, the only copy, would be deleted; use --via cassy, or pass --allow-mixed-routes and copy the snapshot off the hosts before Cassy runs", used)
+			}
+			return nil
+		},
+	}
+}
+
+// cassyBacksUp returns a description of the Cassy backups of any registered
+// cluster that shares a node with ips, or "" when there are none.
+func cassyBacksUp(ctx context.Context, cl cassy.Client, ips []string) (string, error) {
+	clusters, err := cl.ListClusters(ctx, &cassy.ClusterListingRequest{})
+	if err != nil {
+		return "", err
+	}
+	mine := map[string]bool{}
+	for _, ip := range ips {
+		mine[ip] = true
+	}
+	for _, c := range clusters {
+		shared := false
+		for _, ip := range c.GetTargetIps() {
+			shared = shared || mine[ip]
+		}
+		if !shared {
+			continue
+		}
+		b, err := cl.ListBackups(ctx, &cassy.BackupListingRequest{ClusterId: c.GetClusterId(), Limit: 1})
+		if err != nil {
+			return "", err
+		}
+		if len(b) > 0 {
+			return fmt.Sprintf("cluster %s, latest snapshot %s taken %s", c.GetClusterId(), b[0].GetSnapshotId(),
+				time.UnixMilli(int64(b[0].GetCreatedAt())).UTC().Format(time.RFC3339)), nil
+		}
+	}
+	return "", nil
 }

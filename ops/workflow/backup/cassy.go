@@ -7,20 +7,28 @@ package backup
 // Cassy for a CLUSTER_SNAPSHOT (TakeBackup backup_type 1) and polls
 // ListBackups until every node of the snapshot is COMPLETED.
 //
-// The snapshot_id is chosen by the console before TakeBackup is sent (the
-// --tag when it is a UUID, else a fresh random UUID, journalled in Params),
-// and marker MarkerCassySnapshot is journalled before the call. A resumed run
-// that finds the marker never sends TakeBackup again: it looks the snapshot
-// up with ListBackups and continues polling.
+// Cassy v1.0.0 to v1.2.0 refuse a snapshot_id for a snapshot (INVALID_ARGUMENT
+// "snapshot_id must be empty when taking snapshots.") and make a random UUID
+// themselves, returned in the answer (docs/domain-notes.md). So the request
+// carries none. Marker MarkerCassySnapshot is journalled before the call with
+// the time it was sent and the newest backup Cassy had then; once Cassy
+// answers, the snapshot_id is added. A resumed run that finds the marker
+// never sends TakeBackup again: if the answer was lost, it finds the backup
+// Cassy created after the newest one it had, at about the time the request
+// was sent, and continues polling.
+//
+// Cassy's pause → snapshot → unpause has no finally, and v1.0.0 to v1.2.0
+// answer STARTED even when it failed (the rows are FAILED). After any Cassy
+// error or FAILED row the console therefore unpauses every rpc.Admin target
+// itself, checks with CheckPaused, and says so.
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -66,26 +74,24 @@ type cassyMarker struct {
 	SnapshotID string    `json:"snapshot_id"`
 	TargetIPs  []string  `json:"target_ips,omitempty"`
 	Requested  time.Time `json:"requested"`
+	// NewestBefore is the created_at (ms) of the newest backup of the
+	// cluster before TakeBackup was sent (0: none). A backup whose answer was
+	// lost is the one created after it.
+	NewestBefore uint64 `json:"newest_before_ms,omitempty"`
 	// Taken is true once TakeBackup answered or ListBackups showed the snapshot.
 	Taken bool `json:"taken,omitempty"`
+	// Failed says why Cassy's backup failed, once known.
+	Failed string `json:"failed,omitempty"`
 }
+
+// clockSkew is how far Cassy's clock (created_at) may be from this
+// machine's when a lost TakeBackup answer is looked for.
+const clockSkew = 5 * time.Minute
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // IsUUID reports whether s is a UUID in canonical 8-4-4-4-12 form.
 func IsUUID(s string) bool { return uuidRE.MatchString(s) }
-
-// NewSnapshotID returns a random (version 4) UUID, like Cassy's own choice.
-func NewSnapshotID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // RegisterHint is the command domain.md §4.2 gives for registering the
 // cluster once: cassyHost is Cassy's host name, cassandraHost a Cassandra node's.
@@ -97,6 +103,7 @@ func RegisterHint(cassyHost, cassandraHost string) string {
 type cassyState struct {
 	clusterID string
 	targetIPs []string
+	keyspaces []string
 }
 
 // planCassy builds the --via cassy plan. opts.Via is ViaCassy.
@@ -111,12 +118,9 @@ func planCassy(inv *inventory.Inventory, opts Options, now time.Time) (*workflow
 	if len(opts.Keyspaces) > 0 {
 		return nil, errors.New("backup --via cassy: --keyspace does not apply: Cassy snapshots the keyspaces recorded when the cluster was registered")
 	}
-	if opts.Tag == "" {
-		opts.Tag = NewSnapshotID()
-	} else if !IsUUID(opts.Tag) {
-		return nil, fmt.Errorf("backup --via cassy: --tag %q is not a UUID; Cassy's snapshot_id must be one (e.g. %s), or omit --tag to let scalar-tui pick one", opts.Tag, NewSnapshotID())
+	if opts.Tag != "" {
+		return nil, fmt.Errorf("backup --via cassy: --tag %q does not apply: Cassy (v1.0.0 to v1.2.0) refuses a snapshot_id for a snapshot and picks the id itself; it is shown and journalled when Cassy answers", opts.Tag)
 	}
-	opts.Tag = strings.ToLower(opts.Tag)
 	if c.Deadline <= 0 {
 		c.Deadline = 2 * time.Hour
 	}
@@ -136,8 +140,15 @@ func planCassy(inv *inventory.Inventory, opts Options, now time.Time) (*workflow
 		ringIPs = append(ringIPs, h.PrivateIP)
 		byIP[h.PrivateIP] = h.Short
 	}
+	if len(opts.Targets) == 0 {
+		opts.Targets = adminTargets(inv)
+	}
+	if opts.UnpauseBudget <= 0 {
+		opts.UnpauseBudget = 2 * time.Minute
+	}
 	cl := cassy.Client{Addr: c.Addr, Dial: cassy.Dialer(opts.Dial)}
-	snapshotID := opts.Tag
+	adm := admin{dial: opts.Dial}
+	targets := append([]string(nil), opts.Targets...)
 	cs := &cassyState{clusterID: c.ClusterID}
 	host := hostOf(c.Addr)
 	if s, ok := strings.CutSuffix(host, "."+inv.InternalDomain); ok && inv.InternalDomain != "" {
@@ -180,6 +191,7 @@ func planCassy(inv *inventory.Inventory, opts Options, now time.Time) (*workflow
 				return pickCluster(env, cs, c, entries, ringIPs, hostOf(c.Addr), ring[0].Name)
 			},
 		},
+		skipWhenResumed(cassyRoutesCheck(ring, opts, cl, cs)),
 	}
 
 	if c.Register {
@@ -201,33 +213,39 @@ func planCassy(inv *inventory.Inventory, opts Options, now time.Time) (*workflow
 				if m == nil {
 					return fmt.Errorf("Cassy registered cluster %s with target_ips %v, which do not cover the inventory's Cassandra nodes %v", r.GetClusterId(), r.GetTargetIps(), ringIPs)
 				}
-				cs.clusterID, cs.targetIPs = r.GetClusterId(), r.GetTargetIps()
+				cs.clusterID, cs.targetIPs, cs.keyspaces = r.GetClusterId(), r.GetTargetIps(), r.GetKeyspaces()
 				env.Notice(fmt.Sprintf("registered Cassy cluster %s (%s, keyspaces %s, target_ips %s)", r.GetClusterId(), r.GetClusterName(), strings.Join(r.GetKeyspaces(), ","), strings.Join(r.GetTargetIps(), ",")))
 				return nil
 			},
 		})
 	}
+	tk := &cassyTake{cl: cl, cs: cs, adm: adm, targets: targets, opts: opts}
+	unpauseCmds := make([]string, 0, len(targets))
+	for _, t := range targets {
+		unpauseCmds = append(unpauseCmds, "rpc.Admin/Unpause + CheckPaused "+t+"   # only after a Cassy error or FAILED")
+	}
 	p.Steps = append(p.Steps, workflow.Step{
-		ID:    "cassy-take-backup",
-		Title: fmt.Sprintf("ask Cassy for a CLUSTER_SNAPSHOT %s (Cassy pauses Scalar DL, snapshots every node, unpauses; journal marker %s set first)", snapshotID, MarkerCassySnapshot),
-		Commands: []string{fmt.Sprintf(`rpc.Cassy/TakeBackup {"cluster_id": "<registered>", "backup_type": %d, "snapshot_id": %q} %s`,
-			cassy.BackupTypeClusterSnapshot, snapshotID, c.Addr)},
+		ID: "cassy-take-backup",
+		Title: fmt.Sprintf("ask Cassy for a CLUSTER_SNAPSHOT (Cassy clears every snapshot of its keyspaces on every node, pauses Scalar DL, snapshots, unpauses, and picks the snapshot_id; "+
+			"journal marker %s set first; Scalar DL containers' start times compared before and after)", MarkerCassySnapshot),
+		Commands: append([]string{InspectCommand + "   # on every Scalar DL host, before and after",
+			fmt.Sprintf(`rpc.Cassy/TakeBackup {"cluster_id": "<registered>", "backup_type": %d} %s`, cassy.BackupTypeClusterSnapshot, c.Addr)}, unpauseCmds...),
 		Timeout: c.TakeTimeout,
 		// Safe on Resume: with the marker set it never sends TakeBackup again.
 		Idempotent: true,
 		Run: func(ctx context.Context, env *workflow.Env) error {
-			return takeCassy(ctx, env, cl, cs, snapshotID)
+			return tk.take(ctx, env)
 		},
 	})
 	p.Steps = append(p.Steps, workflow.Step{
 		ID:       "cassy-wait-upload",
-		Title:    fmt.Sprintf("poll rpc.Cassy/ListBackups every %s until every node of %s is COMPLETED (deadline %s)", c.PollInterval, snapshotID, c.Deadline),
-		Commands: []string{fmt.Sprintf(`rpc.Cassy/ListBackups {"cluster_id": "<registered>", "snapshot_id": %q} %s`, snapshotID, c.Addr)},
+		Title:    fmt.Sprintf("poll rpc.Cassy/ListBackups every %s until every node of the snapshot is COMPLETED (deadline %s)", c.PollInterval, c.Deadline),
+		Commands: []string{fmt.Sprintf(`rpc.Cassy/ListBackups {"cluster_id": "<registered>", "snapshot_id": "<from TakeBackup>"} %s`, c.Addr)},
 		Timeout:  c.Deadline,
 		// Read-only polling: safe to repeat.
 		Idempotent: true,
 		Run: func(ctx context.Context, env *workflow.Env) error {
-			return waitCassy(ctx, env, cl, cs, c, byIP)
+			return tk.wait(ctx, env, c, byIP)
 		},
 	})
 	return p, nil
@@ -239,7 +257,7 @@ func pickCluster(env *workflow.Env, cs *cassyState, c *CassyOptions, entries []*
 	if c.ClusterID != "" {
 		for _, e := range entries {
 			if e.GetClusterId() == c.ClusterID {
-				cs.clusterID, cs.targetIPs = e.GetClusterId(), e.GetTargetIps()
+				cs.clusterID, cs.targetIPs, cs.keyspaces = e.GetClusterId(), e.GetTargetIps(), e.GetKeyspaces()
 				return nil
 			}
 		}
@@ -247,7 +265,7 @@ func pickCluster(env *workflow.Env, cs *cassyState, c *CassyOptions, entries []*
 	}
 	m, partial := cassy.MatchCluster(entries, ringIPs)
 	if m != nil {
-		cs.clusterID, cs.targetIPs = m.GetClusterId(), m.GetTargetIps()
+		cs.clusterID, cs.targetIPs, cs.keyspaces = m.GetClusterId(), m.GetTargetIps(), m.GetKeyspaces()
 		env.Notice(fmt.Sprintf("Cassy cluster %s (%s) covers the %d Cassandra nodes", m.GetClusterId(), m.GetClusterName(), len(ringIPs)))
 		return nil
 	}
@@ -274,66 +292,262 @@ func setCassyMarker(env *workflow.Env, m cassyMarker) error {
 	return env.SetMarker(MarkerCassySnapshot, string(b))
 }
 
-// takeCassy sends TakeBackup once per run. With the marker already set (a
-// resumed run) it only confirms through ListBackups that Cassy has the backup.
-func takeCassy(ctx context.Context, env *workflow.Env, cl cassy.Client, cs *cassyState, snapshotID string) error {
-	if v, ok := env.Markers()[MarkerCassySnapshot]; ok {
-		var m cassyMarker
-		if err := json.Unmarshal([]byte(v), &m); err != nil || m.ClusterID == "" || m.SnapshotID == "" {
-			return fmt.Errorf("journal marker %s is unreadable (%q): check Cassy's backups by hand and start a new backup", MarkerCassySnapshot, v)
-		}
-		cs.clusterID = m.ClusterID
-		cs.snapshotIPs(m.TargetIPs)
-		if m.Taken {
-			env.Notice(fmt.Sprintf("Cassy backup %s of cluster %s was already taken by this run: not taking a second one", m.SnapshotID, m.ClusterID))
-			return nil
-		}
-		entries, err := cl.ListBackups(ctx, &cassy.BackupListingRequest{ClusterId: m.ClusterID, SnapshotId: m.SnapshotID})
-		if err != nil {
-			return fmt.Errorf("TakeBackup for snapshot %s was sent before the run stopped; checking whether Cassy has it: %w", m.SnapshotID, err)
-		}
-		if len(entries) == 0 {
-			return fmt.Errorf("TakeBackup for snapshot %s was sent before the run stopped, but Cassy lists no backup for it (Cassy may have refused it, e.g. a failed pause); it is not sent twice: check Cassy's log on cassy-1, make sure Scalar DL is not left paused, and start a new backup", m.SnapshotID)
-		}
-		m.Taken = true
-		if len(m.TargetIPs) == 0 {
-			for _, e := range entries {
-				m.TargetIPs = append(m.TargetIPs, e.GetTargetIp())
-			}
-			cs.snapshotIPs(m.TargetIPs)
-		}
-		env.Notice(fmt.Sprintf("Cassy has backup %s (%d node entries): continuing to poll, not taking a second one", m.SnapshotID, len(entries)))
-		return setCassyMarker(env, m)
+// cassyTake is the TakeBackup and polling steps of one plan.
+type cassyTake struct {
+	cl      cassy.Client
+	cs      *cassyState
+	adm     admin
+	targets []string // rpc.Admin targets, unpaused by the console after a Cassy failure
+	opts    Options
+}
+
+func (tk *cassyTake) marker(env *workflow.Env) (cassyMarker, bool, error) {
+	v, ok := env.Markers()[MarkerCassySnapshot]
+	if !ok {
+		return cassyMarker{}, false, nil
 	}
+	var m cassyMarker
+	if err := json.Unmarshal([]byte(v), &m); err != nil || m.ClusterID == "" {
+		return m, true, fmt.Errorf("journal marker %s is unreadable (%q): check Cassy's backups by hand and start a new backup", MarkerCassySnapshot, v)
+	}
+	return m, true, nil
+}
+
+// unpause unpauses every rpc.Admin target itself after a Cassy failure,
+// verifies, tells the operator and returns the sentence for the error.
+func (tk *cassyTake) unpause(ctx context.Context, env *workflow.Env) string {
+	if len(tk.targets) == 0 {
+		msg := "the inventory names no Scalar DL admin target, so the console could not unpause Scalar DL itself: check it with scalar-admin -c check_paused"
+		env.Notice(msg)
+		return msg
+	}
+	failed, unverified := tk.adm.unpauseVerified(ctx, tk.targets, tk.opts.UnpauseBudget)
+	msg := "Cassy's pause has no finally, so " + describeUnpause(len(tk.targets), failed, unverified)
+	env.Notice(msg)
+	return msg
+}
+
+// fail records why Cassy's backup failed, unpauses Scalar DL and returns the
+// final error.
+func (tk *cassyTake) fail(ctx context.Context, env *workflow.Env, m cassyMarker, why string) error {
+	m.Failed = why
+	_ = setCassyMarker(env, m)
+	return finalErr(fmt.Errorf("%s; %s; take a new backup", why, tk.unpause(ctx, env)))
+}
+
+// take sends TakeBackup once per run. With the marker already set (a
+// resumed run) it only finds the backup Cassy made.
+func (tk *cassyTake) take(ctx context.Context, env *workflow.Env) error {
+	m, ok, err := tk.marker(env)
+	if err != nil {
+		return finalErr(err)
+	}
+	if ok {
+		return tk.resume(ctx, env, m)
+	}
+	cs := tk.cs
 	if cs.clusterID == "" {
 		return errors.New("no Cassy cluster selected (preflight cassy-cluster did not run?)")
 	}
-	m := cassyMarker{ClusterID: cs.clusterID, SnapshotID: snapshotID, TargetIPs: cs.targetIPs, Requested: time.Now().UTC()}
-	if err := setCassyMarker(env, m); err != nil {
-		return fmt.Errorf("journal the Cassy snapshot (nothing sent yet): %w", err)
-	}
-	r, err := cl.TakeBackup(ctx, &cassy.BackupRequest{ClusterId: cs.clusterID, SnapshotId: snapshotID, BackupType: cassy.BackupTypeClusterSnapshot})
+	newest, err := tk.cl.ListBackups(ctx, &cassy.BackupListingRequest{ClusterId: cs.clusterID, Limit: 1})
 	if err != nil {
-		if code := status.Code(err); code != codes.Unknown && code != codes.Unavailable && code != codes.DeadlineExceeded && code != codes.Canceled && code != codes.OK {
-			// Cassy answered with a refusal: nothing was taken, so a resume may try again.
+		return fmt.Errorf("listing Cassy's backups before TakeBackup (nothing sent yet): %w", err)
+	}
+	if err := recordContainers(ctx, env, scalarHosts(tk.targets)); err != nil {
+		return fmt.Errorf("%w (nothing sent to Cassy yet)", err)
+	}
+	m = cassyMarker{ClusterID: cs.clusterID, TargetIPs: cs.targetIPs, Requested: time.Now().UTC()}
+	if len(newest) > 0 {
+		m.NewestBefore = newest[0].GetCreatedAt()
+	}
+	if err := setCassyMarker(env, m); err != nil {
+		return fmt.Errorf("journal the Cassy request (nothing sent yet): %w", err)
+	}
+	r, err := tk.cl.TakeBackup(ctx, &cassy.BackupRequest{ClusterId: cs.clusterID, BackupType: cassy.BackupTypeClusterSnapshot})
+	if err != nil {
+		code := status.Code(err)
+		if code == codes.InvalidArgument || code == codes.NotFound || code == codes.FailedPrecondition {
+			// Cassy validates before it records or pauses anything: nothing
+			// was taken, and a resume may ask again.
 			_ = env.ClearMarker(MarkerCassySnapshot)
-			return fmt.Errorf("Cassy refused the backup (Scalar DL is unpaused by Cassy on failure): %w", err)
+			return fmt.Errorf("Cassy refused the backup: %w; %s", err, tk.unpause(ctx, env))
 		}
-		return fmt.Errorf("%w; Cassy may still have started backup %s: `scalar-tui resume %s` checks and continues without a second TakeBackup", err, snapshotID, env.RunID())
+		settled := tk.settle(ctx, env, m)
+		return fmt.Errorf("%w; Cassy may still have started a backup: `scalar-tui resume %s` looks for it and continues without a second TakeBackup; %s%s", err, env.RunID(), settled, tk.unpause(ctx, env))
 	}
-	if id := r.GetSnapshotId(); id != "" && id != snapshotID {
-		env.Notice(fmt.Sprintf("Cassy chose snapshot_id %s instead of %s", id, snapshotID))
-		m.SnapshotID = id
-	}
+	m.SnapshotID, m.Taken = r.GetSnapshotId(), true
 	if ips := r.GetTargetIps(); len(ips) > 0 {
 		m.TargetIPs = ips
 		cs.snapshotIPs(ips)
 	}
-	m.Taken = true
 	if err := setCassyMarker(env, m); err != nil {
 		return fmt.Errorf("Cassy started backup %s, but the journal could not record it: %w", m.SnapshotID, err)
 	}
-	env.Notice(fmt.Sprintf("Cassy took snapshot %s on %d node(s) (status %s); Scalar DL was paused and unpaused by Cassy; the upload continues", m.SnapshotID, len(m.TargetIPs), r.GetStatus()))
+	if m.SnapshotID == "" {
+		return tk.fail(ctx, env, m, "Cassy answered TakeBackup without a snapshot_id")
+	}
+	env.Notice(fmt.Sprintf("Cassy answered %s for snapshot %s on %d node(s)", r.GetStatus(), m.SnapshotID, len(m.TargetIPs)))
+	if r.GetStatus() == cassy.OperationStatus_FAILED {
+		return tk.fail(ctx, env, m, fmt.Sprintf("Cassy answered FAILED for backup %s", m.SnapshotID))
+	}
+	// v1.0.0 to v1.2.0 answer STARTED even when the pause, the snapshots'
+	// bookkeeping or the unpause failed: the rows tell.
+	if err := tk.checkRows(ctx, env, m); err != nil {
+		return err
+	}
+	return tk.checkContainers(ctx, env, m)
+}
+
+// settle waits, after TakeBackup ended without an answer, until Cassy is
+// past its pause → snapshot → unpause (its rows leave INITIALIZED), so that
+// the console's own unpause does not cut into Cassy's snapshots. It is
+// bounded by UnpauseBudget and ignores the caller's cancellation, and
+// returns a sentence (ending in "; ") when it matters.
+func (tk *cassyTake) settle(ctx context.Context, env *workflow.Env, m cassyMarker) string {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tk.opts.UnpauseBudget)
+	defer cancel()
+	noRows := 0
+	for said := false; ; {
+		lctx, lcancel := context.WithTimeout(sctx, 10*time.Second)
+		entries, err := tk.cl.ListBackups(lctx, &cassy.BackupListingRequest{ClusterId: m.ClusterID})
+		lcancel()
+		busy, seen := false, false
+		for _, e := range entries {
+			if e.GetCreatedAt() > m.NewestBefore && e.GetBackupType() == cassy.BackupTypeClusterSnapshot {
+				seen = true
+				busy = busy || e.GetStatus() == cassy.OperationStatus_INITIALIZED
+			}
+		}
+		switch {
+		case err == nil && seen && !busy:
+			return ""
+		case err == nil && !seen:
+			// Cassy records its rows before it pauses: none after a few
+			// looks means it never started.
+			if noRows++; noRows >= 5 {
+				return ""
+			}
+		case !said:
+			said = true
+			env.Notice("waiting for Cassy to finish its pause, snapshots and unpause before the console unpauses Scalar DL itself")
+		}
+		select {
+		case <-sctx.Done():
+			_ = env.SetMarker(MarkerInconsistent, fmt.Sprintf("the console unpaused Scalar DL while Cassy's backup after %s may still have been snapshotting", m.Requested.Format(time.RFC3339)))
+			return fmt.Sprintf("Cassy's backup was still INITIALIZED after %s, so the console's unpause may have cut into it: it is journalled as suspect (%s); ", tk.opts.UnpauseBudget, MarkerInconsistent)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// checkRows fails when any row of m's snapshot is FAILED.
+func (tk *cassyTake) checkRows(ctx context.Context, env *workflow.Env, m cassyMarker) error {
+	entries, err := tk.cl.ListBackups(ctx, &cassy.BackupListingRequest{ClusterId: m.ClusterID, SnapshotId: m.SnapshotID})
+	if err != nil {
+		env.Notice(fmt.Sprintf("could not check the rows of Cassy backup %s at once (%v); polling checks them", m.SnapshotID, err))
+		return nil
+	}
+	pr := cassy.Summarize(entries, m.SnapshotID, m.TargetIPs)
+	if len(pr.Failed) > 0 {
+		why := fmt.Sprintf("Cassy answered STARTED, but backup %s is FAILED on %s (Cassy v1.0.0 to v1.2.0 answer STARTED when pausing, snapshotting or unpausing failed; see Cassy's log on cassy-1)",
+			m.SnapshotID, strings.Join(pr.Failed, ", "))
+		if _, ok := env.Markers()[MarkerContainers]; ok {
+			// A container restarting during the pause is a common cause:
+			// Cassy's Unpause to it is refused.
+			if changed, err := restartedContainers(ctx, env); err == nil && len(changed) > 0 {
+				why += "; a Scalar DL container restarted during Cassy's pause: " + strings.Join(changed, "; ")
+			}
+		}
+		return tk.fail(ctx, env, m, why)
+	}
+	return nil
+}
+
+// checkContainers fails when a Scalar DL container restarted while Cassy
+// had Scalar DL paused: the backup is then inconsistent.
+func (tk *cassyTake) checkContainers(ctx context.Context, env *workflow.Env, m cassyMarker) error {
+	if len(tk.targets) == 0 {
+		return nil
+	}
+	changed, err := restartedContainers(ctx, env)
+	if err != nil {
+		return finalErr(fmt.Errorf("cannot tell whether Cassy backup %s is consistent: %w; do not rely on it, take a new backup", m.SnapshotID, err))
+	}
+	if len(changed) == 0 {
+		env.Notice(fmt.Sprintf("no Scalar DL container restarted during Cassy's pause: backup %s is consistent", m.SnapshotID))
+		return nil
+	}
+	why := fmt.Sprintf("Cassy backup %s is inconsistent: a Scalar DL container restarted during Cassy's pause and came back unpaused: %s", m.SnapshotID, strings.Join(changed, "; "))
+	_ = env.SetMarker(MarkerInconsistent, why)
+	m.Failed = "inconsistent"
+	_ = setCassyMarker(env, m)
+	return finalErr(fmt.Errorf("%s; Cassy cannot delete a backup: do not restore from %s (journalled as %s), take a new backup", why, m.SnapshotID, MarkerInconsistent))
+}
+
+// resume continues after the run stopped with the marker set: it never
+// sends TakeBackup again.
+func (tk *cassyTake) resume(ctx context.Context, env *workflow.Env, m cassyMarker) error {
+	cs := tk.cs
+	cs.clusterID = m.ClusterID
+	cs.snapshotIPs(m.TargetIPs)
+	if m.Failed != "" {
+		return finalErr(fmt.Errorf("Cassy backup %s failed (%s); take a new backup", m.SnapshotID, m.Failed))
+	}
+	if v, ok := env.Markers()[MarkerInconsistent]; ok {
+		return finalErr(fmt.Errorf("this run's Cassy backup is not consistent (%s); take a new backup", v))
+	}
+	if m.Taken && m.SnapshotID != "" {
+		env.Notice(fmt.Sprintf("Cassy backup %s of cluster %s was already taken by this run: not taking a second one", m.SnapshotID, m.ClusterID))
+		return nil
+	}
+	// The answer was lost: find the backup Cassy created after the newest one
+	// it had when the request was sent, at about the time it was sent.
+	entries, err := tk.cl.ListBackups(ctx, &cassy.BackupListingRequest{ClusterId: m.ClusterID})
+	if err != nil {
+		return fmt.Errorf("TakeBackup was sent at %s before the run stopped; looking for the backup Cassy made: %w", m.Requested.Format(time.RFC3339), err)
+	}
+	from := m.Requested.Add(-clockSkew)
+	to := m.Requested.Add(tk.opts.Cassy.TakeTimeout + clockSkew)
+	found := map[string][]*cassy.BackupListingResponse_Entry{}
+	for _, e := range entries {
+		at := time.UnixMilli(int64(e.GetCreatedAt()))
+		if e.GetCreatedAt() <= m.NewestBefore || e.GetBackupType() != cassy.BackupTypeClusterSnapshot || at.Before(from) || at.After(to) {
+			continue
+		}
+		found[e.GetSnapshotId()] = append(found[e.GetSnapshotId()], e)
+	}
+	ids := make([]string, 0, len(found))
+	for id := range found {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	switch len(ids) {
+	case 0:
+		_ = env.ClearMarker(MarkerCassySnapshot)
+		return finalErr(fmt.Errorf("TakeBackup was sent at %s before the run stopped, but Cassy lists no cluster snapshot created since (it refused or never got the request); it is not sent twice; %s; start a new backup",
+			m.Requested.Format(time.RFC3339), tk.unpause(ctx, env)))
+	case 1:
+	default:
+		return finalErr(fmt.Errorf("TakeBackup was sent at %s before the run stopped, and Cassy lists %d cluster snapshots created since (%s): cannot tell which is this run's; check them with rpc.Cassy/ListBackups and start a new backup",
+			m.Requested.Format(time.RFC3339), len(ids), strings.Join(ids, ", ")))
+	}
+	m.SnapshotID, m.Taken = ids[0], true
+	if len(m.TargetIPs) == 0 {
+		for _, e := range found[ids[0]] {
+			m.TargetIPs = append(m.TargetIPs, e.GetTargetIp())
+		}
+		cs.snapshotIPs(m.TargetIPs)
+	}
+	if err := setCassyMarker(env, m); err != nil {
+		return err
+	}
+	env.Notice(fmt.Sprintf("Cassy has backup %s, created after the request of %s (%d node entries): continuing to poll, not taking a second one", m.SnapshotID, m.Requested.Format(time.RFC3339), len(found[ids[0]])))
+	if err := tk.checkRows(ctx, env, m); err != nil {
+		return err
+	}
+	if _, ok := env.Markers()[MarkerContainers]; ok {
+		return tk.checkContainers(ctx, env, m)
+	}
 	return nil
 }
 
@@ -343,16 +557,20 @@ func (cs *cassyState) snapshotIPs(ips []string) {
 	}
 }
 
-// waitCassy polls ListBackups until every node is COMPLETED, failing at the
+// wait polls ListBackups until every node is COMPLETED, failing at the
 // first FAILED node or at the deadline (the step's Timeout).
-func waitCassy(ctx context.Context, env *workflow.Env, cl cassy.Client, cs *cassyState, c *CassyOptions, byIP map[string]string) error {
-	v, ok := env.Markers()[MarkerCassySnapshot]
-	var m cassyMarker
-	if !ok || json.Unmarshal([]byte(v), &m) != nil || m.SnapshotID == "" {
+func (tk *cassyTake) wait(ctx context.Context, env *workflow.Env, c *CassyOptions, byIP map[string]string) error {
+	m, ok, err := tk.marker(env)
+	switch {
+	case err != nil:
+		return finalErr(err)
+	case !ok || m.SnapshotID == "":
 		return errors.New("no Cassy backup recorded in the journal: nothing to wait for")
+	case m.Failed != "":
+		return finalErr(fmt.Errorf("Cassy backup %s failed (%s); take a new backup", m.SnapshotID, m.Failed))
 	}
 	if len(m.TargetIPs) == 0 {
-		m.TargetIPs = cs.targetIPs
+		m.TargetIPs = tk.cs.targetIPs
 	}
 	name := func(ip string) string {
 		if s, ok := byIP[ip]; ok {
@@ -365,7 +583,7 @@ func waitCassy(ctx context.Context, env *workflow.Env, cl cassy.Client, cs *cass
 	var pr cassy.Progress
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		entries, err := cl.ListBackups(pctx, &cassy.BackupListingRequest{ClusterId: m.ClusterID, SnapshotId: m.SnapshotID})
+		entries, err := tk.cl.ListBackups(pctx, &cassy.BackupListingRequest{ClusterId: m.ClusterID, SnapshotId: m.SnapshotID})
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -381,7 +599,7 @@ func waitCassy(ctx context.Context, env *workflow.Env, cl cassy.Client, cs *cass
 				for _, ip := range pr.Failed {
 					names = append(names, name(ip))
 				}
-				return fmt.Errorf("Cassy backup %s FAILED on %s (%s); see the cassy-backup log on the node and Cassy's log on cassy-1, then take a new backup", m.SnapshotID, strings.Join(names, ", "), pr)
+				return tk.fail(ctx, env, m, fmt.Sprintf("Cassy backup %s FAILED on %s (%s); see the cassy-backup log on the node and Cassy's log on cassy-1", m.SnapshotID, strings.Join(names, ", "), pr))
 			}
 			if pr.Completed != last {
 				last = pr.Completed
@@ -408,6 +626,79 @@ func waitCassy(ctx context.Context, env *workflow.Env, cl cassy.Client, cs *cass
 		case <-time.After(c.PollInterval):
 		}
 	}
+}
+
+// cassyRoutesCheck refuses a Cassy backup while the nodes hold snapshots of
+// Cassy's keyspaces that Cassy did not take: Cassy clears every snapshot of
+// its keyspaces on every node before it snapshots
+// (JmxManager.clearSnapshot(null, keyspaces)), and those are the nodetool
+// route's only copies.
+func cassyRoutesCheck(ring []inventory.Host, opts Options, cl cassy.Client, cs *cassyState) workflow.Check {
+	return workflow.Check{
+		Name: "backup-routes",
+		Description: "Cassy first clears every snapshot of its keyspaces on every Cassandra node, so local snapshots taken with --via nodetool " +
+			"(hard links, their only copy) are deleted: refused while any exist unless --allow-mixed-routes",
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			kss := cs.keyspaces
+			if len(kss) == 0 {
+				kss = DefaultKeyspaces
+			}
+			ours := map[string]bool{}
+			if cs.clusterID != "" {
+				cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				entries, err := cl.ListBackups(cctx, &cassy.BackupListingRequest{ClusterId: cs.clusterID})
+				cancel()
+				if err != nil {
+					return fmt.Errorf("listing Cassy's backups: %w", err)
+				}
+				for _, e := range entries {
+					ours[e.GetSnapshotId()] = true
+				}
+			}
+			doomed := map[string][]string{} // tag → nodes
+			for _, h := range ring {
+				snaps, err := listSnapshots(ctx, env.Exec, h)
+				if err != nil {
+					return err
+				}
+				seen := map[string]bool{}
+				for _, s := range snaps {
+					if !ours[s.Name] && contains(kss, s.Keyspace) && !seen[s.Name] {
+						seen[s.Name] = true
+						doomed[s.Name] = append(doomed[s.Name], h.Short)
+					}
+				}
+			}
+			if len(doomed) == 0 {
+				return nil
+			}
+			tags := make([]string, 0, len(doomed))
+			for t := range doomed {
+				tags = append(tags, t)
+			}
+			sort.Strings(tags)
+			var parts []string
+			for _, t := range tags {
+				parts = append(parts, fmt.Sprintf("%s on %s", t, strings.Join(doomed[t], ", ")))
+			}
+			msg := fmt.Sprintf("Cassy clears every snapshot of keyspaces %s on every node before it snapshots, so it would delete %s (not Cassy's: taken with --via nodetool or by hand, and a local snapshot is the only copy)",
+				strings.Join(kss, ", "), strings.Join(parts, "; "))
+			if opts.AllowMixedRoutes {
+				env.Notice("--allow-mixed-routes: " + msg)
+				return nil
+			}
+			return fmt.Errorf("%s; copy them off the hosts or clear them (`scalar-tui backups clear TAG`), or pass --allow-mixed-routes", msg)
+		},
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 // skipWhenResumed passes c once TakeBackup was sent (the marker is set): a

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/sim"
@@ -35,6 +37,8 @@ type cassyLab struct {
 	// afterTake, when set, runs after TakeBackup was handled, before the
 	// answer is sent.
 	afterTake func()
+	// failPolls makes ListBackups by snapshot_id fail UNAVAILABLE.
+	failPolls atomic.Bool
 }
 
 func newCassyLab(t *testing.T, register bool, upload time.Duration) *cassyLab {
@@ -43,6 +47,9 @@ func newCassyLab(t *testing.T, register bool, upload time.Duration) *cassyLab {
 	cs := sim.NewCassyServer(cl.simDir)
 	cs.UploadDuration = upload
 	cl.srv = grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if r, ok := req.(*cassy.BackupListingRequest); ok && r.GetSnapshotId() != "" && cl.failPolls.Load() {
+			return nil, status.Error(codes.Unavailable, "connection refused")
+		}
 		resp, err := h(ctx, req)
 		if info.FullMethod == cassy.Cassy_TakeBackup_FullMethodName {
 			cl.takes.Add(1)
@@ -107,21 +114,42 @@ func (l *lab) sawNotice(sub string) bool {
 	return false
 }
 
+// snapshotOf returns the snapshot_id the run journalled from Cassy's answer.
+func snapshotOf(t *testing.T, l *lab, id string) string {
+	t.Helper()
+	m, ok := journal(t, l, id).Markers[backup.MarkerCassySnapshot]
+	if !ok {
+		t.Fatalf("no marker %s", backup.MarkerCassySnapshot)
+	}
+	var v struct {
+		SnapshotID string `json:"snapshot_id"`
+	}
+	if err := json.Unmarshal([]byte(m.Value), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.SnapshotID
+}
+
 func TestCassyBackupSuccess(t *testing.T) {
 	l := newCassyLab(t, true, 600*time.Millisecond)
 	p := cassyPlan(t, l, cassyOptions(l))
-	tag := p.Params.(backup.Options).Tag
-	if !backup.IsUUID(tag) {
-		t.Fatalf("snapshot id %q is not a UUID", tag)
-	}
 	var b strings.Builder
 	_ = p.Render(&b)
-	if strings.Contains(b.String(), "rpc.Admin/Pause") || !strings.Contains(b.String(), "rpc.Cassy/TakeBackup") {
+	if strings.Contains(b.String(), "rpc.Admin/Pause") || !strings.Contains(b.String(), "rpc.Cassy/TakeBackup") || strings.Contains(b.String(), `"snapshot_id": "`+"0") {
 		t.Errorf("plan:\n%s", b.String())
+	}
+	for _, want := range []string{"clears every snapshot of its keyspaces", "--allow-mixed-routes"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plan does not say %q:\n%s", want, b.String())
+		}
 	}
 	st, err := l.engine().Run(testCtx(t, 60*time.Second), p)
 	if err != nil || st != workflow.StatusDone {
 		t.Fatalf("run: %s %v", st, err)
+	}
+	tag := snapshotOf(t, l.lab, p.ID)
+	if !backup.IsUUID(tag) {
+		t.Fatalf("snapshot id %q is not a UUID", tag)
 	}
 	if n := l.takes.Load(); n != 1 {
 		t.Errorf("TakeBackup sent %d times", n)
@@ -165,19 +193,63 @@ func TestCassyBackupNodeFailedNamesNode(t *testing.T) {
 	}
 }
 
+// Cassy v1.0.0 to v1.2.0 answer STARTED when a pause fails, set the rows
+// FAILED and leave the other nodes paused (no finally). The console must see
+// the FAILED rows, unpause every node itself, verify and say so.
 func TestCassyBackupPauseRefused(t *testing.T) {
 	l := newCassyLab(t, true, 400*time.Millisecond)
 	l.fault("scalardl-blue-2", sim.FaultPauseRefused, "")
 	p := cassyPlan(t, l, cassyOptions(l))
 	st, err := l.engine().Run(testCtx(t, 60*time.Second), p)
-	if st != workflow.StatusFailed || err == nil || !strings.Contains(err.Error(), "PauseException") {
-		t.Fatalf("run: %s %v, want Cassy's PauseException", st, err)
+	if st != workflow.StatusFailed || err == nil || !strings.Contains(err.Error(), "answered STARTED, but backup") || !strings.Contains(err.Error(), "FAILED") {
+		t.Fatalf("run: %s %v, want the FAILED rows behind Cassy's STARTED", st, err)
+	}
+	if !strings.Contains(err.Error(), "the console unpaused all 3 Scalar DL admin targets itself and verified") || !l.sawNotice("Cassy's pause has no finally") {
+		t.Errorf("the console does not say it unpaused: %v / %q", err, l.notices())
+	}
+	if !errors.Is(err, backup.ErrNotResumable) {
+		t.Errorf("a FAILED Cassy backup is resumable: %v", err)
 	}
 	if got := l.paused(); len(got) != 0 {
 		t.Errorf("left paused: %v", got)
 	}
-	if _, ok := journal(t, l.lab, p.ID).Markers[backup.MarkerCassySnapshot]; ok {
-		t.Error("marker kept although Cassy refused the backup")
+	js := journal(t, l.lab, p.ID)
+	markers := map[string]string{}
+	for k, m := range js.Markers {
+		markers[k] = m.Value
+	}
+	if ok, advice := backup.ResumeAdvice(markers); ok || !strings.Contains(advice, "take a new backup") {
+		t.Errorf("resume advice: %v %q", ok, advice)
+	}
+}
+
+// Whatever error TakeBackup ends with, the console unpauses every rpc.Admin
+// target and says so: here Cassy refuses (the cluster was removed from under
+// the run), which it does before pausing anything.
+func TestCassyBackupErrorUnpauses(t *testing.T) {
+	l := newCassyLab(t, true, 400*time.Millisecond)
+	if err := sim.Update(l.simDir, func(st *sim.State) error {
+		for _, h := range st.HostsByRole("scalardl") {
+			h.Paused = true // as a failed Cassy backup of an earlier run left them
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o := cassyOptions(l)
+	o.Cassy.ClusterID = "ScalarDL-gone"
+	p := cassyPlan(t, l, o)
+	// Preflight would refuse an unknown cluster: skip it and run the steps.
+	p.Preflight = nil
+	st, err := l.engine().Run(testCtx(t, 60*time.Second), p)
+	if st != workflow.StatusFailed || err == nil {
+		t.Fatalf("run: %s %v", st, err)
+	}
+	if got := l.paused(); len(got) != 0 {
+		t.Errorf("left paused: %v (%v)", got, err)
+	}
+	if !strings.Contains(err.Error(), "unpaused all 3 Scalar DL admin targets itself") {
+		t.Errorf("error: %v", err)
 	}
 }
 
@@ -199,12 +271,8 @@ func TestCassyBackupResumeContinuesPolling(t *testing.T) {
 	if st != workflow.StatusCanceled || err == nil {
 		t.Fatalf("run: %s %v, want canceled", st, err)
 	}
-	tag := p.Params.(backup.Options).Tag
-	if got := l.snapshots(tag); len(got) != 3 {
-		t.Fatalf("Cassy did not take the backup: %v", got)
-	}
-	if _, ok := journal(t, l.lab, p.ID).Markers[backup.MarkerCassySnapshot]; !ok {
-		t.Fatal("no marker after the interrupted TakeBackup")
+	if got := snapshotOf(t, l.lab, p.ID); got != "" {
+		t.Fatalf("the journal knows snapshot %q although the answer was lost", got)
 	}
 	l.mu.Lock()
 	l.afterTake = nil
@@ -230,19 +298,24 @@ func TestCassyBackupResumeContinuesPolling(t *testing.T) {
 	if !l.sawNotice("not taking a second one") || !l.sawNotice("COMPLETED on all 3 nodes") {
 		t.Errorf("notices: %q", l.notices())
 	}
+	tag := snapshotOf(t, l.lab, p.ID)
+	if got := l.snapshots(tag); len(got) != 3 || !backup.IsUUID(tag) {
+		t.Errorf("resume adopted snapshot %q on %v, want Cassy's on the 3 nodes", tag, got)
+	}
 }
 
 func TestCassyBackupResumeAfterTakenPollsOnly(t *testing.T) {
 	l := newCassyLab(t, true, 800*time.Millisecond)
 	o := cassyOptions(l)
 	o.Cassy.Deadline = 200 * time.Millisecond // the first run gives up waiting
+	l.failPolls.Store(true)                   // ... because polling fails meanwhile
 	p := cassyPlan(t, l, o)
 	st, err := l.engine().Run(testCtx(t, 60*time.Second), p)
 	if st != workflow.StatusFailed || err == nil || !strings.Contains(err.Error(), "resume") {
 		t.Fatalf("run: %s %v, want failed at the deadline", st, err)
 	}
+	l.failPolls.Store(false)
 	o.Cassy.Deadline = 30 * time.Second
-	o.Tag = p.Params.(backup.Options).Tag
 	p2 := cassyPlan(t, l, o)
 	p2.Fingerprint = p.Fingerprint
 	st, err = l.engine().Resume(testCtx(t, 60*time.Second), p.ID, p2)
@@ -307,19 +380,20 @@ func TestCassyPlanInputs(t *testing.T) {
 	l := newCassyLab(t, true, time.Second)
 	for _, o := range []backup.Options{
 		{Via: backup.ViaCassy, Tag: "before-upgrade"},
+		// Cassy v1.0.0-v1.2.0 refuse any snapshot_id for a snapshot.
+		{Via: backup.ViaCassy, Tag: "3F2504E0-4F89-41D3-9A0C-0305E82C3301"},
 		{Via: backup.ViaCassy, Keyspaces: []string{"scalar"}},
 	} {
 		if _, err := backup.Plan(l.inv, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}
 	}
-	id := "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
-	p, err := backup.Plan(l.inv, backup.Options{Via: backup.ViaCassy, Tag: id})
+	p, err := backup.Plan(l.inv, backup.Options{Via: backup.ViaCassy})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Params.(backup.Options).Tag; got != strings.ToLower(id) {
-		t.Errorf("snapshot id %q", got)
+	if got := p.Params.(backup.Options).Tag; got != "" {
+		t.Errorf("the plan chose snapshot id %q; Cassy chooses it", got)
 	}
 	l.inv.Endpoints.Cassy = ""
 	if _, err := backup.Plan(l.inv, backup.Options{Via: backup.ViaCassy}); err == nil || !strings.Contains(err.Error(), "no Cassy host") {
@@ -376,7 +450,17 @@ func TestCassyBackupThroughDemoBastion(t *testing.T) {
 	if err != nil || st != workflow.StatusDone {
 		t.Fatalf("run: %s %v", st, err)
 	}
-	tag := p.Params.(backup.Options).Tag
+	tag := ""
+	mu.Lock()
+	for _, n := range notes {
+		if _, rest, ok := strings.Cut(n, "for snapshot "); ok {
+			tag, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	mu.Unlock()
+	if !backup.IsUUID(tag) {
+		t.Fatalf("no snapshot id from Cassy in the notices %q", notes)
+	}
 	sst, err := sim.Load(d.SimState)
 	if err != nil {
 		t.Fatal(err)
