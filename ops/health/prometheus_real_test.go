@@ -79,7 +79,7 @@ func TestPrometheusBackfilled(t *testing.T) {
 		"cassy-1":         {StateHealthy, ""},
 		"reaper-1":        {StateDegraded, "container reaper last seen 1m0s ago"},
 		"scalardl-blue-1": {StateHealthy, ""},
-		"scalardl-blue-2": {StateDegraded, "/ has 5.0% free"},
+		"scalardl-blue-2": {StateDegraded, "/ 95.0% used (InstanceDriveSpaceLow"},
 		"envoy-1":         {StateDegraded, "envoy: 1/2 scalar-service members healthy"},
 		"monitor-1":       {StateHealthy, ""},
 	}

@@ -1,9 +1,10 @@
 package health
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -126,10 +127,14 @@ func isDockerRole(r inventory.Role) bool {
 
 type scrapeTarget struct {
 	host inventory.Host
-	job  string // host, cadvisor, cassandra, envoy
+	job  string // host, cadvisor, cassandra, envoy, envoy-clusters
 	port int
 	path string
 }
+
+// jobEnvoyClusters reads Envoy's admin /clusters page: per-member health_flags,
+// which the /stats/prometheus counts do not name.
+const jobEnvoyClusters = "envoy-clusters"
 
 func (t scrapeTarget) instance() string {
 	return net.JoinHostPort(t.host.Name, strconv.Itoa(t.port))
@@ -150,6 +155,7 @@ func (s *ScrapeSource) targets() []scrapeTarget {
 		}
 		if h.Role == inventory.RoleEnvoy {
 			out = append(out, scrapeTarget{h, "envoy", s.ports.EnvoyAdmin, "/stats/prometheus"})
+			out = append(out, scrapeTarget{h, jobEnvoyClusters, s.ports.EnvoyAdmin, "/clusters"})
 		}
 	}
 	return out
@@ -163,8 +169,9 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	at := s.clock()
 	targets := s.targets()
 	type result struct {
-		mfs map[string]*dto.MetricFamily
-		err error
+		mfs     map[string]*dto.MetricFamily
+		members []EnvoyMember
+		err     error
 	}
 	results := make([]result, len(targets))
 	sem := make(chan struct{}, s.conc)
@@ -180,6 +187,10 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 				return
 			}
 			defer func() { <-sem }()
+			if t.job == jobEnvoyClusters {
+				results[i].members, results[i].err = s.envoyClusters(ctx, t)
+				return
+			}
 			results[i].mfs, results[i].err = s.scrape(ctx, t)
 		}()
 	}
@@ -189,6 +200,13 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 
 	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}}
+	transportFailed := 0
+	hostIdx := map[string]int{}
+	if s.inv != nil {
+		for i, h := range s.inv.Hosts {
+			hostIdx[h.Name] = i
+		}
+	}
 	add := func(q string, m model.Metric, v float64) {
 		obs.vectors[q] = append(obs.vectors[q], &model.Sample{Metric: m, Value: model.SampleValue(v)})
 	}
@@ -197,12 +215,22 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		inst := model.LabelValue(t.instance())
 		if r.err != nil {
 			obs.errors = append(obs.errors, QueryError{Query: "scrape " + t.job, Target: t.url(), Message: describe(r.err, s.client.Timeout), Err: r.err})
+			if te := transportError(r.err); te != nil {
+				// Not observed at all: the host stays unknown, never down.
+				transportFailed++
+				if obs.unobserved == nil {
+					obs.unobserved = te
+				}
+				continue
+			}
 			if t.job == "host" {
 				add(QUp, model.Metric{model.InstanceLabel: inst, model.JobLabel: "host"}, 0)
 			}
 			continue
 		}
 		switch t.job {
+		case jobEnvoyClusters:
+			obs.envoys = append(obs.envoys, envoyObs{host: hostIdx[t.host.Name], members: r.members})
 		case "host":
 			add(QUp, model.Metric{model.InstanceLabel: inst, model.JobLabel: "host"}, 1)
 			s.fromNodeExporter(t, r.mfs, add)
@@ -240,6 +268,9 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	snap := build(s.inv, at, "scrape", obs)
 	snap.Queries = len(targets)
 	snap.Took = time.Since(start)
+	if transportFailed > 0 && transportFailed == len(targets) {
+		return snap, fmt.Errorf("%w (no host was observed; every host is unknown)", obs.unobserved)
+	}
 	return snap, nil
 }
 
@@ -334,6 +365,22 @@ func value(m *dto.Metric) float64 {
 // maxScrapeBytes bounds one exporter's answer (cadvisor on a busy host is a few MB).
 const maxScrapeBytes = 64 << 20
 
+// maxEnvoyClustersBytes bounds Envoy's /clusters page (about 1 KB per member).
+const maxEnvoyClustersBytes = 4 << 20
+
+// envoyClusters reads the scalar-service members from Envoy's admin /clusters.
+func (s *ScrapeSource) envoyClusters(ctx context.Context, t scrapeTarget) ([]EnvoyMember, error) {
+	b, err := getBounded(ctx, s.client, t.url(), maxEnvoyClustersBytes)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseEnvoyClusters(bytes.NewReader(b), EnvoyCluster)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.url(), err)
+	}
+	return m, nil
+}
+
 func (s *ScrapeSource) scrape(ctx context.Context, t scrapeTarget) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url(), nil)
 	if err != nil {
@@ -349,8 +396,12 @@ func (s *ScrapeSource) scrape(ctx context.Context, t scrapeTarget) (map[string]*
 		return nil, &httpStatusError{code: resp.StatusCode, url: t.url()}
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(io.LimitReader(resp.Body, maxScrapeBytes))
+	mfs, err := p.TextToMetricFamilies(newLimitedBody(resp.Body, maxScrapeBytes, t.url()))
 	if err != nil {
+		var le *limitError
+		if errors.As(err, &le) {
+			return nil, le
+		}
 		return nil, fmt.Errorf("parse metrics from %s: %w", t.url(), err)
 	}
 	return mfs, nil

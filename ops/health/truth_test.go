@@ -1,0 +1,303 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"scalar-tui/internal/sim"
+	"scalar-tui/inventory"
+)
+
+// simCluster runs the project's node simulator (its exporters, Envoy admin and
+// cadvisor) for the default deployment, reachable through the returned dial
+// function by "<fqdn>:<port>" as through the bastion; other addresses are
+// dialled for real (a local Prometheus stand-in).
+type simCluster struct {
+	dir  string
+	inv  *inventory.Inventory
+	dial DialFunc
+}
+
+func newSimCluster(t *testing.T, faults ...[3]string) *simCluster {
+	t.Helper()
+	dir := t.TempDir()
+	specs := sim.DefaultHosts(domain)
+	if err := sim.Init(dir, specs); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range faults {
+		if err := sim.InjectFault(dir, f[0], f[1], f[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	listeners := map[string]*sim.ConnListener{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	inv := &inventory.Inventory{InternalDomain: domain}
+	for _, h := range specs {
+		idx := 0
+		if i := strings.LastIndexByte(h.Short, '-'); i >= 0 {
+			idx, _ = strconv.Atoi(h.Short[i+1:])
+		}
+		ih := inventory.Host{Name: h.Name, Short: h.Short, Role: inventory.Role(h.Role), Index: idx, PrivateIP: h.IP}
+		if ih.Role.IsScalarDL() {
+			ih.Image, ih.ImageTag = "ghcr.io/scalar-labs/scalar-ledger", "2.1.0"
+		}
+		inv.Hosts = append(inv.Hosts, ih)
+		name, ip := h.Name, h.IP
+		listen := func(port int) (net.Listener, error) {
+			addr := net.JoinHostPort(name, strconv.Itoa(port))
+			l := sim.NewConnListener(net.JoinHostPort(ip, strconv.Itoa(port))) // an IP: no DNS lookup
+			mu.Lock()
+			listeners[addr] = l
+			mu.Unlock()
+			return l, nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sim.Serve(ctx, dir, name, listen, sim.ServeOptions{}); err != nil && ctx.Err() == nil {
+				t.Errorf("sim serve %s: %v", name, err)
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			l := listeners[addr]
+			mu.Unlock()
+			if l != nil {
+				return l.Dial()
+			}
+			if !strings.Contains(addr, "."+domain) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}
+			// Serve registers its listeners asynchronously; a port that
+			// never appears is refused like a closed one.
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("dial %s: connection refused", addr)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return &simCluster{dir: dir, inv: inv, dial: dial}
+}
+
+// TestSimulatedNotServing: a Scalar DL node whose running tag never becomes
+// SERVING (the bad-tag fault) is degraded with Envoy's reason, the serving
+// count drops, and the upgrade gate refuses it. On the old code the node was
+// "healthy" and the blue line said 3/3 serving.
+func TestSimulatedNotServing(t *testing.T) {
+	c := newSimCluster(t, [3]string{"scalardl-blue-1", sim.FaultBadTag, "2.1.0"})
+	snap, err := NewScrapeSource(c.inv, ScrapeOptions{Dial: c.dial}).Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, _ := snap.Host("scalardl-blue-1")
+	if b1.State != StateDegraded || !strings.Contains(strings.Join(b1.Reasons, "|"), "not SERVING: envoy-1, envoy-2, envoy-3 mark it /failed_active_hc") {
+		t.Errorf("scalardl-blue-1: %s %q", b1.State, b1.Reasons)
+	}
+	if b1.Serving == nil || *b1.Serving || b1.ServingFrom != ServingFromClusters || len(b1.EnvoyView) != 3 {
+		t.Errorf("serving = %v from %q, view %+v", b1.Serving, b1.ServingFrom, b1.EnvoyView)
+	}
+	if ok, why := snap.ScalarDLServing("scalardl-blue-1"); ok || !strings.Contains(why, "not SERVING") {
+		t.Errorf("gate: %v %q", ok, why)
+	}
+	b2, _ := snap.Host("scalardl-blue-2")
+	if b2.State != StateHealthy || b2.Serving == nil || !*b2.Serving {
+		t.Errorf("scalardl-blue-2: %s %q serving %v", b2.State, b2.Reasons, b2.Serving)
+	}
+	if ok, why := snap.ScalarDLServing("scalardl-blue-2"); !ok {
+		t.Errorf("gate refuses a serving node: %s", why)
+	}
+	if snap.Cluster.ScalarDLBlueServing != 2 || snap.Cluster.ScalarDLBlueServingUnknown != 0 {
+		t.Errorf("cluster = %+v", snap.Cluster)
+	}
+}
+
+// TestSimulatedDiskAgainstRules: the disk-full fault degrades the node with
+// the rule that fires, in used %.
+func TestSimulatedDiskAgainstRules(t *testing.T) {
+	c := newSimCluster(t, [3]string{"cassandra-1", sim.FaultDiskFull, ""})
+	snap, err := NewScrapeSource(c.inv, ScrapeOptions{Dial: c.dial}).Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := snap.Host("cassandra-1")
+	if h.State != StateDegraded || !strings.Contains(strings.Join(h.Reasons, "|"), "CassandraDriveSpaceLow") {
+		t.Errorf("cassandra-1: %s %q", h.State, h.Reasons)
+	}
+	if h.DiskDataUsed == nil || *h.DiskDataUsed < 98 {
+		t.Errorf("disk used = %v", h.DiskDataUsed)
+	}
+	if h2, _ := snap.Host("cassandra-2"); h2.State != StateHealthy {
+		t.Errorf("cassandra-2: %s %q", h2.State, h2.Reasons)
+	}
+}
+
+// TestPrometheusSourceReadsEnvoyClusters: with EnvoyAdmin, the Prometheus
+// source learns per-member health from every Envoy's /clusters, although
+// Prometheus only counts members.
+func TestPrometheusSourceReadsEnvoyClusters(t *testing.T) {
+	c := newSimCluster(t, [3]string{"scalardl-blue-3", sim.FaultBadTag, "2.1.0"})
+	url := fakeProm(t, func(name string, w http.ResponseWriter, _ *http.Request) {
+		w.Write(fixture(t, "empty_vector.json"))
+	})
+	src, err := NewPrometheusSource(c.inv, url, PrometheusOptions{Dial: c.dial, EnvoyAdmin: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b3, _ := snap.Host("scalardl-blue-3")
+	if b3.Serving == nil || *b3.Serving || len(b3.EnvoyView) != 3 {
+		t.Errorf("scalardl-blue-3 serving %v view %+v (errors %v)", b3.Serving, b3.EnvoyView, snap.Errors)
+	}
+	if b1, _ := snap.Host("scalardl-blue-1"); b1.Serving == nil || !*b1.Serving {
+		t.Errorf("scalardl-blue-1 serving %v", b1.Serving)
+	}
+}
+
+// TestDiskRulesMatchTheAlertRules keeps DiskRules in line with the rule files
+// (lab copies of scalar-terraform's): every drive-space alert's threshold and
+// role is in the table, and the table names no other alert.
+func TestDiskRulesMatchTheAlertRules(t *testing.T) {
+	files, err := LabRuleFiles(smallInventory(), LabOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?s)- alert: (\w+DriveSpaceLow)\s+expr: ([^\n]+)`)
+	found := map[string]bool{}
+	for name, b := range files {
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			alert, expr := m[1], m[2]
+			found[alert] = true
+			th := regexp.MustCompile(`< (\d+(?:\.\d+)?)\s*$`).FindStringSubmatch(expr)
+			if th == nil {
+				t.Fatalf("%s %s: no threshold in %q", name, alert, expr)
+			}
+			want, _ := strconv.ParseFloat(th[1], 64)
+			role := inventory.Role("")
+			if r := regexp.MustCompile(`role="([^"]+)"`).FindStringSubmatch(expr); r != nil {
+				role = inventory.Role(r[1])
+			}
+			n := 0
+			for _, r := range DiskRules {
+				if r.Alert == alert {
+					n++
+					if r.MinFreePercent != want || r.Role != role || !strings.Contains(expr, `"`+r.Mount) && !strings.Contains(expr, `|`+r.Mount) {
+						t.Errorf("DiskRules %+v does not match %s: %s", r, alert, expr)
+					}
+				}
+			}
+			if n == 0 {
+				t.Errorf("%s (%s) is missing from DiskRules", alert, name)
+			}
+		}
+	}
+	for _, r := range DiskRules {
+		if !found[r.Alert] {
+			t.Errorf("DiskRules names %s, which no rule file defines", r.Alert)
+		}
+	}
+	if r, ok := DiskRuleFor(inventory.RoleCassandra, "/data"); !ok || r.MinFreePercent != 25 {
+		t.Errorf("cassandra /data rule = %+v", r)
+	}
+	if r, ok := DiskRuleFor(inventory.RoleEnvoy, "/data"); !ok || r.MinFreePercent != 10 {
+		t.Errorf("envoy /data rule = %+v", r)
+	}
+}
+
+// TestCassandraDataBelowRuleThreshold: 20% free on a Cassandra /data fires the
+// real CassandraDriveSpaceLow (< 25%), so the host is degraded; the old code
+// only looked at 10%.
+func TestCassandraDataBelowRuleThreshold(t *testing.T) {
+	inv := smallInventory()
+	inst := "cassandra-1." + domain + ":9100"
+	v := map[string]model.Vector{
+		QUp:               {sample(1, "instance", inst)},
+		QCassandraService: {sample(1, "instance", inst)},
+		QDisk:             {sample(20, "instance", inst, "mountpoint", "/data"), sample(20, "instance", "envoy-1."+domain+":9100", "mountpoint", "/data")},
+	}
+	snap := build(inv, time.Unix(0, 0), "t", observations{vectors: v, failed: map[string]bool{}})
+	h, _ := snap.Host("cassandra-1")
+	if h.State != StateDegraded || !strings.Contains(strings.Join(h.Reasons, "|"), "/data 80.0% used (CassandraDriveSpaceLow fires above 75% used)") {
+		t.Errorf("cassandra-1: %s %q", h.State, h.Reasons)
+	}
+}
+
+// TestNonFiniteSamples: NaN and ±Inf samples never become figures or counts
+// (no -9223372036854775808), and the snapshot still encodes as JSON.
+func TestNonFiniteSamples(t *testing.T) {
+	inv := smallInventory()
+	e := "envoy-1." + domain + ":9001"
+	v := map[string]model.Vector{
+		QUp:           {sample(1, "instance", "envoy-1."+domain+":9100"), sample(math.NaN(), "instance", "cassandra-1."+domain+":9100")},
+		QCPU:          {sample(math.Inf(1), "instance", "envoy-1."+domain+":9100")},
+		QDisk:         {sample(math.NaN(), "instance", "envoy-1."+domain+":9100", "mountpoint", "/")},
+		QEnvoyHealthy: {sample(math.Inf(1), "instance", e)},
+		QEnvoyTotal:   {sample(3, "instance", e)},
+		QContainerAge: {sample(math.Inf(-1), "instance", "envoy-1."+domain+":18080", "container_label_com_docker_compose_service", "envoy")},
+		QScalarDLBlue: {sample(math.Inf(1))},
+		QLoad1:        {sample(math.Inf(1), "instance", "ghost-1."+domain+":9100")},
+	}
+	snap := build(inv, time.Unix(0, 0), "t", observations{vectors: v, failed: map[string]bool{}})
+	h, _ := snap.Host("envoy-1")
+	if h.CPU != nil || h.DiskRoot != nil || h.EnvoyHealthyMembers != nil || h.ContainerAge != nil {
+		t.Errorf("non-finite figures kept: cpu %v disk %v members %v age %v", h.CPU, h.DiskRoot, h.EnvoyHealthyMembers, h.ContainerAge)
+	}
+	if c, _ := snap.Host("cassandra-1"); c.State != StateUnknown {
+		t.Errorf("cassandra-1 with up=NaN: %s", c.State)
+	}
+	if snap.Cluster.ScalarDLBlueActive < 0 || snap.Cluster.ScalarDLBlueActive > 2 {
+		t.Errorf("blue active = %d", snap.Cluster.ScalarDLBlueActive)
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	if !strings.Contains(string(b), `"value":"+Inf"`) {
+		t.Errorf("unmatched +Inf not written as Prometheus does: %s", b)
+	}
+	var back Snapshot
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Unmatched) != 1 || !math.IsInf(back.Unmatched[0].Value, 1) {
+		t.Errorf("round trip: %v %+v", err, back.Unmatched)
+	}
+}
+
+func TestParseEnvoyClusters(t *testing.T) {
+	page := "scalar-service::default_priority::max_connections::1024\n" +
+		"scalar-service::added_via_api::false\n" +
+		"scalar-service::10.42.3.5:50051::cx_active::2\n" +
+		"scalar-service::10.42.3.5:50051::health_flags::healthy\n" +
+		"scalar-service::10.42.3.6:50051::health_flags::/failed_active_hc\n" +
+		"scalar-privileged::10.42.3.6:50052::health_flags::healthy\n"
+	m, err := ParseEnvoyClusters(strings.NewReader(page), EnvoyCluster)
+	if err != nil || len(m) != 2 || m[0].IP != "10.42.3.5" || m[0].Flags != "healthy" || m[1].Flags != "/failed_active_hc" {
+		t.Errorf("members = %+v, %v", m, err)
+	}
+	if _, err := ParseEnvoyClusters(strings.NewReader("<html>502 Bad Gateway</html>"), EnvoyCluster); err == nil {
+		t.Error("garbage accepted as /clusters")
+	}
+	if m, err := ParseEnvoyClusters(strings.NewReader("scalar-service::added_via_api::false\n"), EnvoyCluster); err != nil || len(m) != 0 {
+		t.Errorf("no members: %+v %v", m, err)
+	}
+}
