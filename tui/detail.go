@@ -110,10 +110,16 @@ func (m *detail) View() string {
 	out = append(out, st.Title.Render(h.Short)+"  "+h.Name+"  "+st.State(string(state)).Render(render.Glyph(state)+" "+string(state)))
 	add(fmt.Sprintf("role %s #%d · private %s · public %s · zone %s · instance %s", h.Role, h.Index, dash(h.PrivateIP), dash(h.PublicIP), dash(h.Zone), dash(h.InstanceID)))
 	if h.Role.IsScalarDL() {
-		add(fmt.Sprintf("image %s · running tag %s · deployed tag %s", dash(h.Image), dash(r.ImageTag), dash(h.ImageTag)))
+		line := fmt.Sprintf("image %s · running tag %s · tag in Terraform state %s", dash(h.Image), dash(r.ImageTag), dash(h.ImageTag))
+		if r.Drift() {
+			line = fmt.Sprintf("image %s · running %s: a terraform apply would put %s back", dash(h.Image), r.TagText(), h.ImageTag)
+			out = append(out, st.Warning.Render(render.Fit(line, m.width)))
+		} else {
+			add(line)
+		}
 	}
 	out = append(out, "")
-	add(fmt.Sprintf("CPU %s · Mem %s · Disk / %s · Disk /data %s · Load1 %s",
+	add(fmt.Sprintf("CPU %s · Mem %s · Disk used / %s · Disk used /data %s · Load1 %s",
 		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1)))
 	switch {
 	case m.histEr != nil:

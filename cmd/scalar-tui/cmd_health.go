@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -225,8 +226,10 @@ func newHealthSource(inv *inventory.Inventory, o *healthOptions, dial health.Dia
 	if o.source == "scrape" {
 		return health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial, Timeout: o.timeout}), nil
 	}
+	// Through the bastion, every Envoy's admin /clusters is read too: the
+	// per-member gRPC health Prometheus' Envoy metrics only count.
 	po := health.PrometheusOptions{Dial: dial, BasicAuthUser: o.promUser, CAFile: o.promCA,
-		InsecureSkipTLSVerify: o.promInsecure, Timeout: o.timeout}
+		InsecureSkipTLSVerify: o.promInsecure, Timeout: o.timeout, EnvoyAdmin: dial != nil}
 	var err error
 	if o.promPasswordFile != "" {
 		if po.BasicAuthPassword, err = readSecret(o.promPasswordFile, "--prom-password-file"); err != nil {
@@ -281,14 +284,14 @@ func renderHealth(w io.Writer, s *health.Snapshot, now time.Time) {
 	})
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tNAME\tSTATE\tCPU\tMEM\tDISK FREE\tLOAD\tSERVICE\tREASONS")
+	fmt.Fprintln(tw, "ROLE\tNAME\tSTATE\tCPU\tMEM\tDISK USED\tLOAD\tSERVICE\tTAG\tREASONS")
 	for _, h := range hosts {
 		name := h.Host.Short
 		if name == "" {
 			name = h.Host.Name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Host.Role, name, strings.ToUpper(h.State.String()),
-			pct(h.CPU), pct(h.Mem), disk(h), num(h.Load1), service(h), strings.Join(h.Reasons, "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Host.Role, name, strings.ToUpper(h.State.String()),
+			pct(h.CPU), pct(h.Mem), disk(h), num(h.Load1), service(h), tag(h), strings.Join(h.Reasons, "; "))
 	}
 	tw.Flush()
 	for _, line := range strings.SplitAfter(table.String(), "\n") {
@@ -298,8 +301,9 @@ func renderHealth(w io.Writer, s *health.Snapshot, now time.Time) {
 	}
 
 	c := s.Cluster
-	fmt.Fprintf(w, "\ncassandra %d/%d active   scalardl blue %d/%d   green %d/%d   envoy %d/%d   (counts from %s)\n",
-		c.CassandraActive, c.CassandraTotal, c.ScalarDLBlueActive, c.ScalarDLBlueTotal, c.ScalarDLGreenActive, c.ScalarDLGreenTotal,
+	fmt.Fprintf(w, "\ncassandra %d/%d active   scalardl blue %s   green %s   envoy %d/%d running   (running counts from %s)\n",
+		c.CassandraActive, c.CassandraTotal, servingCount(c.ScalarDLBlueServing, c.ScalarDLBlueServingUnknown, c.ScalarDLBlueActive, c.ScalarDLBlueTotal),
+		servingCount(c.ScalarDLGreenServing, c.ScalarDLGreenServingUnknown, c.ScalarDLGreenActive, c.ScalarDLGreenTotal),
 		c.EnvoyActive, c.EnvoyTotal, c.CountsFrom)
 	fmt.Fprintf(w, "hosts: %d healthy, %d degraded, %d down, %d unknown\n", c.Healthy, c.Degraded, c.Down, c.Unknown)
 
@@ -352,9 +356,25 @@ func renderHealth(w io.Writer, s *health.Snapshot, now time.Time) {
 		s.Age(now).Round(time.Second), s.Source, s.Queries, s.Took.Round(time.Millisecond))
 }
 
+// servingCount says how many Scalar DL nodes of a colour Envoy serves, and
+// how many run when that differs.
+func servingCount(serving, unknown, running, total int) string {
+	s := fmt.Sprintf("%d/%d serving", serving, total)
+	if unknown > 0 {
+		s += fmt.Sprintf(" (%d unknown)", unknown)
+	}
+	if running != serving {
+		s += fmt.Sprintf(" %d running", running)
+	}
+	return s
+}
+
 func pct(v *float64) string {
 	if v == nil {
 		return "-"
+	}
+	if math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return "?"
 	}
 	return fmt.Sprintf("%.0f%%", *v)
 }
@@ -363,18 +383,46 @@ func num(v *float64) string {
 	if v == nil {
 		return "-"
 	}
+	if math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return "?"
+	}
 	return fmt.Sprintf("%.2f", *v)
 }
 
+// disk is percent used, the one word for disk in the console and the CLI.
 func disk(h health.HostHealth) string {
-	switch {
-	case h.DiskRoot == nil && h.DiskData == nil:
-		return "-"
-	case h.DiskData == nil:
-		return "/ " + pct(h.DiskRoot)
-	default:
-		return "/ " + pct(h.DiskRoot) + " /data " + pct(h.DiskData)
+	root, data := h.DiskRootUsed, h.DiskDataUsed
+	if root == nil && h.DiskRoot != nil { // a snapshot written before the used fields
+		root = ptrTo(100 - *h.DiskRoot)
 	}
+	if data == nil && h.DiskData != nil {
+		data = ptrTo(100 - *h.DiskData)
+	}
+	switch {
+	case root == nil && data == nil:
+		return "-"
+	case data == nil:
+		return "/ " + pct(root)
+	default:
+		return "/ " + pct(root) + " /data " + pct(data)
+	}
+}
+
+func ptrTo(v float64) *float64 { return &v }
+
+// tag is a Scalar DL node's running tag, and the recorded one when they differ.
+func tag(h health.HostHealth) string {
+	switch {
+	case !h.Host.Role.IsScalarDL():
+		return "-"
+	case h.ImageDrift:
+		return h.RunningImageTag + " ≠ state " + h.Host.ImageTag
+	case h.RunningImageTag != "":
+		return h.RunningImageTag
+	case h.Host.ImageTag != "":
+		return h.Host.ImageTag
+	}
+	return "-"
 }
 
 func service(h health.HostHealth) string {
@@ -391,6 +439,10 @@ func service(h health.HostHealth) string {
 	}
 	if h.ContainerService != "" {
 		switch {
+		case h.ContainerAge != nil && h.ContainerFresh != nil && *h.ContainerFresh && h.Serving != nil && *h.Serving:
+			parts = append(parts, h.ContainerService+" serving")
+		case h.ContainerAge != nil && h.ContainerFresh != nil && *h.ContainerFresh && h.Serving != nil:
+			parts = append(parts, h.ContainerService+" up, NOT SERVING")
 		case h.ContainerAge != nil && h.ContainerFresh != nil && *h.ContainerFresh:
 			parts = append(parts, h.ContainerService+" up")
 		case h.ContainerAge != nil:

@@ -111,7 +111,7 @@ func newConsoleBackend(g *globalOptions, opts inventory.Options) (*backend.Backe
 // while it cannot be reached, scrapes the exporters instead (the demo has no
 // Prometheus), saying so in the header.
 func consoleHealthSource(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
-	prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 5 * time.Second})
+	prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 5 * time.Second, EnvoyAdmin: true})
 	if err != nil {
 		return nil, err
 	}

@@ -140,6 +140,21 @@ func (r HostRow) Tag() string {
 	return r.Host.ImageTag
 }
 
+// TagText is the Scalar DL tag as the overview shows it: the running tag, and
+// when Terraform state records another, both ("2.2.0 ≠ state 2.1.0"), since a
+// routine terraform apply would put the recorded one back.
+func (r HostRow) TagText() string {
+	if r.Drift() {
+		return r.ImageTag + " ≠ state " + r.Host.ImageTag
+	}
+	return r.Tag()
+}
+
+// Drift reports whether the running tag differs from the one Terraform state records.
+func (r HostRow) Drift() bool {
+	return r.ImageTag != "" && r.Host.ImageTag != "" && r.ImageTag != r.Host.ImageTag
+}
+
 // ClusterLine is one line of the cluster summary, e.g. {"Cassandra", "3/3 UN", healthy}.
 type ClusterLine struct {
 	Name    string
