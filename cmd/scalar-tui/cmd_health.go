@@ -18,6 +18,7 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
 )
 
 func init() { register(newHealthCmd) }
@@ -55,12 +56,18 @@ By default the monitor host's Prometheus is queried through the SSH bastion.
 ssh -F ssh.cfg -L 9090:monitor.internal.scalar-labs.com:9090 bastion).
 --source scrape reads the exporters directly when Prometheus itself is down.
 
-States: down = node exporter not scraped (up=0); degraded = a service, container,
-Envoy member, disk or alert problem on an up host; unknown = no data (never
-counted as healthy).
+States: a host's state is the worst of everything known about it.
+down = node exporter not scraped (up=0); degraded = a service, container,
+Scalar DL node not SERVING as Envoy sees it (per member, from every Envoy's
+admin /clusters), Envoy membership, a disk past the deployment's own alert
+rule (25% free on Cassandra's /data, 10% elsewhere) or a firing alert on an
+up host; unknown = no data (never counted as healthy). Disk is shown as used %.
+A Scalar DL node whose running image tag differs from Terraform state shows
+both (TAG "2.2.0 ≠ state 2.1.0"; running_image_tag and image_drift in --json).
 
 Exit status: 0 when health was read (whatever the hosts' states), 1 when it
-could not be read (Prometheus unreachable, credentials refused), 2 on bad flags.`,
+could not be read (Prometheus unreachable, credentials refused, the bastion
+unusable: every host is then unknown, never down), 2 on bad flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runHealth(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -137,7 +144,7 @@ func runHealth(ctx context.Context, g *globalOptions, o *healthOptions, stdout, 
 			return failed(fmt.Errorf("connect to the bastion: %w", err))
 		}
 		defer closeFn()
-		dial = d
+		dial = healthDial(d, inv.BastionAddr())
 	}
 	src, err := newHealthSource(inv, o, dial)
 	if err != nil {
@@ -222,9 +229,38 @@ func healthInventory(ctx context.Context, g *globalOptions, o *healthOptions, st
 	return inv, nil
 }
 
+// healthDial marks the bastion's own failures (stopped, silent, wrong key,
+// changed host key, forwarding refused) as health.TransportError, so that
+// health reports "cannot reach the bastion" with every host unknown instead of
+// every host down. A failure behind the bastion (a refused exporter port) stays
+// the target's own.
+func healthDial(dial health.DialFunc, bastion string) health.DialFunc {
+	return health.MarkTransport(dial, "bastion "+bastion, isBastionFailure)
+}
+
+// isBastionFailure tells an error of sshx's DialContext that happened on the
+// bastion (before or instead of the tunnel) from one of the tunnelled target:
+// the tunnel's own errors all say "connect to HOST through bastion".
+func isBastionFailure(err error) bool {
+	var lost *sshx.ConnectionLostError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &lost):
+		return lost.BastionLost || lost.Host == ""
+	case errors.Is(err, sshx.ErrForwardingRefused), errors.Is(err, sshx.ErrClosed):
+		return true
+	}
+	return !strings.Contains(err.Error(), " through bastion ")
+}
+
 func newHealthSource(inv *inventory.Inventory, o *healthOptions, dial health.DialFunc) (health.Source, error) {
 	if o.source == "scrape" {
-		return health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial, Timeout: o.timeout}), nil
+		so := health.ScrapeOptions{Dial: dial, Timeout: o.timeout}
+		if inv != nil {
+			so.Via = "bastion " + inv.BastionAddr()
+		}
+		return health.NewScrapeSource(inv, so), nil
 	}
 	// Through the bastion, every Envoy's admin /clusters is read too: the
 	// per-member gRPC health Prometheus' Envoy metrics only count.

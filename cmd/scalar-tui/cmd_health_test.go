@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,7 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"scalar-tui/internal/sshtest"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
 )
 
 var updateHealthGolden = flag.Bool("update-health", false, "rewrite testdata/health/health.golden")
@@ -148,5 +155,102 @@ func TestHealthCmdBadFlags(t *testing.T) {
 		if code != exitBadInput {
 			t.Errorf("%v: exit %d (%s), want %d", args, code, errOut, exitBadInput)
 		}
+	}
+}
+
+// TestHealthScrapeBastionUnusable: when the bastion itself cannot be used
+// (stopped, silent, a changed host key, a key it refuses), `health --source
+// scrape` has observed nothing: it says "cannot reach the bastion", every host
+// is unknown (not down) and the command fails. Before, every host came out
+// DOWN and the exit status was 0. With a working bastion and no exporters
+// behind it, the hosts are down: that is the targets' own failure.
+func TestHealthScrapeBastionUnusable(t *testing.T) {
+	cl, err := sshtest.NewCluster(sshtest.ClusterOptions{Hosts: []string{"cassandra-1.internal", "scalardl-blue-1.internal"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	dir := t.TempDir()
+	kh, id, err := cl.WriteClientFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A known_hosts that holds another key for the bastion.
+	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
+	otherPub, _ := ssh.NewPublicKey(otherPriv.Public())
+	changedKH := filepath.Join(dir, "changed_known_hosts")
+	os.WriteFile(changedKH, []byte(knownhosts.Line([]string{knownhosts.Normalize(cl.Bastion.Addr)}, otherPub)+"\n"), 0o600)
+	// A key the bastion does not accept.
+	stranger, _ := sshtest.NewClientKey("")
+	strangerID := filepath.Join(dir, "stranger")
+	os.WriteFile(strangerID, stranger.PEM, 0o600)
+	// A bastion that accepts TCP and never speaks.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	stopped, _ := net.Listen("tcp", "127.0.0.1:0")
+	stoppedAddr := stopped.Addr().String()
+	stopped.Close()
+
+	inv := testInventory()
+	for _, tc := range []struct {
+		name, bastion, knownHosts, identity string
+		unusable                            bool
+	}{
+		{"working bastion, no exporters", cl.Bastion.Addr, kh, id, false},
+		{"stopped", stoppedAddr, kh, id, true},
+		{"silent", silent.Addr().String(), kh, id, true},
+		{"changed host key", cl.Bastion.Addr, changedKH, id, true},
+		{"wrong key", cl.Bastion.Addr, kh, strangerID, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := sshx.New(sshx.Config{BastionAddr: tc.bastion, User: "centos", IdentityFile: tc.identity,
+				KnownHostsFile: tc.knownHosts, NoAgent: true, DialTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			src := health.NewScrapeSource(inv, health.ScrapeOptions{Dial: healthDial(c.DialContext, tc.bastion), Timeout: 3 * time.Second, Via: "bastion " + tc.bastion})
+			snap, err := src.Snapshot(context.Background())
+			if snap == nil {
+				t.Fatalf("no snapshot: %v", err)
+			}
+			for _, h := range snap.Hosts {
+				want := health.StateDown
+				if tc.unusable {
+					want = health.StateUnknown
+				}
+				if h.State != want {
+					t.Errorf("%s: %s %q, want %s", h.Host.Short, h.State, h.Reasons, want)
+				}
+			}
+			if !tc.unusable {
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "cannot reach the bastion "+tc.bastion+": ") {
+				t.Errorf("err = %v", err)
+			}
+			var te *health.TransportError
+			if !errors.As(err, &te) {
+				t.Errorf("err is not a TransportError: %v", err)
+			}
+			if r := snap.Hosts[0].Reasons; len(r) != 1 || !strings.Contains(r[0], "not observed: cannot reach the bastion") {
+				t.Errorf("reasons = %q", r)
+			}
+		})
 	}
 }

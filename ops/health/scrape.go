@@ -59,6 +59,10 @@ type ScrapeOptions struct {
 	Timeout time.Duration
 	// Clock gives the snapshot time and the reference for container ages; default time.Now.
 	Clock func() time.Time
+	// Via names the path to the exporters for messages, e.g. "bastion
+	// 203.0.113.7:22"; when no target answers at all and they timed out, the
+	// hosts are unknown and the error says "cannot reach the <Via>".
+	Via string
 }
 
 // ScrapeSource is the fallback for when Prometheus is down: it scrapes the
@@ -80,6 +84,7 @@ type ScrapeSource struct {
 	ports  Ports
 	conc   int
 	clock  func() time.Time
+	via    string
 
 	mu      sync.Mutex
 	prevCPU map[string]cpuCounters // by host Name
@@ -104,7 +109,11 @@ func NewScrapeSource(inv *inventory.Inventory, opts ScrapeOptions) *ScrapeSource
 		ports:   opts.Ports.withDefaults(),
 		conc:    opts.Concurrency,
 		clock:   opts.Clock,
+		via:     opts.Via,
 		prevCPU: map[string]cpuCounters{},
+	}
+	if s.via == "" {
+		s.via = "exporters"
 	}
 	if s.conc <= 0 {
 		s.conc = 16
@@ -199,6 +208,26 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, fmt.Errorf("scrape exporters: %w", err)
 	}
 
+	// A path that hangs (a silent bastion) fails every target by timeout, and
+	// the timeout may fire before the path's own error: when nothing answered
+	// and nothing was refused behind the path, nothing was observed.
+	if len(targets) > 0 && s.via != "" {
+		allSilent := true
+		for _, r := range results {
+			if r.err == nil || (transportError(r.err) == nil && !isTimeout(r.err)) {
+				allSilent = false
+				break
+			}
+		}
+		if allSilent {
+			for i := range results {
+				if transportError(results[i].err) == nil {
+					results[i].err = &TransportError{Via: s.via, Err: fmt.Errorf("no target answered within %s: %w", s.client.Timeout, results[i].err)}
+				}
+			}
+		}
+	}
+
 	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}}
 	transportFailed := 0
 	hostIdx := map[string]int{}
@@ -272,6 +301,12 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return snap, fmt.Errorf("%w (no host was observed; every host is unknown)", obs.unobserved)
 	}
 	return snap, nil
+}
+
+// isTimeout reports whether err is a timeout (of the client or of a dial).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func (t scrapeTarget) url() string { return "http://" + t.instance() + t.path }
