@@ -120,7 +120,7 @@ func (m *detail) View() string {
 	}
 	out = append(out, "")
 	add(fmt.Sprintf("CPU %s · Mem %s · Disk used / %s · Disk used /data %s · Load1 %s",
-		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1)))
+		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1))+sampleAge(r))
 	switch {
 	case m.histEr != nil:
 		out = append(out, st.Muted.Render(render.Fit("history: "+m.histEr.Error(), m.width)))
@@ -200,6 +200,14 @@ func (m *detail) ShortHelp() []key.Binding {
 // FullHelp returns the detail screen's keys by scope.
 func (m *detail) FullHelp() [][]key.Binding {
 	return m.common.Keys.Full(keymap.ScopeGlobal, keymap.ScopeHost, keymap.ScopeOverview)
+}
+
+// sampleAge says how old the figures were when read, when the source knows.
+func sampleAge(r vm.HostRow) string {
+	if r.SampleAge == nil {
+		return ""
+	}
+	return " · newest sample " + render.Age(*r.SampleAge) + " old"
 }
 
 func dash(s string) string {

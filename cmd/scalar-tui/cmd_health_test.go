@@ -112,7 +112,7 @@ func TestHealthCmdDirectPrometheus(t *testing.T) {
 	if !strings.Contains(errOut, "no deployment given") {
 		t.Errorf("stderr = %q", errOut)
 	}
-	for _, want := range []string{"ROLE", "cassandra-1", "ghost-1", "bastion-1", "10.42.1.20", "DOWN", "as of ", "15 queries"} {
+	for _, want := range []string{"ROLE", "cassandra-1", "ghost-1", "bastion-1", "10.42.1.20", "DOWN", "as of ", "16 queries"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -252,5 +252,62 @@ func TestHealthScrapeBastionUnusable(t *testing.T) {
 				t.Errorf("reasons = %q", r)
 			}
 		})
+	}
+}
+
+// TestHealthCmdNonFiniteSamples: NaN and ±Inf samples (a broken exporter, a
+// recording rule dividing by zero) neither fail `health --json` ("unsupported
+// value: +Inf" before) nor print as -9223372036854775808.
+func TestHealthCmdNonFiniteSamples(t *testing.T) {
+	byExpr := map[string]string{}
+	for _, n := range health.QueryNames() {
+		byExpr[health.QueryExpr(n)] = n
+	}
+	vec := func(samples ...string) string {
+		return `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join(samples, ",") + `]}}`
+	}
+	smp := func(inst, v string, extra ...string) string {
+		labels := `"instance":"` + inst + `","job":"host"`
+		for i := 0; i+1 < len(extra); i += 2 {
+			labels += `,"` + extra[i] + `":"` + extra[i+1] + `"`
+		}
+		return `{"metric":{` + labels + `},"value":[1767787200,"` + v + `"]}`
+	}
+	const e1, c1 = "envoy-1.internal.scalar-labs.com", "cassandra-1.internal.scalar-labs.com"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		var body string
+		switch byExpr[r.Form.Get("query")] {
+		case health.QUp:
+			body = vec(smp(e1+":9100", "1", "role", "envoy"), smp(c1+":9100", "1", "role", "cassandra"))
+		case health.QCPU:
+			body = vec(smp(e1+":9100", "+Inf"), smp(c1+":9100", "NaN"))
+		case health.QDisk:
+			body = vec(smp(c1+":9100", "-Inf", "mountpoint", "/data"))
+		case health.QEnvoyHealthy:
+			body = vec(smp(e1+":9001", "+Inf"))
+		case health.QEnvoyTotal:
+			body = vec(smp(e1+":9001", "3"))
+		case health.QScalarDLBlue:
+			body = vec(`{"metric":{},"value":[1767787200,"NaN"]}`)
+		case health.QLoad1:
+			body = vec(smp("stranger-1.internal.scalar-labs.com:9100", "+Inf"))
+		default:
+			body = vec()
+		}
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	out, errOut, code := runHealthCLI(t, "--prometheus", srv.URL, "--json")
+	if code != exitOK {
+		t.Fatalf("--json: exit %d: %s", code, errOut)
+	}
+	var snap health.Snapshot
+	if err := json.Unmarshal([]byte(out), &snap); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	out, errOut, code = runHealthCLI(t, "--prometheus", srv.URL)
+	if code != exitOK || strings.Contains(out, "9223372036854775808") || strings.Contains(out, "Inf") || strings.Contains(out, "NaN") {
+		t.Errorf("text: exit %d\n%s%s", code, out, errOut)
 	}
 }

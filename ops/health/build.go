@@ -30,6 +30,7 @@ const (
 	QScalarDLBlue       = "scalardl_blue"
 	QScalarDLGreen      = "scalardl_green"
 	QEnvoyActive        = "envoy_active"
+	QSampleAge          = "sample_age"
 )
 
 // containerService is the docker-compose service each docker role runs.
@@ -126,6 +127,9 @@ type observations struct {
 	failed map[string]bool
 	// envoys are the Envoy /clusters pages that were read (possibly none).
 	envoys []envoyObs
+	// staleAfter, when positive, is the sample age past which a host's
+	// figures are stale (see PrometheusOptions.StaleAfter).
+	staleAfter time.Duration
 	// unobserved, when set, is why some hosts could not be observed at all
 	// (the bastion failed): their reason says so instead of "not scraped".
 	unobserved *TransportError
@@ -185,6 +189,7 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		cassActive, cassLoad, pending, containerAge *float64
 		containerImage                              string
 		envoyHealthy, envoyTotal                    *float64
+		sampleAge                                   *float64
 	}
 	accs := make([]acc, len(hosts))
 
@@ -215,6 +220,7 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		}
 	})
 	each(QLoad1, func(a *acc, s *model.Sample) { maxInto(&a.load1, float64(s.Value)) })
+	each(QSampleAge, func(a *acc, s *model.Sample) { maxInto(&a.sampleAge, float64(s.Value)) })
 	each(QCassandraService, func(a *acc, s *model.Sample) { minInto(&a.cassActive, float64(s.Value)) })
 	each(QCassandraLoad, func(a *acc, s *model.Sample) { maxInto(&a.cassLoad, float64(s.Value)) })
 	each(QPendingCompactions, func(a *acc, s *model.Sample) { maxInto(&a.pending, float64(s.Value)) })
@@ -274,6 +280,10 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		if a.up != nil {
 			hh.Up = bptr(*a.up == 1)
 		}
+		if a.sampleAge != nil {
+			d := time.Duration(max(*a.sampleAge, 0) * float64(time.Second)).Round(time.Second)
+			hh.SampleAge = &d
+		}
 		if h.Role == inventory.RoleCassandra && a.cassActive != nil {
 			hh.CassandraActive = bptr(*a.cassActive == 1)
 		}
@@ -301,6 +311,12 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 	envoyView(snap.Hosts, obs.envoys)
 	for i := range snap.Hosts {
 		snap.Hosts[i].State, snap.Hosts[i].Reasons = judge(&snap.Hosts[i], obs.failed)
+		if hh := &snap.Hosts[i]; obs.staleAfter > 0 && hh.SampleAge != nil && *hh.SampleAge > obs.staleAfter {
+			// Prometheus answers an instant query with the last sample of the
+			// past 5 minutes: old figures must not pass for current ones.
+			hh.State = StateUnknown
+			hh.Reasons = append([]string{fmt.Sprintf("last sample %s old (Prometheus has not scraped it since; figures are stale)", *hh.SampleAge)}, hh.Reasons...)
+		}
 		if hh := &snap.Hosts[i]; hh.Up == nil && obs.unobserved != nil {
 			hh.Reasons = []string{"not observed: " + obs.unobserved.Error()}
 		}

@@ -52,6 +52,7 @@ var snapshotQueries = []namedQuery{
 	{QScalarDLBlue, `job:active_scalardl_blue_nodes:count`},
 	{QScalarDLGreen, `job:active_scalardl_green_nodes:count`},
 	{QEnvoyActive, `job:active_envoy_nodes:count`},
+	{QSampleAge, `time() - timestamp(up{job="host"})`},
 }
 
 // QueryNames returns the names of the fixed query set, in the order they are listed.
@@ -105,7 +106,14 @@ type PrometheusOptions struct {
 	EnvoyAdmin bool
 	// EnvoyAdminPort overrides Envoy's admin port (9001).
 	EnvoyAdminPort int
+	// StaleAfter is the age of a host's newest sample past which its figures
+	// are stale and the host unknown; default DefaultStaleAfter (4 scrapes at
+	// the real 15s interval). Negative turns the check off (backfilled tests).
+	StaleAfter time.Duration
 }
+
+// DefaultStaleAfter is PrometheusOptions.StaleAfter's default.
+const DefaultStaleAfter = time.Minute
 
 // DefaultMaxResponseBytes bounds one Prometheus answer: the fixed queries for
 // 1,000 hosts answer in well under 1 MB.
@@ -127,6 +135,7 @@ type PrometheusSource struct {
 
 	envoy     *http.Client // nil unless PrometheusOptions.EnvoyAdmin
 	envoyPort int
+	stale     time.Duration
 }
 
 // NewPrometheusSource returns a source querying the Prometheus at baseURL
@@ -161,6 +170,10 @@ func NewPrometheusSource(inv *inventory.Inventory, baseURL string, opts Promethe
 	s := &PrometheusSource{inv: inv, index: newHostIndex(hosts), url: baseURL, api: v1.NewAPI(c), timeout: opts.Timeout, clock: opts.Clock}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
+	}
+	s.stale = opts.StaleAfter
+	if s.stale == 0 {
+		s.stale = DefaultStaleAfter
 	}
 	if opts.EnvoyAdmin {
 		dial := opts.Dial
@@ -397,7 +410,7 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	envoys, envoyErrs := s.envoyPages(ctx)
 	wg.Wait()
 
-	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}, index: s.index, envoys: envoys}
+	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}, index: s.index, envoys: envoys, staleAfter: s.stale}
 	var errs []error
 	for i, q := range snapshotQueries {
 		a := answers[i]

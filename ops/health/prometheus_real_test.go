@@ -61,8 +61,8 @@ func TestPrometheusBackfilled(t *testing.T) {
 	for _, e := range snap.Errors {
 		t.Errorf("unexpected query error: %v", e)
 	}
-	if snap.Queries != len(snapshotQueries) || snap.Queries != 15 {
-		t.Errorf("Queries = %d, want 15", snap.Queries)
+	if snap.Queries != len(snapshotQueries) || snap.Queries != 16 {
+		t.Errorf("Queries = %d, want 16", snap.Queries)
 	}
 	if !snap.At.Equal(evalTime) {
 		t.Errorf("At = %v, want %v", snap.At, evalTime)
@@ -136,8 +136,8 @@ func TestPrometheusBackfilled(t *testing.T) {
 			t.Errorf("unexpected unmatched series %+v", u)
 		}
 	}
-	if ghost != 5 { // up, cpu, memory, disk (/), load1
-		t.Errorf("unmatched ghost series = %d, want 5: %+v", ghost, snap.Unmatched)
+	if ghost != 6 { // up, cpu, memory, disk (/), load1, sample_age
+		t.Errorf("unmatched ghost series = %d, want 6: %+v", ghost, snap.Unmatched)
 	}
 
 	// Firing alerts only: the pending EnvoyClusterDown is not listed.

@@ -59,6 +59,10 @@ type ScrapeOptions struct {
 	Timeout time.Duration
 	// Clock gives the snapshot time and the reference for container ages; default time.Now.
 	Clock func() time.Time
+	// MaxResponseBytes bounds each exporter's answer; a larger one fails that
+	// target with "response larger than N bytes". Default 64 MiB (cadvisor on
+	// a busy host answers a few MB).
+	MaxResponseBytes int64
 	// Via names the path to the exporters for messages, e.g. "bastion
 	// 203.0.113.7:22"; when no target answers at all and they timed out, the
 	// hosts are unknown and the error says "cannot reach the <Via>".
@@ -85,6 +89,7 @@ type ScrapeSource struct {
 	conc   int
 	clock  func() time.Time
 	via    string
+	limit  int64
 
 	mu      sync.Mutex
 	prevCPU map[string]cpuCounters // by host Name
@@ -110,7 +115,11 @@ func NewScrapeSource(inv *inventory.Inventory, opts ScrapeOptions) *ScrapeSource
 		conc:    opts.Concurrency,
 		clock:   opts.Clock,
 		via:     opts.Via,
+		limit:   opts.MaxResponseBytes,
 		prevCPU: map[string]cpuCounters{},
+	}
+	if s.limit <= 0 {
+		s.limit = maxScrapeBytes
 	}
 	if s.via == "" {
 		s.via = "exporters"
@@ -405,7 +414,7 @@ const maxEnvoyClustersBytes = 4 << 20
 
 // envoyClusters reads the scalar-service members from Envoy's admin /clusters.
 func (s *ScrapeSource) envoyClusters(ctx context.Context, t scrapeTarget) ([]EnvoyMember, error) {
-	b, err := getBounded(ctx, s.client, t.url(), maxEnvoyClustersBytes)
+	b, err := getBounded(ctx, s.client, t.url(), min(s.limit, maxEnvoyClustersBytes))
 	if err != nil {
 		return nil, err
 	}
@@ -431,11 +440,14 @@ func (s *ScrapeSource) scrape(ctx context.Context, t scrapeTarget) (map[string]*
 		return nil, &httpStatusError{code: resp.StatusCode, url: t.url()}
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(newLimitedBody(resp.Body, maxScrapeBytes, t.url()))
+	if resp.ContentLength > s.limit {
+		return nil, &limitError{limit: s.limit, what: t.url()}
+	}
+	body := newLimitedBody(resp.Body, s.limit, t.url())
+	mfs, err := p.TextToMetricFamilies(body)
 	if err != nil {
-		var le *limitError
-		if errors.As(err, &le) {
-			return nil, le
+		if body.left <= 0 { // the parser may not pass the reader's error on
+			return nil, &limitError{limit: s.limit, what: t.url()}
 		}
 		return nil, fmt.Errorf("parse metrics from %s: %w", t.url(), err)
 	}

@@ -7,10 +7,12 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -299,5 +301,110 @@ func TestParseEnvoyClusters(t *testing.T) {
 	}
 	if m, err := ParseEnvoyClusters(strings.NewReader("scalar-service::added_via_api::false\n"), EnvoyCluster); err != nil || len(m) != 0 {
 		t.Errorf("no members: %+v %v", m, err)
+	}
+}
+
+// endless answers 200 with an endless body (a 300 MB answer, or worse) until
+// the client goes away, and counts what it managed to send.
+func endless(sent *atomic.Int64, line string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat(line, 1000))
+		for r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestPrometheusAnswerTooLarge: an endless answer fails each query with
+// "response larger than N bytes" after reading about N bytes, instead of
+// reading it all into memory.
+func TestPrometheusAnswerTooLarge(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(endless(&sent, `{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	t.Cleanup(srv.Close)
+	src, err := NewPrometheusSource(smallInventory(), srv.URL, PrometheusOptions{MaxResponseBytes: 1 << 20, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := src.Snapshot(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "response larger than 1048576 bytes") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(snap.Errors) != len(snapshotQueries) || !strings.Contains(snap.Errors[0].Message, "response larger than") {
+		t.Errorf("errors = %v", snap.Errors)
+	}
+	allUnknown(t, snap)
+	// Each of the queries stops reading after 1 MiB (plus what the
+	// connection buffers): far from an endless answer.
+	if n := sent.Load(); n > int64(len(snapshotQueries))*8<<20 {
+		t.Errorf("server sent %d bytes before the client stopped reading", n)
+	}
+}
+
+// TestScrapeAnswerTooLargeOr5xxOrGarbage: each bad exporter answer fails its
+// target with its own clear reason; the other targets still count.
+func TestScrapeAnswerTooLargeOr5xxOrGarbage(t *testing.T) {
+	var sent atomic.Int64
+	big := httptest.NewServer(endless(&sent, "node_load1 0.5\n"))
+	t.Cleanup(big.Close)
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Host, "garbage") {
+			w.Write([]byte("<html>\x00\x01 not metrics {{{\n"))
+			return
+		}
+		http.Error(w, "upstream exploded", http.StatusBadGateway)
+	}))
+	t.Cleanup(bad.Close)
+	inv := &inventory.Inventory{Hosts: []inventory.Host{
+		{Name: "big.d", Short: "big", Role: inventory.RoleBastion},
+		{Name: "five.d", Short: "five", Role: inventory.RoleBastion},
+		{Name: "garbage.d", Short: "garbage", Role: inventory.RoleBastion},
+	}}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		if strings.HasPrefix(addr, "big.") {
+			return d.DialContext(ctx, network, big.Listener.Addr().String())
+		}
+		return d.DialContext(ctx, network, bad.Listener.Addr().String())
+	}
+	snap, err := NewScrapeSource(inv, ScrapeOptions{Dial: dial, MaxResponseBytes: 1 << 20, Timeout: 20 * time.Second}).Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := map[string]string{}
+	for _, e := range snap.Errors {
+		msgs[strings.SplitN(strings.TrimPrefix(e.Target, "http://"), ".", 2)[0]] = e.Message
+	}
+	for host, want := range map[string]string{"big": "response larger than 1048576 bytes", "five": "HTTP 502", "garbage": "parse metrics"} {
+		if !strings.Contains(msgs[host], want) {
+			t.Errorf("%s: %q, want %q", host, msgs[host], want)
+		}
+	}
+	if n := sent.Load(); n > 8<<20 {
+		t.Errorf("endless exporter sent %d bytes", n)
+	}
+}
+
+// TestStaleSamplesAreNotFresh: Prometheus answers an instant query with the
+// last sample of the past five minutes; a host whose newest sample is older
+// than StaleAfter is unknown with the age in its reason, not healthy.
+func TestStaleSamplesAreNotFresh(t *testing.T) {
+	inv := smallInventory()
+	inst := func(h string) string { return h + "." + domain + ":9100" }
+	v := map[string]model.Vector{
+		QUp:        {sample(1, "instance", inst("bastion-1")), sample(1, "instance", inst("monitor-1"))},
+		QSampleAge: {sample(180, "instance", inst("bastion-1")), sample(14.6, "instance", inst("monitor-1"))},
+	}
+	snap := build(inv, time.Unix(0, 0), "t", observations{vectors: v, failed: map[string]bool{}, staleAfter: time.Minute})
+	b, _ := snap.Host("bastion-1")
+	if b.State != StateUnknown || b.SampleAge == nil || *b.SampleAge != 3*time.Minute || !strings.Contains(b.Reasons[0], "last sample 3m0s old") {
+		t.Errorf("bastion-1: %s %q age %v", b.State, b.Reasons, b.SampleAge)
+	}
+	if m, _ := snap.Host("monitor-1"); m.State != StateHealthy || m.SampleAge == nil || *m.SampleAge != 15*time.Second {
+		t.Errorf("monitor-1: %s %q age %v", m.State, m.Reasons, m.SampleAge)
 	}
 }

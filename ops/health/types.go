@@ -116,6 +116,10 @@ type HostHealth struct {
 
 	// Up is up{job="host"}: whether the node exporter could be scraped.
 	Up *bool `json:"up,omitempty"`
+	// SampleAge is how old the newest up{job="host"} sample is (Prometheus
+	// source): past PrometheusOptions.StaleAfter the host is unknown, since
+	// its figures are that old. In JSON it is in nanoseconds.
+	SampleAge *time.Duration `json:"sample_age,omitempty"`
 	// CPU and Mem are percent used. CPU is 100 - idle%, averaged over CPUs, over 1m.
 	CPU *float64 `json:"cpu_percent,omitempty"`
 	Mem *float64 `json:"mem_percent,omitempty"`

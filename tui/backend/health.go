@@ -40,6 +40,8 @@ func HealthView(s *health.Snapshot) vm.HealthView {
 			DiskRoot: h.DiskRootUsed,
 			DiskData: h.DiskDataUsed,
 			Load1:    h.Load1,
+
+			SampleAge: h.SampleAge,
 		}
 		if row.DiskRoot == nil && h.DiskRoot != nil {
 			row.DiskRoot = usedOf(h.DiskRoot)

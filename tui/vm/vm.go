@@ -130,6 +130,9 @@ type HostRow struct {
 	ImageTag string
 	// Alerts are the firing alerts whose instance is this host.
 	Alerts []AlertView
+	// SampleAge is how old the host's newest sample was when the snapshot
+	// was taken (Prometheus); nil when unknown or read directly.
+	SampleAge *time.Duration
 }
 
 // Tag returns the running image tag, or the deployed one when unknown.
