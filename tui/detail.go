@@ -120,7 +120,7 @@ func (m *detail) View() string {
 	}
 	out = append(out, "")
 	add(fmt.Sprintf("CPU %s · Mem %s · Disk used / %s · Disk used /data %s · Load1 %s",
-		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1))+sampleAge(r))
+		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1)) + sampleAge(r))
 	switch {
 	case m.histEr != nil:
 		out = append(out, st.Muted.Render(render.Fit("history: "+m.histEr.Error(), m.width)))
