@@ -126,7 +126,11 @@ func (m *detail) View() string {
 		out = append(out, st.Muted.Render(render.Fit("history: "+m.histEr.Error(), m.width)))
 	case m.hist != nil && len(m.hist.CPU) > 0:
 		w := min(60, max(m.width-24, 10))
-		add(fmt.Sprintf("CPU last %s  %s  %.0f%%", m.hist.Window, render.Sparkline(m.hist.CPU, 0, 100, w), m.hist.CPU[len(m.hist.CPU)-1]))
+		span := "last " + m.hist.Window.String()
+		if m.hist.Label != "" {
+			span = m.hist.Label
+		}
+		add(fmt.Sprintf("CPU %s  %s  %s", span, render.Sparkline(m.hist.CPU, 0, 100, w), render.Percent(&m.hist.CPU[len(m.hist.CPU)-1])))
 	}
 	if m.hist != nil {
 		names := make([]string, 0, len(m.hist.Cluster))

@@ -530,6 +530,9 @@ type History struct {
 	Queries int `json:"queries"`
 	// Errors has one entry per failed range query.
 	Errors []QueryError `json:"errors,omitempty"`
+	// Scraped is true for the scrape source's own history: the samples it
+	// took since it started (Start), at its refreshes, not Prometheus'.
+	Scraped bool `json:"scraped,omitempty"`
 }
 
 var historyQueries = []namedQuery{

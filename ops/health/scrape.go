@@ -63,6 +63,10 @@ type ScrapeOptions struct {
 	// target with "response larger than N bytes". Default 64 MiB (cadvisor on
 	// a busy host answers a few MB).
 	MaxResponseBytes int64
+	// HistorySamples is how many refreshes of figures the source keeps in
+	// memory for History (per host and series); default
+	// DefaultHistorySamples, negative keeps none.
+	HistorySamples int
 	// Via names the path to the exporters for messages, e.g. "bastion
 	// 203.0.113.7:22"; when no target answers at all and they timed out, the
 	// hosts are unknown and the error says "cannot reach the <Via>".
@@ -93,6 +97,8 @@ type ScrapeSource struct {
 
 	mu      sync.Mutex
 	prevCPU map[string]cpuCounters // by host Name
+
+	hist *scrapeHistory // nil when HistorySamples < 0
 }
 
 type cpuCounters struct{ idle, total float64 }
@@ -120,6 +126,12 @@ func NewScrapeSource(inv *inventory.Inventory, opts ScrapeOptions) *ScrapeSource
 	}
 	if s.limit <= 0 {
 		s.limit = maxScrapeBytes
+	}
+	if n := opts.HistorySamples; n >= 0 {
+		if n == 0 {
+			n = DefaultHistorySamples
+		}
+		s.hist = &scrapeHistory{size: n, cpu: map[string]*ring{}, cluster: map[string]*ring{}}
 	}
 	if s.via == "" {
 		s.via = "exporters"
@@ -306,10 +318,25 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	snap := build(s.inv, at, "scrape", obs)
 	snap.Queries = len(targets)
 	snap.Took = time.Since(start)
+	if s.hist != nil && transportFailed < len(targets) {
+		s.hist.record(snap)
+	}
 	if transportFailed > 0 && transportFailed == len(targets) {
 		return snap, fmt.Errorf("%w (no host was observed; every host is unknown)", obs.unobserved)
 	}
 	return snap, nil
+}
+
+// History returns the figures this source scraped since it started, oldest
+// first, at most HistorySamples refreshes per series: CPU per host (from the
+// second refresh on) and the Cassandra and Scalar DL counts. Nil when the
+// source keeps no history. It is what the console draws while Prometheus is
+// down, labelled as scraped since start.
+func (s *ScrapeSource) History() *History {
+	if s.hist == nil {
+		return nil
+	}
+	return s.hist.history()
 }
 
 // isTimeout reports whether err is a timeout (of the client or of a dial).

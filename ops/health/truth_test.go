@@ -408,3 +408,44 @@ func TestStaleSamplesAreNotFresh(t *testing.T) {
 		t.Errorf("monitor-1: %s %q age %v", m.State, m.Reasons, m.SampleAge)
 	}
 }
+
+// TestScrapeHistoryRing: the scrape source keeps its own CPU and count
+// samples, oldest first, bounded per series, so sparklines work while
+// Prometheus is down.
+func TestScrapeHistoryRing(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := float64(n.Add(1))
+		// Each scrape adds 10 s of CPU time, 2.5 s of it busy: 25% CPU.
+		fmt.Fprintf(w, "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} %g\nnode_cpu_seconds_total{cpu=\"0\",mode=\"user\"} %g\n", i*7.5, i*2.5)
+	}))
+	t.Cleanup(srv.Close)
+	inv := &inventory.Inventory{Hosts: []inventory.Host{{Name: "bastion-1.d", Short: "bastion-1", Role: inventory.RoleBastion}}}
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	src := NewScrapeSource(inv, ScrapeOptions{Dial: dial, HistorySamples: 3, Clock: func() time.Time { return at }})
+	if h := src.History(); h == nil || !h.End.IsZero() || len(h.CPU) != 0 {
+		t.Fatalf("history before any scrape = %+v", h)
+	}
+	for i := 0; i < 5; i++ {
+		at = at.Add(5 * time.Second)
+		if _, err := src.Snapshot(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := src.History()
+	cpu := h.CPU["bastion-1.d"]
+	// 5 scrapes give 4 CPU rates; the ring keeps the newest 3.
+	if len(cpu) != 3 || !cpu[0].T.Equal(at.Add(-10*time.Second)) || !cpu[2].T.Equal(at) || math.Abs(cpu[2].V-25) > 1e-9 {
+		t.Errorf("cpu = %+v", cpu)
+	}
+	if !h.Scraped || !h.Start.Equal(at.Add(-20*time.Second)) || !h.End.Equal(at) {
+		t.Errorf("history = start %v end %v scraped %v", h.Start, h.End, h.Scraped)
+	}
+	if none := NewScrapeSource(inv, ScrapeOptions{Dial: dial, HistorySamples: -1}); none.History() != nil {
+		t.Error("HistorySamples < 0 keeps history")
+	}
+}

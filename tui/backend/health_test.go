@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,21 @@ func TestHealthViewHeaderFromHostStates(t *testing.T) {
 	}
 	if l := v.Cluster[1]; l.Summary != "0/1 serving, 1 running" || l.State != vm.StateDown {
 		t.Errorf("blue line = %+v", l)
+	}
+}
+
+// TestScrapedHistoryLabelled: while Prometheus is down the host detail gets
+// the console's own scraped samples, labelled as such (before: "no history").
+func TestScrapedHistoryLabelled(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h := &health.History{Start: t0, End: t0.Add(time.Minute), Scraped: true,
+		CPU:          map[string][]health.Point{"a.d": {{T: t0.Add(30 * time.Second), V: 10}, {T: t0.Add(time.Minute), V: 20}}},
+		ScalarDLBlue: []health.Point{{T: t0, V: 3}}}
+	v, err := scrapedHistory(h, "a.d")
+	if err != nil || v.Label != "since start, scraped" || v.Window != time.Minute || len(v.CPU) != 2 || v.CPU[1] != 20 || len(v.Cluster["Scalar DL blue"]) != 1 {
+		t.Errorf("history = %+v, %v", v, err)
+	}
+	if _, err := scrapedHistory(&health.History{}, "a.d"); err == nil || !strings.Contains(err.Error(), "no history yet") {
+		t.Errorf("empty: %v", err)
 	}
 }

@@ -415,6 +415,10 @@ type HistoryBackend interface {
 type HostHistory struct {
 	// Window is the span the points cover, e.g. 15 minutes.
 	Window time.Duration
+	// Label, when set, replaces "last <Window>" in the display, e.g.
+	// "since start, scraped" for the samples the console scraped itself
+	// while Prometheus was down.
+	Label string
 	// CPU is percent used, oldest first.
 	CPU []float64
 	// Cluster holds cluster-wide series by name, e.g. "Cassandra active".
