@@ -53,6 +53,11 @@ type Host struct {
 	// null_resource.scalardl_image scalar_tag trigger and Image is empty.
 	Image    string `json:"image,omitempty"`
 	ImageTag string `json:"image_tag,omitempty"`
+	// RunningImageTag and ImageDrift are never read from state: `inventory
+	// --running` fills them from what the host runs (cadvisor), and
+	// ImageDrift is true when that differs from ImageTag.
+	RunningImageTag string `json:"running_image_tag,omitempty"`
+	ImageDrift      bool   `json:"image_drift,omitempty"`
 	// Root is the Terraform root the host came from (network, cassandra, scalardl, monitor).
 	Root string `json:"root"`
 	// Source says how the host was found: "resources" or "inventory_ini".

@@ -110,17 +110,27 @@ func (m *detail) View() string {
 	out = append(out, st.Title.Render(h.Short)+"  "+h.Name+"  "+st.State(string(state)).Render(render.Glyph(state)+" "+string(state)))
 	add(fmt.Sprintf("role %s #%d · private %s · public %s · zone %s · instance %s", h.Role, h.Index, dash(h.PrivateIP), dash(h.PublicIP), dash(h.Zone), dash(h.InstanceID)))
 	if h.Role.IsScalarDL() {
-		add(fmt.Sprintf("image %s · running tag %s · deployed tag %s", dash(h.Image), dash(r.ImageTag), dash(h.ImageTag)))
+		line := fmt.Sprintf("image %s · running tag %s · tag in Terraform state %s", dash(h.Image), dash(r.ImageTag), dash(h.ImageTag))
+		if r.Drift() {
+			line = fmt.Sprintf("image %s · running %s: a terraform apply would put %s back", dash(h.Image), r.TagText(), h.ImageTag)
+			out = append(out, st.Warning.Render(render.Fit(line, m.width)))
+		} else {
+			add(line)
+		}
 	}
 	out = append(out, "")
-	add(fmt.Sprintf("CPU %s · Mem %s · Disk / %s · Disk /data %s · Load1 %s",
-		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1)))
+	add(fmt.Sprintf("CPU %s · Mem %s · Disk used / %s · Disk used /data %s · Load1 %s",
+		render.Percent(r.CPU), render.Percent(r.Mem), render.Percent(r.DiskRoot), render.Percent(r.DiskData), render.Float(r.Load1)) + sampleAge(r))
 	switch {
 	case m.histEr != nil:
 		out = append(out, st.Muted.Render(render.Fit("history: "+m.histEr.Error(), m.width)))
 	case m.hist != nil && len(m.hist.CPU) > 0:
 		w := min(60, max(m.width-24, 10))
-		add(fmt.Sprintf("CPU last %s  %s  %.0f%%", m.hist.Window, render.Sparkline(m.hist.CPU, 0, 100, w), m.hist.CPU[len(m.hist.CPU)-1]))
+		span := "last " + m.hist.Window.String()
+		if m.hist.Label != "" {
+			span = m.hist.Label
+		}
+		add(fmt.Sprintf("CPU %s  %s  %s", span, render.Sparkline(m.hist.CPU, 0, 100, w), render.Percent(&m.hist.CPU[len(m.hist.CPU)-1])))
 	}
 	if m.hist != nil {
 		names := make([]string, 0, len(m.hist.Cluster))
@@ -194,6 +204,14 @@ func (m *detail) ShortHelp() []key.Binding {
 // FullHelp returns the detail screen's keys by scope.
 func (m *detail) FullHelp() [][]key.Binding {
 	return m.common.Keys.Full(keymap.ScopeGlobal, keymap.ScopeHost, keymap.ScopeOverview)
+}
+
+// sampleAge says how old the figures were when read, when the source knows.
+func sampleAge(r vm.HostRow) string {
+	if r.SampleAge == nil {
+		return ""
+	}
+	return " · newest sample " + render.Age(*r.SampleAge) + " old"
 }
 
 func dash(s string) string {

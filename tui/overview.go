@@ -459,7 +459,7 @@ func (m *overview) View() string {
 		b.WriteByte('\n')
 	}
 	b.WriteByte('\n')
-	cols := render.HostColumns(m.width)
+	cols := render.HostColumnsTag(m.width, render.TagWidth(m.rows))
 	b.WriteString(render.HostHeader(cols, st))
 	h := m.tableHeight()
 	end := min(m.offset+h, len(m.lines))

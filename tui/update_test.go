@@ -247,7 +247,7 @@ func TestHostDetail(t *testing.T) {
 		t.Fatalf("enter: screen %v", m.screen)
 	}
 	v := m.View()
-	for _, want := range []string{"cassandra-2." + domain, "Disk /data 92%", "/data 92% used", "InstanceDriveSpaceLow", "alice", "nodetool repair", "s shell on host !"} {
+	for _, want := range []string{"cassandra-2." + domain, "Disk used /data 92%", "/data 92% used", "InstanceDriveSpaceLow", "alice", "nodetool repair", "s shell on host !"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("detail lacks %q:\n%s", want, v)
 		}

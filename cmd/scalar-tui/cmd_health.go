@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
 )
 
 func init() { register(newHealthCmd) }
@@ -54,12 +56,18 @@ By default the monitor host's Prometheus is queried through the SSH bastion.
 ssh -F ssh.cfg -L 9090:monitor.internal.scalar-labs.com:9090 bastion).
 --source scrape reads the exporters directly when Prometheus itself is down.
 
-States: down = node exporter not scraped (up=0); degraded = a service, container,
-Envoy member, disk or alert problem on an up host; unknown = no data (never
-counted as healthy).
+States: a host's state is the worst of everything known about it.
+down = node exporter not scraped (up=0); degraded = a service, container,
+Scalar DL node not SERVING as Envoy sees it (per member, from every Envoy's
+admin /clusters), Envoy membership, a disk past the deployment's own alert
+rule (25% free on Cassandra's /data, 10% elsewhere) or a firing alert on an
+up host; unknown = no data (never counted as healthy). Disk is shown as used %.
+A Scalar DL node whose running image tag differs from Terraform state shows
+both (TAG "2.2.0 ≠ state 2.1.0"; running_image_tag and image_drift in --json).
 
 Exit status: 0 when health was read (whatever the hosts' states), 1 when it
-could not be read (Prometheus unreachable, credentials refused), 2 on bad flags.`,
+could not be read (Prometheus unreachable, credentials refused, the bastion
+unusable: every host is then unknown, never down), 2 on bad flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runHealth(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -136,7 +144,7 @@ func runHealth(ctx context.Context, g *globalOptions, o *healthOptions, stdout, 
 			return failed(fmt.Errorf("connect to the bastion: %w", err))
 		}
 		defer closeFn()
-		dial = d
+		dial = healthDial(d, inv.BastionAddr())
 	}
 	src, err := newHealthSource(inv, o, dial)
 	if err != nil {
@@ -221,12 +229,43 @@ func healthInventory(ctx context.Context, g *globalOptions, o *healthOptions, st
 	return inv, nil
 }
 
+// healthDial marks the bastion's own failures (stopped, silent, wrong key,
+// changed host key, forwarding refused) as health.TransportError, so that
+// health reports "cannot reach the bastion" with every host unknown instead of
+// every host down. A failure behind the bastion (a refused exporter port) stays
+// the target's own.
+func healthDial(dial health.DialFunc, bastion string) health.DialFunc {
+	return health.MarkTransport(dial, "bastion "+bastion, isBastionFailure)
+}
+
+// isBastionFailure tells an error of sshx's DialContext that happened on the
+// bastion (before or instead of the tunnel) from one of the tunnelled target:
+// the tunnel's own errors all say "connect to HOST through bastion".
+func isBastionFailure(err error) bool {
+	var lost *sshx.ConnectionLostError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &lost):
+		return lost.BastionLost || lost.Host == ""
+	case errors.Is(err, sshx.ErrForwardingRefused), errors.Is(err, sshx.ErrClosed):
+		return true
+	}
+	return !strings.Contains(err.Error(), " through bastion ")
+}
+
 func newHealthSource(inv *inventory.Inventory, o *healthOptions, dial health.DialFunc) (health.Source, error) {
 	if o.source == "scrape" {
-		return health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial, Timeout: o.timeout}), nil
+		so := health.ScrapeOptions{Dial: dial, Timeout: o.timeout}
+		if inv != nil {
+			so.Via = "bastion " + inv.BastionAddr()
+		}
+		return health.NewScrapeSource(inv, so), nil
 	}
+	// Through the bastion, every Envoy's admin /clusters is read too: the
+	// per-member gRPC health Prometheus' Envoy metrics only count.
 	po := health.PrometheusOptions{Dial: dial, BasicAuthUser: o.promUser, CAFile: o.promCA,
-		InsecureSkipTLSVerify: o.promInsecure, Timeout: o.timeout}
+		InsecureSkipTLSVerify: o.promInsecure, Timeout: o.timeout, EnvoyAdmin: dial != nil}
 	var err error
 	if o.promPasswordFile != "" {
 		if po.BasicAuthPassword, err = readSecret(o.promPasswordFile, "--prom-password-file"); err != nil {
@@ -281,14 +320,14 @@ func renderHealth(w io.Writer, s *health.Snapshot, now time.Time) {
 	})
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tNAME\tSTATE\tCPU\tMEM\tDISK FREE\tLOAD\tSERVICE\tREASONS")
+	fmt.Fprintln(tw, "ROLE\tNAME\tSTATE\tCPU\tMEM\tDISK USED\tLOAD\tSERVICE\tTAG\tREASONS")
 	for _, h := range hosts {
 		name := h.Host.Short
 		if name == "" {
 			name = h.Host.Name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Host.Role, name, strings.ToUpper(h.State.String()),
-			pct(h.CPU), pct(h.Mem), disk(h), num(h.Load1), service(h), strings.Join(h.Reasons, "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Host.Role, name, strings.ToUpper(h.State.String()),
+			pct(h.CPU), pct(h.Mem), disk(h), num(h.Load1), service(h), tag(h), strings.Join(h.Reasons, "; "))
 	}
 	tw.Flush()
 	for _, line := range strings.SplitAfter(table.String(), "\n") {
@@ -298,8 +337,9 @@ func renderHealth(w io.Writer, s *health.Snapshot, now time.Time) {
 	}
 
 	c := s.Cluster
-	fmt.Fprintf(w, "\ncassandra %d/%d active   scalardl blue %d/%d   green %d/%d   envoy %d/%d   (counts from %s)\n",
-		c.CassandraActive, c.CassandraTotal, c.ScalarDLBlueActive, c.ScalarDLBlueTotal, c.ScalarDLGreenActive, c.ScalarDLGreenTotal,
+	fmt.Fprintf(w, "\ncassandra %d/%d active   scalardl blue %s   green %s   envoy %d/%d running   (running counts from %s)\n",
+		c.CassandraActive, c.CassandraTotal, servingCount(c.ScalarDLBlueServing, c.ScalarDLBlueServingUnknown, c.ScalarDLBlueActive, c.ScalarDLBlueTotal),
+		servingCount(c.ScalarDLGreenServing, c.ScalarDLGreenServingUnknown, c.ScalarDLGreenActive, c.ScalarDLGreenTotal),
 		c.EnvoyActive, c.EnvoyTotal, c.CountsFrom)
 	fmt.Fprintf(w, "hosts: %d healthy, %d degraded, %d down, %d unknown\n", c.Healthy, c.Degraded, c.Down, c.Unknown)
 
@@ -352,9 +392,25 @@ func renderHealth(w io.Writer, s *health.Snapshot, now time.Time) {
 		s.Age(now).Round(time.Second), s.Source, s.Queries, s.Took.Round(time.Millisecond))
 }
 
+// servingCount says how many Scalar DL nodes of a colour Envoy serves, and
+// how many run when that differs.
+func servingCount(serving, unknown, running, total int) string {
+	s := fmt.Sprintf("%d/%d serving", serving, total)
+	if unknown > 0 {
+		s += fmt.Sprintf(" (%d unknown)", unknown)
+	}
+	if running != serving {
+		s += fmt.Sprintf(" %d running", running)
+	}
+	return s
+}
+
 func pct(v *float64) string {
 	if v == nil {
 		return "-"
+	}
+	if math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return "?"
 	}
 	return fmt.Sprintf("%.0f%%", *v)
 }
@@ -363,18 +419,46 @@ func num(v *float64) string {
 	if v == nil {
 		return "-"
 	}
+	if math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return "?"
+	}
 	return fmt.Sprintf("%.2f", *v)
 }
 
+// disk is percent used, the one word for disk in the console and the CLI.
 func disk(h health.HostHealth) string {
-	switch {
-	case h.DiskRoot == nil && h.DiskData == nil:
-		return "-"
-	case h.DiskData == nil:
-		return "/ " + pct(h.DiskRoot)
-	default:
-		return "/ " + pct(h.DiskRoot) + " /data " + pct(h.DiskData)
+	root, data := h.DiskRootUsed, h.DiskDataUsed
+	if root == nil && h.DiskRoot != nil { // a snapshot written before the used fields
+		root = ptrTo(100 - *h.DiskRoot)
 	}
+	if data == nil && h.DiskData != nil {
+		data = ptrTo(100 - *h.DiskData)
+	}
+	switch {
+	case root == nil && data == nil:
+		return "-"
+	case data == nil:
+		return "/ " + pct(root)
+	default:
+		return "/ " + pct(root) + " /data " + pct(data)
+	}
+}
+
+func ptrTo(v float64) *float64 { return &v }
+
+// tag is a Scalar DL node's running tag, and the recorded one when they differ.
+func tag(h health.HostHealth) string {
+	switch {
+	case !h.Host.Role.IsScalarDL():
+		return "-"
+	case h.ImageDrift:
+		return h.RunningImageTag + " ≠ state " + h.Host.ImageTag
+	case h.RunningImageTag != "":
+		return h.RunningImageTag
+	case h.Host.ImageTag != "":
+		return h.Host.ImageTag
+	}
+	return "-"
 }
 
 func service(h health.HostHealth) string {
@@ -391,6 +475,10 @@ func service(h health.HostHealth) string {
 	}
 	if h.ContainerService != "" {
 		switch {
+		case h.ContainerAge != nil && h.ContainerFresh != nil && *h.ContainerFresh && h.Serving != nil && *h.Serving:
+			parts = append(parts, h.ContainerService+" serving")
+		case h.ContainerAge != nil && h.ContainerFresh != nil && *h.ContainerFresh && h.Serving != nil:
+			parts = append(parts, h.ContainerService+" up, NOT SERVING")
 		case h.ContainerAge != nil && h.ContainerFresh != nil && *h.ContainerFresh:
 			parts = append(parts, h.ContainerService+" up")
 		case h.ContainerAge != nil:

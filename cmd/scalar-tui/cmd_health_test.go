@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,7 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"scalar-tui/internal/sshtest"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/sshx"
 )
 
 var updateHealthGolden = flag.Bool("update-health", false, "rewrite testdata/health/health.golden")
@@ -105,7 +112,7 @@ func TestHealthCmdDirectPrometheus(t *testing.T) {
 	if !strings.Contains(errOut, "no deployment given") {
 		t.Errorf("stderr = %q", errOut)
 	}
-	for _, want := range []string{"ROLE", "cassandra-1", "ghost-1", "bastion-1", "10.42.1.20", "DOWN", "as of ", "15 queries"} {
+	for _, want := range []string{"ROLE", "cassandra-1", "ghost-1", "bastion-1", "10.42.1.20", "DOWN", "as of ", "16 queries"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -148,5 +155,159 @@ func TestHealthCmdBadFlags(t *testing.T) {
 		if code != exitBadInput {
 			t.Errorf("%v: exit %d (%s), want %d", args, code, errOut, exitBadInput)
 		}
+	}
+}
+
+// TestHealthScrapeBastionUnusable: when the bastion itself cannot be used
+// (stopped, silent, a changed host key, a key it refuses), `health --source
+// scrape` has observed nothing: it says "cannot reach the bastion", every host
+// is unknown (not down) and the command fails. Before, every host came out
+// DOWN and the exit status was 0. With a working bastion and no exporters
+// behind it, the hosts are down: that is the targets' own failure.
+func TestHealthScrapeBastionUnusable(t *testing.T) {
+	cl, err := sshtest.NewCluster(sshtest.ClusterOptions{Hosts: []string{"cassandra-1.internal", "scalardl-blue-1.internal"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	dir := t.TempDir()
+	kh, id, err := cl.WriteClientFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A known_hosts that holds another key for the bastion.
+	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
+	otherPub, _ := ssh.NewPublicKey(otherPriv.Public())
+	changedKH := filepath.Join(dir, "changed_known_hosts")
+	os.WriteFile(changedKH, []byte(knownhosts.Line([]string{knownhosts.Normalize(cl.Bastion.Addr)}, otherPub)+"\n"), 0o600)
+	// A key the bastion does not accept.
+	stranger, _ := sshtest.NewClientKey("")
+	strangerID := filepath.Join(dir, "stranger")
+	os.WriteFile(strangerID, stranger.PEM, 0o600)
+	// A bastion that accepts TCP and never speaks.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	stopped, _ := net.Listen("tcp", "127.0.0.1:0")
+	stoppedAddr := stopped.Addr().String()
+	stopped.Close()
+
+	inv := testInventory()
+	for _, tc := range []struct {
+		name, bastion, knownHosts, identity string
+		unusable                            bool
+	}{
+		{"working bastion, no exporters", cl.Bastion.Addr, kh, id, false},
+		{"stopped", stoppedAddr, kh, id, true},
+		{"silent", silent.Addr().String(), kh, id, true},
+		{"changed host key", cl.Bastion.Addr, changedKH, id, true},
+		{"wrong key", cl.Bastion.Addr, kh, strangerID, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := sshx.New(sshx.Config{BastionAddr: tc.bastion, User: "centos", IdentityFile: tc.identity,
+				KnownHostsFile: tc.knownHosts, NoAgent: true, DialTimeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			src := health.NewScrapeSource(inv, health.ScrapeOptions{Dial: healthDial(c.DialContext, tc.bastion), Timeout: 3 * time.Second, Via: "bastion " + tc.bastion})
+			snap, err := src.Snapshot(context.Background())
+			if snap == nil {
+				t.Fatalf("no snapshot: %v", err)
+			}
+			for _, h := range snap.Hosts {
+				want := health.StateDown
+				if tc.unusable {
+					want = health.StateUnknown
+				}
+				if h.State != want {
+					t.Errorf("%s: %s %q, want %s", h.Host.Short, h.State, h.Reasons, want)
+				}
+			}
+			if !tc.unusable {
+				if err != nil {
+					t.Errorf("err = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "cannot reach the bastion "+tc.bastion+": ") {
+				t.Errorf("err = %v", err)
+			}
+			var te *health.TransportError
+			if !errors.As(err, &te) {
+				t.Errorf("err is not a TransportError: %v", err)
+			}
+			if r := snap.Hosts[0].Reasons; len(r) != 1 || !strings.Contains(r[0], "not observed: cannot reach the bastion") {
+				t.Errorf("reasons = %q", r)
+			}
+		})
+	}
+}
+
+// TestHealthCmdNonFiniteSamples: NaN and ±Inf samples (a broken exporter, a
+// recording rule dividing by zero) neither fail `health --json` ("unsupported
+// value: +Inf" before) nor print as -9223372036854775808.
+func TestHealthCmdNonFiniteSamples(t *testing.T) {
+	byExpr := map[string]string{}
+	for _, n := range health.QueryNames() {
+		byExpr[health.QueryExpr(n)] = n
+	}
+	vec := func(samples ...string) string {
+		return `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join(samples, ",") + `]}}`
+	}
+	smp := func(inst, v string, extra ...string) string {
+		labels := `"instance":"` + inst + `","job":"host"`
+		for i := 0; i+1 < len(extra); i += 2 {
+			labels += `,"` + extra[i] + `":"` + extra[i+1] + `"`
+		}
+		return `{"metric":{` + labels + `},"value":[1767787200,"` + v + `"]}`
+	}
+	const e1, c1 = "envoy-1.internal.scalar-labs.com", "cassandra-1.internal.scalar-labs.com"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		var body string
+		switch byExpr[r.Form.Get("query")] {
+		case health.QUp:
+			body = vec(smp(e1+":9100", "1", "role", "envoy"), smp(c1+":9100", "1", "role", "cassandra"))
+		case health.QCPU:
+			body = vec(smp(e1+":9100", "+Inf"), smp(c1+":9100", "NaN"))
+		case health.QDisk:
+			body = vec(smp(c1+":9100", "-Inf", "mountpoint", "/data"))
+		case health.QEnvoyHealthy:
+			body = vec(smp(e1+":9001", "+Inf"))
+		case health.QEnvoyTotal:
+			body = vec(smp(e1+":9001", "3"))
+		case health.QScalarDLBlue:
+			body = vec(`{"metric":{},"value":[1767787200,"NaN"]}`)
+		case health.QLoad1:
+			body = vec(smp("stranger-1.internal.scalar-labs.com:9100", "+Inf"))
+		default:
+			body = vec()
+		}
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	out, errOut, code := runHealthCLI(t, "--prometheus", srv.URL, "--json")
+	if code != exitOK {
+		t.Fatalf("--json: exit %d: %s", code, errOut)
+	}
+	var snap health.Snapshot
+	if err := json.Unmarshal([]byte(out), &snap); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	out, errOut, code = runHealthCLI(t, "--prometheus", srv.URL)
+	if code != exitOK || strings.Contains(out, "9223372036854775808") || strings.Contains(out, "Inf") || strings.Contains(out, "NaN") {
+		t.Errorf("text: exit %d\n%s%s", code, out, errOut)
 	}
 }

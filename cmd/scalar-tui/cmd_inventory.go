@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"scalar-tui/inventory"
+	"scalar-tui/ops/health"
 )
 
 func init() { register(newInventoryCmd) }
@@ -50,7 +52,7 @@ func init() { register(newInventoryCmd) }
 // hosts is always an array. Exit status: 0, or 2 when the state cannot be read
 // (the error names the file and what to do).
 func newInventoryCmd(g *globalOptions) *cobra.Command {
-	var asJSON bool
+	var asJSON, running bool
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "Print the deployment's hosts, roles and endpoints as read from Terraform state",
@@ -69,6 +71,10 @@ func newInventoryCmd(g *globalOptions) *cobra.Command {
 				}
 				return err
 			}
+			var runErr error
+			if running {
+				runErr = addRunningTags(cmd.Context(), g, inv, cmd.ErrOrStderr())
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -79,11 +85,63 @@ func newInventoryCmd(g *globalOptions) *cobra.Command {
 				return failed(fmt.Errorf("write inventory: %w", err))
 			}
 			writeRootStatus(cmd.ErrOrStderr(), inv)
-			return nil
+			return runErr
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the inventory as JSON")
+	cmd.Flags().BoolVar(&running, "running", false, "also ask each Scalar DL host (cadvisor, through the bastion) which image tag it runs: "+
+		"running_image_tag and image_drift in --json, \"2.2.0 ≠ state 2.1.0\" in the table; exit 1 if it cannot be read")
 	return cmd
+}
+
+// addRunningTags reads, through the bastion, the image each Scalar DL host's
+// scalar container runs (cadvisor's image label) and sets RunningImageTag and
+// ImageDrift on those hosts. A host it cannot read is named in the error.
+func addRunningTags(ctx context.Context, g *globalOptions, inv *inventory.Inventory, stderr io.Writer) error {
+	var sdl []inventory.Host
+	for _, h := range inv.Hosts {
+		if h.Role.IsScalarDL() {
+			sdl = append(sdl, h)
+		}
+	}
+	if len(sdl) == 0 {
+		return nil
+	}
+	if bastionDialer == nil {
+		return failed(errors.New("--running needs the bastion, which this build cannot reach"))
+	}
+	dial, closeFn, err := bastionDialer(g, inv)
+	if err != nil {
+		return failed(fmt.Errorf("--running: connect to the bastion: %w", err))
+	}
+	defer closeFn()
+	sub := *inv
+	sub.Hosts = sdl
+	src := health.NewScrapeSource(&sub, health.ScrapeOptions{Dial: healthDial(dial, inv.BastionAddr()), Via: "bastion " + inv.BastionAddr()})
+	snap, err := src.Snapshot(ctx)
+	if snap == nil {
+		return failed(fmt.Errorf("--running: %w", err))
+	}
+	var missing []string
+	for _, hh := range snap.Hosts {
+		for i := range inv.Hosts {
+			if inv.Hosts[i].Name != hh.Host.Name {
+				continue
+			}
+			inv.Hosts[i].RunningImageTag = hh.RunningImageTag
+			inv.Hosts[i].ImageDrift = hh.ImageDrift
+			if hh.RunningImageTag == "" {
+				missing = append(missing, hh.Host.Short)
+			}
+		}
+	}
+	if err != nil {
+		return failed(fmt.Errorf("--running: %w", err))
+	}
+	if len(missing) > 0 {
+		return failed(fmt.Errorf("--running: no running scalar container seen on %s", strings.Join(missing, ", ")))
+	}
+	return nil
 }
 
 // writeInventoryTable renders the header and the host table.
@@ -111,7 +169,11 @@ func writeInventoryTable(w io.Writer, inv *inventory.Inventory) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROLE\tNAME\tPRIVATE-IP\tPUBLIC-IP\tZONE\tINSTANCE\tIMAGE-TAG")
 	for _, h := range inv.Hosts { // Load sorts them in role order, then index
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Role, h.Name, dash(h.PrivateIP), dash(h.PublicIP), dash(h.Zone), dash(h.InstanceID), dash(h.ImageTag))
+		tag := dash(h.ImageTag)
+		if h.ImageDrift {
+			tag = h.RunningImageTag + " ≠ state " + h.ImageTag
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Role, h.Name, dash(h.PrivateIP), dash(h.PublicIP), dash(h.Zone), dash(h.InstanceID), tag)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

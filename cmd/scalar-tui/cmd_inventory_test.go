@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"scalar-tui/internal/demo"
+	"scalar-tui/internal/sim"
 	"scalar-tui/inventory"
 )
 
@@ -114,5 +117,62 @@ func TestInventoryBadInput(t *testing.T) {
 	_, errOut, _ := runInventory(t, "inventory", "--tf-dir", "../../testdata/tf/bad/version3")
 	if !strings.Contains(errOut, filepath.FromSlash("bad/version3/terraform.tfstate")) || !strings.Contains(errOut, "version 3") {
 		t.Errorf("error: %s", errOut)
+	}
+}
+
+// TestInventoryRunningTags: after an in-place change of the image one Scalar
+// DL node runs (as a rolling upgrade leaves it), `inventory --running` shows
+// the running tag beside the one Terraform state records, in the table and in
+// --json (running_image_tag, image_drift), read through the demo's bastion.
+func TestInventoryRunningTags(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d, err := demo.Start(ctx, demo.Options{Cassandra: 1, Blue: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	err = sim.Update(d.SimState, func(st *sim.State) error {
+		h := st.Host("scalardl-blue-2")
+		h.ScalarContainer().Image = "ghcr.io/scalar-labs/scalar-ledger:2.2.0"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--tf-root", d.TFRoot, "--known-hosts", d.KnownHosts, "--identity", d.Identity, "inventory", "--running"}
+	out, errOut, err := runCLI(ctx, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	if !regexp.MustCompile(`scalardl-blue-2\.\S+ .* 2\.2\.0 ≠ state 2\.1\.0\n`).MatchString(out) ||
+		!regexp.MustCompile(`scalardl-blue-1\.\S+ .* 2\.1\.0\n`).MatchString(out) {
+		t.Errorf("table:\n%s", out)
+	}
+	out, errOut, err = runCLI(ctx, append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var inv inventory.Inventory
+	if err := json.Unmarshal([]byte(out), &inv); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range inv.Hosts {
+		switch h.Short {
+		case "scalardl-blue-1":
+			if h.RunningImageTag != "2.1.0" || h.ImageDrift {
+				t.Errorf("%s: %+v", h.Short, h)
+			}
+		case "scalardl-blue-2":
+			if h.RunningImageTag != "2.2.0" || !h.ImageDrift || h.ImageTag != "2.1.0" {
+				t.Errorf("%s: %+v", h.Short, h)
+			}
+		}
+	}
+	// Without --running nothing is asked and nothing is claimed.
+	out, _, err = runCLI(ctx, append(args[:len(args)-1], "--json")...)
+	if err != nil || strings.Contains(out, "running_image_tag") {
+		t.Errorf("without --running: %v\n%s", err, out)
 	}
 }

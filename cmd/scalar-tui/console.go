@@ -122,12 +122,13 @@ func newConsoleBackend(g *globalOptions, opts inventory.Options) (*backend.Backe
 // while it cannot be reached, scrapes the exporters instead (the demo has no
 // Prometheus), saying so in the header.
 func consoleHealthSource(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
-	prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 5 * time.Second})
+	dial = healthDial(dial, inv.BastionAddr())
+	prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 5 * time.Second, EnvoyAdmin: true})
 	if err != nil {
 		return nil, err
 	}
 	return &health.FallbackSource{Primary: prom,
-		Fallback: health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial, Timeout: 5 * time.Second})}, nil
+		Fallback: health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial, Timeout: 5 * time.Second, Via: "bastion " + inv.BastionAddr()})}, nil
 }
 
 // passThroughArgs are the global flags a child scalar-tui (the shell) needs

@@ -262,8 +262,9 @@ func TestScrapeTargetDown(t *testing.T) {
 			t.Errorf("%s: %s, want down (node exporter unreachable)", h.Host.Short, h.State)
 		}
 	}
-	// 10 node exporters, 6 cadvisors, 3 cassandra exporters, 1 envoy admin.
-	if snap.Queries != 20 || len(snap.Errors) != 20 {
+	// 10 node exporters, 6 cadvisors, 3 cassandra exporters, 1 envoy admin
+	// (/stats/prometheus and /clusters).
+	if snap.Queries != 21 || len(snap.Errors) != 21 {
 		t.Errorf("targets %d errors %d", snap.Queries, len(snap.Errors))
 	}
 }

@@ -30,6 +30,7 @@ const (
 	QScalarDLBlue       = "scalardl_blue"
 	QScalarDLGreen      = "scalardl_green"
 	QEnvoyActive        = "envoy_active"
+	QSampleAge          = "sample_age"
 )
 
 // containerService is the docker-compose service each docker role runs.
@@ -124,6 +125,14 @@ type observations struct {
 	index *hostIndex
 	// failed names the queries that gave no answer at all (Prometheus source).
 	failed map[string]bool
+	// envoys are the Envoy /clusters pages that were read (possibly none).
+	envoys []envoyObs
+	// staleAfter, when positive, is the sample age past which a host's
+	// figures are stale (see PrometheusOptions.StaleAfter).
+	staleAfter time.Duration
+	// unobserved, when set, is why some hosts could not be observed at all
+	// (the bastion failed): their reason says so instead of "not scraped".
+	unobserved *TransportError
 }
 
 func labelsOf(m model.Metric) map[string]string {
@@ -138,10 +147,15 @@ func fptr(v float64) *float64 { return &v }
 func bptr(v bool) *bool       { return &v }
 func iptr(v int) *int         { return &v }
 
+// finite reports whether v is a number a figure can hold: NaN and ±Inf
+// samples (a broken exporter, a division by a zero-sized filesystem) are
+// treated as no data, never shown and never judged by.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
 // minInto keeps the smallest value seen (several series for one host and figure
-// happen, e.g. two up series; the worst one wins).
+// happen, e.g. two up series; the worst one wins). Non-finite values are skipped.
 func minInto(p **float64, v float64) {
-	if math.IsNaN(v) {
+	if !finite(v) {
 		return
 	}
 	if *p == nil || v < **p {
@@ -150,7 +164,7 @@ func minInto(p **float64, v float64) {
 }
 
 func maxInto(p **float64, v float64) {
-	if math.IsNaN(v) {
+	if !finite(v) {
 		return
 	}
 	if *p == nil || v > **p {
@@ -175,6 +189,7 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		cassActive, cassLoad, pending, containerAge *float64
 		containerImage                              string
 		envoyHealthy, envoyTotal                    *float64
+		sampleAge                                   *float64
 	}
 	accs := make([]acc, len(hosts))
 
@@ -205,6 +220,7 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		}
 	})
 	each(QLoad1, func(a *acc, s *model.Sample) { maxInto(&a.load1, float64(s.Value)) })
+	each(QSampleAge, func(a *acc, s *model.Sample) { maxInto(&a.sampleAge, float64(s.Value)) })
 	each(QCassandraService, func(a *acc, s *model.Sample) { minInto(&a.cassActive, float64(s.Value)) })
 	each(QCassandraLoad, func(a *acc, s *model.Sample) { maxInto(&a.cassLoad, float64(s.Value)) })
 	each(QPendingCompactions, func(a *acc, s *model.Sample) { maxInto(&a.pending, float64(s.Value)) })
@@ -223,7 +239,7 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		if string(s.Metric["container_label_com_docker_compose_service"]) != containerService(hosts[i].Role) {
 			continue
 		}
-		if a := &accs[i]; a.containerAge == nil || float64(s.Value) < *a.containerAge {
+		if a := &accs[i]; finite(float64(s.Value)) && (a.containerAge == nil || float64(s.Value) < *a.containerAge) {
 			a.containerImage = string(s.Metric["image"]) // the freshest container's image
 		}
 		minInto(&accs[i].containerAge, float64(s.Value))
@@ -259,9 +275,14 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 	for i, h := range hosts {
 		a := accs[i]
 		hh := HostHealth{Host: h, CPU: a.cpu, Mem: a.mem, DiskRoot: a.diskRoot, DiskData: a.diskData, Load1: a.load1,
+			DiskRootUsed: usedOf(a.diskRoot), DiskDataUsed: usedOf(a.diskData),
 			CassandraLoadBytes: a.cassLoad, PendingCompactions: a.pending, Alerts: hostAlerts[i]}
 		if a.up != nil {
 			hh.Up = bptr(*a.up == 1)
+		}
+		if a.sampleAge != nil {
+			d := time.Duration(max(*a.sampleAge, 0) * float64(time.Second)).Round(time.Second)
+			hh.SampleAge = &d
 		}
 		if h.Role == inventory.RoleCassandra && a.cassActive != nil {
 			hh.CassandraActive = bptr(*a.cassActive == 1)
@@ -269,6 +290,10 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 		if svc := containerService(h.Role); svc != "" {
 			hh.ContainerService = svc
 			hh.ContainerImage = a.containerImage
+			if h.Role.IsScalarDL() {
+				hh.RunningImageTag = ImageTag(a.containerImage)
+				hh.ImageDrift = hh.RunningImageTag != "" && h.ImageTag != "" && hh.RunningImageTag != h.ImageTag
+			}
 			if a.containerAge != nil {
 				d := time.Duration(*a.containerAge * float64(time.Second))
 				hh.ContainerAge = &d
@@ -278,15 +303,23 @@ func build(inv *inventory.Inventory, at time.Time, source string, obs observatio
 			}
 		}
 		if h.Role == inventory.RoleEnvoy {
-			if a.envoyHealthy != nil {
-				hh.EnvoyHealthyMembers = iptr(int(*a.envoyHealthy))
-			}
-			if a.envoyTotal != nil {
-				hh.EnvoyTotalMembers = iptr(int(*a.envoyTotal))
-			}
+			hh.EnvoyHealthyMembers = countOf(a.envoyHealthy)
+			hh.EnvoyTotalMembers = countOf(a.envoyTotal)
 		}
-		hh.State, hh.Reasons = judge(&hh, obs.failed)
 		snap.Hosts[i] = hh
+	}
+	envoyView(snap.Hosts, obs.envoys)
+	for i := range snap.Hosts {
+		snap.Hosts[i].State, snap.Hosts[i].Reasons = judge(&snap.Hosts[i], obs.failed)
+		if hh := &snap.Hosts[i]; obs.staleAfter > 0 && hh.SampleAge != nil && *hh.SampleAge > obs.staleAfter {
+			// Prometheus answers an instant query with the last sample of the
+			// past 5 minutes: old figures must not pass for current ones.
+			hh.State = StateUnknown
+			hh.Reasons = append([]string{fmt.Sprintf("last sample %s old (Prometheus has not scraped it since; figures are stale)", *hh.SampleAge)}, hh.Reasons...)
+		}
+		if hh := &snap.Hosts[i]; hh.Up == nil && obs.unobserved != nil {
+			hh.Reasons = []string{"not observed: " + obs.unobserved.Error()}
+		}
 	}
 	snap.Cluster = cluster(snap.Hosts, obs)
 	sort.SliceStable(snap.Unmatched, func(i, j int) bool {
@@ -345,11 +378,19 @@ func judge(h *HostHealth, failed map[string]bool) (State, []string) {
 			r = append(r, fmt.Sprintf("envoy: %d/%d scalar-service members healthy", *h.EnvoyHealthyMembers, *h.EnvoyTotalMembers))
 		}
 	}
-	if h.DiskRoot != nil && *h.DiskRoot < DiskFreeMinPercent {
-		r = append(r, fmt.Sprintf("/ has %.1f%% free", *h.DiskRoot))
+	if h.Host.Role.IsScalarDL() {
+		r = append(r, servingReasons(h)...)
 	}
-	if h.DiskData != nil && *h.DiskData < DiskFreeMinPercent {
-		r = append(r, fmt.Sprintf("/data has %.1f%% free", *h.DiskData))
+	for _, d := range []struct {
+		mount string
+		free  *float64
+	}{{"/", h.DiskRoot}, {"/data", h.DiskData}} {
+		rule, ok := DiskRuleFor(h.Host.Role, d.mount)
+		if d.free == nil || !ok || *d.free >= rule.MinFreePercent {
+			continue
+		}
+		r = append(r, fmt.Sprintf("%s %.1f%% used (%s fires above %.0f%% used)",
+			d.mount, 100-*d.free, rule.Alert, 100-rule.MinFreePercent))
 	}
 	for _, a := range h.Alerts {
 		s := "alert " + a.Name + " firing"
@@ -394,10 +435,24 @@ func cluster(hosts []HostHealth, obs observations) Cluster {
 		if h.ContainerFresh != nil && *h.ContainerFresh {
 			fresh[h.Host.Role]++
 		}
+		if h.Host.Role.IsScalarDL() {
+			serving, unknown := &c.ScalarDLBlueServing, &c.ScalarDLBlueServingUnknown
+			if h.Host.Role == inventory.RoleScalarDLGreen {
+				serving, unknown = &c.ScalarDLGreenServing, &c.ScalarDLGreenServingUnknown
+			}
+			switch {
+			case h.State == StateDown:
+				// a down node serves nothing, whatever its last Envoy view
+			case h.Serving == nil:
+				*unknown++
+			case *h.Serving:
+				*serving++
+			}
+		}
 	}
 	fromRules, computed := 0, 0
 	count := func(q string, role inventory.Role) int {
-		if v := obs.vectors[q]; len(v) > 0 {
+		if v := obs.vectors[q]; len(v) > 0 && finite(float64(v[0].Value)) && math.Abs(float64(v[0].Value)) < 1e9 {
 			fromRules++
 			return int(v[0].Value)
 		}
@@ -454,4 +509,111 @@ func HostsFromSeries(series []Series) []inventory.Host {
 		return out[i].Name < out[j].Name
 	})
 	return out
+}
+
+// countOf turns a sample into a count; nil for no sample or one no count can be
+// (negative, or too large to be a member count).
+func countOf(v *float64) *int {
+	if v == nil || !finite(*v) || *v < 0 || *v > 1e6 {
+		return nil
+	}
+	return iptr(int(*v))
+}
+
+// usedOf turns percent free into percent used.
+func usedOf(free *float64) *float64 {
+	if free == nil {
+		return nil
+	}
+	return fptr(100 - *free)
+}
+
+// ImageTag returns the tag of an image reference ("ghcr.io/x/y:2.1.0" ->
+// "2.1.0"), or "" when it has none (a digest, or no tag).
+func ImageTag(ref string) string {
+	i := strings.LastIndexByte(ref, ':')
+	if i < 0 || strings.Contains(ref[i:], "/") || strings.Contains(ref, "@") {
+		return ""
+	}
+	return ref[i+1:]
+}
+
+// envoyView sets Serving, ServingFrom and EnvoyView on the Scalar DL hosts:
+// per member from the Envoy /clusters pages read, else from the Envoy hosts'
+// membership counts (all members healthy on every reporting Envoy means this
+// one is too; anything else leaves Serving unknown).
+func envoyView(hosts []HostHealth, envoys []envoyObs) {
+	reporting, allHealthy := 0, true
+	for _, e := range hosts {
+		if e.Host.Role != inventory.RoleEnvoy || e.EnvoyHealthyMembers == nil || e.EnvoyTotalMembers == nil {
+			continue
+		}
+		reporting++
+		if *e.EnvoyTotalMembers == 0 || *e.EnvoyHealthyMembers < *e.EnvoyTotalMembers {
+			allHealthy = false
+		}
+	}
+	for i := range hosts {
+		h := &hosts[i]
+		if !h.Host.Role.IsScalarDL() {
+			continue
+		}
+		if len(envoys) > 0 && h.Host.PrivateIP != "" {
+			ok := true
+			for _, e := range envoys {
+				f := EnvoyFlag{Envoy: hosts[e.host].Host.Name}
+				for _, m := range e.members {
+					if m.IP == h.Host.PrivateIP {
+						f.Member, f.Flags = true, m.Flags
+						break
+					}
+				}
+				h.EnvoyView = append(h.EnvoyView, f)
+				ok = ok && f.Healthy()
+			}
+			h.Serving, h.ServingFrom = bptr(ok), ServingFromClusters
+			continue
+		}
+		if reporting > 0 && allHealthy {
+			h.Serving, h.ServingFrom = bptr(true), ServingFromCounts
+		}
+	}
+}
+
+// servingReasons explains a Scalar DL node that Envoy does not serve.
+func servingReasons(h *HostHealth) []string {
+	if h.Serving == nil || *h.Serving {
+		return nil
+	}
+	var notMember []string
+	var flags []string
+	byFlags := map[string][]string{}
+	for _, f := range h.EnvoyView {
+		short, _, _ := strings.Cut(f.Envoy, ".")
+		switch {
+		case !f.Member:
+			notMember = append(notMember, short)
+		case !f.Healthy():
+			if _, ok := byFlags[f.Flags]; !ok {
+				flags = append(flags, f.Flags)
+			}
+			byFlags[f.Flags] = append(byFlags[f.Flags], short)
+		}
+	}
+	var r []string
+	for _, fl := range flags {
+		r = append(r, fmt.Sprintf("gRPC health not SERVING: %s mark%s it %s (Envoy sends it no traffic)",
+			strings.Join(byFlags[fl], ", "), plural(len(byFlags[fl]) == 1), fl))
+	}
+	if len(notMember) > 0 {
+		r = append(r, fmt.Sprintf("not a member of Envoy's %s cluster on %s (no traffic from there)", EnvoyCluster, strings.Join(notMember, ", ")))
+	}
+	return r
+}
+
+func plural(one bool) string {
+	if one {
+		return "s"
+	}
+	return ""
 }

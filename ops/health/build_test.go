@@ -134,7 +134,7 @@ func TestJudgeRules(t *testing.T) {
 		}, "envoy-1", StateDegraded, "no scalar-service members"},
 		{"disk low", func(v map[string]model.Vector, _ map[string]bool) {
 			v[QDisk] = model.Vector{sample(9.5, "instance", "envoy-1."+domain+":9100", "mountpoint", "/")}
-		}, "envoy-1", StateDegraded, "/ has 9.5% free"},
+		}, "envoy-1", StateDegraded, "/ 90.5% used (InstanceDriveSpaceLow fires above 90% used)"},
 		{"critical alert only degrades", func(v map[string]model.Vector, _ map[string]bool) {
 			v[QAlerts] = model.Vector{sample(1, "__name__", "ALERTS", "alertname", "TdAgentDown", "severity", "critical", "instance", "envoy-1."+domain+":9100")}
 		}, "envoy-1", StateDegraded, "alert TdAgentDown firing (critical)"},

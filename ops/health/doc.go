@@ -22,11 +22,13 @@
 //
 // # State rules
 //
-// A host's State is decided in this order (the first that applies wins for
-// down and unknown; degraded collects every reason):
+// A host's State is the worst of everything known about it. It is decided in
+// this order (the first that applies wins for down and unknown; degraded
+// collects every reason, and every state carries its reasons):
 //
 //  1. unknown: no up{job="host"} series for the host (it is not scraped, or
-//     Prometheus has no data), or a query that one of the host's state rules
+//     Prometheus has no data, or the path to it, the bastion, failed: see
+//     TransportError), or a query that one of the host's state rules
 //     depends on failed. Fail closed: unknown is never healthy.
 //  2. down: up{job="host"} == 0 (the node exporter cannot be scraped, which is
 //     what the real InstanceDown alert fires on). Only this makes a host down.
@@ -37,13 +39,22 @@
 //     container (cassy, reaper, scalar, envoy) was last seen more than 15s ago,
 //     as the real *ContainerDown alerts and recording rules judge it, or has
 //     no container_last_seen series (cadvisor drops a stopped container);
+//     - a Scalar DL host that Envoy does not serve: an Envoy's admin /clusters
+//     lists it with health_flags other than "healthy" (its gRPC health check
+//     is not SERVING), or does not list it at all. Without /clusters, a node
+//     counts as serving only when every Envoy reports all members healthy;
+//     otherwise Serving stays unknown (and the cluster line says so);
 //     - an envoy host whose scalar-service cluster has fewer healthy members
 //     than members, or no members;
-//     - "/" or "/data" with less than 10% free;
+//     - a disk below the threshold of the deployment's own alert rule (see
+//     DiskRules: 10% free on / and /data, 25% free on Cassandra's /data);
 //     - any firing alert whose instance is the host. Critical alerts also only
 //     degrade: InstanceDown is already covered by up==0, and the other critical
 //     alerts (TdAgentDown, *ContainerDown) describe a service, not the machine.
 //  4. healthy otherwise.
+//
+// Every answer read (Prometheus, exporters, Envoy admin) is bounded in size
+// (ErrTooLarge) and in time; NaN and ±Inf samples are treated as no data.
 //
 // CPU, memory, load and the Cassandra exporter figures are shown but never
 // change the state.

@@ -25,6 +25,9 @@ type FallbackSource struct {
 func (f *FallbackSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	snap, err := f.Primary.Snapshot(ctx)
 	if err == nil || !errors.Is(err, ErrUnreachable) || f.Fallback == nil {
+		f.mu.Lock()
+		f.last = nil // Primary answered (or failed in a way that is not a fallback)
+		f.mu.Unlock()
 		return snap, err
 	}
 	f.mu.Lock()
@@ -39,7 +42,8 @@ func (f *FallbackSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return fs, ferr
 }
 
-// PrimaryError is the last error that made the source fall back, or nil.
+// PrimaryError is the error that made the last Snapshot fall back, or nil
+// when the last Snapshot came from Primary.
 func (f *FallbackSource) PrimaryError() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -268,6 +268,47 @@ func TestLabHealth(t *testing.T) {
 		})
 	})
 
+	t.Run("ScalarDLNotServing", func(t *testing.T) {
+		// Envoy's gRPC health check fails on scalardl-blue-2 (the image it runs
+		// never answers SERVING). Prometheus' Envoy metrics only count members;
+		// the per-member answer comes from every Envoy's admin /clusters,
+		// read through the bastion.
+		ps, err := health.NewPrometheusSource(e.inv, "http://monitor."+e.domain+":9090",
+			health.PrometheusOptions{Dial: e.ssh.DialContext, Timeout: 5 * time.Second, EnvoyAdmin: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := e.nodes.InjectFault(ctx, "scalardl-blue-2", sim.FaultBadTag, health.ImageTag(sim.DefaultScalarImg)); err != nil {
+			t.Fatal(err)
+		}
+		snap := waitSnapshot(t, ps, "scalardl-blue-2 degraded, not SERVING as Envoy sees it", func(s *health.Snapshot) bool {
+			h := state(s, "scalardl-blue-2")
+			return h.State == health.StateDegraded && h.Serving != nil && !*h.Serving
+		})
+		h := state(snap, "scalardl-blue-2")
+		if !strings.Contains(strings.Join(h.Reasons, "; "), "gRPC health not SERVING") || h.ServingFrom != health.ServingFromClusters {
+			t.Errorf("scalardl-blue-2: %q from %q", h.Reasons, h.ServingFrom)
+		}
+		if ok, _ := snap.ScalarDLServing(e.fqdn("scalardl-blue-2")); ok {
+			t.Error("the upgrade gate passes a node Envoy does not serve")
+		}
+		if b1 := state(snap, "scalardl-blue-1"); b1.State != health.StateHealthy || b1.Serving == nil || !*b1.Serving {
+			t.Errorf("scalardl-blue-1: %s %q serving %v", b1.State, b1.Reasons, b1.Serving)
+		}
+		if snap.Cluster.ScalarDLBlueServing != snap.Cluster.ScalarDLBlueTotal-1 {
+			t.Errorf("blue serving %d of %d", snap.Cluster.ScalarDLBlueServing, snap.Cluster.ScalarDLBlueTotal)
+		}
+		if err := e.nodes.ClearFault(ctx, "scalardl-blue-2", sim.FaultBadTag); err != nil {
+			t.Fatal(err)
+		}
+		waitSnapshot(t, ps, "scalardl-blue-2 serving again", func(s *health.Snapshot) bool {
+			h := state(s, "scalardl-blue-2")
+			return h.State == health.StateHealthy && h.Serving != nil && *h.Serving
+		})
+	})
+
 	t.Run("HostDown", func(t *testing.T) {
 		// One host's node exporter stops; another host dies (the simulator's
 		// node-down fault, which also takes its network link down).

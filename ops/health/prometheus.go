@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +52,7 @@ var snapshotQueries = []namedQuery{
 	{QScalarDLBlue, `job:active_scalardl_blue_nodes:count`},
 	{QScalarDLGreen, `job:active_scalardl_green_nodes:count`},
 	{QEnvoyActive, `job:active_envoy_nodes:count`},
+	{QSampleAge, `time() - timestamp(up{job="host"})`},
 }
 
 // QueryNames returns the names of the fixed query set, in the order they are listed.
@@ -93,7 +96,28 @@ type PrometheusOptions struct {
 	// Clock gives the evaluation time of the queries; default time.Now. Tests
 	// set it to evaluate over backfilled data.
 	Clock func() time.Time
+	// MaxResponseBytes bounds each Prometheus answer; a larger one fails that
+	// query with "response larger than N bytes". Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// EnvoyAdmin also reads every Envoy's admin /clusters page (through Dial,
+	// on EnvoyAdminPort, default 9001) on each refresh, for the per-member
+	// gRPC health of the Scalar DL nodes that Prometheus' Envoy metrics only
+	// count. Set it when Dial reaches the private network (the bastion).
+	EnvoyAdmin bool
+	// EnvoyAdminPort overrides Envoy's admin port (9001).
+	EnvoyAdminPort int
+	// StaleAfter is the age of a host's newest sample past which its figures
+	// are stale and the host unknown; default DefaultStaleAfter (4 scrapes at
+	// the real 15s interval). Negative turns the check off (backfilled tests).
+	StaleAfter time.Duration
 }
+
+// DefaultStaleAfter is PrometheusOptions.StaleAfter's default.
+const DefaultStaleAfter = time.Minute
+
+// DefaultMaxResponseBytes bounds one Prometheus answer: the fixed queries for
+// 1,000 hosts answer in well under 1 MB.
+const DefaultMaxResponseBytes = 32 << 20
 
 // PrometheusSource reads health from the deployment's Prometheus (v1 HTTP API).
 // Every Snapshot sends the same fixed set of PromQL queries (see QueryNames),
@@ -108,6 +132,10 @@ type PrometheusSource struct {
 	api     v1.API
 	timeout time.Duration
 	clock   func() time.Time
+
+	envoy     *http.Client // nil unless PrometheusOptions.EnvoyAdmin
+	envoyPort int
+	stale     time.Duration
 }
 
 // NewPrometheusSource returns a source querying the Prometheus at baseURL
@@ -142,6 +170,23 @@ func NewPrometheusSource(inv *inventory.Inventory, baseURL string, opts Promethe
 	s := &PrometheusSource{inv: inv, index: newHostIndex(hosts), url: baseURL, api: v1.NewAPI(c), timeout: opts.Timeout, clock: opts.Clock}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
+	}
+	s.stale = opts.StaleAfter
+	if s.stale == 0 {
+		s.stale = DefaultStaleAfter
+	}
+	if opts.EnvoyAdmin {
+		dial := opts.Dial
+		if dial == nil {
+			d := &net.Dialer{Timeout: 10 * time.Second}
+			dial = d.DialContext
+		}
+		// Its own transport: Prometheus' credentials must not go to Envoy.
+		s.envoy = &http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 2}, Timeout: s.timeout}
+		s.envoyPort = opts.EnvoyAdminPort
+		if s.envoyPort <= 0 {
+			s.envoyPort = DefaultPorts.EnvoyAdmin
+		}
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -184,7 +229,11 @@ func newTransport(opts PrometheusOptions) (http.RoundTripper, error) {
 	if opts.BasicAuthUser != "" && opts.BearerToken != "" {
 		return nil, errors.New("give either basic auth or a bearer token for Prometheus, not both")
 	}
-	return &authTransport{next: tr, user: opts.BasicAuthUser, password: opts.BasicAuthPassword, token: opts.BearerToken}, nil
+	limit := opts.MaxResponseBytes
+	if limit <= 0 {
+		limit = DefaultMaxResponseBytes
+	}
+	return &authTransport{next: &limitTransport{next: tr, limit: limit}, user: opts.BasicAuthUser, password: opts.BasicAuthPassword, token: opts.BearerToken}, nil
 }
 
 // dialAsOpError marks every dial failure as a *net.OpError, so that a
@@ -264,7 +313,13 @@ func describe(err error, timeout time.Duration) string {
 	var hs *httpStatusError
 	var ae *v1.Error
 	var ne net.Error
+	var le *limitError
+	var te *TransportError
 	switch {
+	case errors.As(err, &te):
+		return te.Error()
+	case errors.As(err, &le):
+		return le.Error()
 	case errors.As(err, &hs) && errors.Is(err, ErrUnauthorized):
 		return fmt.Sprintf("Prometheus answered HTTP %d: check --prom-user/--prom-password-file or --prom-bearer-file", hs.code)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -352,9 +407,10 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 			}
 		}()
 	}
+	envoys, envoyErrs := s.envoyPages(ctx)
 	wg.Wait()
 
-	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}, index: s.index}
+	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}, index: s.index, envoys: envoys, staleAfter: s.stale}
 	var errs []error
 	for i, q := range snapshotQueries {
 		a := answers[i]
@@ -366,6 +422,7 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		}
 		obs.vectors[q.name] = a.vec
 	}
+	obs.errors = append(obs.errors, envoyErrs...)
 	snap := build(s.inv, at, "prometheus "+s.url, obs)
 	snap.Queries = len(snapshotQueries)
 	snap.Took = time.Since(start)
@@ -375,9 +432,57 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return snap, nil
 }
 
+// envoyPages reads every Envoy's /clusters concurrently (when EnvoyAdmin is
+// set), bounded by ctx. A failed page is an error entry; the Scalar DL nodes
+// are then judged by the pages that answered, or by the membership counts.
+func (s *PrometheusSource) envoyPages(ctx context.Context) ([]envoyObs, []QueryError) {
+	if s.envoy == nil || s.inv == nil {
+		return nil, nil
+	}
+	type page struct {
+		obs envoyObs
+		url string
+		err error
+	}
+	var pages []*page
+	var wg sync.WaitGroup
+	for i, h := range s.inv.Hosts {
+		if h.Role != inventory.RoleEnvoy {
+			continue
+		}
+		p := &page{obs: envoyObs{host: i}, url: "http://" + net.JoinHostPort(h.Name, strconv.Itoa(s.envoyPort)) + "/clusters"}
+		pages = append(pages, p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := getBounded(ctx, s.envoy, p.url, maxEnvoyClustersBytes)
+			if err == nil {
+				p.obs.members, err = ParseEnvoyClusters(bytes.NewReader(b), EnvoyCluster)
+			}
+			p.err = err
+		}()
+	}
+	wg.Wait()
+	var obs []envoyObs
+	var errs []QueryError
+	for _, p := range pages {
+		if p.err != nil {
+			errs = append(errs, QueryError{Query: "envoy /clusters", Target: p.url, Message: describe(p.err, s.timeout), Err: p.err})
+			continue
+		}
+		obs = append(obs, p.obs)
+	}
+	return obs, errs
+}
+
 // totalFailure explains why no query got an answer.
 func (s *PrometheusSource) totalFailure(ctx context.Context, errs []error) error {
 	first := errs[0]
+	for _, e := range errs {
+		if te := transportError(e); te != nil {
+			return fmt.Errorf("prometheus at %s: %w (no host was observed; every host is unknown)", s.url, te)
+		}
+	}
 	for _, e := range errs {
 		if errors.Is(e, ErrUnauthorized) {
 			return fmt.Errorf("prometheus at %s: %w: %s", s.url, ErrUnauthorized, describe(e, s.timeout))
@@ -425,6 +530,9 @@ type History struct {
 	Queries int `json:"queries"`
 	// Errors has one entry per failed range query.
 	Errors []QueryError `json:"errors,omitempty"`
+	// Scraped is true for the scrape source's own history: the samples it
+	// took since it started (Start), at its refreshes, not Prometheus'.
+	Scraped bool `json:"scraped,omitempty"`
 }
 
 var historyQueries = []namedQuery{

@@ -61,8 +61,8 @@ func TestPrometheusBackfilled(t *testing.T) {
 	for _, e := range snap.Errors {
 		t.Errorf("unexpected query error: %v", e)
 	}
-	if snap.Queries != len(snapshotQueries) || snap.Queries != 15 {
-		t.Errorf("Queries = %d, want 15", snap.Queries)
+	if snap.Queries != len(snapshotQueries) || snap.Queries != 16 {
+		t.Errorf("Queries = %d, want 16", snap.Queries)
 	}
 	if !snap.At.Equal(evalTime) {
 		t.Errorf("At = %v, want %v", snap.At, evalTime)
@@ -79,7 +79,7 @@ func TestPrometheusBackfilled(t *testing.T) {
 		"cassy-1":         {StateHealthy, ""},
 		"reaper-1":        {StateDegraded, "container reaper last seen 1m0s ago"},
 		"scalardl-blue-1": {StateHealthy, ""},
-		"scalardl-blue-2": {StateDegraded, "/ has 5.0% free"},
+		"scalardl-blue-2": {StateDegraded, "/ 95.0% used (InstanceDriveSpaceLow"},
 		"envoy-1":         {StateDegraded, "envoy: 1/2 scalar-service members healthy"},
 		"monitor-1":       {StateHealthy, ""},
 	}
@@ -136,8 +136,8 @@ func TestPrometheusBackfilled(t *testing.T) {
 			t.Errorf("unexpected unmatched series %+v", u)
 		}
 	}
-	if ghost != 5 { // up, cpu, memory, disk (/), load1
-		t.Errorf("unmatched ghost series = %d, want 5: %+v", ghost, snap.Unmatched)
+	if ghost != 6 { // up, cpu, memory, disk (/), load1, sample_age
+		t.Errorf("unmatched ghost series = %d, want 6: %+v", ghost, snap.Unmatched)
 	}
 
 	// Firing alerts only: the pending EnvoyClusterDown is not listed.

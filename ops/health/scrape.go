@@ -1,9 +1,10 @@
 package health
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -58,6 +59,18 @@ type ScrapeOptions struct {
 	Timeout time.Duration
 	// Clock gives the snapshot time and the reference for container ages; default time.Now.
 	Clock func() time.Time
+	// MaxResponseBytes bounds each exporter's answer; a larger one fails that
+	// target with "response larger than N bytes". Default 64 MiB (cadvisor on
+	// a busy host answers a few MB).
+	MaxResponseBytes int64
+	// HistorySamples is how many refreshes of figures the source keeps in
+	// memory for History (per host and series); default
+	// DefaultHistorySamples, negative keeps none.
+	HistorySamples int
+	// Via names the path to the exporters for messages, e.g. "bastion
+	// 203.0.113.7:22"; when no target answers at all and they timed out, the
+	// hosts are unknown and the error says "cannot reach the <Via>".
+	Via string
 }
 
 // ScrapeSource is the fallback for when Prometheus is down: it scrapes the
@@ -79,9 +92,13 @@ type ScrapeSource struct {
 	ports  Ports
 	conc   int
 	clock  func() time.Time
+	via    string
+	limit  int64
 
 	mu      sync.Mutex
 	prevCPU map[string]cpuCounters // by host Name
+
+	hist *scrapeHistory // nil when HistorySamples < 0
 }
 
 type cpuCounters struct{ idle, total float64 }
@@ -103,7 +120,21 @@ func NewScrapeSource(inv *inventory.Inventory, opts ScrapeOptions) *ScrapeSource
 		ports:   opts.Ports.withDefaults(),
 		conc:    opts.Concurrency,
 		clock:   opts.Clock,
+		via:     opts.Via,
+		limit:   opts.MaxResponseBytes,
 		prevCPU: map[string]cpuCounters{},
+	}
+	if s.limit <= 0 {
+		s.limit = maxScrapeBytes
+	}
+	if n := opts.HistorySamples; n >= 0 {
+		if n == 0 {
+			n = DefaultHistorySamples
+		}
+		s.hist = &scrapeHistory{size: n, cpu: map[string]*ring{}, cluster: map[string]*ring{}}
+	}
+	if s.via == "" {
+		s.via = "exporters"
 	}
 	if s.conc <= 0 {
 		s.conc = 16
@@ -126,10 +157,14 @@ func isDockerRole(r inventory.Role) bool {
 
 type scrapeTarget struct {
 	host inventory.Host
-	job  string // host, cadvisor, cassandra, envoy
+	job  string // host, cadvisor, cassandra, envoy, envoy-clusters
 	port int
 	path string
 }
+
+// jobEnvoyClusters reads Envoy's admin /clusters page: per-member health_flags,
+// which the /stats/prometheus counts do not name.
+const jobEnvoyClusters = "envoy-clusters"
 
 func (t scrapeTarget) instance() string {
 	return net.JoinHostPort(t.host.Name, strconv.Itoa(t.port))
@@ -150,6 +185,7 @@ func (s *ScrapeSource) targets() []scrapeTarget {
 		}
 		if h.Role == inventory.RoleEnvoy {
 			out = append(out, scrapeTarget{h, "envoy", s.ports.EnvoyAdmin, "/stats/prometheus"})
+			out = append(out, scrapeTarget{h, jobEnvoyClusters, s.ports.EnvoyAdmin, "/clusters"})
 		}
 	}
 	return out
@@ -163,8 +199,9 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	at := s.clock()
 	targets := s.targets()
 	type result struct {
-		mfs map[string]*dto.MetricFamily
-		err error
+		mfs     map[string]*dto.MetricFamily
+		members []EnvoyMember
+		err     error
 	}
 	results := make([]result, len(targets))
 	sem := make(chan struct{}, s.conc)
@@ -180,6 +217,10 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 				return
 			}
 			defer func() { <-sem }()
+			if t.job == jobEnvoyClusters {
+				results[i].members, results[i].err = s.envoyClusters(ctx, t)
+				return
+			}
 			results[i].mfs, results[i].err = s.scrape(ctx, t)
 		}()
 	}
@@ -188,7 +229,34 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, fmt.Errorf("scrape exporters: %w", err)
 	}
 
+	// A path that hangs (a silent bastion) fails every target by timeout, and
+	// the timeout may fire before the path's own error: when nothing answered
+	// and nothing was refused behind the path, nothing was observed.
+	if len(targets) > 0 && s.via != "" {
+		allSilent := true
+		for _, r := range results {
+			if r.err == nil || (transportError(r.err) == nil && !isTimeout(r.err)) {
+				allSilent = false
+				break
+			}
+		}
+		if allSilent {
+			for i := range results {
+				if transportError(results[i].err) == nil {
+					results[i].err = &TransportError{Via: s.via, Err: fmt.Errorf("no target answered within %s: %w", s.client.Timeout, results[i].err)}
+				}
+			}
+		}
+	}
+
 	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}}
+	transportFailed := 0
+	hostIdx := map[string]int{}
+	if s.inv != nil {
+		for i, h := range s.inv.Hosts {
+			hostIdx[h.Name] = i
+		}
+	}
 	add := func(q string, m model.Metric, v float64) {
 		obs.vectors[q] = append(obs.vectors[q], &model.Sample{Metric: m, Value: model.SampleValue(v)})
 	}
@@ -197,12 +265,22 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		inst := model.LabelValue(t.instance())
 		if r.err != nil {
 			obs.errors = append(obs.errors, QueryError{Query: "scrape " + t.job, Target: t.url(), Message: describe(r.err, s.client.Timeout), Err: r.err})
+			if te := transportError(r.err); te != nil {
+				// Not observed at all: the host stays unknown, never down.
+				transportFailed++
+				if obs.unobserved == nil {
+					obs.unobserved = te
+				}
+				continue
+			}
 			if t.job == "host" {
 				add(QUp, model.Metric{model.InstanceLabel: inst, model.JobLabel: "host"}, 0)
 			}
 			continue
 		}
 		switch t.job {
+		case jobEnvoyClusters:
+			obs.envoys = append(obs.envoys, envoyObs{host: hostIdx[t.host.Name], members: r.members})
 		case "host":
 			add(QUp, model.Metric{model.InstanceLabel: inst, model.JobLabel: "host"}, 1)
 			s.fromNodeExporter(t, r.mfs, add)
@@ -240,7 +318,31 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	snap := build(s.inv, at, "scrape", obs)
 	snap.Queries = len(targets)
 	snap.Took = time.Since(start)
+	if s.hist != nil && transportFailed < len(targets) {
+		s.hist.record(snap)
+	}
+	if transportFailed > 0 && transportFailed == len(targets) {
+		return snap, fmt.Errorf("%w (no host was observed; every host is unknown)", obs.unobserved)
+	}
 	return snap, nil
+}
+
+// History returns the figures this source scraped since it started, oldest
+// first, at most HistorySamples refreshes per series: CPU per host (from the
+// second refresh on) and the Cassandra and Scalar DL counts. Nil when the
+// source keeps no history. It is what the console draws while Prometheus is
+// down, labelled as scraped since start.
+func (s *ScrapeSource) History() *History {
+	if s.hist == nil {
+		return nil
+	}
+	return s.hist.history()
+}
+
+// isTimeout reports whether err is a timeout (of the client or of a dial).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func (t scrapeTarget) url() string { return "http://" + t.instance() + t.path }
@@ -334,6 +436,22 @@ func value(m *dto.Metric) float64 {
 // maxScrapeBytes bounds one exporter's answer (cadvisor on a busy host is a few MB).
 const maxScrapeBytes = 64 << 20
 
+// maxEnvoyClustersBytes bounds Envoy's /clusters page (about 1 KB per member).
+const maxEnvoyClustersBytes = 4 << 20
+
+// envoyClusters reads the scalar-service members from Envoy's admin /clusters.
+func (s *ScrapeSource) envoyClusters(ctx context.Context, t scrapeTarget) ([]EnvoyMember, error) {
+	b, err := getBounded(ctx, s.client, t.url(), min(s.limit, maxEnvoyClustersBytes))
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseEnvoyClusters(bytes.NewReader(b), EnvoyCluster)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.url(), err)
+	}
+	return m, nil
+}
+
 func (s *ScrapeSource) scrape(ctx context.Context, t scrapeTarget) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url(), nil)
 	if err != nil {
@@ -349,8 +467,15 @@ func (s *ScrapeSource) scrape(ctx context.Context, t scrapeTarget) (map[string]*
 		return nil, &httpStatusError{code: resp.StatusCode, url: t.url()}
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(io.LimitReader(resp.Body, maxScrapeBytes))
+	if resp.ContentLength > s.limit {
+		return nil, &limitError{limit: s.limit, what: t.url()}
+	}
+	body := newLimitedBody(resp.Body, s.limit, t.url())
+	mfs, err := p.TextToMetricFamilies(body)
 	if err != nil {
+		if body.left <= 0 { // the parser may not pass the reader's error on
+			return nil, &limitError{limit: s.limit, what: t.url()}
+		}
 		return nil, fmt.Errorf("parse metrics from %s: %w", t.url(), err)
 	}
 	return mfs, nil

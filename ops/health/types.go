@@ -2,9 +2,13 @@ package health
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 
 	"scalar-tui/inventory"
 )
@@ -59,9 +63,46 @@ func (s *State) UnmarshalText(b []byte) error {
 // to count as running: the same 15 s the real alert and recording rules use.
 const ContainerFreshFor = 15 * time.Second
 
-// DiskFreeMinPercent is the free-space percentage below which a host is degraded
-// (the real InstanceDriveSpaceLow alert uses the same 10%).
+// DiskFreeMinPercent is the free-space percentage below which any host's "/"
+// or "/data" degrades it: the real InstanceDriveSpaceLow alert's 10%. Cassandra's
+// /data has a stricter rule (see DiskRules).
 const DiskFreeMinPercent = 10.0
+
+// DiskRule is one of the deployment's own disk alert rules: Alert fires when
+// Mount on a host of Role ("" for every role) has less than MinFreePercent free.
+type DiskRule struct {
+	Alert          string
+	Role           inventory.Role
+	Mount          string
+	MinFreePercent float64
+}
+
+// DiskRules are the thresholds of scalar-terraform's disk alerts
+// (general_alert.rules.yml.j2 and cassandra_alert.rules.yml.j2; the lab copies
+// in rules/ are checked against this table by a test). A host is degraded as
+// soon as one of them would fire, without waiting for the rule's `for:`.
+var DiskRules = []DiskRule{
+	{Alert: "InstanceDriveSpaceLow", Mount: "/", MinFreePercent: DiskFreeMinPercent},
+	{Alert: "InstanceDriveSpaceLow", Mount: "/data", MinFreePercent: DiskFreeMinPercent},
+	{Alert: "CassandraDriveSpaceLow", Role: inventory.RoleCassandra, Mount: "/data", MinFreePercent: 25},
+}
+
+// DiskRuleFor returns the strictest rule for mount on a host of role (the one
+// with the highest MinFreePercent), and false when no rule covers the mount.
+// Workflows' free-space preflights use it so they agree with the alerts.
+func DiskRuleFor(role inventory.Role, mount string) (DiskRule, bool) {
+	var best DiskRule
+	found := false
+	for _, r := range DiskRules {
+		if r.Mount != mount || (r.Role != "" && r.Role != role) {
+			continue
+		}
+		if !found || r.MinFreePercent > best.MinFreePercent {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
 
 // HostHealth is what is known about one inventory host. Pointer fields are nil
 // when there was no data, which is different from zero.
@@ -75,12 +116,21 @@ type HostHealth struct {
 
 	// Up is up{job="host"}: whether the node exporter could be scraped.
 	Up *bool `json:"up,omitempty"`
+	// SampleAge is how old the newest up{job="host"} sample is (Prometheus
+	// source): past PrometheusOptions.StaleAfter the host is unknown, since
+	// its figures are that old. In JSON it is in nanoseconds.
+	SampleAge *time.Duration `json:"sample_age,omitempty"`
 	// CPU and Mem are percent used. CPU is 100 - idle%, averaged over CPUs, over 1m.
 	CPU *float64 `json:"cpu_percent,omitempty"`
 	Mem *float64 `json:"mem_percent,omitempty"`
-	// DiskRoot and DiskData are percent FREE on "/" and "/data".
+	// DiskRoot and DiskData are percent FREE on "/" and "/data" (kept for
+	// compatibility; everything the operator reads shows DiskRootUsed and
+	// DiskDataUsed, percent USED, the one word for disk).
 	DiskRoot *float64 `json:"disk_root_free_percent,omitempty"`
 	DiskData *float64 `json:"disk_data_free_percent,omitempty"`
+	// DiskRootUsed and DiskDataUsed are percent USED on "/" and "/data".
+	DiskRootUsed *float64 `json:"disk_root_used_percent,omitempty"`
+	DiskDataUsed *float64 `json:"disk_data_used_percent,omitempty"`
 	// Load1 is node_load1, the 1-minute load average.
 	Load1 *float64 `json:"load1,omitempty"`
 
@@ -104,6 +154,23 @@ type HostHealth struct {
 	// ContainerFresh is ContainerAge <= ContainerFreshFor; false (not nil) when the
 	// host should run a container and cadvisor has no series for it.
 	ContainerFresh *bool `json:"container_fresh,omitempty"`
+	// RunningImageTag is the tag of ContainerImage (Scalar DL hosts), and
+	// ImageDrift is true when it differs from the tag Terraform state records
+	// (Host.ImageTag): after an in-place upgrade, a routine apply would put the
+	// recorded tag back.
+	RunningImageTag string `json:"running_image_tag,omitempty"`
+	ImageDrift      bool   `json:"image_drift,omitempty"`
+
+	// Serving is a Scalar DL node's gRPC health as Envoy sees it: true when
+	// every Envoy that answered marks it healthy, false when one marks it
+	// failed or it is no member; nil when nothing says. ServingFrom says how it
+	// was learnt: "envoy /clusters" (per member) or "envoy membership counts"
+	// (every Envoy reports all members healthy, so this one is too).
+	Serving     *bool  `json:"serving,omitempty"`
+	ServingFrom string `json:"serving_from,omitempty"`
+	// EnvoyView is, per Envoy whose admin /clusters answered, what it says of
+	// this Scalar DL node.
+	EnvoyView []EnvoyFlag `json:"envoy_view,omitempty"`
 
 	// EnvoyHealthyMembers and EnvoyTotalMembers are the scalar-service cluster's
 	// membership as this Envoy sees it (envoy hosts only).
@@ -134,6 +201,12 @@ type Cluster struct {
 	EnvoyTotal         int `json:"envoy_total"`
 	// CountsFrom is "recording rules", "container_last_seen" or "mixed".
 	CountsFrom string `json:"counts_from"`
+	// ScalarDLBlueServing and ScalarDLGreenServing count hosts whose Serving
+	// is true; the *ServingUnknown fields count hosts whose Serving is nil.
+	ScalarDLBlueServing         int `json:"scalardl_blue_serving"`
+	ScalarDLGreenServing        int `json:"scalardl_green_serving"`
+	ScalarDLBlueServingUnknown  int `json:"scalardl_blue_serving_unknown,omitempty"`
+	ScalarDLGreenServingUnknown int `json:"scalardl_green_serving_unknown,omitempty"`
 	// Healthy counts healthy hosts.
 	Healthy int `json:"healthy"`
 	// Degraded counts degraded hosts.
@@ -166,6 +239,50 @@ type Series struct {
 	Labels map[string]string `json:"labels"`
 	// Value is the sample's value at the evaluation time.
 	Value float64 `json:"value"`
+}
+
+// MarshalJSON writes Value as a number, or as Prometheus writes them in its
+// own API ("NaN", "+Inf", "-Inf") when it is not finite: encoding/json
+// refuses non-finite numbers, and one odd series must not fail `health --json`.
+func (s Series) MarshalJSON() ([]byte, error) {
+	type plain Series
+	if finite(s.Value) {
+		return json.Marshal(plain(s))
+	}
+	return json.Marshal(struct {
+		Query  string            `json:"query"`
+		Labels map[string]string `json:"labels"`
+		Value  string            `json:"value"`
+	}{s.Query, s.Labels, model.SampleValue(s.Value).String()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Series) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Query  string            `json:"query"`
+		Labels map[string]string `json:"labels"`
+		Value  json.RawMessage   `json:"value"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	s.Query, s.Labels, s.Value = raw.Query, raw.Labels, 0
+	if len(raw.Value) == 0 || string(raw.Value) == "null" {
+		return nil
+	}
+	if raw.Value[0] == '"' {
+		var str string
+		if err := json.Unmarshal(raw.Value, &str); err != nil {
+			return err
+		}
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return fmt.Errorf("series value %q: %w", str, err)
+		}
+		s.Value = v
+		return nil
+	}
+	return json.Unmarshal(raw.Value, &s.Value)
 }
 
 // QueryError says why one query (or, for the scrape source, one target) gave
@@ -262,15 +379,13 @@ func (s *Snapshot) AllCassandraActive() (bool, string) {
 	return true, ""
 }
 
-// ScalarDLServing reports whether the named Scalar DL host can take traffic, as
-// far as Prometheus can tell: the node is up, its scalar container was seen by
-// cadvisor within ContainerFreshFor, and every Envoy reports all scalar-service
-// members healthy (with at least one Envoy reporting).
-//
-// Envoy's metrics only count members; they do not name them. So this cannot tell
-// that this particular node is in Envoy's healthy set, only that no member is
-// ejected. A workflow that needs the per-member answer must read Envoy's admin
-// /clusters (scalar-service::<ip>:50051::health_flags::healthy) over SSH.
+// ScalarDLServing reports whether the named Scalar DL host can take traffic:
+// the node is up, its scalar container was seen by cadvisor within
+// ContainerFreshFor, and Envoy serves it. When the snapshot read Envoy's admin
+// /clusters (scalar-service::<ip>:50051::health_flags::healthy), that per-member
+// answer decides; otherwise every Envoy must report all scalar-service members
+// healthy (with at least one Envoy reporting), since the metrics only count
+// members and do not name them.
 func (s *Snapshot) ScalarDLServing(name string) (bool, string) {
 	h, ok := s.Host(name)
 	if !ok {
@@ -282,11 +397,17 @@ func (s *Snapshot) ScalarDLServing(name string) (bool, string) {
 	if h.Up == nil || !*h.Up {
 		return false, fmt.Sprintf("%s: node exporter not up", h.Host.Name)
 	}
+	if h.Serving != nil && !*h.Serving {
+		return false, fmt.Sprintf("%s: not SERVING as Envoy sees it (%s)", h.Host.Name, reasonText(h.Reasons))
+	}
 	if h.ContainerFresh == nil || !*h.ContainerFresh {
 		if h.ContainerAge != nil {
 			return false, fmt.Sprintf("%s: scalar container last seen %s ago", h.Host.Name, h.ContainerAge.Round(time.Second))
 		}
 		return false, fmt.Sprintf("%s: no container_last_seen for the scalar container", h.Host.Name)
+	}
+	if h.Serving != nil && h.ServingFrom == ServingFromClusters {
+		return true, ""
 	}
 	envoys := 0
 	for _, e := range s.Hosts {

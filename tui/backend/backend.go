@@ -273,13 +273,21 @@ func (b *Backend) History(ctx context.Context, host string) (vm.HostHistory, err
 		b.mu.Unlock()
 	}
 	var prom *health.PrometheusSource
+	var scraped *health.ScrapeSource
 	switch s := src.(type) {
 	case *health.PrometheusSource:
 		prom = s
+	case *health.ScrapeSource:
+		scraped = s
 	case *health.FallbackSource:
 		if p, ok := s.Primary.(*health.PrometheusSource); ok && s.PrimaryError() == nil {
 			prom = p
+		} else if f, ok := s.Fallback.(*health.ScrapeSource); ok {
+			scraped = f
 		}
+	}
+	if prom == nil && scraped != nil {
+		return scrapedHistory(scraped.History(), host)
 	}
 	if prom == nil {
 		return vm.HostHistory{}, errors.New("no history: Prometheus is not reachable (the exporters keep no history)")
@@ -289,6 +297,26 @@ func (b *Backend) History(ctx context.Context, host string) (vm.HostHistory, err
 		return vm.HostHistory{}, err
 	}
 	out := vm.HostHistory{Window: historyWindow, Cluster: map[string][]float64{}}
+	out.CPU = values(h.CPU[host])
+	if len(h.CassandraActive) > 0 {
+		out.Cluster["Cassandra active"] = values(h.CassandraActive)
+	}
+	if len(h.ScalarDLBlue) > 0 {
+		out.Cluster["Scalar DL blue"] = values(h.ScalarDLBlue)
+	}
+	if len(h.ScalarDLGreen) > 0 {
+		out.Cluster["Scalar DL green"] = values(h.ScalarDLGreen)
+	}
+	return out, nil
+}
+
+// scrapedHistory turns the scrape source's own samples into the host's
+// history, labelled so that nobody takes it for Prometheus' 15 minutes.
+func scrapedHistory(h *health.History, host string) (vm.HostHistory, error) {
+	if h == nil || h.End.IsZero() {
+		return vm.HostHistory{}, errors.New("no history yet: Prometheus is not reachable; the console keeps what it scrapes from now on")
+	}
+	out := vm.HostHistory{Window: h.End.Sub(h.Start), Label: "since start, scraped", Cluster: map[string][]float64{}}
 	out.CPU = values(h.CPU[host])
 	if len(h.CassandraActive) > 0 {
 		out.Cluster["Cassandra active"] = values(h.CassandraActive)

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"scalar-tui/inventory"
@@ -38,14 +37,23 @@ func HealthView(s *health.Snapshot) vm.HealthView {
 			Reasons:  h.Reasons,
 			CPU:      h.CPU,
 			Mem:      h.Mem,
-			DiskRoot: usedOf(h.DiskRoot),
-			DiskData: usedOf(h.DiskData),
+			DiskRoot: h.DiskRootUsed,
+			DiskData: h.DiskDataUsed,
 			Load1:    h.Load1,
+
+			SampleAge: h.SampleAge,
+		}
+		if row.DiskRoot == nil && h.DiskRoot != nil {
+			row.DiskRoot = usedOf(h.DiskRoot)
+		}
+		if row.DiskData == nil && h.DiskData != nil {
+			row.DiskData = usedOf(h.DiskData)
 		}
 		row.Service, row.ServiceState = service(h)
-		if h.Host.Role.IsScalarDL() && h.ContainerImage != "" {
-			if i := strings.LastIndexByte(h.ContainerImage, ':'); i >= 0 && !strings.Contains(h.ContainerImage[i:], "/") {
-				row.ImageTag = h.ContainerImage[i+1:]
+		if h.Host.Role.IsScalarDL() {
+			row.ImageTag = h.RunningImageTag
+			if row.ImageTag == "" {
+				row.ImageTag = health.ImageTag(h.ContainerImage)
 			}
 		}
 		for _, a := range h.Alerts {
@@ -58,10 +66,10 @@ func HealthView(s *health.Snapshot) vm.HealthView {
 		v.Cluster = append(v.Cluster, countLine("Cassandra", c.CassandraActive, c.CassandraTotal, "active"))
 	}
 	if c.ScalarDLBlueTotal > 0 {
-		v.Cluster = append(v.Cluster, countLine("Scalar DL blue", c.ScalarDLBlueActive, c.ScalarDLBlueTotal, "serving"))
+		v.Cluster = append(v.Cluster, servingLine("Scalar DL blue", c.ScalarDLBlueServing, c.ScalarDLBlueServingUnknown, c.ScalarDLBlueActive, c.ScalarDLBlueTotal))
 	}
 	if c.ScalarDLGreenTotal > 0 {
-		v.Cluster = append(v.Cluster, countLine("Scalar DL green", c.ScalarDLGreenActive, c.ScalarDLGreenTotal, "serving"))
+		v.Cluster = append(v.Cluster, servingLine("Scalar DL green", c.ScalarDLGreenServing, c.ScalarDLGreenServingUnknown, c.ScalarDLGreenActive, c.ScalarDLGreenTotal))
 	}
 	if c.EnvoyTotal > 0 {
 		v.Cluster = append(v.Cluster, countLine("Envoy", c.EnvoyActive, c.EnvoyTotal, "running"))
@@ -72,7 +80,37 @@ func HealthView(s *health.Snapshot) vm.HealthView {
 	for _, e := range s.Errors {
 		v.Errors = append(v.Errors, e.Error())
 	}
+	// The header's state comes from the same states as the rows and the
+	// cluster lines: one degraded host makes it degraded.
+	states := make([]vm.State, 0, len(v.Hosts)+len(v.Cluster))
+	for _, r := range v.Hosts {
+		states = append(states, r.State)
+	}
+	for _, l := range v.Cluster {
+		states = append(states, l.State)
+	}
+	v.State = vm.Worst(states...)
 	return v
+}
+
+// servingLine summarises a Scalar DL colour by what Envoy serves; the
+// containers running (the recording rule's count) come after, so a node that
+// runs but does not serve shows as "2/3 serving, 3 running".
+func servingLine(name string, serving, unknown, running, total int) vm.ClusterLine {
+	l := countLine(name, serving, total, "serving")
+	if unknown > 0 {
+		l.Summary = fmt.Sprintf("%d/%d serving, %d unknown", serving, total, unknown)
+		if serving+unknown == total && l.State != vm.StateDown {
+			l.State = vm.StateUnknown
+		}
+		if serving == 0 && unknown == total {
+			l.State = vm.StateUnknown
+		}
+	}
+	if running != serving {
+		l.Summary += fmt.Sprintf(", %d running", running)
+	}
+	return l
 }
 
 // usedOf turns health's percent-free into the console's percent-used.
@@ -106,6 +144,13 @@ func service(h health.HostHealth) (string, vm.State) {
 			return "cassandra active", vm.StateHealthy
 		}
 		return "cassandra inactive", vm.StateDegraded
+	case h.Host.Role.IsScalarDL() && h.Serving != nil && h.ContainerFresh != nil && *h.ContainerFresh:
+		if *h.Serving {
+			return "scalar serving", vm.StateHealthy
+		}
+		return "scalar NOT SERVING", vm.StateDegraded
+	case h.Host.Role.IsScalarDL() && h.ContainerFresh != nil && *h.ContainerFresh:
+		return "scalar up, serving ?", vm.StateUnknown
 	case h.ContainerService != "":
 		name := h.ContainerService
 		if h.Host.Role == inventory.RoleEnvoy && h.EnvoyHealthyMembers != nil && h.EnvoyTotalMembers != nil {

@@ -6,6 +6,7 @@ package render
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -28,11 +29,30 @@ const marker = 2
 
 // HostColumns lays the host table out for width cells. The service column
 // takes what is left; the IP, then the tag column are dropped when narrow.
-func HostColumns(width int) []Column {
+func HostColumns(width int) []Column { return HostColumnsTag(width, 0) }
+
+// TagWidth returns the tag column width the rows need: 10, or wider for a
+// "2.2.0 ≠ state 2.1.0" cell (at most 28).
+func TagWidth(rows []vm.HostRow) int {
+	w := 10
+	for _, r := range rows {
+		if r.Host.Role.IsScalarDL() && r.Drift() {
+			w = max(w, min(ansi.StringWidth(r.TagText()), 28))
+		}
+	}
+	return w
+}
+
+// HostColumnsTag is HostColumns with the tag column tagWidth cells wide
+// (TagWidth; 0 means 10). The disk column is percent used, like CPU and MEM.
+func HostColumnsTag(width, tagWidth int) []Column {
+	if tagWidth <= 0 {
+		tagWidth = 10
+	}
 	cols := []Column{
 		{"name", "NAME", 18}, {"ip", "IP", 15}, {"state", "STATE", 10},
 		{"cpu", "CPU", 4}, {"mem", "MEM", 4}, {"disk", "DISK", 4},
-		{"service", "SERVICE", 0}, {"tag", "TAG", 10},
+		{"service", "SERVICE", 0}, {"tag", "TAG", tagWidth},
 	}
 	const minService = 12
 	fixed := func(cs []Column) int {
@@ -148,7 +168,7 @@ func hostCell(r vm.HostRow, key string) string {
 		return r.Service
 	case "tag":
 		if r.Host.Role.IsScalarDL() {
-			return r.Tag()
+			return r.TagText()
 		}
 		return ""
 	}
@@ -188,22 +208,28 @@ func Glyph(s vm.State) string {
 	return "?"
 }
 
-// Percent formats a percentage as "42%", or "-" when unmeasured.
+// Percent formats a percentage as "42%", "-" when unmeasured, or "?" when
+// the figure is not a number (NaN, ±Inf): never an overflowed integer.
 func Percent(p *float64) string {
 	if p == nil {
 		return "-"
 	}
 	v := *p
-	if v < 0 {
-		v = 0
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "?"
 	}
+	v = min(max(v, 0), 999)
 	return strconv.Itoa(int(v+0.5)) + "%"
 }
 
-// Float formats an optional figure with one decimal, or "-".
+// Float formats an optional figure with one decimal, "-" when unmeasured, or
+// "?" when it is not a number.
 func Float(p *float64) string {
 	if p == nil {
 		return "-"
+	}
+	if math.IsNaN(*p) || math.IsInf(*p, 0) {
+		return "?"
 	}
 	return strconv.FormatFloat(*p, 'f', 1, 64)
 }
@@ -509,6 +535,10 @@ func Sparkline(values []float64, lo, hi float64, width int) string {
 	}
 	out := make([]rune, len(values))
 	for i, v := range values {
+		if math.IsNaN(v) {
+			out[i] = ' '
+			continue
+		}
 		f := (v - lo) / (hi - lo)
 		f = min(max(f, 0), 1)
 		out[i] = sparkBlocks[int(f*float64(len(sparkBlocks)-1)+0.5)]

@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/muesli/termenv"
 
+	"scalar-tui/inventory"
 	"scalar-tui/tui/styles"
 	"scalar-tui/tui/vm"
 )
@@ -41,7 +43,7 @@ func TestHostRows(t *testing.T) {
 	st := styles.DefaultStyles()
 	for _, w := range []int{80, 120, 160} {
 		t.Run(fmt.Sprint(w), func(t *testing.T) {
-			cols := HostColumns(w)
+			cols := HostColumnsTag(w, TagWidth(rows)) // as the overview lays it out
 			out := []string{HostHeader(cols, st)}
 			out = append(out, HostRows(rows, cols, st, "cassandra-2.internal.scalar-labs.com")...)
 			for i, l := range out {
@@ -164,5 +166,41 @@ func TestRunRows(t *testing.T) {
 	got := RunRows(runs, now)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("RunRows:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestNonFiniteFigures: NaN and ±Inf render as "?", never as an overflowed
+// integer such as -9223372036854775808%.
+func TestNonFiniteFigures(t *testing.T) {
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got := Percent(&v); got != "?" {
+			t.Errorf("Percent(%v) = %q", v, got)
+		}
+		if got := Float(&v); got != "?" {
+			t.Errorf("Float(%v) = %q", v, got)
+		}
+	}
+	big := 1e300
+	if got := Percent(&big); got != "999%" {
+		t.Errorf("Percent(1e300) = %q", got)
+	}
+	if s := Sparkline([]float64{math.NaN(), math.Inf(1), math.Inf(-1), 50}, 0, 100, 10); len([]rune(s)) != 4 || strings.Contains(s, "-") {
+		t.Errorf("Sparkline = %q", s)
+	}
+}
+
+// TestTagDrift: a running tag that differs from Terraform state shows both,
+// and the tag column widens to hold it.
+func TestTagDrift(t *testing.T) {
+	r := vm.HostRow{Host: inventory.Host{Name: "scalardl-blue-1.d", Short: "scalardl-blue-1", Role: inventory.RoleScalarDLBlue, ImageTag: "2.1.0"}, ImageTag: "2.2.0"}
+	if got := hostCell(r, "tag"); got != "2.2.0 ≠ state 2.1.0" {
+		t.Errorf("tag cell = %q", got)
+	}
+	if w := TagWidth([]vm.HostRow{r}); w != 19 {
+		t.Errorf("TagWidth = %d", w)
+	}
+	r.ImageTag = "2.1.0"
+	if got := hostCell(r, "tag"); got != "2.1.0" || TagWidth([]vm.HostRow{r}) != 10 {
+		t.Errorf("no drift: %q", got)
 	}
 }

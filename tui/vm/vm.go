@@ -130,6 +130,9 @@ type HostRow struct {
 	ImageTag string
 	// Alerts are the firing alerts whose instance is this host.
 	Alerts []AlertView
+	// SampleAge is how old the host's newest sample was when the snapshot
+	// was taken (Prometheus); nil when unknown or read directly.
+	SampleAge *time.Duration
 }
 
 // Tag returns the running image tag, or the deployed one when unknown.
@@ -138,6 +141,21 @@ func (r HostRow) Tag() string {
 		return r.ImageTag
 	}
 	return r.Host.ImageTag
+}
+
+// TagText is the Scalar DL tag as the overview shows it: the running tag, and
+// when Terraform state records another, both ("2.2.0 ≠ state 2.1.0"), since a
+// routine terraform apply would put the recorded one back.
+func (r HostRow) TagText() string {
+	if r.Drift() {
+		return r.ImageTag + " ≠ state " + r.Host.ImageTag
+	}
+	return r.Tag()
+}
+
+// Drift reports whether the running tag differs from the one Terraform state records.
+func (r HostRow) Drift() bool {
+	return r.ImageTag != "" && r.Host.ImageTag != "" && r.ImageTag != r.Host.ImageTag
 }
 
 // ClusterLine is one line of the cluster summary, e.g. {"Cassandra", "3/3 UN", healthy}.
@@ -405,6 +423,10 @@ type HistoryBackend interface {
 type HostHistory struct {
 	// Window is the span the points cover, e.g. 15 minutes.
 	Window time.Duration
+	// Label, when set, replaces "last <Window>" in the display, e.g.
+	// "since start, scraped" for the samples the console scraped itself
+	// while Prometheus was down.
+	Label string
 	// CPU is percent used, oldest first.
 	CPU []float64
 	// Cluster holds cluster-wide series by name, e.g. "Cassandra active".
