@@ -93,6 +93,15 @@ func (a *demoAlertmanager) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "OK") })
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "OK") })
+	started := a.now().UTC()
+	mux.HandleFunc("/api/v2/status", func(w http.ResponseWriter, r *http.Request) {
+		amJSON(w, http.StatusOK, map[string]any{
+			"cluster":     map[string]any{"status": "disabled", "peers": []any{}},
+			"versionInfo": map[string]string{"version": "0.16.0", "branch": "HEAD", "revision": "demo", "buildUser": "scalar-tui demo", "buildDate": "", "goVersion": ""},
+			"config":      map[string]string{"original": "route:\n  receiver: \"null\"\nreceivers:\n- name: \"null\"\n"},
+			"uptime":      started,
+		})
+	})
 	mux.HandleFunc("/api/v2/silences", func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet:

@@ -186,6 +186,17 @@ func (c *Client) setVersion(v int) {
 	c.mu.Unlock()
 }
 
+// Ping checks that Alertmanager answers its status endpoint.
+func (c *Client) Ping(ctx context.Context) error {
+	err := c.api(ctx, func(v int) error {
+		return c.do(ctx, http.MethodGet, fmt.Sprintf("/api/v%d/status", v), nil, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("alertmanager at %s: %w", c.base.Host, err)
+	}
+	return nil
+}
+
 // Create adds s and returns its ID.
 func (c *Client) Create(ctx context.Context, s Silence) (string, error) {
 	if len(s.Matchers) == 0 {
