@@ -143,7 +143,13 @@ func TestSilenceRefusedWithoutAlertmanager(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The demo applies node-down faults on its next tick.
-	for deadline := time.Now().Add(10 * time.Second); e.am.Ping(context.Background()) == nil; time.Sleep(100 * time.Millisecond) {
+	// A fresh client each time: a kept-alive connection would outlive the fault.
+	u, _ := silence.URL(e.inv.Endpoints.Prometheus)
+	answers := func() bool {
+		c, _ := alertmanager.New(u, alertmanager.Options{Dial: e.cl.DialContext, Timeout: 2 * time.Second})
+		return c.Ping(context.Background()) == nil
+	}
+	for deadline := time.Now().Add(10 * time.Second); answers(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the monitor's Alertmanager still answers after node-down")
 		}
