@@ -23,6 +23,7 @@ import (
 const (
 	PortNodeExporter = sim.PortNodeExporter // the real prometheus-node-exporter
 	PortPrometheus   = 9090                 // the real Prometheus on the monitor
+	PortAlertmanager = 9093                 // the real Alertmanager on the monitor
 )
 
 // SimTools are the simulated commands put on every host's PATH. curl is not
@@ -52,6 +53,9 @@ type Options struct {
 	// prometheus-node-exporter and prometheus from PATH.
 	NodeExporter string
 	Prometheus   string
+	// Alertmanager is the binary; default prometheus-alertmanager from PATH.
+	// It runs beside Prometheus, which sends it its alerts.
+	Alertmanager string
 	// NodeExporterArgs replace DefaultNodeExporterArgs (the listen address and
 	// the textfile directory are always added).
 	NodeExporterArgs []string
@@ -94,6 +98,9 @@ type Nodes struct {
 	Inventory *inventory.Inventory
 	// Monitor is the host Prometheus runs on; its Name is "" without Prometheus.
 	Monitor lab.Host
+	// AlertmanagerURL is http://monitor.<domain>:9093 (through the bastion);
+	// "" without Prometheus.
+	AlertmanagerURL string
 	// PrometheusURL is http://monitor.<domain>:9090, reachable through the
 	// bastion (e.g. with ops/sshx's DialContext); "" without Prometheus.
 	PrometheusURL string
@@ -183,10 +190,14 @@ func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
 		if err := n.writePrometheusConfig(); err != nil {
 			return nil, err
 		}
+		if err := n.startAlertmanager(); err != nil {
+			return nil, err
+		}
+		n.AlertmanagerURL = "http://monitor." + l.Domain + ":" + strconv.Itoa(PortAlertmanager)
 		if err := n.startPrometheus(); err != nil {
 			return nil, err
 		}
-		waits = append(waits, "http://"+hostPort(mon.IP, PortPrometheus)+"/-/ready")
+		waits = append(waits, "http://"+hostPort(mon.IP, PortPrometheus)+"/-/ready", "http://"+hostPort(mon.IP, PortAlertmanager)+"/-/ready")
 	}
 	if err := n.wait(ctx, waits); err != nil {
 		return nil, err
@@ -223,6 +234,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !o.NoPrometheus {
 		if err := look(&o.Prometheus, "prometheus", "prometheus"); err != nil {
+			return o, err
+		}
+		if err := look(&o.Alertmanager, "prometheus-alertmanager", "prometheus-alertmanager"); err != nil {
 			return o, err
 		}
 	}
@@ -358,7 +372,27 @@ func (n *Nodes) labOptions() health.LabOptions {
 	return health.LabOptions{
 		ScrapeInterval: n.opts.ScrapeInterval, EvaluationInterval: n.opts.EvaluationInterval,
 		For: n.opts.For, RuleDir: n.RuleDir,
+		Alertmanagers: []string{hostPort(n.Monitor.IP, PortAlertmanager)},
 	}
+}
+
+// startAlertmanager runs the real Alertmanager on the monitor, routing every
+// alert to a receiver that sends nothing (the lab pages nobody).
+func (n *Nodes) startAlertmanager() error {
+	dir := filepath.Join(n.Monitor.Dir, "alertmanager")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("labnodes: %w", err)
+	}
+	cfg := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfg, []byte("# scalar-tui lab: every alert to a receiver that sends nothing\nroute:\n  receiver: \"null\"\nreceivers:\n  - name: \"null\"\n"), 0o644); err != nil {
+		return fmt.Errorf("labnodes: %w", err)
+	}
+	argv := []string{n.opts.Alertmanager, "--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + hostPort(n.Monitor.IP, PortAlertmanager), "--cluster.listen-address="}
+	if _, err := n.Lab.StartProcess(n.Monitor.Short, argv, nil); err != nil {
+		return fmt.Errorf("labnodes: alertmanager on %s: %w", n.Monitor.Short, err)
+	}
+	return nil
 }
 
 func (n *Nodes) writePrometheusConfig() error {

@@ -38,9 +38,9 @@ func Available() error {
 	if err := lab.Available(); err != nil {
 		return err
 	}
-	for _, bin := range []string{"prometheus-node-exporter", "prometheus"} {
+	for _, bin := range []string{"prometheus-node-exporter", "prometheus", "prometheus-alertmanager"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Errorf("%s missing (apt-get install prometheus prometheus-node-exporter)", bin)
+			return fmt.Errorf("%s missing (apt-get install prometheus prometheus-node-exporter prometheus-alertmanager)", bin)
 		}
 	}
 	return nil

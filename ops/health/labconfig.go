@@ -46,6 +46,9 @@ type LabOptions struct {
 	ReplicationFactor int
 	// ExternalEnvironment is the environment external label (default: the inventory's NetworkName).
 	ExternalEnvironment string
+	// Alertmanagers are host:port addresses Prometheus sends its alerts to
+	// (the monitor's own Alertmanager on :9093); none leaves alerting out.
+	Alertmanagers []string
 }
 
 func (o LabOptions) withDefaults(inv *inventory.Inventory) LabOptions {
@@ -87,7 +90,7 @@ func promDuration(d time.Duration) string {
 
 type labTarget struct {
 	Targets []string          `yaml:"targets"`
-	Labels  map[string]string `yaml:"labels"`
+	Labels  map[string]string `yaml:"labels,omitempty"`
 }
 
 type labJob struct {
@@ -103,8 +106,15 @@ type labConfig struct {
 		EvaluationInterval string            `yaml:"evaluation_interval"`
 		ExternalLabels     map[string]string `yaml:"external_labels,omitempty"`
 	} `yaml:"global"`
-	RuleFiles     []string `yaml:"rule_files,omitempty"`
-	ScrapeConfigs []labJob `yaml:"scrape_configs"`
+	Alerting      *labAlerting `yaml:"alerting,omitempty"`
+	RuleFiles     []string     `yaml:"rule_files,omitempty"`
+	ScrapeConfigs []labJob     `yaml:"scrape_configs"`
+}
+
+type labAlerting struct {
+	Alertmanagers []struct {
+		StaticConfigs []labTarget `yaml:"static_configs"`
+	} `yaml:"alertmanagers"`
 }
 
 // LabPrometheusConfig writes a prometheus.yml for the lab that reproduces the
@@ -123,6 +133,12 @@ func LabPrometheusConfig(inv *inventory.Inventory, opts LabOptions) []byte {
 	}
 	if o.RuleDir != "" {
 		c.RuleFiles = []string{filepath.Join(o.RuleDir, "*.rules.yml")}
+	}
+	if len(o.Alertmanagers) > 0 {
+		c.Alerting = &labAlerting{}
+		c.Alerting.Alertmanagers = append(c.Alerting.Alertmanagers, struct {
+			StaticConfigs []labTarget `yaml:"static_configs"`
+		}{StaticConfigs: []labTarget{{Targets: o.Alertmanagers}}})
 	}
 	jobs := map[string]*labJob{}
 	order := []string{"host", "cadvisor", "cassandra", "envoy"}
