@@ -51,7 +51,9 @@ type Options struct {
 	Hosts []string `json:"hosts,omitempty"`
 	// Via is ViaNodetool (default) or ViaReaper.
 	Via string `json:"via,omitempty"`
-	// Reaper configures ViaReaper.
+	// Reaper configures ViaReaper. With ViaNodetool, a Reaper.Dial (or URL)
+	// makes the no-repair-running preflight also ask Reaper (default URL
+	// and login) for its RUNNING runs.
 	Reaper ReaperOptions `json:"reaper,omitempty"`
 	// GateDeadline bounds the wait for the ring to be UN after each node
 	// (default 15 minutes); GateInterval is the poll interval (default 10 s).
@@ -174,8 +176,17 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			},
 		}
 	}
+	var probeReaper *ReaperOptions
+	switch {
+	case opts.Via == ViaReaper:
+		probeReaper = &opts.Reaper
+	case opts.Reaper.Dial != nil || opts.Reaper.URL != "":
+		if r, err := opts.Reaper.withDefaults(inv); err == nil {
+			probeReaper = &r
+		}
+	}
 	if opts.Via == ViaReaper {
-		p.Preflight = append(p.Preflight, reaperPreflight(opts.Reaper))
+		p.Preflight = append(p.Preflight, reaperPreflight(opts.Reaper), idleCheck(ring, probeReaper))
 		for _, ks := range opts.Keyspaces {
 			s := reaperStep(opts.Reaper, ring[0].Name, ks)
 			s.Timeout = opts.Timeout
@@ -184,6 +195,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		}
 		return p, nil
 	}
+	p.Preflight = append(p.Preflight, idleCheck(ring, probeReaper))
 	for _, h := range targets {
 		for i, ks := range opts.Keyspaces {
 			s := workflow.Step{
