@@ -167,13 +167,15 @@ func InProgress(ctx context.Context, x Execer, inv *inventory.Inventory, o Probe
 
 // detachedScan lists the live detached commands under dir: one line
 // "<run dir>\t<pid>\t<first line of cmd.sh>" each. rc written means ended;
-// a pid that is gone means killed.
+// a pid that is gone, or a zombie nobody reaped (PID 1 of a container may
+// not), means killed.
 func detachedScan(dir string) string {
 	return `for d in ` + shell.Quote(strings.TrimRight(dir, "/")) + `/*/*/; do
 [ -f "${d}pid" ] || continue
 [ -f "${d}rc" ] && continue
 p=$(cat "${d}pid" 2>/dev/null)
 [ -n "$p" ] && kill -0 "$p" 2>/dev/null || continue
+case "$(ps -o stat= -p "$p" 2>/dev/null)" in Z*) continue ;; esac
 printf '%s\t%s\t%s\n' "$d" "$p" "$(head -n 1 "${d}cmd.sh" 2>/dev/null)"
 done
 exit 0`

@@ -190,3 +190,32 @@ func TestRepairRefusedWhileAnotherRuns(t *testing.T) {
 		}
 	})
 }
+
+// A killed wrapper nobody reaped (PID 1 of a container may not) still
+// answers `kill -0`: it must not count as a live repair, or resume after a
+// Ctrl-C would take the server-side repair for its own and start a second.
+func TestInProgressIgnoresZombies(t *testing.T) {
+	l := newLab(t, ring("UN", "UN", "UN"))
+	cmd := exec.Command("true")
+	must(t, cmd.Start())
+	pid := cmd.Process.Pid
+	defer cmd.Wait()
+	for i := 0; ; i++ { // not waited for: it becomes a zombie
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Skipf("no /proc: %v", err)
+		}
+		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "Z" {
+			break
+		}
+		if i > 10000 {
+			t.Fatalf("pid %d never became a zombie: %s", pid, b)
+		}
+		exec.Command("true").Run() // yield without a timer
+	}
+	leaveDetached(t, l, "cassandra-1.internal.scalar-labs.com", "20261124-2200-repair-dead01", "cassandra-1_repair-scalar-0-1", "nodetool repair -full -pr scalar", pid, "")
+	acts, err := InProgress(context.Background(), ExecVia(l.lr), testInventory(), ProbeOptions{})
+	if err != nil || len(acts) != 0 {
+		t.Errorf("a zombie counted as a running repair: %v %v", acts, err)
+	}
+}
