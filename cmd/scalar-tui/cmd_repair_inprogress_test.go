@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"scalar-tui/internal/sim"
 )
 
 // status runs `repair status ARGS...` (which takes no --lock-path).
@@ -160,4 +162,31 @@ func testRepairKilledUnlockForce(t *testing.T, bin string) {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, o, errS)
 	}
 	e.wantRepairs("cassandra-1", "scalar", "completed")
+}
+
+// Someone's Reaper run repairs the cluster: a nodetool repair would overlap
+// it. The demo's reaper-1 serves Reaper's REST API (internal/sim/reaper.go).
+func TestRepairRefusedWhileReaperRuns(t *testing.T) {
+	e := startRepairEnv(t, "", time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o, _, code := e.status(ctx)
+	if code != 0 || strings.TrimSpace(o) != "no repair is running on the cluster" {
+		t.Fatalf("repair status on an idle demo: exit %d\n%s", code, o)
+	}
+	run, err := sim.StartReaperRun(e.d.SimState, "scalar", "alice", "weekly repair", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Reaper: repair run " + run.ID + " of keyspace scalar (cluster scalardl) is RUNNING"
+	o, _, code = e.cli(ctx, append(fastRepair, "--health-gate", "off")...)
+	if _, status := finished(t, o); code != exitFailed || status != "refused" || !strings.Contains(o, want) {
+		t.Errorf("repair while Reaper repairs: exit %d, %s\n%s", code, status, o)
+	}
+	for _, h := range cassandras {
+		e.wantRepairs(h, "")
+	}
+	if o, _, code = e.status(ctx, "--json"); code != 0 || !strings.Contains(o, `"running":true`) || !strings.Contains(o, `"source":"reaper"`) {
+		t.Errorf("repair status --json: exit %d\n%s", code, o)
+	}
 }
