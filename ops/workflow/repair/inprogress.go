@@ -363,7 +363,7 @@ func Describe(acts []Activity) string {
 // idleCheck is the preflight that refuses to start (or resume) while another
 // repair runs anywhere on the ring.
 func idleCheck(ring []inventory.Host, reaper *ReaperOptions) workflow.Check {
-	desc := "no other repair is running: no live detached `nodetool repair` of another run, no Validation/Anticompaction in `nodetool compactionstats` and no Repair streams in `nodetool netstats` on any node"
+	desc := "no other repair in progress: no live detached `nodetool repair` of another run, no Validation/Anticompaction in `nodetool compactionstats` and no Repair streams in `nodetool netstats` on any node"
 	if reaper != nil {
 		desc += ", no RUNNING Reaper run"
 	}
