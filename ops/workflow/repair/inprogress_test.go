@@ -219,3 +219,38 @@ func TestInProgressIgnoresZombies(t *testing.T) {
 		t.Errorf("a zombie counted as a running repair: %v %v", acts, err)
 	}
 }
+
+// A repair that starts during the run (a scheduled Reaper run, another
+// console on another bastion) is waited for before the next node.
+func TestGateWaitsForAnotherRepair(t *testing.T) {
+	l := newLab(t, ring("UN", "UN", "UN"))
+	c2 := filepath.Join(l.lr.Dir("cassandra-2.internal.scalar-labs.com"), "compactionstats.txt")
+	validation := nodetoolFixture(t, "compactionstats-3.11-validation.txt")
+	var waited []string
+	l.e = workflow.New(l.lr, l.state, workflow.WithOperator("ops@test"),
+		workflow.WithLockPath(filepath.Join(l.lr.Dir("bastion"), "scalar-tui.lock")),
+		workflow.WithEvents(func(ev workflow.Event) {
+			switch ev := ev.(type) {
+			case *workflow.Notice:
+				if ev.Message == "preflight no-repair-running: ok" {
+					must(t, os.WriteFile(c2, validation, 0o644)) // someone starts a repair
+				}
+			case *workflow.GateWaiting:
+				waited = append(waited, ev.LastReason)
+				must(t, os.Remove(c2)) // ... and it ends
+			}
+		}))
+	o := fastOpts()
+	o.Keyspaces, o.Hosts = []string{"scalar"}, []string{"cassandra-1", "cassandra-3"}
+	p, err := PlanAt(testInventory(), o, fixedTime)
+	must(t, err)
+	if st, err := l.e.Run(context.Background(), p); st != workflow.StatusDone {
+		t.Fatalf("Run = %s, %v", st, err)
+	}
+	if len(waited) != 1 || !strings.Contains(waited[0], "another repair is in progress: cassandra-2: Cassandra is validating scalar.asset") {
+		t.Errorf("gate waits: %q", waited)
+	}
+	if got := l.repairs(t); got != "cassandra-1.internal.scalar-labs.com scalar\ncassandra-3.internal.scalar-labs.com scalar\n" {
+		t.Errorf("repairs: %q", got)
+	}
+}

@@ -154,16 +154,41 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			},
 		},
 	}
+	var probeReaper *ReaperOptions
+	switch {
+	case opts.Via == ViaReaper:
+		probeReaper = &opts.Reaper
+	case opts.Reaper.Dial != nil || opts.Reaper.URL != "":
+		if r, err := opts.Reaper.withDefaults(inv); err == nil {
+			probeReaper = &r
+		}
+	}
 	gate := func(host inventory.Host) *workflow.Gate {
 		return &workflow.Gate{
 			Name:        "ring-UN",
-			Description: fmt.Sprintf("all %d Cassandra nodes UN", len(ring)),
+			Description: fmt.Sprintf("all %d Cassandra nodes UN, no other repair in progress", len(ring)),
 			Deadline:    deadline,
 			Interval:    interval,
 			Check: func(ctx context.Context, env *workflow.Env) (bool, string, error) {
 				ok, reason, err := gates.RingUN(ctx, env, ring, host)
-				if err != nil || !ok || opts.Health == nil {
+				if err != nil || !ok {
 					return ok, reason, err
+				}
+				// Before the next node: a repair someone started meanwhile
+				// (a scheduled Reaper run, another console) is waited for.
+				acts, err := InProgress(ctx, env, nil, ProbeOptions{Hosts: ring, Reaper: probeReaper})
+				if err != nil {
+					return false, "", fmt.Errorf("cannot tell whether another repair is in progress: %w", err)
+				}
+				if acts = Foreign(acts, env.RunID()); len(acts) > 0 {
+					var what []string
+					for _, a := range acts {
+						what = append(what, a.String())
+					}
+					return false, "another repair is in progress: " + strings.Join(what, "; "), nil
+				}
+				if opts.Health == nil {
+					return true, "", nil
 				}
 				ok, reason, err = opts.Health(ctx)
 				if err != nil {
@@ -174,15 +199,6 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 				}
 				return true, "", nil
 			},
-		}
-	}
-	var probeReaper *ReaperOptions
-	switch {
-	case opts.Via == ViaReaper:
-		probeReaper = &opts.Reaper
-	case opts.Reaper.Dial != nil || opts.Reaper.URL != "":
-		if r, err := opts.Reaper.withDefaults(inv); err == nil {
-			probeReaper = &r
 		}
 	}
 	if opts.Via == ViaReaper {
