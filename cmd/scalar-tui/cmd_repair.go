@@ -320,6 +320,12 @@ func repairCancelReport(ctx context.Context, p *workflow.Plan, inv *inventory.In
 // showRunningRepairs prints what still runs on the cluster, for unlock
 // --force: a dead run's orphaned repair goes on after its lock is broken.
 func showRunningRepairs(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, out io.Writer) {
+	if len(inv.ByRole(inventory.RoleCassandra)) == 0 {
+		return // the cassandra root is not loaded: nothing to ask
+	}
+	// Bounded: breaking a lock must not hang on one silent node.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	acts, err := runningRepairs(ctx, inv, cl, func(s string) { fmt.Fprintln(out, "note: "+s) })
 	switch {
 	case err != nil:
@@ -362,6 +368,9 @@ asked or --timeout passed with a repair still running, 2 bad flags,
 				return err
 			}
 			defer cl.Close()
+			if len(inv.ByRole(inventory.RoleCassandra)) == 0 {
+				return badInput(errors.New("repair status: the inventory has no Cassandra nodes (is the cassandra root loaded?)"))
+			}
 			out := cmd.OutOrStdout()
 			var deadline <-chan time.Time
 			if timeout > 0 {
@@ -370,7 +379,9 @@ asked or --timeout passed with a repair still running, 2 bad flags,
 				deadline = t.C
 			}
 			for {
-				acts, err := runningRepairs(ctx, inv, cl, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "note: "+s) })
+				pctx, cancel := context.WithTimeout(ctx, time.Minute) // one silent node must not hang the wait
+				acts, err := runningRepairs(pctx, inv, cl, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "note: "+s) })
+				cancel()
 				if err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
