@@ -107,7 +107,8 @@ refused at preflight when the source cannot be read at all.
 Before the first node (and on resume) the run is refused while any repair
 runs on the ring: a live detached ` + "`nodetool repair`" + ` of another run (a killed
 console's orphan), a Validation or Anticompaction in ` + "`nodetool compactionstats`" + `,
-Repair streams in ` + "`nodetool netstats`" + `, or a RUNNING Reaper run. Ctrl-C
+Repair streams in ` + "`nodetool netstats`" + `, or a RUNNING Reaper run; the gate
+after each node also waits while a repair started meanwhile runs. Ctrl-C
 stops the nodetool client only: Cassandra goes on repairing on the server
 side until that repair ends; ` + "`scalar-tui repair status --wait`" + ` waits for it.
 
