@@ -166,3 +166,21 @@ func FuzzParseNetStats(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseCompactionStats(b *testing.B) {
+	s := fixture(b, "compactionstats-3.11-validation.txt")
+	for b.Loop() {
+		if _, err := ParseCompactionStats(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseNetStats(b *testing.B) {
+	s := fixture(b, "netstats-3.11-repair.txt")
+	for b.Loop() {
+		if _, err := ParseNetStats(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
