@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"scalar-tui/internal/labnodes"
 	"scalar-tui/internal/sim"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 )
@@ -124,5 +126,126 @@ func waitPrometheusCassandra(t *testing.T, l *lab.Lab, n *labnodes.Nodes) {
 			t.Fatalf("Prometheus never reported every Cassandra node active: %s %v", reason, err)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestLabRepairNoCollision is issue 12 item 1 on real sshd hosts: Ctrl-C
+// stops the nodetool client while the simulator's Cassandra goes on
+// repairing; the cancel says so, resume is refused until it has ended; a dead
+// console's orphaned detached repair (its run directory and its lock, as a
+// SIGKILL leaves them) is shown by `unlock --force` and refuses a new repair.
+func TestLabRepairNoCollision(t *testing.T) {
+	if testing.Short() && os.Getenv(lab.RequireEnv) != "1" {
+		t.Skip("starts a lab of real sshd hosts")
+	}
+	labnodes.SkipUnlessAvailable(t)
+	hosts, err := lab.ParseHosts("cassandra=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := labnodes.BuildSimBinary(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sim.DefaultConfig()
+	cfg.RepairDuration = sim.Duration(15 * time.Second)
+	l, n := labnodes.ForTest(t, lab.Config{Hosts: hosts}, labnodes.Options{SimBinary: bin, SimConfig: &cfg})
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	lockPath := fmt.Sprintf("/tmp/scalar-tui-labtest-%d-%d.lock", os.Getpid(), time.Now().UnixNano())
+	global := labGlobalArgs(t, l)
+	repairArgs := func(extra ...string) []string {
+		return append(append(append([]string(nil), global...), "repair", "--yes", "--json", "--health-gate", "off",
+			"--gate-interval", "500ms", "--gate-deadline", "60s", "--lock-path", lockPath, "--keyspace", "scalar"), extra...)
+	}
+	status := func(ctx context.Context, args ...string) (string, int) {
+		out, errOut, err := runCLI(ctx, append(append(append([]string(nil), global...), "repair", "status"), args...)...)
+		return out + errOut, exitCodeOf(err)
+	}
+	repairsOf := func(short string) []sim.Repair {
+		st, err := sim.Load(n.SimState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Host(short).Cassandra.Repairs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// Ctrl-C mid-repair.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		root := newRootCmd()
+		root.SetOut(&out)
+		root.SetErr(io.Discard)
+		root.SetArgs(repairArgs("--host", "cassandra-1"))
+		done <- root.ExecuteContext(runCtx)
+	}()
+	waitFor(t, 90*time.Second, "cassandra-1's repair at 10%", func() bool { return strings.Contains(out.String(), "progress: 10%") })
+	stopRun()
+	var runErr error
+	select {
+	case runErr = <-done:
+	case <-ctx.Done():
+		t.Fatal("the canceled run did not return")
+	}
+	if exitCodeOf(runErr) != exitCanceled || !strings.Contains(runErr.Error(), "Cassandra goes on repairing on the server side") ||
+		!strings.Contains(runErr.Error(), "cassandra-1: Cassandra is validating scalar.asset") {
+		t.Fatalf("cancel on the lab: exit %d: %v", exitCodeOf(runErr), runErr)
+	}
+	run := runStarted(t, out.String())
+	o, _, err := runCLI(ctx, append(append([]string(nil), global...), "resume", run, "--yes", "--json", "--lock-path", lockPath)...)
+	if exitCodeOf(err) != exitFailed || !strings.Contains(o, "a repair is already running") {
+		t.Fatalf("resume while the server-side repair runs: exit %d\n%s", exitCodeOf(err), o)
+	}
+	if rs := repairsOf("cassandra-1"); len(rs) != 1 {
+		t.Fatalf("cassandra-1 coordinated %d repairs, want 1", len(rs))
+	}
+	if o, code := status(ctx, "--wait", "--interval", "500ms", "--timeout", "2m"); code != 0 {
+		t.Fatalf("repair status --wait: exit %d\n%s", code, o)
+	}
+
+	// What a SIGKILLed console leaves: its detached repair on cassandra-2
+	// (started the engine's way, in the engine's run directory layout) and
+	// its lock on the bastion.
+	c, err := sshx.New(sshx.Config{BastionAddr: l.BastionAddr, User: l.User, IdentityFile: l.KeyPath, KnownHostsFile: l.KnownHosts, NoAgent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dead := "20261124-2231-repair-dead01"
+	c2 := n.Inventory.ByRole("cassandra")[1]
+	h := workflow.DetachedHandle{Host: c2.Name, Dir: workflow.DefaultRemoteDir + "/" + dead + "/cassandra-2_repair-scalar-0-1",
+		Command: "nodetool repair -full -pr scalar", Started: time.Now().UTC()}
+	if err := (workflow.ShellDetacher{R: c}).Start(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	lock := "mkdir " + shell.Quote(lockPath) + " && printf '%s\\n' 'operator=ghost@dead-laptop' " + shell.Quote("run="+dead) + " 'since=2026-11-24T22:31:00Z' > " + shell.Quote(lockPath+"/owner")
+	if r, err := c.RunBastion(ctx, lock, sshx.RunOptions{}); err != nil || r.ExitCode != 0 {
+		t.Fatalf("leave a lock: %v %+v", err, r)
+	}
+	waitFor(t, 30*time.Second, "the orphan's repair to start", func() bool { return len(repairsOf("cassandra-2")) == 1 })
+
+	o, _, err = runCLI(ctx, append(append([]string(nil), global...), "unlock", "--force", "--lock-path", lockPath)...)
+	shown := strings.Index(o, "cassandra-2: `nodetool repair -full -pr scalar` of scalar-tui run "+dead+" is still running")
+	if exitCodeOf(err) != 0 || shown < 0 || shown > strings.Index(o, "broke the cluster lock held by ghost@dead-laptop") {
+		t.Fatalf("unlock --force on the lab: exit %d\n%s", exitCodeOf(err), o)
+	}
+	o, _, err = runCLI(ctx, repairArgs()...)
+	if exitCodeOf(err) != exitFailed || !strings.Contains(o, "of scalar-tui run "+dead+" is still running") {
+		t.Fatalf("a repair next to the orphan: exit %d\n%s", exitCodeOf(err), o)
+	}
+	if rs := repairsOf("cassandra-2"); len(rs) != 1 {
+		t.Errorf("cassandra-2 coordinated %d repairs, want only the orphan's", len(rs))
+	}
+	if rs := repairsOf("cassandra-3"); len(rs) != 0 {
+		t.Errorf("cassandra-3 coordinated %d repairs after the refusal", len(rs))
+	}
+	if o, code := status(ctx, "--wait", "--interval", "500ms", "--timeout", "2m"); code != 0 || !strings.Contains(o, "no repair is running on the cluster") {
+		t.Fatalf("repair status --wait: exit %d\n%s", code, o)
 	}
 }

@@ -746,6 +746,7 @@ func TestRepairSubprocess(t *testing.T) {
 	bin := cliBinary(t)
 	t.Run("SIGKILL then resume re-attaches", func(t *testing.T) { testRepairKilledThenResume(t, bin) })
 	t.Run("SIGINT stops cleanly", func(t *testing.T) { testRepairSIGINT(t, bin) })
+	t.Run("SIGKILL, unlock --force shows the orphan, a new repair is refused", func(t *testing.T) { testRepairKilledUnlockForce(t, bin) })
 }
 
 func testRepairKilledThenResume(t *testing.T, bin string) {

@@ -303,7 +303,7 @@ func newUnlockCmd(g *globalOptions) *cobra.Command {
 }
 
 func runUnlock(ctx context.Context, g *globalOptions, force bool, lockPath string, out io.Writer) error {
-	_, cl, err := openDeployment(ctx, g)
+	inv, cl, err := openDeployment(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -322,6 +322,9 @@ func runUnlock(ctx context.Context, g *globalOptions, force bool, lockPath strin
 		fmt.Fprintln(out, "if that run is dead, break the lock with `scalar-tui unlock --force`")
 		return nil
 	}
+	// A dead run's detached repair outlives its console: show it before the
+	// lock that kept others off goes.
+	showRunningRepairs(ctx, inv, cl, out)
 	owner, err := e.ForceUnlock(ctx)
 	if errors.Is(err, workflow.ErrNotLocked) {
 		fmt.Fprintf(out, "the cluster is not locked (%s on the bastion); nothing to do\n", lockPath)

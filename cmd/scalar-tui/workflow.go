@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -35,6 +36,46 @@ type workflowFlags struct {
 	// redactor, when set by the command, hides secrets the plan's commands
 	// carry (the plan builder may Add to it). Not a flag.
 	redactor *workflow.Redactor
+	// cancel, when the workflow registered a cancelReport, says what a
+	// cancel really stopped. Not a flag.
+	cancel *boundCancel
+}
+
+// cancelReport lets a workflow say truthfully what Ctrl-C stopped and what
+// goes on (repair: the nodetool client stops, Cassandra's server-side repair
+// does not). Either function may return "" for the generic wording.
+type cancelReport struct {
+	// canceling is printed when the cancel arrives.
+	canceling func(p *workflow.Plan) string
+	// report replaces "the remote command was stopped, ..." after the run
+	// ended canceled; ctx is a fresh, bounded context.
+	report func(ctx context.Context, p *workflow.Plan, inv *inventory.Inventory, cl *sshx.Client) string
+}
+
+var cancelReports = map[string]cancelReport{}
+
+// registerCancelReport sets the cancelReport of workflowName's runs.
+func registerCancelReport(workflowName string, r cancelReport) { cancelReports[workflowName] = r }
+
+// boundCancel is a cancelReport bound to one run's plan and deployment.
+type boundCancel struct {
+	canceling string
+	report    func(ctx context.Context) string
+}
+
+func bindCancelReport(p *workflow.Plan, inv *inventory.Inventory, cl *sshx.Client) *boundCancel {
+	r, ok := cancelReports[p.Workflow]
+	if !ok {
+		return nil
+	}
+	b := &boundCancel{}
+	if r.canceling != nil {
+		b.canceling = r.canceling(p)
+	}
+	if r.report != nil {
+		b.report = func(ctx context.Context) string { return r.report(ctx, p, inv, cl) }
+	}
+	return b
 }
 
 // addFlags registers the shared flags. canary is false for commands where a
@@ -113,6 +154,7 @@ func runWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdS
 		return err
 	}
 	opts := []workflow.Option{workflow.WithCanary(wf.canary)}
+	wf.cancel = bindCancelReport(p, inv, cl)
 	return execWorkflow(ctx, wf, s, cl, opts, p.ID, func(e *workflow.Engine) (workflow.Status, error) {
 		return e.Run(ctx, p)
 	})
@@ -214,7 +256,11 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 		defer close(watchDone)
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(s.err, "scalar-tui: canceling: stopping the remote command, running cleanup steps and releasing the cluster lock ...")
+			what := "stopping the remote command"
+			if wf.cancel != nil && wf.cancel.canceling != "" {
+				what = wf.cancel.canceling
+			}
+			fmt.Fprintln(s.err, "scalar-tui: canceling: "+what+", running cleanup steps and releasing the cluster lock ...")
 		case <-stopWatch:
 		}
 	}()
@@ -235,7 +281,15 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 		if !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %w", err, context.Canceled)
 		}
-		return fmt.Errorf("canceled: the remote command was stopped, cleanup steps ran and the lock was released; `scalar-tui resume %s` continues: %w", runID, err)
+		what := fmt.Sprintf("the remote command was stopped, cleanup steps ran and the lock was released; `scalar-tui resume %s` continues", runID)
+		if wf.cancel != nil && wf.cancel.report != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			if r := wf.cancel.report(rctx); r != "" {
+				what = r
+			}
+			cancel()
+		}
+		return fmt.Errorf("canceled: %s: %w", what, err)
 	case err == nil:
 		return failed(fmt.Errorf("run %s ended %s", runID, status))
 	}
@@ -300,6 +354,7 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 	if err := confirmResume(wf, s, p, st); err != nil {
 		return err
 	}
+	wf.cancel = bindCancelReport(p, inv, cl)
 	err = execWorkflow(ctx, wf, s, cl, nil, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
 		return e.Resume(ctx, id, p)
 	})

@@ -20,14 +20,17 @@ func Ports(role string) []int {
 		ports = append(ports, PortCassExporter)
 	case role == RoleEnvoy:
 		ports = append(ports, PortEnvoyAdmin, PortCadvisor)
-	case isScalarDL(role) || role == RoleCassy || role == RoleReaper || role == RoleMonitor:
+	case role == RoleReaper:
+		ports = append(ports, PortCadvisor, PortReaper)
+	case isScalarDL(role) || role == RoleCassy || role == RoleMonitor:
 		ports = append(ports, PortCadvisor)
 	}
 	return ports
 }
 
 // Handler returns the HTTP handler for host:port, or nil when nothing
-// listens there: 9001 envoy admin (/clusters, /stats/prometheus), 18080
+// listens there: 8080 Reaper's REST API (see reaper.go), 9001 envoy admin
+// (/clusters, /stats/prometheus), 18080
 // cadvisor (/metrics), 7070 criteo cassandra_exporter (/metrics), 9100
 // node_exporter (/metrics, the systemd and filesystem series only). The
 // handler reads the state on every request.
@@ -67,6 +70,10 @@ func Handler(dir, host string, port int) http.Handler {
 			return
 		}
 		now := time.Now().UTC()
+		if port == PortReaper {
+			serveReaper(w, r, st, now)
+			return
+		}
 		var buf bytes.Buffer
 		switch {
 		case port == PortEnvoyAdmin && r.URL.Path == "/clusters":
@@ -102,6 +109,9 @@ func serviceUp(st *State, h *Host, port int) bool {
 		return ct != nil && ct.Running
 	case PortScalarAdmin:
 		ct := h.ScalarContainer()
+		return ct != nil && ct.Running
+	case PortReaper:
+		ct := h.Container("provision_reaper_1")
 		return ct != nil && ct.Running
 	}
 	return true // node_exporter, cadvisor and cassandra_exporter are systemd units that keep running

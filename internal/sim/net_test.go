@@ -2,10 +2,13 @@ package sim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,5 +317,64 @@ func TestServeInMemory(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), `name="provision_scalar_1"`) {
 		t.Errorf("cadvisor over pipe:\n%s", body)
+	}
+}
+
+// Reaper on reaper-1:8080 answers the login and lists its runs in Reaper
+// 1.4.8's RepairRunStatus shape, RUNNING until the run's duration passed.
+func TestReaperAPI(t *testing.T) {
+	dir := newCluster(t)
+	const reaper = "reaper-1.internal.scalar-labs.com"
+	addrs := serveHost(t, dir, reaper, ServeOptions{})
+	base := "http://" + addrs[PortReaper]
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/repair_run?state=RUNNING", ""); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d", code)
+	}
+	resp, err := c.PostForm(base+"/login", url.Values{"username": {"admin"}, "password": {"admin"}})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	_, tok := get("/jwt", "")
+	if code, body := get("/repair_run?state=RUNNING", tok); code != 200 || strings.TrimSpace(body) != "[]" {
+		t.Errorf("no runs: %d %s", code, body)
+	}
+	run, err := StartReaperRun(dir, "scalar", "alice", "nightly", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/repair_run?state=RUNNING", "/repair_run/cluster/" + ReaperCluster} {
+		code, body := get(path, tok)
+		var runs []map[string]any
+		if err := json.Unmarshal([]byte(body), &runs); code != 200 || err != nil || len(runs) != 1 {
+			t.Fatalf("%s: %d %v %s", path, code, err, body)
+		}
+		r := runs[0]
+		if r["id"] != run.ID || r["state"] != "RUNNING" || r["keyspace_name"] != "scalar" || r["cluster_name"] != "scalardl" ||
+			r["owner"] != "alice" || r["total_segments"] != 200.0 || r["end_time"] != nil {
+			t.Errorf("%s: %v", path, r)
+		}
+	}
+	st, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.ReaperRuns[0].status(run.Start.Add(2 * time.Hour)); s["state"] != "DONE" || s["segments_repaired"] != 200 {
+		t.Errorf("after its duration: %v", s)
 	}
 }

@@ -68,6 +68,9 @@ func (c *call) nodetool(args []string) int {
 	case "compactionstats":
 		writeCompactionStats(c.stdout, st, h, now)
 		return 0
+	case "netstats":
+		writeNetStats(c.stdout, st, h, now)
+		return 0
 	case "version":
 		fmt.Fprintln(c.stdout, "ReleaseVersion: 3.11.9")
 		return 0
@@ -511,24 +514,75 @@ func pendingCompactions(st *State, h *Host, now time.Time) int {
 	return n + len(st.ActiveRepairs(h, now))
 }
 
+// repairInvolvement is one running repair a node takes part in: the
+// coordinator's record, and whether this node coordinates it.
+type repairInvolvement struct {
+	Coordinator *Host
+	Repair      Repair
+	Pct         float64
+}
+
+// RepairsInvolving returns the running repairs whose sessions involve h: the
+// ones h coordinates and those of the nodes whose primary range h replicates
+// (the coordinator and the next RF-1 nodes in ring order, taken as address
+// order). A repair goes on on the server side after its nodetool client is
+// killed, until its simulated duration has passed.
+func (st *State) repairsInvolving(h *Host, now time.Time) []repairInvolvement {
+	ring := st.HostsByRole(RoleCassandra)
+	sort.Slice(ring, func(i, j int) bool { return ipLess(ring[i].IP, ring[j].IP) })
+	rf := st.Config.ReplicationFactor
+	if rf > len(ring) {
+		rf = len(ring)
+	}
+	var out []repairInvolvement
+	for i, c := range ring {
+		involved := false
+		for k := 0; k < rf; k++ {
+			if ring[(i+k)%len(ring)].Name == h.Name {
+				involved = true
+			}
+		}
+		if !involved || !st.CassandraUp(c, now) {
+			continue
+		}
+		for _, r := range st.ActiveRepairs(c, now) {
+			pct, _ := st.RepairProgress(c, r, now)
+			out = append(out, repairInvolvement{Coordinator: c, Repair: r, Pct: pct})
+		}
+	}
+	return out
+}
+
+// writeCompactionStats prints 3.11's CompactionStats: "pending tasks", the
+// "- ks.table: N" lines, an empty line, then (only when something runs) the
+// TableBuilder table and the remaining-time line. A running repair shows as a
+// Validation compaction of its keyspace's first table on every replica.
 func writeCompactionStats(w io.Writer, st *State, h *Host, now time.Time) {
 	fmt.Fprintf(w, "pending tasks: %d\n", pendingCompactions(st, h, now))
-	active := st.ActiveRepairs(h, now)
-	if len(active) == 0 {
-		fmt.Fprintln(w)
-		return
-	}
-	for _, r := range active {
-		fmt.Fprintf(w, "- %s.asset: 1\n", r.Keyspaces[0])
+	for _, r := range st.ActiveRepairs(h, now) {
+		fmt.Fprintf(w, "- %s.%s: 1\n", r.Keyspaces[0], keyspaceTables[r.Keyspaces[0]][0])
 	}
 	fmt.Fprintln(w)
-	rows := [][]string{{"id", "compaction type", "keyspace", "table", "completed", "total", "unit", "progress"}}
-	for _, r := range active {
-		pct, _ := st.RepairProgress(h, r, now)
-		total := 104857600.0
-		rows = append(rows, []string{uuidFrom(fmt.Sprintf("validation/%d", r.Command)), "Validation", r.Keyspaces[0], "asset",
-			fmt.Sprintf("%.0f", total*pct/100), fmt.Sprintf("%.0f", total), "bytes", fmt.Sprintf("%.2f%%", pct)})
+	involved := st.repairsInvolving(h, now)
+	if len(involved) == 0 {
+		return
 	}
+	rows := [][]string{{"id", "compaction type", "keyspace", "table", "completed", "total", "unit", "progress"}}
+	for _, in := range involved {
+		ks := in.Repair.Keyspaces[0]
+		total := int64(104857600)
+		rows = append(rows, []string{uuidFrom(fmt.Sprintf("validation/%s/%d/%s", in.Coordinator.Name, in.Repair.Command, h.Name)), "Validation", ks, keyspaceTables[ks][0],
+			fmt.Sprint(int64(float64(total) * in.Pct / 100)), fmt.Sprint(total), "bytes", fmt.Sprintf("%.2f%%", in.Pct)})
+	}
+	writeTable(w, rows)
+	// Only "Compaction" rows count towards the remaining time; the default
+	// compaction_throughput_mb_per_sec is 16, so it is never n/a.
+	fmt.Fprintf(w, "%25s%10s\n", "Active compaction remaining time : ", "0h00m00s")
+}
+
+// writeTable is nodetool's TableBuilder: every cell padded to its column's
+// width, columns separated by one space.
+func writeTable(w io.Writer, rows [][]string) {
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, c := range r {
@@ -546,5 +600,41 @@ func writeCompactionStats(w io.Writer, st *State, h *Host, now time.Time) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "Active compaction remaining time :        n/a")
+}
+
+// writeNetStats prints 3.11's NetStats: the mode, then one "Repair <plan id>"
+// stream plan per running repair that involves h, with the other replicas as
+// peers (receiving from and sending to each, in proportion to the repair's
+// progress), then the read repair and message pool figures.
+func writeNetStats(w io.Writer, st *State, h *Host, now time.Time) {
+	fmt.Fprintln(w, "Mode: NORMAL")
+	involved := st.repairsInvolving(h, now)
+	if len(involved) == 0 {
+		fmt.Fprintln(w, "Not sending any streams.")
+	}
+	for _, in := range involved {
+		fmt.Fprintf(w, "Repair %s\n", uuidFrom(fmt.Sprintf("stream/%s/%d", in.Coordinator.Name, in.Repair.Command)))
+		ks := in.Repair.Keyspaces[0]
+		table := keyspaceTables[ks][0]
+		for _, peer := range st.HostsByRole(RoleCassandra) {
+			if peer.Name == h.Name {
+				continue
+			}
+			if peer.Name != in.Coordinator.Name && h.Name != in.Coordinator.Name {
+				continue // sessions run between the coordinator and each replica
+			}
+			const file = int64(2097152)
+			done := int64(float64(2*file) * in.Pct / 100)
+			fmt.Fprintf(w, "    /%s\n", peer.IP)
+			fmt.Fprintf(w, "        Receiving 2 files, %d bytes total. Already received %d files, %d bytes total\n", 2*file, done/file, done)
+			fmt.Fprintf(w, "            /var/lib/cassandra/data/%s/%s-%s/mc-%d-big-Data.db %d/%d bytes(%d%%) received from idx:0/%s\n",
+				ks, table, strings.ReplaceAll(uuidFrom(ks+"/"+table), "-", ""), in.Repair.Command, done%file, file, (done%file)*100/file, peer.IP)
+			fmt.Fprintf(w, "        Sending 2 files, %d bytes total. Already sent %d files, %d bytes total\n", 2*file, done/file, done)
+		}
+	}
+	fmt.Fprintf(w, "Read Repair Statistics:\nAttempted: 0\nMismatch (Blocking): 0\nMismatch (Background): 0\n")
+	fmt.Fprintf(w, "%-25s%10s%10s%15s%10s\n", "Pool Name", "Active", "Pending", "Completed", "Dropped")
+	fmt.Fprintf(w, "%-25s%10s%10d%15d%10d\n", "Large messages", "n/a", 0, 52, 0)
+	fmt.Fprintf(w, "%-25s%10s%10d%15d%10d\n", "Small messages", "n/a", 0, 163092, 0)
+	fmt.Fprintf(w, "%-25s%10s%10d%15d%10d\n", "Gossip messages", "n/a", 0, 27548, 0)
 }

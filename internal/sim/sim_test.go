@@ -478,3 +478,65 @@ func errorAs(err error, target **exec.ExitError) bool {
 	}
 	return ok
 }
+
+// A repair whose nodetool client is killed goes on on the server side: every
+// replica shows its Validation compaction and its repair streams, in 3.11's
+// formats, until the repair's simulated duration has passed.
+func TestRepairActivityOutlivesTheClient(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.RepairDuration = Duration(time.Hour)
+	cfg.CassandraStartDelay = 0
+	if err := InitWithConfig(dir, DefaultHosts(""), cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client dies at once (Ctrl-C, SIGKILL of its console)
+	if r := runCtx(ctx, t, dir, cass1, "", "nodetool", "repair", "-full", "-pr", "scalar"); r.rc != 130 || !strings.Contains(r.stdout, "Starting repair command #1") {
+		t.Fatalf("killed repair client: %+v", r)
+	}
+	st, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := st.HostsByRole(RoleCassandra)
+	if len(ring) != 3 {
+		t.Fatalf("%d cassandra nodes", len(ring))
+	}
+	for _, h := range ring {
+		r := run(t, dir, h.Name, "nodetool", "compactionstats")
+		cs, err := nodetool.ParseCompactionStats(r.stdout)
+		if r.rc != 0 || err != nil {
+			t.Fatalf("%s compactionstats rc=%d %v:\n%s", h.Short, r.rc, err, r.stdout)
+		}
+		reps := cs.Repairs()
+		if len(reps) != 1 || reps[0].Type != nodetool.TypeValidation || reps[0].Keyspace != "scalar" || reps[0].Table != "asset" {
+			t.Errorf("%s: repair compactions %+v:\n%s", h.Short, reps, r.stdout)
+		}
+		r = run(t, dir, h.Name, "nodetool", "netstats")
+		ns, err := nodetool.ParseNetStats(r.stdout)
+		if r.rc != 0 || err != nil {
+			t.Fatalf("%s netstats rc=%d %v:\n%s", h.Short, r.rc, err, r.stdout)
+		}
+		peers := 1
+		if h.Name == cass1 {
+			peers = 2 // the coordinator streams with both replicas
+		}
+		if rs := ns.RepairStreams(); len(rs) != 1 || len(rs[0].Sessions) != peers {
+			t.Errorf("%s: repair streams %+v:\n%s", h.Short, rs, r.stdout)
+		}
+	}
+	// After the repair's duration, Cassandra is idle again, with nobody
+	// having marked the repair as finished.
+	later := time.Now().Add(2 * time.Hour)
+	for _, h := range ring {
+		var cs, ns bytes.Buffer
+		writeCompactionStats(&cs, st, h, later)
+		writeNetStats(&ns, st, h, later)
+		c, err1 := nodetool.ParseCompactionStats(cs.String())
+		n, err2 := nodetool.ParseNetStats(ns.String())
+		if err1 != nil || err2 != nil || len(c.Active) != 0 || len(n.Streams) != 0 || !strings.Contains(ns.String(), "Not sending any streams.") {
+			t.Errorf("%s after the repair: %v %v\n%s\n%s", h.Short, err1, err2, cs.String(), ns.String())
+		}
+	}
+}

@@ -161,6 +161,8 @@ type State struct {
 	Hosts []*Host `json:"hosts"`
 	// NextRepairCommand numbers `nodetool repair` commands cluster-wide.
 	NextRepairCommand int `json:"next_repair_command"`
+	// ReaperRuns are the repair runs Reaper (reaper-1:8080) knows.
+	ReaperRuns []ReaperRun `json:"reaper_runs,omitempty"`
 	// Seq is incremented by every save, for tests and debugging.
 	Seq int64 `json:"seq"`
 }

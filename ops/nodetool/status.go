@@ -1,5 +1,6 @@
 // Package nodetool parses the text output of Apache Cassandra's nodetool
-// (3.11 and 4.x): status, repair progress lines, listsnapshots and info.
+// (3.11 and 4.x): status, repair progress lines, listsnapshots, info, and
+// compactionstats and netstats (what a repair runs on the server side).
 //
 // The parsers are pure functions over strings so that workflows can run
 // nodetool over SSH and feed them the captured output. They never panic on

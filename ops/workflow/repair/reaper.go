@@ -56,6 +56,7 @@ type reaperRun struct {
 	Keyspace         string `json:"keyspace_name"`
 	State            string `json:"state"`
 	Cause            string `json:"cause"`
+	Owner            string `json:"owner"`
 	SegmentsRepaired int    `json:"segments_repaired"`
 	TotalSegments    int    `json:"total_segments"`
 	LastEvent        string `json:"last_event"`

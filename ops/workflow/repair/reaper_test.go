@@ -85,6 +85,21 @@ func (f *fakeReaper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(run)
 	case path == "/repair_run/cluster/scalardl":
 		enc.Encode(f.runs)
+	case path == "/repair_run" && r.Method == http.MethodGet:
+		// Reaper 1.4.8 listRepairRuns: ?state= is a comma-separated filter.
+		want := map[string]bool{}
+		for _, s := range strings.Split(r.URL.Query().Get("state"), ",") {
+			if s != "" {
+				want[s] = true
+			}
+		}
+		out := []*reaperRun{}
+		for _, run := range f.runs {
+			if len(want) == 0 || want[run.State] {
+				out = append(out, run)
+			}
+		}
+		enc.Encode(out)
 	case strings.HasPrefix(path, "/repair_run/") && r.Method == http.MethodPut:
 		parts := strings.Split(path, "/") // "", repair_run, id, state, STATE
 		run := f.find(parts[2])

@@ -51,7 +51,9 @@ type Options struct {
 	Hosts []string `json:"hosts,omitempty"`
 	// Via is ViaNodetool (default) or ViaReaper.
 	Via string `json:"via,omitempty"`
-	// Reaper configures ViaReaper.
+	// Reaper configures ViaReaper. With ViaNodetool, a Reaper.Dial (or URL)
+	// makes the no-repair-running preflight also ask Reaper (default URL
+	// and login) for its RUNNING runs.
 	Reaper ReaperOptions `json:"reaper,omitempty"`
 	// GateDeadline bounds the wait for the ring to be UN after each node
 	// (default 15 minutes); GateInterval is the poll interval (default 10 s).
@@ -152,16 +154,41 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			},
 		},
 	}
+	var probeReaper *ReaperOptions
+	switch {
+	case opts.Via == ViaReaper:
+		probeReaper = &opts.Reaper
+	case opts.Reaper.Dial != nil || opts.Reaper.URL != "":
+		if r, err := opts.Reaper.withDefaults(inv); err == nil {
+			probeReaper = &r
+		}
+	}
 	gate := func(host inventory.Host) *workflow.Gate {
 		return &workflow.Gate{
 			Name:        "ring-UN",
-			Description: fmt.Sprintf("all %d Cassandra nodes UN", len(ring)),
+			Description: fmt.Sprintf("all %d Cassandra nodes UN, no other repair in progress", len(ring)),
 			Deadline:    deadline,
 			Interval:    interval,
 			Check: func(ctx context.Context, env *workflow.Env) (bool, string, error) {
 				ok, reason, err := gates.RingUN(ctx, env, ring, host)
-				if err != nil || !ok || opts.Health == nil {
+				if err != nil || !ok {
 					return ok, reason, err
+				}
+				// Before the next node: a repair someone started meanwhile
+				// (a scheduled Reaper run, another console) is waited for.
+				acts, err := InProgress(ctx, env, nil, ProbeOptions{Hosts: ring, Reaper: probeReaper})
+				if err != nil {
+					return false, "", fmt.Errorf("cannot tell whether another repair is in progress: %w", err)
+				}
+				if acts = Foreign(acts, env.RunID()); len(acts) > 0 {
+					var what []string
+					for _, a := range acts {
+						what = append(what, a.String())
+					}
+					return false, "another repair is in progress: " + strings.Join(what, "; "), nil
+				}
+				if opts.Health == nil {
+					return true, "", nil
 				}
 				ok, reason, err = opts.Health(ctx)
 				if err != nil {
@@ -175,7 +202,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		}
 	}
 	if opts.Via == ViaReaper {
-		p.Preflight = append(p.Preflight, reaperPreflight(opts.Reaper))
+		p.Preflight = append(p.Preflight, reaperPreflight(opts.Reaper), idleCheck(ring, probeReaper))
 		for _, ks := range opts.Keyspaces {
 			s := reaperStep(opts.Reaper, ring[0].Name, ks)
 			s.Timeout = opts.Timeout
@@ -184,6 +211,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		}
 		return p, nil
 	}
+	p.Preflight = append(p.Preflight, idleCheck(ring, probeReaper))
 	for _, h := range targets {
 		for i, ks := range opts.Keyspaces {
 			s := workflow.Step{

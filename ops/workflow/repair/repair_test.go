@@ -44,6 +44,10 @@ repair)
   echo "[2026-11-24 22:31:02,000] Repair session 3b1c for range [(3,4]] finished (progress: 100%)"
   echo "[2026-11-24 22:31:02,100] Repair completed successfully"
   echo "[2026-11-24 22:31:02,200] Repair command #1 finished in 2 seconds" ;;
+compactionstats)
+  if [ -f "$LOCAL_ROOT/$HOST/compactionstats.txt" ]; then cat "$LOCAL_ROOT/$HOST/compactionstats.txt"; else printf 'pending tasks: 0\n\n'; fi ;;
+netstats)
+  if [ -f "$LOCAL_ROOT/$HOST/netstats.txt" ]; then cat "$LOCAL_ROOT/$HOST/netstats.txt"; else printf 'Mode: NORMAL\nNot sending any streams.\n'; fi ;;
 *) echo "fake nodetool: $*" >&2; exit 1 ;;
 esac
 `
