@@ -1,0 +1,106 @@
+package main
+
+// Headless tests of the runbook commands against the demo deployment, whose
+// monitor runs the real alert rules in a PromQL engine and an Alertmanager.
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"scalar-tui/internal/demo"
+	"scalar-tui/internal/demoenv"
+)
+
+// runbookEnv is a demo plus the console's state and lock paths.
+type runbookEnv struct {
+	*demoenv.Env
+	t        *testing.T
+	lockPath string
+}
+
+func startRunbookEnv(t *testing.T, o demo.Options) *runbookEnv {
+	t.Helper()
+	e := &runbookEnv{Env: demoenv.Start(t, o), t: t, lockPath: filepath.Join(t.TempDir(), "scalar-tui.lock")}
+	oldTTY := stdinIsTerminal
+	stdinIsTerminal = func(io.Reader) bool { return false }
+	t.Cleanup(func() { stdinIsTerminal = oldTTY })
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	return e
+}
+
+// cli runs a runbook command (global flags and --lock-path added).
+func (e *runbookEnv) cli(words ...string) (string, string, int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := append([]string{"--tf-root", e.D.TFRoot, "--known-hosts", e.D.KnownHosts, "--identity", e.D.Identity}, words...)
+	if words[0] != "reachability" {
+		args = append(args, "--lock-path", e.lockPath)
+	}
+	out, errOut, err := runCLI(ctx, args...)
+	return out, errOut, exitCodeOf(err)
+}
+
+// The issue's "Done when", headless: cassandra-2 stopped, the alert fires,
+// `restart-cassandra --yes --json` starts it inside a silence, the node is
+// UN and the alert clears; the silence is expired at the end.
+func TestRestartCassandraHeadlessClearsAlert(t *testing.T) {
+	e := startRunbookEnv(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Fault: "cassandra-2:cassandra-stopped"})
+	e.WaitFiring(t, "CassandraProcessStopped", "cassandra-2", 30*time.Second)
+
+	out, errOut, code := e.cli("restart-cassandra", "--host", "cassandra-2", "--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "30s")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if _, status := finished(t, out); status != "done" {
+		t.Fatalf("finished %q\n%s", status, out)
+	}
+	if !e.Sim(t).Host("cassandra-2").Cassandra.Active {
+		t.Error("cassandra-2 not active")
+	}
+	if firing, err := e.Firing(context.Background(), "CassandraProcessStopped", "cassandra-2"); firing || err != nil {
+		t.Errorf("alert still firing: %v %v", firing, err)
+	}
+	for _, want := range []string{`"step":"cassandra-2/start-cassandra"`, `"step":"cassandra-2/alert-clear"`, "expired"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestRestartCassandraDryRunAndBadInput(t *testing.T) {
+	e := startRunbookEnv(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Fault: "cassandra-2:cassandra-stopped"})
+	out, errOut, code := e.cli("restart-cassandra", "--host", "cassandra-2", "--dry-run")
+	if code != exitOK {
+		t.Fatalf("dry run: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"$ sudo systemctl start cassandra", "others-UN", "silence-alerts", "alert-clear", "dry run: nothing was changed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+	if e.Sim(t).Host("cassandra-2").Cassandra.Active {
+		t.Error("dry run started cassandra-2")
+	}
+	for _, args := range [][]string{
+		{"restart-cassandra", "--yes"},
+		{"restart-cassandra", "--host", "envoy-1", "--yes"},
+		{"restart-cassandra", "--host", "cassandra-2", "--health-gate", "nope"},
+		{"restart-cassandra", "--host", "cassandra-2", "--gate-interval", "0s"},
+	} {
+		if _, errOut, code := e.cli(args...); code != exitBadInput {
+			t.Errorf("%v: exit %d (%s), want %d", args, code, errOut, exitBadInput)
+		}
+	}
+	// Without --yes and without a terminal: refused, nothing done.
+	if _, _, code := e.cli("restart-cassandra", "--host", "cassandra-2"); code != exitBadInput {
+		t.Errorf("no --yes, no terminal: exit %d", code)
+	}
+	if e.Sim(t).Host("cassandra-2").Cassandra.Active {
+		t.Error("cassandra-2 started without confirmation")
+	}
+}
