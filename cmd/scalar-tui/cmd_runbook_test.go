@@ -13,6 +13,7 @@ import (
 
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/demoenv"
+	"scalar-tui/ops/sshx"
 )
 
 // runbookEnv is a demo plus the console's state and lock paths.
@@ -102,5 +103,31 @@ func TestRestartCassandraDryRunAndBadInput(t *testing.T) {
 	}
 	if e.Sim(t).Host("cassandra-2").Cassandra.Active {
 		t.Error("cassandra-2 started without confirmation")
+	}
+}
+
+// restart-container from the CLI: the stopped Envoy container is started
+// inside a silence and the run ends done.
+func TestRestartContainerHeadless(t *testing.T) {
+	e := startRunbookEnv(t, demo.Options{Cassandra: 1, Blue: 1, Envoy: 1})
+	out, errOut, code := e.cli("restart-container", "--host", "envoy-1", "--dry-run")
+	if code != exitOK || !strings.Contains(out, "$ cd ~/provision && docker-compose up -d envoy") {
+		t.Fatalf("dry run: exit %d %s\n%s", code, errOut, out)
+	}
+	if r, err := e.Cl.Run(context.Background(), e.Host(t, "envoy-1").Name, "docker stop provision_envoy_1", sshx.RunOptions{}); err != nil || r.ExitCode != 0 {
+		t.Fatalf("docker stop: %v %d", err, r.ExitCode)
+	}
+	out, errOut, code = e.cli("restart-container", "--host", "envoy-1", "--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "30s")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, status := finished(t, out); status != "done" || !strings.Contains(out, "silence-alerts") {
+		t.Fatalf("finished %q\n%s", status, out)
+	}
+	if !e.Sim(t).Host("envoy-1").Containers[0].Running {
+		t.Error("envoy container not running")
+	}
+	if _, errOut, code := e.cli("restart-container", "--host", "cassandra-1", "--yes"); code != exitBadInput {
+		t.Errorf("cassandra host: exit %d %s", code, errOut)
 	}
 }
