@@ -13,6 +13,7 @@ import (
 
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/demoenv"
+	"scalar-tui/internal/sim"
 	"scalar-tui/ops/sshx"
 )
 
@@ -129,5 +130,46 @@ func TestRestartContainerHeadless(t *testing.T) {
 	}
 	if _, errOut, code := e.cli("restart-container", "--host", "cassandra-1", "--yes"); code != exitBadInput {
 		t.Errorf("cassandra host: exit %d %s", code, errOut)
+	}
+}
+
+// free-disk lists without a selection, clears with one; reachability and
+// rolling-restart run headless too.
+func TestFreeDiskReachabilityRollingHeadless(t *testing.T) {
+	e := startRunbookEnv(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1,
+		Config: func(c *sim.Config) { c.CassandraStartDelay = sim.Duration(300 * time.Millisecond) }})
+	if err := sim.Update(e.D.SimState, func(st *sim.State) error {
+		h := st.Host("cassandra-2")
+		h.Cassandra.Snapshots = append(h.Cassandra.Snapshots, sim.SnapshotRec{Tag: "old-one", Keyspace: "scalar", Table: "asset", Bytes: 7 << 30})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e.cli("free-disk", "--host", "cassandra-2")
+	if code != exitOK || !strings.Contains(out, "old-one") || !strings.Contains(out, "7.00 GiB") || !strings.Contains(out, "1/3 nodes") {
+		t.Fatalf("list: exit %d %s\n%s", code, errOut, out)
+	}
+	out, errOut, code = e.cli("free-disk", "--host", "cassandra-2", "--snapshot", "old-one", "--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "20s")
+	if _, status := finished(t, out); code != exitOK || status != "done" {
+		t.Fatalf("clear: exit %d %s\n%s", code, errOut, out)
+	}
+	if n := len(e.Sim(t).Host("cassandra-2").Cassandra.Snapshots); n != 0 {
+		t.Errorf("%d snapshots left", n)
+	}
+	if _, _, code := e.cli("free-disk", "--host", "envoy-1"); code != exitBadInput {
+		t.Errorf("free-disk on envoy: exit %d", code)
+	}
+
+	out, errOut, code = e.cli("reachability", "--host", "envoy-1")
+	if code != exitOK || !strings.Contains(out, "verdict: envoy-1 is reachable now") {
+		t.Fatalf("reachability: exit %d %s\n%s", code, errOut, out)
+	}
+
+	if _, _, code := e.cli("rolling-restart", "--canary", "--yes"); code != exitBadInput {
+		t.Errorf("--canary with the silence: exit %d", code)
+	}
+	out, errOut, code = e.cli("rolling-restart", "--yes", "--json", "--host", "cassandra-3", "--gate-interval", "200ms", "--gate-deadline", "30s")
+	if _, status := finished(t, out); code != exitOK || status != "done" || !strings.Contains(out, `"step":"cassandra-3/drain"`) {
+		t.Fatalf("rolling-restart: exit %d %s\n%s", code, errOut, out)
 	}
 }
