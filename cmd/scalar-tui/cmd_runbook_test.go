@@ -14,6 +14,8 @@ import (
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/demoenv"
 	"scalar-tui/internal/sim"
+	"scalar-tui/ops/health"
+	"scalar-tui/ops/runbook"
 	"scalar-tui/ops/sshx"
 )
 
@@ -171,5 +173,29 @@ func TestFreeDiskReachabilityRollingHeadless(t *testing.T) {
 	out, errOut, code = e.cli("rolling-restart", "--yes", "--json", "--host", "cassandra-3", "--gate-interval", "200ms", "--gate-deadline", "30s")
 	if _, status := finished(t, out); code != exitOK || status != "done" || !strings.Contains(out, `"step":"cassandra-3/drain"`) {
 		t.Fatalf("rolling-restart: exit %d %s\n%s", code, errOut, out)
+	}
+}
+
+// What the console will run for each alert parses and plans on the demo:
+// runbook.For's Args with --dry-run exit 0 and print the plan.
+func TestRunbookActionsDryRun(t *testing.T) {
+	e := startRunbookEnv(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1})
+	host := func(short string) string { return e.Host(t, short).Name }
+	for _, a := range []health.Alert{
+		{Name: "CassandraProcessStopped", Instance: host("cassandra-2") + ":9100"},
+		{Name: "CassandraDriveSpaceLow", Instance: host("cassandra-1") + ":9100"},
+		{Name: "InstanceDown", Instance: host("envoy-1") + ":9100"},
+		{Name: "ScalarDLContainerDown", Instance: host("scalardl-blue-1") + ":18080"},
+		{Name: "ReaperContainerDown", Instance: host("reaper-1") + ":18080"},
+		{Name: "AlertmanagerContainerDown", Instance: host("monitor-1") + ":18080"},
+	} {
+		act, ok := runbook.For(a)
+		if !ok || !act.Runnable() {
+			t.Fatalf("%s: no action", a.Name)
+		}
+		out, errOut, code := e.cli(append(act.Args(), "--dry-run")...)
+		if code != exitOK || !(strings.Contains(out, "Plan ") || strings.Contains(out, "SNAPSHOT")) {
+			t.Errorf("%s: %v: exit %d %s\n%s", a.Name, act.Args(), code, errOut, out)
+		}
 	}
 }

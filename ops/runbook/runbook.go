@@ -56,7 +56,8 @@ type Action struct {
 	// silence could not be created).
 	NoSilence bool `json:"no_silence,omitempty"`
 	// Doc is the scalar-terraform runbook page, e.g.
-	// "docs/CassandraProcessStopped.md".
+	// "docs/CassandraProcessStopped.md", or "docs/Alerts.md" for the alerts
+	// without a page of their own (see DocFor).
 	Doc string `json:"doc"`
 	// Commands are what the runbook page has the operator run by hand,
 	// with Host filled in where known. Shown when there is no action, and
@@ -109,13 +110,32 @@ func For(alert health.Alert) (Action, bool) {
 	if host == "" && alert.Instance != "" {
 		host = health.InstanceHost(alert.Instance)
 	}
-	a := Action{Alert: alert.Name, Doc: "docs/" + alert.Name + ".md"}
+	a := Action{Alert: alert.Name, Doc: DocFor(alert.Name)}
 	e(&a, host, alert)
 	if a.Workflow != "" && a.HostOption != "" && a.Host == "" {
 		// A per-host workflow without a host cannot be offered.
 		a.Workflow, a.HostOption, a.Options, a.NoSilence = "", "", nil, false
 	}
 	return a, true
+}
+
+// docPages are the alert pages scalar-terraform ships under docs/ (checked
+// against scalar-labs/scalar-terraform's docs/ directory); the other alerts
+// are only described in docs/Alerts.md.
+var docPages = map[string]bool{
+	"CassandraClusterDown": true, "CassandraDriveSpaceLow": true, "CassandraProcessStopped": true,
+	"GrafanaContainerDown": true, "InstanceDown": true, "InstanceDriveSpaceLow": true,
+	"InstanceHighCPUUtilization": true, "ReaperContainerDown": true, "ScalarDLClusterDown": true,
+	"ScalarDLContainerDown": true,
+}
+
+// DocFor returns the scalar-terraform page of alertname: "docs/<Alert>.md"
+// when it has its own, else "docs/Alerts.md".
+func DocFor(alertname string) string {
+	if docPages[alertname] {
+		return "docs/" + alertname + ".md"
+	}
+	return "docs/Alerts.md"
 }
 
 // Alerts returns the alertnames For knows, sorted.
@@ -188,9 +208,10 @@ var entries = map[string]func(a *Action, host string, alert health.Alert){
 		a.Workflow, a.HostOption, a.Host = WorkflowFreeDisk, "host", host
 		a.Commands = []string{
 			"ssh -F ssh.cfg " + hostOr(host),
-			"df -h /data",
+			"sudo du --max-depth=1 /data | sort -r -k1,1n",
 			"nodetool listsnapshots",
 			"nodetool clearsnapshot -t <tag>",
+			"# or expand the volume (docs/HowToExpandEBS.md, docs/HowToExpandAzureManagedDisk.md), or add a Cassandra node",
 		}
 	},
 	"InstanceDriveSpaceLow": func(a *Action, host string, alert health.Alert) {
@@ -198,7 +219,7 @@ var entries = map[string]func(a *Action, host string, alert health.Alert){
 		a.Commands = []string{
 			"ssh -F ssh.cfg " + hostOr(host),
 			"df -h",
-			"sudo du -xh --max-depth=2 / | sort -h | tail -20",
+			"sudo du -x --max-depth=1 / | sort -r -k1,1n",
 		}
 		if roleOf(host, alert) == inventory.RoleCassandra {
 			a.Title = "Free disk on " + hostOr(host) + " /data"
@@ -211,7 +232,8 @@ var entries = map[string]func(a *Action, host string, alert health.Alert){
 		a.Commands = []string{
 			"ssh -F ssh.cfg bastion",
 			"ssh -F ssh.cfg " + hostOr(host),
-			"# from the cloud console: check the instance state and its system log; reboot or replace it (docs/NodeReplacement.md)",
+			"# read the host's logs on the log server (docs/MonitorGuide.md)",
+			"# check the cloud's status page (https://status.aws.amazon.com/, https://status.azure.com/en-us/status), the instance state and its console log; reboot or replace it (docs/NodeReplacement.md)",
 		}
 	},
 	"InstanceHighCPUUtilization": func(a *Action, host string, _ health.Alert) {
