@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -491,15 +492,19 @@ func (c *call) startStop(verb string, names []string) int {
 // `restart` for the "provision" project in ~/provision.
 func (c *call) compose(args []string) int {
 	var verb string
+	var only []string // services named after the verb (`up -d scalar`)
 	for _, a := range args {
 		if !strings.HasPrefix(a, "-") {
-			verb = a
-			break
+			if verb == "" {
+				verb = a
+			} else {
+				only = append(only, a)
+			}
 		}
 	}
 	switch verb {
 	case "up":
-		return c.composeUp()
+		return c.composeUp(only)
 	case "ps":
 		return c.ps([]string{"-a"})
 	case "stop", "start", "restart":
@@ -549,13 +554,23 @@ func (c *call) composeImage(h *Host) string {
 	return h.ComposeImage
 }
 
-func (c *call) composeUp() int {
+func (c *call) composeUp(only []string) int {
 	var lines []string
 	rc := 0
 	err := Update(c.dir, func(st *State) error {
 		h := st.Host(c.host)
 		now := time.Now().UTC()
+		for _, svc := range only {
+			if !slices.ContainsFunc(h.Containers, func(ct *Container) bool { return ct.Service == svc }) {
+				lines = append(lines, "ERROR: No such service: "+svc)
+				rc = 1
+				return nil
+			}
+		}
 		for i, ct := range h.Containers {
+			if len(only) > 0 && !slices.Contains(only, ct.Service) {
+				continue
+			}
 			want := ct.Image
 			if ct.Service == "scalar" {
 				want = normalizeRef(c.composeImage(h))

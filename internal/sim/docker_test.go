@@ -101,3 +101,30 @@ func TestContainerRestartFault(t *testing.T) {
 		t.Errorf("second pause: %v %v", r, err)
 	}
 }
+
+// `docker-compose up -d SERVICE` starts that service only, like compose does;
+// an unknown service is an error.
+func TestComposeUpOneService(t *testing.T) {
+	dir := newCluster(t)
+	mon := "monitor-1"
+	for _, c := range []string{"provision_grafana_1", "provision_nginx_1"} {
+		if r := run(t, dir, mon, "docker", "stop", c); r.rc != 0 {
+			t.Fatalf("docker stop %s: %s", c, r.stderr)
+		}
+	}
+	if r := run(t, dir, mon, "docker-compose", "up", "-d", "grafana"); r.rc != 0 {
+		t.Fatalf("up -d grafana: %s", r.stderr)
+	}
+	st, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range st.Host(mon).Containers {
+		if want := ct.Service != "nginx"; ct.Running != want {
+			t.Errorf("%s running %v, want %v", ct.Name, ct.Running, want)
+		}
+	}
+	if r := run(t, dir, mon, "docker-compose", "up", "-d", "nope"); r.rc != 1 || !strings.Contains(r.stderr, "No such service: nope") {
+		t.Errorf("unknown service: %d %s", r.rc, r.stderr)
+	}
+}
