@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,13 @@ type LockOwner struct {
 	Operator string
 	Run      string
 	Since    time.Time
+	// Host and PID are the machine and process that took the lock.
+	Host string
+	PID  int
+	// State is "detached" when the run was stopped on purpose while its
+	// remote command goes on (Note says what runs where); empty otherwise.
+	State string
+	Note  string
 }
 
 // String reads like "ops@laptop-3, run 20261124-2231-repair, since
@@ -38,8 +47,19 @@ func (o LockOwner) String() string {
 	if !o.Since.IsZero() {
 		since = o.Since.UTC().Format("2006-01-02 15:04 MST")
 	}
-	return fmt.Sprintf("%s, run %s, since %s", op, run, since)
+	s := fmt.Sprintf("%s, run %s, since %s", op, run, since)
+	if o.State == LockStateDetached {
+		s += "; left detached on purpose"
+		if o.Note != "" {
+			s += " (" + o.Note + ")"
+		}
+		s += ": `scalar-tui resume " + run + "` re-attaches"
+	}
+	return s
 }
+
+// LockStateDetached marks a lock kept by a run left detached on purpose.
+const LockStateDetached = "detached"
 
 // Describe is String with the lock's age relative to now ("…, since
 // 2026-11-24 22:31 UTC (3h10m ago)"); now comes from the caller's clock.
@@ -94,7 +114,9 @@ func (l ClusterLock) path() string {
 // Acquire takes the lock for run, or returns *LockedError.
 func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time.Time) error {
 	p := shell.Quote(l.path())
-	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339)) + " > " + shell.Quote(l.path()+"/owner")
+	host, _ := os.Hostname()
+	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339),
+		"host="+host, "pid="+strconv.Itoa(os.Getpid())) + " > " + shell.Quote(l.path()+"/owner")
 	script := strings.Join([]string{
 		"if mkdir " + p + " 2>/dev/null; then " + owner + " && exit 0; rm -rf " + p + "; exit 4; fi",
 		// Re-entrant for the same run of the same operator: Resume after the
@@ -131,6 +153,36 @@ func (l ClusterLock) Release(ctx context.Context, run string) error {
 		return fmt.Errorf("release cluster lock %s on the bastion: exit %d", l.path(), code)
 	}
 	return nil
+}
+
+// SetState records in the owner file of the lock run holds that the run was
+// left detached on purpose (state LockStateDetached, note says what still
+// runs where), or back to running (state ""). A lock held by another run is
+// left alone and reported as *LockedError.
+func (l ClusterLock) SetState(ctx context.Context, run, state, note string) error {
+	ownerFile := shell.Quote(l.path() + "/owner")
+	tmp := shell.Quote(l.path() + "/owner.tmp")
+	var add string
+	if state != "" {
+		add = "; " + shell.Join("printf", `%s\n`, "state="+oneLineValue(state), "note="+oneLineValue(note)) + " >> " + tmp
+	}
+	script := "grep -qxF " + shell.Quote("run="+run) + " " + ownerFile + " 2>/dev/null || { cat " + ownerFile + " 2>/dev/null; exit 3; }\n" +
+		"{ grep -v -e '^state=' -e '^note=' " + ownerFile + " > " + tmp + add + "; } && mv " + tmp + " " + ownerFile
+	out, code, err := l.run(ctx, script)
+	if err != nil {
+		return fmt.Errorf("update cluster lock %s on the bastion: %w", l.path(), err)
+	}
+	switch code {
+	case 0:
+		return nil
+	case 3:
+		return &LockedError{Owner: parseOwner(out), Path: l.path()}
+	}
+	return fmt.Errorf("update cluster lock %s on the bastion: exit %d", l.path(), code)
+}
+
+func oneLineValue(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Owner returns the current holder, or nil when the cluster is not locked.
@@ -201,6 +253,14 @@ func parseOwner(s string) LockOwner {
 			if t, err := time.Parse(time.RFC3339, v); err == nil {
 				o.Since = t
 			}
+		case "host":
+			o.Host = v
+		case "pid":
+			o.PID, _ = strconv.Atoi(v)
+		case "state":
+			o.State = v
+		case "note":
+			o.Note = v
 		}
 	}
 	return o
@@ -225,6 +285,14 @@ func (e *Engine) LockOwner(ctx context.Context) (*LockOwner, error) {
 		return nil, err
 	}
 	return l.Owner(ctx)
+}
+
+// LockPath is the cluster lock directory this engine uses on the bastion.
+func (e *Engine) LockPath() string {
+	if e.lock == nil {
+		return ""
+	}
+	return e.lock.path()
 }
 
 func (e *Engine) outOfRunLock() (ClusterLock, error) {
