@@ -148,6 +148,9 @@ func New(r Runner, stateDir string, opts ...Option) *Engine {
 	return e
 }
 
+// StateDir is where this engine journals runs and appends the audit log.
+func (e *Engine) StateDir() string { return e.stateDir }
+
 // RequestPause asks every run in progress to stop after its current step with
 // status paused (the TUI's `p`). It is deferred while a cluster-state marker
 // is set, so the cluster is never left e.g. paused. Resume clears it.
