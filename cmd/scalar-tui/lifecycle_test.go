@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -346,5 +347,55 @@ func requireTmux(t *testing.T) {
 			t.Fatalf("tmux is required (SCALAR_TUI_REQUIRE_TOOLS=1): %v", err)
 		}
 		t.Skip("tmux not installed")
+	}
+}
+
+// TestBackupSIGKILLWhilePausedShowsCrashed: a console killed between Pause
+// and Unpause leaves a journal that says "running". `runs` shows it as
+// crashed, first, with the one command that unpauses, and that command does.
+func TestBackupSIGKILLWhilePausedShowsCrashed(t *testing.T) {
+	bin := cliBinary(t)
+	d, err := demo.Start(context.Background(), demo.Options{Cassandra: 3, Blue: 3, Envoy: 1, Fault: "scalardl-blue-3:slow:20",
+		Config: func(c *sim.Config) { c.PauseDrain = sim.Duration(time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	e := &repairEnv{t: t, d: d, state: t.TempDir(), lockPath: filepath.Join(t.TempDir(), "scalar-tui.lock")}
+	t.Setenv("XDG_STATE_HOME", e.state)
+	p := e.start(bin, "backup", "--yes", "--json", "--min-free-percent=-1", "--tag", "killed")
+	waitFor(t, 60*time.Second, "Scalar DL paused", func() bool { return len(e.pausedHosts()) > 0 })
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 30*time.Second)
+	run := ""
+	for _, ev := range events(t, p.output()) {
+		if ev["type"] == "plan" {
+			run = ev["run"].(string)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, _, code := e.cli(ctx, "runs")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) < 2 || !strings.HasPrefix(lines[0], "!! run "+run) ||
+		!strings.Contains(lines[0], "PAUSED: run `scalar-tui resume "+run+"`") {
+		t.Fatalf("runs after SIGKILL while paused: exit %d\n%s", code, out)
+	}
+	if !regexp.MustCompile(regexp.QuoteMeta(run) + `\s+backup\s+crashed\s`).MatchString(out) {
+		t.Errorf("run not shown crashed:\n%s", out)
+	}
+	if len(e.pausedHosts()) == 0 {
+		t.Fatal("nothing paused: the kill did not land while paused")
+	}
+	// The resume unpauses first; the backup itself then refuses to pause a
+	// second time (exit 1), which is the backup's own rule.
+	o, errOut, code := e.cli(ctx, "resume", run, "--yes", "--json")
+	if !strings.Contains(o, "marker scalardl-paused is set: running") {
+		t.Fatalf("resume did not compensate first: exit %d\n%s\n%s", code, o, errOut)
+	}
+	if ph := e.pausedHosts(); len(ph) != 0 {
+		t.Errorf("still paused after the resume: %v", ph)
 	}
 }

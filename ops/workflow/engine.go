@@ -521,7 +521,7 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 		}
 		var left []Leftover
 		_ = rc.update(func(st *RunState) {
-			st.Left = leftovers(st, rc.left, s)
+			st.Left = leftovers(st, rc.left, s, p.Compensations)
 			left = st.Left
 			st.Status = s
 			st.Error = msg
@@ -1047,15 +1047,19 @@ func (e *Engine) waitGate(ctx context.Context, rc *runCtx, s *Step) error {
 }
 
 // leftovers is what a run ending with status s leaves behind: what the
-// steps reported (commands not stopped) and the markers still set.
-func leftovers(st *RunState, steps []Leftover, s Status) []Leftover {
+// steps reported (commands not stopped) and the cluster-state markers still
+// set (those the plan compensates, i.e. that say the cluster must be put
+// back; bookkeeping markers are not cluster state).
+func leftovers(st *RunState, steps []Leftover, s Status, comps map[string]Step) []Leftover {
 	if s == StatusDone {
 		return nil
 	}
 	out := append([]Leftover(nil), steps...)
 	keys := make([]string, 0, len(st.Markers))
 	for k := range st.Markers {
-		keys = append(keys, k)
+		if _, ok := comps[k]; ok || k == MarkerScalarDLPaused {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {

@@ -479,13 +479,8 @@ func Discard(stateDir, id, by, note string, now time.Time) error {
 	case StatusDiscarded:
 		return nil
 	}
-	if len(st.Markers) > 0 {
-		keys := make([]string, 0, len(st.Markers))
-		for k := range st.Markers {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		return fmt.Errorf("run %s still holds %s: the cluster may be left in that state; `scalar-tui resume %s` undoes it first (then cancel it if you want)", id, strings.Join(keys, ", "), id)
+	if _, paused := st.Markers[MarkerScalarDLPaused]; paused {
+		return fmt.Errorf("run %s still holds marker %s: Scalar DL may be paused; `scalar-tui resume %s` unpauses it first (then cancel it if you want)", id, MarkerScalarDLPaused, id)
 	}
 	msg := "by " + by + " at " + now.UTC().Format(time.RFC3339)
 	if note != "" {
