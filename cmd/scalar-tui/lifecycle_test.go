@@ -399,3 +399,55 @@ func TestBackupSIGKILLWhilePausedShowsCrashed(t *testing.T) {
 		t.Errorf("still paused after the resume: %v", ph)
 	}
 }
+
+// TestRepairLeftDetachedOnPurpose: with --leave-running-on-cancel, SIGTERM
+// during a repair leaves the remote repair running on purpose: the run is
+// `detached` in the journal and in `runs`, the lock stays and says which run
+// holds it and why, and `resume` re-attaches and finishes without starting
+// the repair again.
+func TestRepairLeftDetachedOnPurpose(t *testing.T) {
+	bin := cliBinary(t)
+	e := startRepairEnv(t, "", 4*time.Second)
+	p := e.start(bin, append(fastRepair, "--health-gate", "off", "--leave-running-on-cancel")...)
+	waitFor(t, 60*time.Second, "cassandra-1's repair at 20%", func() bool { return strings.Contains(p.output(), "progress: 20%") })
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 60*time.Second); code != exitCanceled {
+		t.Fatalf("exit %d, want 130:\n%s", code, p.output())
+	}
+	run, status := finished(t, p.output())
+	if status != "detached" {
+		t.Fatalf("finished %s %s", run, status)
+	}
+	if len(e.d.Processes()) == 0 {
+		t.Fatal("the remote repair was stopped")
+	}
+	if !e.lockHeld() {
+		t.Fatal("the detached run released the lock")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, _, _ := e.cli(ctx, "runs")
+	if !strings.Contains(out, "detached") || !strings.Contains(out, "left running on purpose") {
+		t.Errorf("runs:\n%s", out)
+	}
+	out, _, _ = e.cli(ctx, "unlock")
+	if !strings.Contains(out, "run "+run) || !strings.Contains(out, "left detached on purpose") {
+		t.Errorf("unlock:\n%s", out)
+	}
+	out, errOut, code := e.cli(ctx, "resume", run, "--yes", "--json")
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, `"step":"cassandra-1/repair-scalar"`) || !strings.Contains(out, `"reattach":true`) {
+		t.Errorf("resume did not re-attach:\n%s", out)
+	}
+	if n := e.repairStarts(run, fqdn("cassandra-1"), "scalar"); n != 1 {
+		t.Errorf("cassandra-1's scalar repair started %d times, want 1", n)
+	}
+	e.wantRepairs("cassandra-1", "scalar", "completed")
+	if e.lockHeld() {
+		t.Error("lock left after the resumed run")
+	}
+}
