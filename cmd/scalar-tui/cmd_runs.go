@@ -445,11 +445,12 @@ func newResumeCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	wf.addFlags(cmd.Flags(), false)
+	cmd.Flags().BoolVar(&wf.takeover, "takeover", false, "take over another operator's dead run from its journal on the bastion (beside the cluster lock), its lock included")
 	return cmd
 }
 
 func newUnlockCmd(g *globalOptions) *cobra.Command {
-	var force bool
+	var force, ignoreMarkers bool
 	var lockPath string
 	cmd := &cobra.Command{
 		Use:   "unlock [--force]",
@@ -459,15 +460,16 @@ func newUnlockCmd(g *globalOptions) *cobra.Command {
 			"that run is dead (its console crashed), then resume it or start a new one.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUnlock(cmd.Context(), g, force, lockPath, cmd.OutOrStdout())
+			return runUnlock(cmd.Context(), g, force, ignoreMarkers, lockPath, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "break the lock, whoever holds it")
+	cmd.Flags().BoolVar(&ignoreMarkers, "ignore-markers", false, "with --force: break it even while the holder's run left Scalar DL paused (nobody's journal will unpause it)")
 	addLockPathFlag(cmd.Flags(), &lockPath)
 	return cmd
 }
 
-func runUnlock(ctx context.Context, g *globalOptions, force bool, lockPath string, out io.Writer) error {
+func runUnlock(ctx context.Context, g *globalOptions, force, ignoreMarkers bool, lockPath string, out io.Writer) error {
 	inv, cl, err := openDeployment(ctx, g)
 	if err != nil {
 		return err
@@ -491,6 +493,18 @@ func runUnlock(ctx context.Context, g *globalOptions, force bool, lockPath strin
 		}
 		fmt.Fprintln(out, "if that run is dead, break the lock with `scalar-tui unlock --force`")
 		return nil
+	}
+	if !ignoreMarkers {
+		// A dead run that left Scalar DL paused must be taken over (its
+		// compensation unpauses), not have its lock broken under it.
+		if holder, herr := e.LockOwner(ctx); herr == nil && holder != nil && holder.Run != "" {
+			if st, merr := e.MirroredRun(ctx, holder.Run); merr == nil {
+				if ms := workflow.CompensatingMarkers(st); len(ms) > 0 {
+					return failed(fmt.Errorf("the lock is held by %s, whose run left the cluster in a state to undo (marker %s: Scalar DL may be paused); breaking the lock would leave it so with nobody's journal to undo it: take the run over with `scalar-tui resume %s --takeover` (it unpauses first), or pass --ignore-markers",
+						holder.Describe(time.Now()), strings.Join(ms, ", "), holder.Run))
+				}
+			}
+		}
 	}
 	owner, err := e.ForceUnlock(ctx)
 	if errors.Is(err, workflow.ErrNotLocked) {

@@ -354,27 +354,7 @@ func requireTmux(t *testing.T) {
 // and Unpause leaves a journal that says "running". `runs` shows it as
 // crashed, first, with the one command that unpauses, and that command does.
 func TestBackupSIGKILLWhilePausedShowsCrashed(t *testing.T) {
-	bin := cliBinary(t)
-	d, err := demo.Start(context.Background(), demo.Options{Cassandra: 3, Blue: 3, Envoy: 1, Fault: "scalardl-blue-3:slow:20",
-		Config: func(c *sim.Config) { c.PauseDrain = sim.Duration(time.Second) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	e := &repairEnv{t: t, d: d, state: t.TempDir(), lockPath: filepath.Join(t.TempDir(), "scalar-tui.lock")}
-	t.Setenv("XDG_STATE_HOME", e.state)
-	p := e.start(bin, "backup", "--yes", "--json", "--min-free-percent=-1", "--tag", "killed")
-	waitFor(t, 60*time.Second, "Scalar DL paused", func() bool { return len(e.pausedHosts()) > 0 })
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	p.wait(t, 30*time.Second)
-	run := ""
-	for _, ev := range events(t, p.output()) {
-		if ev["type"] == "plan" {
-			run = ev["run"].(string)
-		}
-	}
+	e, run := backupKilledWhilePaused(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, _, code := e.cli(ctx, "runs")
@@ -449,5 +429,71 @@ func TestRepairLeftDetachedOnPurpose(t *testing.T) {
 	e.wantRepairs("cassandra-1", "scalar", "completed")
 	if e.lockHeld() {
 		t.Error("lock left after the resumed run")
+	}
+}
+
+// backupKilledWhilePaused starts a backup as its own process and SIGKILLs
+// it while Scalar DL is paused; it returns the env and the run ID.
+func backupKilledWhilePaused(t *testing.T) (*repairEnv, string) {
+	t.Helper()
+	bin := cliBinary(t)
+	d, err := demo.Start(context.Background(), demo.Options{Cassandra: 3, Blue: 3, Envoy: 1, Fault: "scalardl-blue-3:slow:20",
+		Config: func(c *sim.Config) { c.PauseDrain = sim.Duration(time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	e := &repairEnv{t: t, d: d, state: t.TempDir(), lockPath: filepath.Join(t.TempDir(), "scalar-tui.lock")}
+	t.Setenv("XDG_STATE_HOME", e.state)
+	p := e.start(bin, "backup", "--yes", "--json", "--min-free-percent=-1", "--tag", "killed")
+	waitFor(t, 60*time.Second, "Scalar DL paused", func() bool { return len(e.pausedHosts()) > 0 })
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 30*time.Second)
+	run := ""
+	for _, ev := range events(t, p.output()) {
+		if ev["type"] == "plan" {
+			run = ev["run"].(string)
+		}
+	}
+	if len(e.pausedHosts()) == 0 {
+		t.Fatal("nothing paused: the kill did not land while paused")
+	}
+	return e, run
+}
+
+// TestTakeOverDeadRunFromAnotherMachine: the laptop that ran a backup died
+// while Scalar DL was paused. A second operator (another machine: another
+// local state) is refused `unlock --force`, told to take the run over, and
+// `resume ID --takeover` (the journal comes from the bastion) unpauses.
+func TestTakeOverDeadRunFromAnotherMachine(t *testing.T) {
+	e, run := backupKilledWhilePaused(t)
+	// The second operator's machine: empty local state.
+	e.state = t.TempDir()
+	t.Setenv("XDG_STATE_HOME", e.state)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mirrored, _ := filepath.Glob(e.lockPath + ".runs/*")
+	t.Logf("mirrored journals: %v", mirrored)
+	_, _, err := runCLI(ctx, e.args("unlock", "--force")...)
+	if exitCodeOf(err) != exitFailed || !strings.Contains(err.Error(), "scalar-tui resume "+run+" --takeover") {
+		t.Fatalf("unlock --force while a dead run left Scalar DL paused: %v", err)
+	}
+	if !e.lockHeld() {
+		t.Fatal("unlock --force broke the lock of a run that left Scalar DL paused")
+	}
+	if _, _, code := e.cli(ctx, "resume", run, "--yes", "--json"); code != exitBadInput {
+		t.Errorf("resume without --takeover on another machine: exit %d", code)
+	}
+	out, errOut, _ := e.cli(ctx, "resume", run, "--yes", "--json", "--takeover")
+	if !strings.Contains(errOut, "took over run "+run) || !strings.Contains(out, "marker scalardl-paused is set: running") {
+		t.Fatalf("resume --takeover:\n%s\n%s", out, errOut)
+	}
+	if ph := e.pausedHosts(); len(ph) != 0 {
+		t.Errorf("still paused after the takeover: %v", ph)
+	}
+	if e.lockHeld() {
+		t.Error("lock left after the takeover run")
 	}
 }

@@ -35,6 +35,9 @@ type workflowFlags struct {
 	// detachOnCancel leaves a detached remote command running on Ctrl-C
 	// (--leave-running-on-cancel).
 	detachOnCancel bool
+	// takeover (resume --takeover) continues another operator's dead run
+	// from its journal on the bastion.
+	takeover bool
 	// dep is the deployment the command works on, resolved once the
 	// inventory is loaded (journal dir, lock path). Not a flag.
 	dep deployment
@@ -307,7 +310,20 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 		return err
 	}
 	wf.dep = g.deploymentOf(inv, wf.lockPath)
+	var takeoverCl *sshx.Client
 	st, err := workflow.LoadRun(wf.dep.dir, id)
+	if err != nil && wf.takeover {
+		// Another operator's run: fetch its journal from the bastion.
+		if takeoverCl, err = g.sshClient(inv); err != nil {
+			return err
+		}
+		defer takeoverCl.Close()
+		st, err = newEngine(takeoverCl, wf).TakeOver(ctx, id)
+		if err != nil {
+			return failed(fmt.Errorf("take over run %s: %w", id, err))
+		}
+		fmt.Fprintf(s.err, "took over run %s of %s (last on %s, pid %d): its journal is now in %s\n", id, st.Operator, st.Hostname, st.PID, wf.dep.dir)
+	}
 	if err != nil {
 		return badInput(elsewhere(g, id, err))
 	}
@@ -335,7 +351,11 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 	if err := confirmResume(wf, s, p, st); err != nil {
 		return err
 	}
-	return execWorkflow(ctx, wf, s, cl, nil, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
+	var opts []workflow.Option
+	if wf.takeover {
+		opts = append(opts, workflow.WithTakeover(id))
+	}
+	return execWorkflow(ctx, wf, s, cl, opts, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
 		return e.Resume(ctx, id, p)
 	})
 }

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -69,6 +70,8 @@ type Engine struct {
 	pause    atomic.Bool
 
 	deployment     string
+	noMirror       bool
+	takeover       string
 	detachOnCancel bool
 	detachReq      atomic.Bool
 	detachMu       sync.Mutex
@@ -121,6 +124,15 @@ func WithDeployment(name string) Option { return func(e *Engine) { e.deployment 
 // the bastion), names what still runs where in its journal, and Resume
 // re-attaches. Cleanup steps still run.
 func WithDetachOnCancel(on bool) Option { return func(e *Engine) { e.detachOnCancel = on } }
+
+// WithoutJournalMirror stops copying each run's journal to the bastion
+// beside the lock (MirrorDir). The copy is on by default.
+func WithoutJournalMirror() Option { return func(e *Engine) { e.noMirror = true } }
+
+// WithTakeover lets Resume of run id take the cluster lock from another
+// operator's run with that ID: the explicit takeover of a dead run whose
+// journal was fetched with TakeOver.
+func WithTakeover(id string) Option { return func(e *Engine) { e.takeover = id } }
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
@@ -229,6 +241,15 @@ type runCtx struct {
 	logs    map[string]*os.File
 	saveErr error
 	left    []Leftover // guarded by mu
+
+	// mirror, once the lock is held, copies the journal to the bastion at
+	// every transition (not at every progress update).
+	mirror     *ClusterLock
+	mirrorSig  string // guarded by mu
+	mirrorSeq  int    // guarded by mu
+	mirrorMu   sync.Mutex
+	mirrorDone int // guarded by mirrorMu
+	mirrorErr  bool
 }
 
 func (rc *runCtx) addLeft(l Leftover) {
@@ -239,14 +260,69 @@ func (rc *runCtx) addLeft(l Leftover) {
 
 func (rc *runCtx) update(f func(*RunState)) error {
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	f(rc.st)
 	rc.st.Updated = rc.e.now().UTC()
 	err := saveRun(rc.e.stateDir, rc.st)
 	if err != nil && rc.saveErr == nil {
 		rc.saveErr = err
 	}
+	var snap []byte
+	var seq int
+	if rc.mirror != nil {
+		if sig := transitionSig(rc.st); sig != rc.mirrorSig {
+			rc.mirrorSig = sig
+			rc.mirrorSeq++
+			seq = rc.mirrorSeq
+			snap, _ = json.Marshal(rc.st)
+		}
+	}
+	rc.mu.Unlock()
+	if snap != nil {
+		rc.writeMirror(snap, seq)
+	}
 	return err
+}
+
+// transitionSig changes when the run or a step changes state, not on
+// progress updates.
+func transitionSig(st *RunState) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%t|%d|%s|", st.Status, st.CanaryDone, len(st.Left), st.Error)
+	keys := make([]string, 0, len(st.Markers))
+	for k := range st.Markers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.WriteString(strings.Join(keys, ","))
+	for _, s := range st.Steps {
+		fmt.Fprintf(&b, "|%s:%d:%t", s.Status, s.CommandsDone, s.Detached != nil)
+	}
+	return b.String()
+}
+
+// writeMirror copies journal snapshot seq to the bastion, unless a newer
+// one was already written. A failure is said once and does not stop the run
+// (the local journal is the one Resume uses).
+func (rc *runCtx) writeMirror(snap []byte, seq int) {
+	rc.mirrorMu.Lock()
+	defer rc.mirrorMu.Unlock()
+	if seq <= rc.mirrorDone {
+		return
+	}
+	var st RunState
+	if json.Unmarshal(snap, &st) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := rc.mirror.WriteJournal(ctx, &st); err != nil {
+		if !rc.mirrorErr {
+			rc.mirrorErr = true
+			rc.e.emit(&Notice{Header: Header{Run: st.ID}, Message: "could not copy the journal to the bastion: " + err.Error()})
+		}
+		return
+	}
+	rc.mirrorDone = seq
 }
 
 func (rc *runCtx) closeLogs() {
@@ -547,7 +623,7 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 	// The lock comes first so that nothing changes between preflight and steps.
 	if !p.ReadOnly && e.lock != nil {
 		lock := ClusterLock{R: auditingRunner{e: e, rc: rc}, Path: e.lock.Path}
-		if lerr := lock.Acquire(ctx, e.operator, runID, e.now()); lerr != nil {
+		if lerr := lock.acquire(ctx, e.operator, runID, e.now(), resumed && e.takeover == runID); lerr != nil {
 			if resumed {
 				// Leave the journal as it was: the run is still resumable.
 				e.emit(&Finished{Header: Header{Run: runID}, Status: StatusRefused, Err: lerr.Error()})
@@ -556,6 +632,11 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 			return finish(StatusRefused, lerr)
 		}
 		e.emit(&Notice{Header: Header{Run: runID}, Message: "cluster lock taken (" + lock.path() + ")"})
+		if !e.noMirror {
+			rc.mu.Lock()
+			rc.mirror = &lock
+			rc.mu.Unlock()
+		}
 		defer func() {
 			rctx, cancel := bounded(ctx, cleanupTimeout)
 			defer cancel()

@@ -262,3 +262,88 @@ func TestDeploymentKeyAndLockPath(t *testing.T) {
 		t.Errorf("ListAll = %d runs, %v", len(all), err)
 	}
 }
+
+// TestJournalMirrorAndTakeover: each run's journal is copied to the bastion
+// beside the lock at every transition. When operator A's machine dies while
+// Scalar DL is paused, operator B sees the run and its marker there, is
+// refused the lock, and after an explicit takeover resumes A's run: the
+// compensation (unpause) runs first and the lock is released at the end.
+func TestJournalMirrorAndTakeover(t *testing.T) {
+	lr := &workflowtest.LocalRunner{Root: t.TempDir()}
+	lockPath := filepath.Join(lr.Dir("bastion"), "scalar-tui.lock")
+	build := func() *Plan {
+		p := &Plan{ID: "20261124-2231-backup", Workflow: "backup", Fingerprint: "fp1"}
+		p.Steps = []Step{
+			{ID: "pause", Host: "h1", Run: func(ctx context.Context, env *Env) error {
+				if err := env.SetMarker(MarkerScalarDLPaused, "h1"); err != nil {
+					return err
+				}
+				return env.Run(ctx, "h1", "echo paused >> state.txt")
+			}},
+			{ID: "unpause", Host: "h1", Cleanup: true, Run: func(ctx context.Context, env *Env) error {
+				if err := env.Run(ctx, "h1", "echo unpaused >> state.txt"); err != nil {
+					return err
+				}
+				return env.ClearMarker(MarkerScalarDLPaused)
+			}},
+		}
+		p.Compensations = map[string]Step{MarkerScalarDLPaused: p.Steps[1]}
+		return p
+	}
+	// A's run, mirrored: done normally, the mirror holds its final state.
+	a := New(lr, t.TempDir(), WithOperator("ops@a"), WithLockPath(lockPath))
+	pa := build()
+	pa.ID = "20261124-2230-backup"
+	if s, err := a.Run(context.Background(), pa); s != StatusDone {
+		t.Fatal(s, err)
+	}
+	lock := ClusterLock{R: lr, Path: lockPath}
+	m, err := lock.ReadJournal(context.Background(), pa.ID)
+	if err != nil || m == nil || m.Status != StatusDone || len(m.Steps) != 2 || m.Steps[1].Status != StatusDone {
+		t.Fatalf("mirrored journal of a finished run: %+v, %v", m, err)
+	}
+
+	// A dies while paused: the lock is A's, the mirror says paused.
+	dead := build()
+	if err := lock.Acquire(context.Background(), "ops@a", dead.ID, fixedTime); err != nil {
+		t.Fatal(err)
+	}
+	st := &RunState{ID: dead.ID, Workflow: "backup", Operator: "ops@a", Status: StatusRunning, Fingerprint: "fp1",
+		Hostname: "laptop-a", PID: 4242,
+		Markers: map[string]Marker{MarkerScalarDLPaused: {Value: "h1", Step: "pause"}},
+		Steps:   []StepState{{ID: "pause", Status: StatusDone}, {ID: "unpause", Status: StatusPending, Cleanup: true}}}
+	if err := lock.WriteJournal(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+
+	bState := t.TempDir()
+	b := New(lr, bState, WithOperator("ops@b"), WithLockPath(lockPath))
+	got, err := b.MirroredRun(context.Background(), dead.ID)
+	if err != nil || got == nil || len(CompensatingMarkers(got)) != 1 {
+		t.Fatalf("B reads the dead run: %+v, %v", got, err)
+	}
+	if _, err := b.Resume(context.Background(), dead.ID, build()); err == nil {
+		t.Fatal("B resumed a run it does not have without taking it over")
+	}
+	if _, err := b.TakeOver(context.Background(), dead.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Without WithTakeover the lock stays A's.
+	if s, err := b.Resume(context.Background(), dead.ID, build()); s != StatusRefused || !strings.Contains(fmtErr(err), "locked by ops@a") {
+		t.Fatalf("resume without takeover = %s, %v", s, err)
+	}
+	bt := New(lr, bState, WithOperator("ops@b"), WithLockPath(lockPath), WithTakeover(dead.ID))
+	if s, err := bt.Resume(context.Background(), dead.ID, build()); s != StatusDone {
+		t.Fatalf("takeover resume = %s, %v", s, err)
+	}
+	out, _ := os.ReadFile(filepath.Join(lr.Dir("h1"), "state.txt"))
+	if !strings.HasSuffix(string(out), "unpaused\n") {
+		t.Errorf("state.txt = %q", out)
+	}
+	if lockExists(lr) {
+		t.Error("lock left after the takeover run")
+	}
+	if m, _ := lock.ReadJournal(context.Background(), dead.ID); m == nil || m.Status != StatusDone || len(m.Markers) != 0 {
+		t.Errorf("mirror after takeover: %+v", m)
+	}
+}

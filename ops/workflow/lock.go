@@ -1,7 +1,9 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -113,6 +115,16 @@ func (l ClusterLock) path() string {
 
 // Acquire takes the lock for run, or returns *LockedError.
 func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time.Time) error {
+	return l.acquire(ctx, operator, run, now, false)
+}
+
+// acquire takes the lock; takeover also takes it from another operator's
+// run with the same ID (an explicit takeover of a dead run).
+func (l ClusterLock) acquire(ctx context.Context, operator, run string, now time.Time, takeover bool) error {
+	sameOperator := " && grep -qxF " + shell.Quote("operator="+operator) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null"
+	if takeover {
+		sameOperator = ""
+	}
 	p := shell.Quote(l.path())
 	host, _ := os.Hostname()
 	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339),
@@ -122,8 +134,7 @@ func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time
 		// Re-entrant for the same run of the same operator: Resume after the
 		// console died. Both lines must match, so another operator's run that
 		// happens to carry the same ID never shares the lock.
-		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null && grep -qxF " +
-			shell.Quote("operator="+operator) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null; then " + owner + " && exit 0; exit 4; fi",
+		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null" + sameOperator + "; then " + owner + " && exit 0; exit 4; fi",
 		"cat " + shell.Quote(l.path()+"/owner") + " 2>/dev/null",
 		"exit 3",
 	}, "\n")
@@ -321,4 +332,112 @@ func (a auditOnly) RunBastion(ctx context.Context, command string, opts sshx.Run
 		return res, fmt.Errorf("audit: %w", aerr)
 	}
 	return res, err
+}
+
+// MirrorDir is the directory on the bastion, beside the lock directory,
+// that holds a copy of each run's journal (<lock>.runs/<id>.json), written
+// at every transition while the run holds the lock. A run then belongs to
+// the deployment, not to one laptop: if the operator's machine dies while
+// Scalar DL is paused, another operator sees the markers and can take the
+// run over (see ClusterLock.ReadJournal and WithTakeover).
+func MirrorDir(lockPath string) string {
+	if lockPath == "" {
+		lockPath = DefaultLockPath
+	}
+	return strings.TrimRight(lockPath, "/") + ".runs"
+}
+
+// WriteJournal stores st in the lock's MirrorDir on the bastion
+// (atomically: temp file, then rename).
+func (l ClusterLock) WriteJournal(ctx context.Context, st *RunState) error {
+	if st.ID == "" || st.ID != safeName(st.ID) {
+		return fmt.Errorf("mirror journal: bad run id %q", st.ID)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("mirror journal: %w", err)
+	}
+	dir := MirrorDir(l.path())
+	file := dir + "/" + st.ID + ".json"
+	tmp := file + ".tmp"
+	script := "mkdir -p " + shell.Quote(dir) + " && chmod 700 " + shell.Quote(dir) + " && cat > " + shell.Quote(tmp) + " && mv " + shell.Quote(tmp) + " " + shell.Quote(file)
+	if l.R == nil {
+		return errors.New("no bastion runner")
+	}
+	res, err := l.R.RunBastion(ctx, script, sshx.RunOptions{Stdin: bytes.NewReader(b)})
+	if err != nil {
+		return fmt.Errorf("mirror journal of run %s to %s on the bastion: %w", st.ID, dir, err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("mirror journal of run %s to %s on the bastion: exit %d", st.ID, dir, res.ExitCode)
+	}
+	return nil
+}
+
+// ReadJournal returns the journal of run id mirrored on the bastion, or nil
+// when there is none.
+func (l ClusterLock) ReadJournal(ctx context.Context, id string) (*RunState, error) {
+	if id == "" || id != safeName(id) {
+		return nil, fmt.Errorf("bad run id %q", id)
+	}
+	file := MirrorDir(l.path()) + "/" + id + ".json"
+	out, code, err := l.run(ctx, "[ -f "+shell.Quote(file)+" ] || exit 3\ncat "+shell.Quote(file))
+	if err != nil {
+		return nil, fmt.Errorf("read the journal of run %s on the bastion: %w", id, err)
+	}
+	switch code {
+	case 0:
+	case 3:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("read the journal of run %s on the bastion: exit %d", id, code)
+	}
+	var st RunState
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return nil, fmt.Errorf("journal of run %s on the bastion is corrupt: %w", id, err)
+	}
+	return &st, nil
+}
+
+// MirroredRun returns the journal of run id as mirrored on the bastion
+// beside this engine's lock, or nil when there is none. Audited.
+func (e *Engine) MirroredRun(ctx context.Context, id string) (*RunState, error) {
+	l, err := e.outOfRunLock()
+	if err != nil {
+		return nil, err
+	}
+	return l.ReadJournal(ctx, id)
+}
+
+// CompensatingMarkers lists the cluster-state markers st still holds that
+// only its compensation undoes (Scalar DL paused), sorted.
+func CompensatingMarkers(st *RunState) []string {
+	if st == nil {
+		return nil
+	}
+	var out []string
+	if _, ok := st.Markers[MarkerScalarDLPaused]; ok {
+		out = append(out, MarkerScalarDLPaused)
+	}
+	return out
+}
+
+// TakeOver copies run id's journal from the bastion into stateDir, so that
+// Resume (with WithTakeover(id)) can continue another operator's dead run.
+// It refuses when a journal of that run already exists locally.
+func (e *Engine) TakeOver(ctx context.Context, id string) (*RunState, error) {
+	if _, err := os.Stat(JournalPath(e.stateDir, id)); err == nil {
+		return nil, fmt.Errorf("run %s is already in the local journal: resume it without --takeover", id)
+	}
+	st, err := e.MirroredRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("no journal of run %s on the bastion (%s)", id, MirrorDir(e.LockPath()))
+	}
+	if err := saveRun(e.stateDir, st); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
