@@ -153,7 +153,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	// Signals are the caller's (ctx): Bubble Tea's own handler turns
+	// SIGTERM into a QuitMsg sent with no regard for ctx, which deadlocks
+	// its shutdown when ctx is canceled by the same signal.
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return fmt.Errorf("console stopped: %w", ctx.Err())

@@ -96,9 +96,9 @@ func runConsoleTUI(ctx context.Context, g *globalOptions) error {
 	if serr := shutdownWorkflows(b, os.Stderr); serr != nil && err == nil {
 		err = failed(serr)
 	}
-	if err == nil && ctx.Err() != nil {
-		// Bubble Tea turns SIGTERM into a quit of its own: still a signal
-		// (exit 130), like SIGINT and SIGHUP.
+	if ctx.Err() != nil {
+		// A signal, whatever Bubble Tea made of it (SIGTERM: a quit of its
+		// own, SIGINT: ErrInterrupted, SIGHUP: ErrProgramKilled): exit 130.
 		err = fmt.Errorf("console stopped: %w", ctx.Err())
 	}
 	return err

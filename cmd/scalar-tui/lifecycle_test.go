@@ -212,8 +212,11 @@ func (c *consoleDemo) startRepair() {
 	c.keys("Enter")
 	c.waitScreen("[ Cancel ]", 10*time.Second)
 	c.keys("y")
-	c.waitScreen("progress", 60*time.Second)
+	c.waitScreen("running", 30*time.Second)
 }
+
+// waitRepairing waits until the first repair's output is on screen.
+func (c *consoleDemo) waitRepairing() { c.t.Helper(); c.waitScreen("Repair session", 60*time.Second) }
 
 // pid is the scalar-tui process in the pane (the shell's child).
 func (c *consoleDemo) pid() int {
@@ -260,7 +263,7 @@ func checkEndedCleanly(t *testing.T, c *consoleDemo) workflow.RunState {
 	if r.Status != workflow.StatusCanceled || workflow.DisplayStatus(depDir, &r) != workflow.StatusCanceled {
 		t.Errorf("run %s is %s (%s), want canceled", r.ID, r.Status, r.Error)
 	}
-	if locks, _ := filepath.Glob(filepath.Join(c.dir, "locks", "*")); len(locks) != 0 {
+	if locks, _ := filepath.Glob(filepath.Join(c.dir, "locks", "*.lock")); len(locks) != 0 {
 		t.Errorf("the cluster lock is still held: %v", locks)
 	}
 	if ents, _ := os.ReadDir(c.xdg); len(ents) != 0 {
@@ -290,6 +293,7 @@ func TestConsoleQuitDuringRunInTmux(t *testing.T) {
 	dir, xdg := t.TempDir(), t.TempDir()
 	c := startConsoleDemo(t, bin, dir, xdg, "quit")
 	c.startRepair()
+	c.waitRepairing()
 	c.keys("q")
 	c.waitScreen("Quit and cancel the running workflow?", 10*time.Second)
 	c.keys("y")
@@ -319,16 +323,28 @@ func TestConsoleQuitDuringRunInTmux(t *testing.T) {
 	}
 }
 
-// TestConsoleSignalsDuringRunInTmux: SIGTERM and SIGHUP to the console
-// during a run end it like quit: cleanup, canceled, lock released, exit 130.
+// TestConsoleSignalsDuringRunInTmux: SIGINT, SIGTERM and SIGHUP to the
+// console during a run end it like quit: cleanup, canceled, lock released,
+// exit 130.
 func TestConsoleSignalsDuringRunInTmux(t *testing.T) {
 	requireTmux(t)
 	bin := cliBinary(t)
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		sig   syscall.Signal
+		early bool // right after the run starts (lock, preflight), not mid-repair
+	}{{syscall.SIGINT, false}, {syscall.SIGTERM, false}, {syscall.SIGHUP, false}, {syscall.SIGTERM, true}, {syscall.SIGHUP, true}} {
+		sig := tc.sig
+		name := sig.String()
+		if tc.early {
+			name += " early"
+		}
+		t.Run(name, func(t *testing.T) {
 			dir, xdg := t.TempDir(), t.TempDir()
-			c := startConsoleDemo(t, bin, dir, xdg, strings.ToLower(sig.String()[3:]))
+			c := startConsoleDemo(t, bin, dir, xdg, strings.ReplaceAll(name, " ", "-"))
 			c.startRepair()
+			if !tc.early {
+				c.waitRepairing()
+			}
 			if err := syscall.Kill(c.pid(), sig); err != nil {
 				t.Fatal(err)
 			}
