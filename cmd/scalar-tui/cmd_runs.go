@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -54,7 +55,8 @@ func runDir(ctx context.Context, g *globalOptions) (string, error) {
 }
 
 func newRunsCmd(g *globalOptions) *cobra.Command {
-	var asJSON, all bool
+	var asJSON, all, fromBastion bool
+	var lockPath string
 	cmd := &cobra.Command{
 		Use:   "runs [--json] [--all]",
 		Short: "List the deployment's journalled workflow runs (newest first)",
@@ -86,6 +88,15 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 			if err != nil && len(runs) == 0 {
 				return failed(err)
 			}
+			if fromBastion {
+				if !ok {
+					return badInput(errors.New("--bastion needs a deployment: pass --tf-root DIR, --tf-dir DIR or --env NAME"))
+				}
+				runs, err = withMirrored(cmd.Context(), g, lockPath, runs)
+				if err != nil {
+					return err
+				}
+			}
 			for i := range runs {
 				d := dir
 				if d == "" {
@@ -112,6 +123,8 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the journals as a JSON array")
 	cmd.Flags().BoolVar(&all, "all", false, "list the runs of every deployment")
+	addLockPathFlag(cmd.Flags(), &lockPath)
+	cmd.Flags().BoolVar(&fromBastion, "bastion", false, "also list the deployment's runs of every operator, from the journals kept on the bastion beside the cluster lock")
 
 	var showJSON bool
 	show := &cobra.Command{
@@ -198,6 +211,32 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 	discard.Flags().StringVar(&discardNote, "note", "", "why (kept in the journal)")
 	cmd.AddCommand(show, mark, discard)
 	return cmd
+}
+
+// withMirrored adds to runs the deployment's runs journalled on the bastion
+// that this machine does not have (other operators' runs).
+func withMirrored(ctx context.Context, g *globalOptions, lockPath string, runs []workflow.RunState) ([]workflow.RunState, error) {
+	inv, cl, err := openDeployment(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	dep := g.deploymentOf(inv, lockPath)
+	remote, err := newEngine(cl, workflowFlags{dep: dep}).MirroredRuns(ctx)
+	if err != nil && len(remote) == 0 {
+		return nil, failed(err)
+	}
+	have := map[string]bool{}
+	for _, r := range runs {
+		have[r.ID] = true
+	}
+	for _, r := range remote {
+		if !have[r.ID] {
+			runs = append(runs, r)
+		}
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Created.After(runs[j].Created) })
+	return runs, nil
 }
 
 // runStateDir is the deployment directory a run listed by ListAll lives in.

@@ -499,6 +499,13 @@ func TestTakeOverDeadRunFromAnotherMachine(t *testing.T) {
 	if !e.lockHeld() {
 		t.Fatal("unlock --force broke the lock of a run that left Scalar DL paused")
 	}
+	// The dead run is not in this machine's journal, but on the bastion.
+	if out, _, _ := e.cli(ctx, "runs"); strings.Contains(out, run) {
+		t.Errorf("runs on the second machine shows the first one's run from its own journal:\n%s", out)
+	}
+	if out, errOut, code := e.cli(ctx, "runs", "--bastion", "--lock-path", e.lockPath); code != 0 || !strings.Contains(out, run) {
+		t.Errorf("runs --bastion: exit %d\n%s\n%s", code, out, errOut)
+	}
 	if _, _, code := e.cli(ctx, "resume", run, "--yes", "--json"); code != exitBadInput {
 		t.Errorf("resume without --takeover on another machine: exit %d", code)
 	}

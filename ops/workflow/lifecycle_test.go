@@ -346,4 +346,15 @@ func TestJournalMirrorAndTakeover(t *testing.T) {
 	if m, _ := lock.ReadJournal(context.Background(), dead.ID); m == nil || m.Status != StatusDone || len(m.Markers) != 0 {
 		t.Errorf("mirror after takeover: %+v", m)
 	}
+	all, err := b.MirroredRuns(context.Background())
+	if err != nil || len(all) != 2 {
+		t.Fatalf("MirroredRuns = %d runs, %v", len(all), err)
+	}
+	ops := map[string]string{}
+	for _, r := range all {
+		ops[r.ID] = r.Operator
+	}
+	if ops[pa.ID] != "ops@a" || ops[dead.ID] != "ops@a" {
+		t.Errorf("operators of the mirrored runs: %v", ops)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -440,4 +441,44 @@ func (e *Engine) TakeOver(ctx context.Context, id string) (*RunState, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// ListJournals returns every run journal mirrored on the bastion beside the
+// lock (the runs of every operator of the deployment), newest first.
+// Unreadable ones are skipped and reported in the error.
+func (l ClusterLock) ListJournals(ctx context.Context) ([]RunState, error) {
+	dir := MirrorDir(l.path())
+	script := "for f in " + shell.Quote(dir) + "/*.json; do [ -f \"$f\" ] || continue; cat \"$f\"; echo; done"
+	out, code, err := l.run(ctx, script)
+	if err != nil {
+		return nil, fmt.Errorf("list the journals on the bastion (%s): %w", dir, err)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("list the journals on the bastion (%s): exit %d", dir, code)
+	}
+	var runs []RunState
+	var errs []error
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var st RunState
+		if err := json.Unmarshal([]byte(line), &st); err != nil {
+			errs = append(errs, fmt.Errorf("a journal on the bastion is corrupt: %w", err))
+			continue
+		}
+		runs = append(runs, st)
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Created.After(runs[j].Created) })
+	return runs, errors.Join(errs...)
+}
+
+// MirroredRuns lists the deployment's runs journalled on the bastion by
+// every operator (see MirrorDir). Audited.
+func (e *Engine) MirroredRuns(ctx context.Context) ([]RunState, error) {
+	l, err := e.outOfRunLock()
+	if err != nil {
+		return nil, err
+	}
+	return l.ListJournals(ctx)
 }
