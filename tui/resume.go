@@ -55,16 +55,30 @@ func lookupRun(c common.Common, id string) tea.Cmd {
 	}
 }
 
-// unfinished keeps the runs that stopped before their end.
+// unfinished keeps the runs that stopped before their end. A run whose
+// process died while it had the cluster in a dangerous state (crashed, with
+// a warning such as "Scalar DL was paused") comes first: it is the one to
+// fix now.
 func unfinished(runs []vm.RunView) []vm.RunView {
-	var out []vm.RunView
+	var out, rest []vm.RunView
 	for _, r := range runs {
-		if r.Unfinished() {
+		switch {
+		case !r.Unfinished():
+		case urgent(r):
 			out = append(out, r)
+		default:
+			rest = append(rest, r)
 		}
 	}
-	return out
+	return append(out, rest...)
 }
+
+// urgent reports a crashed run that left the cluster in a state to undo.
+func urgent(r vm.RunView) bool { return r.State == runStateCrashed && r.Warning != "" }
+
+// runStateCrashed is the journal's display status of a run whose process is
+// gone (ops/workflow.StatusCrashed).
+const runStateCrashed = "crashed"
 
 // resumeOffer is the modal shown at start when the journal holds unfinished
 // runs: it lists them, r asks to resume the selected one (the root's confirm
@@ -163,7 +177,11 @@ func (o *resumeOffer) View() string {
 			lines = append(lines, l)
 		}
 		if r.Warning != "" {
-			lines = append(lines, st.Warning.Render(render.Fit("    ! "+r.Warning, inner)))
+			ws := st.Warning
+			if urgent(r) {
+				ws = st.Error
+			}
+			lines = append(lines, ws.Render(render.Fit("    ! "+r.Warning, inner)))
 		}
 	}
 	off := 0

@@ -492,3 +492,22 @@ func TestGoldenResumeOffer(t *testing.T) {
 func TestGoldenResumeConfirm(t *testing.T) {
 	goldenRunAfter(t, withUnfinished(newFake()), false, loadedWithOffer, func(tm *teatest.TestModel) { keys(tm, "r") }, "focus: Cancel")
 }
+
+// TestUnfinishedPutsCrashedPausedFirst: a crashed run that left Scalar DL
+// paused heads the resume offer, whatever its age.
+func TestUnfinishedPutsCrashedPausedFirst(t *testing.T) {
+	runs := []vm.RunView{
+		{ID: "new-failed", State: "failed"},
+		{ID: "done", State: "done"},
+		{ID: "old-crashed", State: "crashed", Warning: "CRASHED while Scalar DL was paused: `scalar-tui resume old-crashed` unpauses it"},
+		{ID: "crashed-harmless", State: "crashed"},
+	}
+	got := unfinished(runs)
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if strings.Join(ids, ",") != "old-crashed,new-failed,crashed-harmless" {
+		t.Errorf("offer order %v", ids)
+	}
+}

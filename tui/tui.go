@@ -110,6 +110,9 @@ type Model struct {
 	statusEr bool
 	width    int
 	height   int
+	// quitting is set once the operator confirmed quitting during a run:
+	// the console exits when the run's cleanup is done.
+	quitting bool
 }
 
 // New builds the console. It fails only on a bad option (no backend, an
@@ -157,7 +160,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	// Signals are the caller's (ctx): Bubble Tea's own handler turns
+	// SIGTERM into a QuitMsg sent with no regard for ctx, which deadlocks
+	// its shutdown when ctx is canceled by the same signal.
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return fmt.Errorf("console stopped: %w", ctx.Err())
@@ -279,8 +285,40 @@ type (
 	}
 )
 
+// quitWait bounds how long a quit waits on screen for the canceled
+// workflow's cleanup; the process then waits for the rest (cmd's Shutdown).
+const quitWait = time.Minute
+
+// quitPollMsg re-checks, while quitting, whether the canceled run ended.
+type quitPollMsg struct{ deadline time.Time }
+
+func quitPoll(deadline time.Time) tea.Cmd {
+	return tea.Tick(200*time.Millisecond, func(time.Time) tea.Msg { return quitPollMsg{deadline: deadline} })
+}
+
 // Update lays out, handles global keys and routes everything else.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.quitting {
+		// Canceling on quit: keep routing the run's events until its
+		// cleanup is done (unpaused, lock released, journal final).
+		if !m.workflow.Running() {
+			return m, tea.Quit
+		}
+		if p, ok := msg.(quitPollMsg); ok {
+			if m.common.Now().After(p.deadline) {
+				return m, tea.Quit
+			}
+			return m, quitPoll(p.deadline)
+		}
+		if k, ok := msg.(tea.KeyMsg); ok {
+			if m.common.Keys.Matches(k, keymap.ForceQuit) {
+				// Leave the screen now; the process still waits for the
+				// cleanup before it exits.
+				return m, tea.Quit
+			}
+			return m, nil
+		}
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
@@ -485,7 +523,9 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 	}
 	switch d.ID {
 	case "quit":
-		return tea.Sequence(m.workflow.CancelCmd(), tea.Quit)
+		m.quitting = true
+		m.status, m.statusEr = "canceling… waiting for the workflow's cleanup (unpause, stop the remote command, release the cluster lock)", false
+		return tea.Batch(m.workflow.CancelCmd(), quitPoll(m.common.Now().Add(quitWait)))
 	case "shell":
 		return m.shell(d.Target().(string))
 	case "resume":

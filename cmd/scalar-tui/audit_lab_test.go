@@ -22,6 +22,7 @@ import (
 	"scalar-tui/internal/labnodes"
 	"scalar-tui/internal/sim"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/inventory"
 	"scalar-tui/ops/workflow"
 )
 
@@ -113,7 +114,11 @@ func TestLabAuditMatchesSSHDSessions(t *testing.T) {
 		t.Fatalf("repair run %s ended %s", runID, status)
 	}
 
-	entries, err := workflow.ReadAudit(stateDir(), workflow.AuditFilter{})
+	linv, err := inventory.Load(ctx, inventory.Options{TFRoot: l.TFRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := workflow.ReadAudit((&globalOptions{}).deploymentOf(linv, "").dir, workflow.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,14 +49,14 @@ func TestExecIsAudited(t *testing.T) {
 	}
 	var out bytes.Buffer
 	_ = runExec(context.Background(), c, targets, "nodetool status --password=hunter2", 2, &out, &out)
-	entries, err := workflow.ReadAudit(stateDir(), workflow.AuditFilter{})
+	entries, err := workflow.ReadAudit(g.deploymentOf(inv, "").dir, workflow.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hosts := map[string]bool{}
 	for _, e := range entries {
 		hosts[e.Host] = true
-		if e.Deployment != "example-aws-0j5y83k@"+cl.Bastion.Addr || e.Operator != workflow.Operator() || e.Kind != "command" ||
+		if e.Deployment != "example-aws-0j5y83k via "+cl.Bastion.Addr || e.Operator != workflow.Operator() || e.Kind != "command" ||
 			e.Command != "nodetool status --password=***" || e.ExitCode != len("nodetool status --password=hunter2")%7 || e.Run != "" {
 			t.Errorf("entry %+v", e)
 		}

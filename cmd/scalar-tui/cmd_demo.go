@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +37,7 @@ type demoOptions struct {
 	fault string
 	keep  bool
 	noTUI bool
+	state string
 }
 
 func newDemoCmd(g *globalOptions) *cobra.Command {
@@ -46,9 +49,13 @@ func newDemoCmd(g *globalOptions) *cobra.Command {
 			"scalar-terraform deployment (cassandra, cassy, reaper, scalardl, envoy, monitor), write its Terraform\n" +
 			"state, known_hosts and key to a temporary directory, and run the console against it through the same\n" +
 			"code paths as a real deployment. Everything stops and the directory is removed on Ctrl-C\n" +
-			"(unless --keep).\n\nFault kinds for --fault: " + strings.Join(sim.FaultKinds, ", "),
+			"(unless --keep or --state).\n\n" +
+			"The demo keeps all its state in its own directory: journal and audit log (DIR/state), the\n" +
+			"cluster lock (DIR/locks; its bastion is this machine) and the log file (DIR/scalar-tui.log),\n" +
+			"never in $XDG_STATE_HOME, so two demos never see or block each other. With --state DIR the\n" +
+			"directory is kept and a later `demo --state DIR` continues the same deployment (resume works).\n\nFault kinds for --fault: " + strings.Join(sim.FaultKinds, ", "),
 		Example: "  scalar-tui demo\n  scalar-tui demo --hosts 5 --no-tui\n  scalar-tui demo --fault cassandra-2:cassandra-stopped\n" +
-			"  scalar-tui demo --fault scalardl-blue-1:bad-tag:2.2.0",
+			"  scalar-tui demo --fault scalardl-blue-1:bad-tag:2.2.0\n  scalar-tui demo --state ~/demo   # kept across restarts",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDemo(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -60,6 +67,7 @@ func newDemoCmd(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.fault, "fault", "", "inject a fault at start: HOST:KIND[:PARAM], e.g. cassandra-2:cassandra-stopped")
 	f.BoolVar(&o.keep, "keep", false, "keep the demo directory after exit")
 	f.BoolVar(&o.noTUI, "no-tui", false, "do not open the console: print how to use the demo and wait for Ctrl-C")
+	f.StringVar(&o.state, "state", "", "keep the demo (cluster, journal, audit, lock, logs) in DIR across restarts")
 	return cmd
 }
 
@@ -74,7 +82,7 @@ func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stde
 		return badInput(errors.New("demo makes its own deployment: drop --tf-root, --tf-dir and --env"))
 	}
 	fmt.Fprintln(stderr, "starting the demo deployment ...")
-	d, err := demo.Start(ctx, demo.Options{Cassandra: o.hosts, Blue: o.hosts, Fault: o.fault, Keep: o.keep,
+	d, err := demo.Start(ctx, demo.Options{Dir: o.state, Cassandra: o.hosts, Blue: o.hosts, Fault: o.fault, Keep: o.keep,
 		Images: demoUpgradeImages})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -86,15 +94,26 @@ func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stde
 		if err := d.Close(); err != nil {
 			fmt.Fprintln(stderr, "demo cleanup:", err)
 		}
-		if o.keep {
+		if o.keep || o.state != "" {
 			fmt.Fprintf(stderr, "demo stopped; files kept in %s\n", d.Dir)
 		} else {
 			fmt.Fprintln(stderr, "demo stopped and cleaned up")
 		}
 	}()
-	// From here on the console sees an ordinary deployment.
+	// From here on the console sees an ordinary deployment, whose local
+	// state and lock live in the demo's directory.
 	g.tfRoot, g.tfDirs, g.terraform = d.TFRoot, nil, ""
 	g.knownHosts, g.identity = d.KnownHosts, d.Identity
+	g.stateRoot, g.lockDir = demoStateDir(d), filepath.Join(d.Dir, "locks")
+	if g.logFile == "" {
+		g.logFile = filepath.Join(d.Dir, "scalar-tui.log")
+	}
+	if err := os.MkdirAll(g.lockDir, 0o700); err != nil {
+		return failed(fmt.Errorf("demo: %w", err))
+	}
+	if err := setupLogging(g.logFile); err != nil {
+		return err
+	}
 
 	opts, err := g.inventoryOptions()
 	if err != nil {
@@ -121,9 +140,12 @@ func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stde
 	return nil
 }
 
+// demoStateDir is where the demo keeps its journals and audit logs.
+func demoStateDir(d *demo.Demo) string { return filepath.Join(d.Dir, "state") }
+
 // demoCommands are the commands printed for a second terminal.
 func demoCommands(d *demo.Demo) string {
-	flags := fmt.Sprintf("--tf-root %s --known-hosts %s --identity %s", d.TFRoot, d.KnownHosts, d.Identity)
+	flags := fmt.Sprintf("--tf-root %s --known-hosts %s --identity %s --state-dir %s", d.TFRoot, d.KnownHosts, d.Identity, demoStateDir(d))
 	return strings.Join([]string{
 		"  scalar-tui " + flags + " exec --role cassandra -- nodetool status",
 		"  scalar-tui " + flags + " health",

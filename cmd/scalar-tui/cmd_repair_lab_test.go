@@ -84,7 +84,8 @@ func TestLabRepair(t *testing.T) {
 			t.Errorf("%s repairs: %v", h.Short, got)
 		}
 	}
-	ents, err := workflow.ReadAudit(filepath.Join(state, "scalar-tui"), workflow.AuditFilter{Run: run})
+	depDir := workflow.DeploymentDir(filepath.Join(state, "scalar-tui"), n.Inventory.NetworkName, n.Inventory.BastionAddr())
+	ents, err := workflow.ReadAudit(depDir, workflow.AuditFilter{Run: run})
 	if err != nil || len(ents) == 0 {
 		t.Errorf("audit log: %d entries, %v", len(ents), err)
 	}

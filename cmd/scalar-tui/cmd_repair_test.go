@@ -70,7 +70,7 @@ func (e *repairEnv) global() []string {
 func (e *repairEnv) args(words ...string) []string {
 	a := append(e.global(), words...)
 	switch words[0] {
-	case "repair", "resume", "unlock":
+	case "repair", "resume", "unlock", "backup":
 		a = append(a, "--lock-path", e.lockPath)
 	}
 	return a
@@ -141,7 +141,11 @@ func (e *repairEnv) wantRepairs(short, ks string, outcomes ...string) {
 	}
 }
 
-func (e *repairEnv) stateDir() string { return filepath.Join(e.state, "scalar-tui") }
+// stateDir is the demo deployment's own state directory (journal, audit)
+// under $XDG_STATE_HOME/scalar-tui.
+func (e *repairEnv) stateDir() string {
+	return workflow.DeploymentDir(filepath.Join(e.state, "scalar-tui"), "scalar-tui-demo", e.d.BastionAddr)
+}
 
 func (e *repairEnv) lockHeld() bool {
 	_, err := os.Stat(e.lockPath)
@@ -694,7 +698,13 @@ type subprocess struct {
 
 func (e *repairEnv) start(bin string, words ...string) *subprocess {
 	e.t.Helper()
-	cmd := exec.Command(bin, e.args(words...)...)
+	return e.startArgs(bin, e.args(words...)...)
+}
+
+// startArgs runs the binary with exactly args, with e's XDG_STATE_HOME.
+func (e *repairEnv) startArgs(bin string, args ...string) *subprocess {
+	e.t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+e.state)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

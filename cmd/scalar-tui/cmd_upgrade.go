@@ -271,7 +271,7 @@ Exit status: 0 done (or canary-wait with --canary), 1 failed or refused,
 			if err != nil || wf.dryRun || plan == nil {
 				return err
 			}
-			if st, lerr := workflow.LoadRun(stateDir(), plan.ID); lerr == nil && st.Status == workflow.StatusDone {
+			if st, lerr := workflow.LoadRun(g.deploymentOf(invRun, wf.lockPath).dir, plan.ID); lerr == nil && st.Status == workflow.StatusDone {
 				return offerTFVars(invRun, params, wf, s)
 			}
 			return nil

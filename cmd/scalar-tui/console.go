@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -65,10 +66,13 @@ func runConsoleTUI(ctx context.Context, g *globalOptions) error {
 		return err
 	}
 	// Fail before taking over the terminal when the state cannot be read.
-	if _, err := inventory.Load(ctx, opts); err != nil {
+	inv, err := inventory.Load(ctx, opts)
+	if err != nil {
 		return badInput(fmt.Errorf("load the deployment: %w", err))
 	}
-	b, err := newConsoleBackend(g, opts)
+	// The console shows, offers and journals only this deployment's runs.
+	dep := g.deploymentOf(inv, "")
+	b, err := newConsoleBackend(g, opts, dep)
 	if err != nil {
 		return err
 	}
@@ -95,13 +99,48 @@ func runConsoleTUI(ctx context.Context, g *globalOptions) error {
 		}
 		return badInput(fmt.Errorf("%s: %w", where, err))
 	}
-	return tui.Run(ctx, tui.Options{Backend: b, Readonly: co.readonly, RefreshInterval: co.refresh,
+	err = tui.Run(ctx, tui.Options{Backend: b, Readonly: co.readonly, RefreshInterval: co.refresh,
 		KeyOverrides: keys, EnvColor: envColor})
+	// However the console ended (q, Ctrl-C, SIGTERM, SIGHUP), a workflow
+	// still running goes through the engine's cleanup before the SSH client
+	// closes and the process exits.
+	if serr := shutdownWorkflows(b, os.Stderr); serr != nil && err == nil {
+		err = failed(serr)
+	}
+	if ctx.Err() != nil {
+		// A signal, whatever Bubble Tea made of it (SIGTERM: a quit of its
+		// own, SIGINT: ErrInterrupted, SIGHUP: ErrProgramKilled): exit 130.
+		err = fmt.Errorf("console stopped: %w", ctx.Err())
+	}
+	return err
+}
+
+// consoleShutdownTimeout bounds how long the console waits, after it ends,
+// for a canceled workflow's cleanup (unpause, stop the remote command,
+// journal, release the lock).
+var consoleShutdownTimeout = 2 * time.Minute
+
+// shutdownWorkflows cancels the backend's running workflows and waits for
+// their cleanup, saying so on w (the terminal, after the console left it).
+func shutdownWorkflows(b *backend.Backend, w io.Writer) error {
+	n := b.RunningWorkflows()
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "scalar-tui: canceling… %d running workflow(s): running cleanup steps (unpause), stopping remote commands, releasing the cluster lock (up to %s)\n", n, consoleShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), consoleShutdownTimeout)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		fmt.Fprintf(w, "scalar-tui: %v: see `scalar-tui runs` and `scalar-tui unlock`\n", err)
+		return err
+	}
+	fmt.Fprintln(w, "scalar-tui: canceled; the journal has the final status (`scalar-tui runs`)")
+	return nil
 }
 
 // newConsoleBackend wires the console's backend to the same code paths the
 // subcommands use.
-func newConsoleBackend(g *globalOptions, opts inventory.Options) (*backend.Backend, error) {
+func newConsoleBackend(g *globalOptions, opts inventory.Options, dep deployment) (*backend.Backend, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
@@ -112,9 +151,9 @@ func newConsoleBackend(g *globalOptions, opts inventory.Options) (*backend.Backe
 		HealthSource: func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
 			return consoleHealthSource(inv, dial)
 		},
-		StateDir:  stateDir(),
+		StateDir:  dep.dir,
 		ShellArgv: append(append([]string{exe}, g.passThroughArgs()...), "ssh"),
-		Workflows: consoleWorkflows{g: g},
+		Workflows: consoleWorkflows{g: g, dep: dep},
 	})
 }
 
@@ -150,12 +189,16 @@ func (g *globalOptions) passThroughArgs() []string {
 	add("--known-hosts", g.knownHosts)
 	add("--identity", g.identity)
 	add("--log-file", g.logFile)
+	add("--state-dir", g.stateRoot)
 	return a
 }
 
 // consoleWorkflows plans and runs the console's workflows with the same
 // builders as the CLI's workflow commands.
-type consoleWorkflows struct{ g *globalOptions }
+type consoleWorkflows struct {
+	g   *globalOptions
+	dep deployment
+}
 
 // Plan builds the workflow's plan without running anything.
 func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
@@ -185,9 +228,18 @@ func (w consoleWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory,
 	return build(ctx, inv, client, st.Params)
 }
 
-// Engine returns an engine journalling under the state dir.
+// Engine returns an engine journalling in the deployment's state dir and
+// taking the deployment's lock.
 func (w consoleWorkflows) Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
-	return workflow.New(client, stateDir(), workflow.WithEvents(events), workflow.WithCanary(canary))
+	dir := w.dep.dir
+	if dir == "" {
+		dir = stateDir()
+	}
+	opts := []workflow.Option{workflow.WithEvents(events), workflow.WithCanary(canary), workflow.WithDeployment(w.dep.name)}
+	if w.dep.lock != "" {
+		opts = append(opts, workflow.WithLockPath(w.dep.lock))
+	}
+	return workflow.New(client, dir, opts...)
 }
 
 var errNoTTY = errors.New("the console needs a terminal: run a subcommand instead (see scalar-tui --help)")

@@ -68,10 +68,12 @@ func TestConsoleRepairInTmux(t *testing.T) {
 		t.Skip("tmux not installed")
 	}
 	bin := cliBinary(t)
-	state := t.TempDir()
+	state, demoDir := t.TempDir(), t.TempDir()
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("stui-e2e-%d", os.Getpid())}
 	marker := filepath.Join(t.TempDir(), "exited")
-	cmd := fmt.Sprintf("XDG_STATE_HOME=%s %s demo; echo $? > %s; sleep 60", state, bin, marker)
+	// The demo keeps its journal, audit log and cluster lock in its own
+	// directory: never the machine-wide /tmp/scalar-tui.lock.
+	cmd := fmt.Sprintf("XDG_STATE_HOME=%s %s demo --state %s; echo $? > %s; sleep 60", state, bin, demoDir, marker)
 	s.tmux("new-session", "-d", "-s", "t", "-x", "120", "-y", "35", cmd)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 
@@ -119,13 +121,24 @@ func TestConsoleRepairInTmux(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if !strings.Contains(s.screen(), "demo stopped and cleaned up") {
+	if !strings.Contains(s.screen(), "demo stopped; files kept in "+demoDir) {
 		t.Errorf("demo did not report its clean-up:\n%s", s.screen())
 	}
-	// The run is in the journal and every repair command in the audit log.
-	audit, err := os.ReadFile(filepath.Join(state, "scalar-tui", "audit.jsonl"))
+	// The run is in the demo's journal and every repair command in its
+	// audit log; nothing went to $XDG_STATE_HOME.
+	auditPaths, _ := filepath.Glob(filepath.Join(demoDir, "state", "deployments", "*", "audit.jsonl"))
+	if len(auditPaths) != 1 {
+		t.Fatalf("audit logs in the demo dir: %v", auditPaths)
+	}
+	audit, err := os.ReadFile(auditPaths[0])
 	if err != nil {
 		t.Fatalf("audit log: %v", err)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Errorf("the demo wrote into $XDG_STATE_HOME: %v", ents)
+	}
+	if strings.Contains(string(audit), "/tmp/scalar-tui.lock") {
+		t.Error("the demo took the machine-wide lock /tmp/scalar-tui.lock")
 	}
 	if n := strings.Count(string(audit), "nodetool repair -full -pr"); n < 6 {
 		t.Errorf("audit log has %d repair commands, want >= 6", n)

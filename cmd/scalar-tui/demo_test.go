@@ -80,7 +80,9 @@ func TestDemoPrintsCommandAndCleansUp(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
 	}
-	m := regexp.MustCompile(`scalar-tui (--tf-root (\S+) --known-hosts (\S+) --identity (\S+)) exec --role cassandra -- nodetool status`).FindStringSubmatch(text)
+	// --state-dir: the second terminal's commands keep their state in the
+	// demo's directory too.
+	m := regexp.MustCompile(`scalar-tui (--tf-root (\S+) --known-hosts (\S+) --identity (\S+) --state-dir (\S+)) exec --role cassandra -- nodetool status`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("no exec command printed:\n%s", text)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
 )
 
 // version is set by the Makefile with -ldflags.
@@ -28,6 +29,12 @@ type globalOptions struct {
 	knownHosts     string
 	identity       string
 	connectTimeout time.Duration
+	// stateRoot is --state-dir: the local state (journals, audit logs, log
+	// file) of every deployment; empty means $XDG_STATE_HOME/scalar-tui.
+	stateRoot string
+	// lockDir, set by the demo, holds the cluster locks instead of the
+	// bastion's /tmp (the demo's bastion is this machine). Not a flag.
+	lockDir string
 
 	console *consoleOptions
 }
@@ -49,7 +56,10 @@ func newRootCmd() *cobra.Command {
 			if err := checkNumericFlags(cmd); err != nil {
 				return badInput(err)
 			}
-			return setupLogging(g.logFile)
+			if ownsState(cmd) {
+				return nil
+			}
+			return setupLogging(g.logPath())
 		},
 	}
 	pf := root.PersistentFlags()
@@ -59,6 +69,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringArrayVar(&g.tfDirs, "tf-dir", nil, "a Terraform root directory (repeatable)")
 	pf.StringVar(&g.terraform, "terraform", "", "terraform (or tofu) binary: read state with \"terraform state pull\" (any backend) instead of the local file")
 	pf.StringVar(&g.logFile, "log-file", "", "log file (default $XDG_STATE_HOME/scalar-tui/scalar-tui.log)")
+	pf.StringVar(&g.stateRoot, "state-dir", "", "local state: journals, audit logs and the log file of every deployment (default $XDG_STATE_HOME/scalar-tui)")
 	pf.StringVar(&g.knownHosts, "known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts)")
 	pf.StringVar(&g.identity, "identity", "", "private key file (default: ssh-agent, then private_key_path from the state)")
 	pf.DurationVar(&g.connectTimeout, "connect-timeout", sshx.DefaultDialTimeout, "bound on each SSH connect and each SSH handshake (bastion and hosts)")
@@ -80,6 +91,64 @@ func stateDir() string {
 		return filepath.Join(os.TempDir(), "scalar-tui")
 	}
 	return filepath.Join(home, ".local", "state", "scalar-tui")
+}
+
+// ownsState reports whether cmd keeps its state (and log) elsewhere than the
+// operator's $XDG_STATE_HOME: the demo (in its own directory) and the
+// simulator's tools the demo's hosts run.
+func ownsState(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Parent() != nil && c.Parent().Parent() == nil && (c.Name() == "demo" || c.Name() == "sim") {
+			return true
+		}
+	}
+	return false
+}
+
+// stateRootDir is --state-dir, or stateDir().
+func (g *globalOptions) stateRootDir() string {
+	if g.stateRoot != "" {
+		return g.stateRoot
+	}
+	return stateDir()
+}
+
+// logPath is --log-file, or scalar-tui.log in the state root.
+func (g *globalOptions) logPath() string {
+	if g.logFile != "" {
+		return g.logFile
+	}
+	return filepath.Join(g.stateRootDir(), "scalar-tui.log")
+}
+
+// deployment is where one deployment's local state lives and which lock on
+// its bastion its workflows take.
+type deployment struct {
+	// name is "<network> via <bastion>", journalled with every run.
+	name string
+	// dir holds its journals (runs/), host logs and audit log.
+	dir string
+	// lock is the cluster lock directory on the bastion.
+	lock string
+}
+
+// deploymentOf resolves inv's state directory under the state root and its
+// lock path: lockFlag (--lock-path) when given, else one per network name
+// (/tmp/scalar-tui-<network>.lock, or under the demo's own directory).
+func (g *globalOptions) deploymentOf(inv *inventory.Inventory, lockFlag string) deployment {
+	bastion := inv.BastionAddr()
+	d := deployment{
+		name: inv.NetworkName + " via " + bastion,
+		dir:  workflow.DeploymentDir(g.stateRootDir(), inv.NetworkName, bastion),
+		lock: lockFlag,
+	}
+	if d.lock == "" {
+		d.lock = workflow.DeploymentLockPath(inv.NetworkName)
+		if g.lockDir != "" {
+			d.lock = filepath.Join(g.lockDir, filepath.Base(d.lock))
+		}
+	}
+	return d
 }
 
 func setupLogging(path string) error {

@@ -70,7 +70,7 @@ func (g *globalOptions) sshConfig(inv *inventory.Inventory) sshx.Config {
 // errors (exit code 2). Every command, shell and transfer it runs, for exec,
 // ssh, the console and the workflows, is one entry of the audit log.
 func (g *globalOptions) sshClient(inv *inventory.Inventory) (*sshx.Client, error) {
-	cl, err := sshx.New(g.sshConfig(inv), sshx.WithLogger(slog.Default()), sshx.WithAuditor(sshAuditLog(inv)))
+	cl, err := sshx.New(g.sshConfig(inv), sshx.WithLogger(slog.Default()), sshx.WithAuditor(g.sshAuditLog(inv)))
 	if err != nil {
 		return nil, badInput(err)
 	}
@@ -89,18 +89,9 @@ func resolveSSHHost(inv *inventory.Inventory, s string) (inventory.Host, error) 
 	return inventory.Host{}, badInput(fmt.Errorf("no host %q in the inventory (hosts: %s)", s, strings.Join(names, ", ")))
 }
 
-// sshAuditLog is where sshClient records every remote session: the same
-// audit.jsonl the workflow engine reads and writes.
-func sshAuditLog(inv *inventory.Inventory) *workflow.AuditLog {
-	return workflow.NewAuditLog(workflow.AuditPath(stateDir()), workflow.Operator(), deploymentLabel(inv), nil)
-}
-
-// deploymentLabel names inv's deployment in audit entries: its network name
-// and bastion address.
-func deploymentLabel(inv *inventory.Inventory) string {
-	name := inv.NetworkName
-	if name == "" {
-		name = "(no network_name)"
-	}
-	return name + "@" + inv.BastionAddr()
+// sshAuditLog is where sshClient records every remote session: the
+// deployment's own audit.jsonl, the one its workflow engine reads.
+func (g *globalOptions) sshAuditLog(inv *inventory.Inventory) *workflow.AuditLog {
+	dep := g.deploymentOf(inv, "")
+	return workflow.NewAuditLog(workflow.AuditPath(dep.dir), workflow.Operator(), dep.name, nil)
 }

@@ -33,6 +33,15 @@ type workflowFlags struct {
 	json     bool
 	canary   bool
 	lockPath string
+	// detachOnCancel leaves a detached remote command running on Ctrl-C
+	// (--leave-running-on-cancel).
+	detachOnCancel bool
+	// takeover (resume --takeover) continues another operator's dead run
+	// from its journal on the bastion.
+	takeover bool
+	// dep is the deployment the command works on, resolved once the
+	// inventory is loaded (journal dir, lock path). Not a flag.
+	dep deployment
 	// redactor, when set by the command, hides secrets the plan's commands
 	// carry (the plan builder may Add to it). Not a flag.
 	redactor *workflow.Redactor
@@ -87,13 +96,14 @@ func (wf *workflowFlags) addFlags(f *pflag.FlagSet, canary bool) {
 		f.BoolVar(&wf.dryRun, "dry-run", false, "print the plan (every remote command, preflight checks, gates) and exit; nothing is changed")
 		f.BoolVar(&wf.canary, "canary", false, "stop after the first host with status canary-wait; continue with `scalar-tui resume ID`")
 	}
+	f.BoolVar(&wf.detachOnCancel, "leave-running-on-cancel", false, "on Ctrl-C/SIGTERM/SIGHUP leave a detached remote command (a long repair) running on purpose: the run ends \"detached\", keeps the cluster lock, and `scalar-tui resume ID` re-attaches")
 	addLockPathFlag(f, &wf.lockPath)
 }
 
 // addLockPathFlag registers the hidden --lock-path (tests and labs that share
 // one bastion between several simulated clusters).
 func addLockPathFlag(f *pflag.FlagSet, p *string) {
-	f.StringVar(p, "lock-path", workflow.DefaultLockPath, "cluster lock directory on the bastion")
+	f.StringVar(p, "lock-path", "", "cluster lock directory on the bastion (default /tmp/scalar-tui-<network>.lock)")
 	_ = f.MarkHidden("lock-path")
 }
 
@@ -134,6 +144,7 @@ func runWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdS
 		return err
 	}
 	defer cl.Close()
+	wf.dep = g.deploymentOf(inv, wf.lockPath)
 	p, err := build(ctx, inv, cl)
 	if err != nil {
 		var ee *exitError
@@ -206,13 +217,25 @@ func isTerminalReader(r io.Reader) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// newEngine returns the engine every workflow command uses.
+// newEngine returns the engine every workflow command uses, journalling in
+// the deployment's own state directory and taking its lock.
 func newEngine(cl *sshx.Client, wf workflowFlags, extra ...workflow.Option) *workflow.Engine {
-	opts := []workflow.Option{workflow.WithLockPath(wf.lockPath)}
+	dir, lock := wf.dep.dir, wf.dep.lock
+	if dir == "" {
+		dir = stateDir()
+	}
+	if lock == "" {
+		lock = wf.lockPath
+	}
+	if lock == "" {
+		lock = workflow.DefaultLockPath
+	}
+	opts := []workflow.Option{workflow.WithLockPath(lock), workflow.WithDeployment(wf.dep.name),
+		workflow.WithDetachOnCancel(wf.detachOnCancel)}
 	if wf.redactor != nil {
 		opts = append(opts, workflow.WithRedactor(wf.redactor))
 	}
-	return workflow.New(cl, stateDir(), append(opts, extra...)...)
+	return workflow.New(cl, dir, append(opts, extra...)...)
 }
 
 // execWorkflow runs start on an engine that prints events to s.out, and maps
@@ -274,6 +297,12 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 			fmt.Fprintf(s.err, "canary host done: check it, then continue with `scalar-tui resume %s`\n", runID)
 		}
 		return nil
+	case status == workflow.StatusDetached:
+		// Left running on purpose after a cancel: still an interruption.
+		if !errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: %w", err, context.Canceled)
+		}
+		return fmt.Errorf("left detached on purpose: the remote command goes on and the cluster lock stays with run %s; `scalar-tui resume %s` re-attaches: %w", runID, runID, err)
 	case errors.Is(err, context.Canceled) || status == workflow.StatusCanceled:
 		if err == nil {
 			err = context.Canceled
@@ -281,15 +310,20 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 		if !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %w", err, context.Canceled)
 		}
-		what := fmt.Sprintf("the remote command was stopped, cleanup steps ran and the lock was released; `scalar-tui resume %s` continues", runID)
-		if wf.cancel != nil && wf.cancel.report != nil {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			if r := wf.cancel.report(rctx); r != "" {
-				what = r
-			}
-			cancel()
+		what := "the remote command was stopped, cleanup steps ran and the lock was released"
+		if st, lerr := workflow.LoadRun(e.StateDir(), runID); lerr == nil && len(st.Left) > 0 {
+			what = "cleanup steps ran and the lock was released, but the run left: " + leftSummary(st.Left)
 		}
-		return fmt.Errorf("canceled: %s: %w", what, err)
+		if wf.cancel != nil && wf.cancel.report != nil {
+			// The workflow says itself what goes on and how to continue.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			r := wf.cancel.report(rctx)
+			cancel()
+			if r != "" {
+				return fmt.Errorf("canceled: %s: %w", r, err)
+			}
+		}
+		return fmt.Errorf("canceled: %s; `scalar-tui resume %s` continues: %w", what, runID, err)
 	case err == nil:
 		return failed(fmt.Errorf("run %s ended %s", runID, status))
 	}
@@ -298,7 +332,7 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 		return failed(err)
 	}
 	if status.Resumable() && status != workflow.StatusRefused {
-		if st, lerr := workflow.LoadRun(stateDir(), runID); lerr == nil && resumeHints[st.Workflow] != nil {
+		if st, lerr := workflow.LoadRun(e.StateDir(), runID); lerr == nil && resumeHints[st.Workflow] != nil {
 			if hint := resumeHints[st.Workflow](st); hint != "" {
 				return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; %s", err, runID, hint))
 			}
@@ -311,6 +345,15 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 // resumeHints maps a workflow name to what to tell the operator after a
 // failure when "fix the cause, then resume" would mislead ("" keeps that).
 var resumeHints = map[string]func(*workflow.RunState) string{}
+
+// leftSummary joins what a run left in the cluster.
+func leftSummary(left []workflow.Leftover) string {
+	parts := make([]string, len(left))
+	for i, l := range left {
+		parts[i] = l.String()
+	}
+	return strings.Join(parts, "; ")
+}
 
 // resumeBuilder rebuilds a journalled run's plan from its Params.
 type resumeBuilder func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, params json.RawMessage) (*workflow.Plan, error)
@@ -326,9 +369,27 @@ func registerResume(workflowName string, b resumeBuilder) { resumeBuilders[workf
 // Params against the current inventory and lets the engine check the
 // fingerprint, the steps and preflight again.
 func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdStreams, id string) error {
-	st, err := workflow.LoadRun(stateDir(), id)
+	inv, err := g.loadSSHInventory(ctx)
 	if err != nil {
-		return badInput(err)
+		return err
+	}
+	wf.dep = g.deploymentOf(inv, wf.lockPath)
+	var takeoverCl *sshx.Client
+	st, err := workflow.LoadRun(wf.dep.dir, id)
+	if err != nil && wf.takeover {
+		// Another operator's run: fetch its journal from the bastion.
+		if takeoverCl, err = g.sshClient(inv); err != nil {
+			return err
+		}
+		defer takeoverCl.Close()
+		st, err = newEngine(takeoverCl, wf).TakeOver(ctx, id)
+		if err != nil {
+			return failed(fmt.Errorf("take over run %s: %w", id, err))
+		}
+		fmt.Fprintf(s.err, "took over run %s of %s (last on %s, pid %d): its journal is now in %s\n", id, st.Operator, st.Hostname, st.PID, wf.dep.dir)
+	}
+	if err != nil {
+		return badInput(elsewhere(g, id, err))
 	}
 	if st.Status == workflow.StatusDone {
 		return badInput(fmt.Errorf("run %s already finished (done); nothing to resume", id))
@@ -337,7 +398,7 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 	if !ok {
 		return badInput(fmt.Errorf("run %s is a %s workflow, which this build cannot resume", id, st.Workflow))
 	}
-	inv, cl, err := openDeployment(ctx, g)
+	cl, err := g.sshClient(inv)
 	if err != nil {
 		return err
 	}
@@ -354,12 +415,16 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 	if err := confirmResume(wf, s, p, st); err != nil {
 		return err
 	}
+	var opts []workflow.Option
+	if wf.takeover {
+		opts = append(opts, workflow.WithTakeover(id))
+	}
 	wf.cancel = bindCancelReport(p, inv, cl)
-	err = execWorkflow(ctx, wf, s, cl, nil, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
+	err = execWorkflow(ctx, wf, s, cl, opts, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
 		return e.Resume(ctx, id, p)
 	})
 	if fin := resumeFinishers[st.Workflow]; err == nil && fin != nil {
-		if end, lerr := workflow.LoadRun(stateDir(), id); lerr == nil && end.Status == workflow.StatusDone {
+		if end, lerr := workflow.LoadRun(wf.dep.dir, id); lerr == nil && end.Status == workflow.StatusDone {
 			return fin(inv, end.Params, wf, s)
 		}
 	}
@@ -391,4 +456,20 @@ func confirmResume(wf workflowFlags, s cmdStreams, p *workflow.Plan, st *workflo
 		fmt.Fprintln(w)
 	}
 	return confirmPlan(wf, s, p, st.Workflow, "resume")
+}
+
+// elsewhere adds to a "no such run" error the deployment the run belongs to
+// when it is journalled under another one.
+func elsewhere(g *globalOptions, id string, err error) error {
+	all, _ := workflow.ListAll(g.stateRootDir())
+	for _, r := range all {
+		if r.ID == id {
+			dep := r.Deployment
+			if dep == "" {
+				dep = "another deployment"
+			}
+			return fmt.Errorf("run %s belongs to %s, not to this deployment: point --tf-root/--env at that deployment (`scalar-tui runs --all` lists every deployment's runs)", id, dep)
+		}
+	}
+	return err
 }

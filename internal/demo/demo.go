@@ -36,7 +36,11 @@ const EnvSimExec = "SCALAR_DEMO_SIM_EXEC"
 // Options configures Start. Zero values take the defaults.
 type Options struct {
 	// Dir holds the generated files. Empty: a new temporary directory, which
-	// Close removes unless Keep is set. A given Dir is never removed.
+	// Close removes unless Keep is set. A given Dir is never removed, and a
+	// demo started again on it continues where the last one stopped: the
+	// simulated cluster's state is kept and the bastion listens on the same
+	// port when it is free (so the deployment, its journal and its runs are
+	// the same ones, and resume works after a restart).
 	Dir string
 	// Keep leaves a temporary Dir in place after Close (for inspection).
 	Keep bool
@@ -179,10 +183,18 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
-	if err := sim.InitWithConfig(d.SimState, specs, cfg); err != nil {
-		return d, fmt.Errorf("demo: %w", err)
+	reused := false
+	if !d.ownDir {
+		if st, err := sim.Load(d.SimState); err == nil && len(st.Hosts) == len(specs) {
+			reused = true
+		}
 	}
-	if len(o.Images) > 0 {
+	if !reused {
+		if err := sim.InitWithConfig(d.SimState, specs, cfg); err != nil {
+			return d, fmt.Errorf("demo: %w", err)
+		}
+	}
+	if len(o.Images) > 0 && !reused {
 		err := sim.Update(d.SimState, func(st *sim.State) error {
 			for i := range st.Hosts {
 				if strings.HasPrefix(st.Hosts[i].Role, "scalardl") {
@@ -242,11 +254,27 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	}
 	bsh := newHostShell(serveCtx, d.devnull, bastionHost, d.SimState, binDir, d.procs)
 	d.shells[bastionHost.Name] = bsh
-	d.bastion, err = sshtest.NewBastion(sshtest.Config{User: User, AuthorizedKeys: authorized, Exec: bsh.exec, Shell: bsh.interactive})
+	bcfg := sshtest.Config{User: User, AuthorizedKeys: authorized, Exec: bsh.exec, Shell: bsh.interactive}
+	addrFile := filepath.Join(d.Dir, "bastion.addr")
+	if !d.ownDir {
+		if b, err := os.ReadFile(addrFile); err == nil {
+			bcfg.Listen = strings.TrimSpace(string(b))
+		}
+	}
+	d.bastion, err = sshtest.NewBastion(bcfg)
+	if err != nil && bcfg.Listen != "" {
+		// The old port is taken: a new one (resume will see a changed
+		// inventory and say so).
+		bcfg.Listen = ""
+		d.bastion, err = sshtest.NewBastion(bcfg)
+	}
 	if err != nil {
 		return d, fmt.Errorf("demo: start the bastion: %w", err)
 	}
 	d.BastionAddr = d.bastion.Addr
+	if err := os.WriteFile(addrFile, []byte(d.BastionAddr+"\n"), 0o600); err != nil {
+		return d, fmt.Errorf("demo: %w", err)
+	}
 	known := []string{knownhosts.Line([]string{knownhosts.Normalize(d.bastion.Addr)}, d.bastion.HostKey())}
 
 	for _, h := range d.Hosts {

@@ -549,7 +549,10 @@ func TestRepairWorkflow(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var events []string
-	e := workflow.New(cl, t.TempDir(), workflow.WithEvents(func(ev workflow.Event) {
+	// The demo's bastion is this machine: its lock lives in the demo's own
+	// directory, never in the machine-wide /tmp/scalar-tui.lock that other
+	// runs on this machine may hold.
+	e := workflow.New(cl, t.TempDir(), workflow.WithLockPath(filepath.Join(d.Dir, "scalar-tui.lock")), workflow.WithEvents(func(ev workflow.Event) {
 		mu.Lock()
 		events = append(events, workflow.FormatEvent(ev))
 		mu.Unlock()
@@ -580,5 +583,35 @@ func TestKillCannotHitTheDemo(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if len(d.Processes()) != 1 {
 		t.Fatalf("processes after the session: %v, want the sleep", d.Processes())
+	}
+}
+
+// TestRestartOnSameDirContinues: a demo started again on its Dir is the same
+// deployment: the simulated cluster's state is kept (a fault injected before
+// is still there) and the bastion listens on the same address, so the
+// inventory's fingerprint, the journal and resume carry over.
+func TestRestartOnSameDirContinues(t *testing.T) {
+	dir := t.TempDir()
+	d1 := start(t, demo.Options{Dir: dir})
+	if err := sim.InjectFault(d1.SimState, "cassandra-2", sim.FaultRepairFails, ""); err != nil {
+		t.Fatal(err)
+	}
+	addr := d1.BastionAddr
+	if err := d1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("a given Dir was removed: %v", err)
+	}
+	d2 := start(t, demo.Options{Dir: dir})
+	if d2.BastionAddr != addr {
+		t.Errorf("bastion moved from %s to %s", addr, d2.BastionAddr)
+	}
+	st, err := sim.Load(d2.SimState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Host("cassandra-2").Faults[sim.FaultRepairFails]; !ok {
+		t.Error("the simulated cluster's state was reset on restart")
 	}
 }

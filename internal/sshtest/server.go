@@ -73,6 +73,8 @@ type Config struct {
 	RealShell *RealShell
 	// Shell serves shell requests (interactive logins). Nil rejects them.
 	Shell Handler
+	// Listen is the bastion's listen address; empty means 127.0.0.1:0.
+	Listen string
 }
 
 // GenerateKey returns a new ed25519 signer.

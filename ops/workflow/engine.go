@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -67,6 +68,14 @@ type Engine struct {
 	audit    *auditLog
 	evMu     sync.Mutex
 	pause    atomic.Bool
+
+	deployment     string
+	noMirror       bool
+	takeover       string
+	detachOnCancel bool
+	detachReq      atomic.Bool
+	detachMu       sync.Mutex
+	detachC        chan struct{} // closed by RequestDetach
 }
 
 // Option configures an Engine.
@@ -104,6 +113,27 @@ func WithDetacher(d Detacher) Option { return func(e *Engine) { e.det = d } }
 // DefaultRemoteDir).
 func WithRemoteDir(dir string) Option { return func(e *Engine) { e.remote = dir } }
 
+// WithDeployment records the deployment (network name and bastion) in every
+// run's journal, so that `runs --all` can tell runs of different
+// deployments apart.
+func WithDeployment(name string) Option { return func(e *Engine) { e.deployment = name } }
+
+// WithDetachOnCancel makes a canceled run leave its detached remote
+// commands running on purpose (a long repair) instead of stopping them: the
+// run ends with StatusDetached, keeps the cluster lock (marked detached on
+// the bastion), names what still runs where in its journal, and Resume
+// re-attaches. Cleanup steps still run.
+func WithDetachOnCancel(on bool) Option { return func(e *Engine) { e.detachOnCancel = on } }
+
+// WithoutJournalMirror stops copying each run's journal to the bastion
+// beside the lock (MirrorDir). The copy is on by default.
+func WithoutJournalMirror() Option { return func(e *Engine) { e.noMirror = true } }
+
+// WithTakeover lets Resume of run id take the cluster lock from another
+// operator's run with that ID: the explicit takeover of a dead run whose
+// journal was fetched with TakeOver.
+func WithTakeover(id string) Option { return func(e *Engine) { e.takeover = id } }
+
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
@@ -116,6 +146,7 @@ func New(r Runner, stateDir string, opts ...Option) *Engine {
 		operator: Operator(),
 		remote:   DefaultRemoteDir,
 		now:      time.Now,
+		detachC:  make(chan struct{}),
 	}
 	e.lock = &ClusterLock{R: r}
 	e.det = ShellDetacher{R: r}
@@ -129,10 +160,76 @@ func New(r Runner, stateDir string, opts ...Option) *Engine {
 	return e
 }
 
+// StateDir is where this engine journals runs and appends the audit log.
+func (e *Engine) StateDir() string { return e.stateDir }
+
 // RequestPause asks every run in progress to stop after its current step with
 // status paused (the TUI's `p`). It is deferred while a cluster-state marker
 // is set, so the cluster is never left e.g. paused. Resume clears it.
 func (e *Engine) RequestPause() { e.pause.Store(true) }
+
+// RequestDetach asks every run in progress to stop following its detached
+// remote commands and leave them running on purpose: the run ends with
+// StatusDetached as soon as its current detached command is let go (steps
+// that are not detached finish first), keeps the cluster lock and can be
+// re-attached with Resume. Nothing is killed.
+func (e *Engine) RequestDetach() {
+	e.detachMu.Lock()
+	defer e.detachMu.Unlock()
+	if !e.detachReq.Load() {
+		e.detachReq.Store(true)
+		close(e.detachC)
+	}
+}
+
+func (e *Engine) detachChan() <-chan struct{} {
+	e.detachMu.Lock()
+	defer e.detachMu.Unlock()
+	return e.detachC
+}
+
+// clearDetach forgets a RequestDetach (Resume starts following again).
+func (e *Engine) clearDetach() {
+	e.detachMu.Lock()
+	defer e.detachMu.Unlock()
+	if e.detachReq.Load() {
+		e.detachReq.Store(false)
+		e.detachC = make(chan struct{})
+	}
+}
+
+// LeftRunningError is returned by a step whose detached remote command was
+// not stopped: left running on purpose (OnPurpose), or because stopping it
+// failed on cancel.
+type LeftRunningError struct {
+	Handle    DetachedHandle
+	OnPurpose bool
+	// Cause is why it could not be stopped (kill failed), or the
+	// cancellation.
+	Cause error
+}
+
+// Error implements error.
+func (e *LeftRunningError) Error() string {
+	if e.OnPurpose {
+		return fmt.Sprintf("detached command on %s left running on purpose (%s); resume re-attaches", e.Handle.Host, e.Handle.Dir)
+	}
+	return fmt.Sprintf("detached command on %s may still be running (%s): %v", e.Handle.Host, e.Handle.Dir, e.Cause)
+}
+
+// Unwrap returns the cause.
+func (e *LeftRunningError) Unwrap() error { return e.Cause }
+
+// leftover describes e for the journal.
+func (e *LeftRunningError) leftover(step string) Leftover {
+	what := fmt.Sprintf("detached command `%s` still running in %s", e.Handle.Command, e.Handle.Dir)
+	if e.OnPurpose {
+		what += ", left running on purpose"
+	} else if e.Cause != nil {
+		what += fmt.Sprintf(" (could not stop it: %v)", e.Cause)
+	}
+	return Leftover{Host: e.Handle.Host, Step: step, What: what, OnPurpose: e.OnPurpose}
+}
 
 // runCtx is one run in progress.
 type runCtx struct {
@@ -143,18 +240,89 @@ type runCtx struct {
 	logMu   sync.Mutex
 	logs    map[string]*os.File
 	saveErr error
+	left    []Leftover // guarded by mu
+
+	// mirror, once the lock is held, copies the journal to the bastion at
+	// every transition (not at every progress update).
+	mirror     *ClusterLock
+	mirrorSig  string // guarded by mu
+	mirrorSeq  int    // guarded by mu
+	mirrorMu   sync.Mutex
+	mirrorDone int // guarded by mirrorMu
+	mirrorErr  bool
+}
+
+func (rc *runCtx) addLeft(l Leftover) {
+	rc.mu.Lock()
+	rc.left = append(rc.left, l)
+	rc.mu.Unlock()
 }
 
 func (rc *runCtx) update(f func(*RunState)) error {
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	f(rc.st)
 	rc.st.Updated = rc.e.now().UTC()
 	err := saveRun(rc.e.stateDir, rc.st)
 	if err != nil && rc.saveErr == nil {
 		rc.saveErr = err
 	}
+	var snap []byte
+	var seq int
+	if rc.mirror != nil {
+		if sig := transitionSig(rc.st); sig != rc.mirrorSig {
+			rc.mirrorSig = sig
+			rc.mirrorSeq++
+			seq = rc.mirrorSeq
+			snap, _ = json.Marshal(rc.st)
+		}
+	}
+	rc.mu.Unlock()
+	if snap != nil {
+		rc.writeMirror(snap, seq)
+	}
 	return err
+}
+
+// transitionSig changes when the run or a step changes state, not on
+// progress updates.
+func transitionSig(st *RunState) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%t|%d|%s|", st.Status, st.CanaryDone, len(st.Left), st.Error)
+	keys := make([]string, 0, len(st.Markers))
+	for k := range st.Markers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b.WriteString(strings.Join(keys, ","))
+	for _, s := range st.Steps {
+		fmt.Fprintf(&b, "|%s:%d:%t", s.Status, s.CommandsDone, s.Detached != nil)
+	}
+	return b.String()
+}
+
+// writeMirror copies journal snapshot seq to the bastion, unless a newer
+// one was already written. A failure is said once and does not stop the run
+// (the local journal is the one Resume uses).
+func (rc *runCtx) writeMirror(snap []byte, seq int) {
+	rc.mirrorMu.Lock()
+	defer rc.mirrorMu.Unlock()
+	if seq <= rc.mirrorDone {
+		return
+	}
+	var st RunState
+	if json.Unmarshal(snap, &st) != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := rc.mirror.WriteJournal(ctx, &st); err != nil {
+		if !rc.mirrorErr {
+			rc.mirrorErr = true
+			rc.e.emit(&Notice{Header: Header{Run: st.ID}, Message: "could not copy the journal to the bastion: " + err.Error()})
+		}
+		return
+	}
+	rc.mirrorDone = seq
 }
 
 func (rc *runCtx) closeLogs() {
@@ -314,7 +482,7 @@ func (e *Engine) Run(ctx context.Context, p *Plan) (Status, error) {
 	st := &RunState{
 		ID: p.ID, Workflow: p.Workflow, Operator: e.operator, Created: now, Updated: now,
 		Status: StatusPending, Fingerprint: p.Fingerprint, ReadOnly: p.ReadOnly,
-		Params: p.paramsJSON(), Canary: e.canary,
+		Params: p.paramsJSON(), Canary: e.canary, Deployment: e.deployment,
 	}
 	for _, s := range p.Steps {
 		st.Steps = append(st.Steps, StepState{
@@ -355,6 +523,9 @@ func (e *Engine) Resume(ctx context.Context, id string, p *Plan) (Status, error)
 	}
 	if st.Status == StatusDone {
 		return refuse("the run already finished")
+	}
+	if st.Status == StatusDiscarded {
+		return refuse("the run was discarded (%s); start a new run", st.Discarded)
 	}
 	if err := p.validate(); err != nil {
 		return refuse("%v", err)
@@ -399,6 +570,7 @@ func (e *Engine) Resume(ctx context.Context, id string, p *Plan) (Status, error)
 	}
 	p.ID = st.ID
 	e.pause.Store(false)
+	e.clearDetach()
 	return e.execute(ctx, p, st, true)
 }
 
@@ -424,10 +596,23 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 		if ferr != nil {
 			msg = e.red.Redact(ferr.Error())
 		}
+		var left []Leftover
 		_ = rc.update(func(st *RunState) {
+			st.Left = leftovers(st, rc.left, s, p.Compensations)
+			left = st.Left
 			st.Status = s
 			st.Error = msg
 		})
+		if len(left) > 0 && s != StatusDone {
+			parts := make([]string, len(left))
+			for i, l := range left {
+				parts[i] = l.String()
+			}
+			if msg == "" {
+				msg = string(s)
+			}
+			msg += "; left in the cluster: " + strings.Join(parts, "; ")
+		}
 		if ferr == nil && rc.saveErr != nil {
 			s, ferr = StatusFailed, fmt.Errorf("journal: %w", rc.saveErr)
 			msg = ferr.Error()
@@ -439,7 +624,7 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 	// The lock comes first so that nothing changes between preflight and steps.
 	if !p.ReadOnly && e.lock != nil {
 		lock := ClusterLock{R: auditingRunner{e: e, rc: rc}, Path: e.lock.Path}
-		if lerr := lock.Acquire(ctx, e.operator, runID, e.now()); lerr != nil {
+		if lerr := lock.acquire(ctx, e.operator, runID, e.now(), resumed && e.takeover == runID); lerr != nil {
 			if resumed {
 				// Leave the journal as it was: the run is still resumable.
 				e.emit(&Finished{Header: Header{Run: runID}, Status: StatusRefused, Err: lerr.Error()})
@@ -448,9 +633,24 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 			return finish(StatusRefused, lerr)
 		}
 		e.emit(&Notice{Header: Header{Run: runID}, Message: "cluster lock taken (" + lock.path() + ")"})
+		if !e.noMirror {
+			rc.mu.Lock()
+			rc.mirror = &lock
+			rc.mu.Unlock()
+		}
 		defer func() {
 			rctx, cancel := bounded(ctx, cleanupTimeout)
 			defer cancel()
+			if status == StatusDetached {
+				// The remote command goes on: the lock stays with this run,
+				// saying so, until Resume re-attaches and finishes it.
+				if serr := lock.SetState(rctx, runID, LockStateDetached, detachedNote(rc)); serr != nil {
+					e.emit(&Notice{Header: Header{Run: runID}, Message: "could not mark the cluster lock detached: " + serr.Error()})
+				} else {
+					e.emit(&Notice{Header: Header{Run: runID}, Message: "cluster lock kept for run " + runID + " (" + lock.path() + "): its remote command is still running"})
+				}
+				return
+			}
 			if rerr := lock.Release(rctx, runID); rerr != nil {
 				e.emit(&Notice{Header: Header{Run: runID}, Message: "could not release the cluster lock: " + rerr.Error()})
 				if err == nil {
@@ -459,7 +659,14 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 			}
 		}()
 	}
-	if uerr := rc.update(func(st *RunState) { st.Status = StatusRunning; st.Error = "" }); uerr != nil {
+	host, _ := os.Hostname()
+	if uerr := rc.update(func(st *RunState) {
+		st.Status, st.Error, st.Left = StatusRunning, "", nil
+		st.PID, st.Hostname = os.Getpid(), host
+		if st.Deployment == "" {
+			st.Deployment = e.deployment
+		}
+	}); uerr != nil {
 		return finish(StatusFailed, fmt.Errorf("journal: %w", uerr))
 	}
 
@@ -500,7 +707,13 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 
 	var firstErr error
 	canceled := false
+	detached := false      // a detached command was left running on purpose
+	detachSkipped := false // steps were skipped because of RequestDetach
 	stop := func(serr error) {
+		var lre *LeftRunningError
+		if errors.As(serr, &lre) && lre.OnPurpose {
+			detached = true
+		}
 		if firstErr == nil {
 			firstErr = serr
 		}
@@ -539,9 +752,13 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 				continue
 			}
 			s := &p.Steps[k]
-			if (firstErr != nil || ctx.Err() != nil) && !s.Cleanup {
+			if (firstErr != nil || ctx.Err() != nil || e.detachReq.Load()) && !s.Cleanup {
 				reason := "an earlier step failed"
-				if canceled || ctx.Err() != nil {
+				switch {
+				case detached || (firstErr == nil && e.detachReq.Load()):
+					reason = "the run was left detached"
+					detachSkipped = true
+				case canceled || ctx.Err() != nil:
 					reason = "the run was canceled"
 				}
 				_ = rc.update(func(st *RunState) { st.Steps[k].Status = StatusSkipped; st.Steps[k].Error = reason })
@@ -592,6 +809,11 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 		}
 	}
 	switch {
+	case detached:
+		return finish(StatusDetached, fmt.Errorf("run %s left detached on purpose; `scalar-tui resume %s` re-attaches", runID, runID))
+	case detachSkipped && firstErr == nil && ctx.Err() == nil:
+		// Asked to detach while nothing detached was running: a pause.
+		return finish(StatusPaused, fmt.Errorf("stopped by the operator with nothing left running; resume run %s to continue", runID))
 	case canceled || ctx.Err() != nil:
 		cerr := firstErr
 		if cerr == nil || !errors.Is(cerr, context.Canceled) {
@@ -649,6 +871,16 @@ func (e *Engine) runStep(ctx context.Context, rc *runCtx, k int) error {
 	e.emit(&StepStarted{Header: Header{Run: runID}, Step: s.ID, Title: s.Title, Host: s.Host, Attempt: attempt, Reattach: reattach})
 	err := e.runStepBody(ctx, rc, s, &rc.st.Steps[k], reattach)
 	end := e.now().UTC()
+	var lre *LeftRunningError
+	if errors.As(err, &lre) {
+		rc.addLeft(lre.leftover(s.ID))
+	}
+	if lre != nil && lre.OnPurpose {
+		// The step goes on remotely: it stays running with its handle, so
+		// Resume re-attaches.
+		e.emit(&Notice{Header: Header{Run: runID}, Message: s.ID + ": " + lre.Error()})
+		return fmt.Errorf("step %s: %w", s.ID, err)
+	}
 	if err != nil {
 		status := StatusFailed
 		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
@@ -770,13 +1002,33 @@ func (e *Engine) runDetached(ctx context.Context, rc *runCtx, s *Step, ss *StepS
 	}
 	const maxFollows = 5
 	for attempt := 1; ; attempt++ {
-		ferr := det.Follow(ctx, h, int(outN.Load()), int(errN.Load()), lineOpts())
+		fctx, fcancel := context.WithCancel(ctx)
+		detachC := e.detachChan()
+		go func() {
+			select {
+			case <-detachC:
+				fcancel()
+			case <-fctx.Done():
+			}
+		}()
+		ferr := det.Follow(fctx, h, int(outN.Load()), int(errN.Load()), lineOpts())
+		fcancel()
+		if e.detachReq.Load() || (ctx.Err() != nil && e.detachOnCancel) {
+			if stt, serr := det.Status(context.WithoutCancel(ctx), h); serr == nil && stt.Exited {
+				// It ended meanwhile: nothing is left running.
+				if stt.ExitCode == 0 {
+					return nil
+				}
+				return &ExitError{Host: h.Host, Command: h.Command, Code: stt.ExitCode}
+			}
+			return &LeftRunningError{Handle: h, OnPurpose: true, Cause: context.Canceled}
+		}
 		if ctx.Err() != nil {
 			kctx, cancel := bounded(ctx, time.Minute)
 			kerr := det.Kill(kctx, h)
 			cancel()
 			if kerr != nil {
-				return fmt.Errorf("canceled, and the detached command on %s may still run (%v): %w", h.Host, kerr, ctx.Err())
+				return &LeftRunningError{Handle: h, Cause: fmt.Errorf("canceled, and stopping it failed (%v): %w", kerr, ctx.Err())}
 			}
 			return fmt.Errorf("canceled; detached command on %s stopped: %w", h.Host, ctx.Err())
 		}
@@ -874,4 +1126,44 @@ func (e *Engine) waitGate(ctx context.Context, rc *runCtx, s *Step) error {
 		case <-t.C:
 		}
 	}
+}
+
+// leftovers is what a run ending with status s leaves behind: what the
+// steps reported (commands not stopped) and the cluster-state markers still
+// set (those the plan compensates, i.e. that say the cluster must be put
+// back; bookkeeping markers are not cluster state).
+func leftovers(st *RunState, steps []Leftover, s Status, comps map[string]Step) []Leftover {
+	if s == StatusDone {
+		return nil
+	}
+	out := append([]Leftover(nil), steps...)
+	keys := make([]string, 0, len(st.Markers))
+	for k := range st.Markers {
+		if _, ok := comps[k]; ok || k == MarkerScalarDLPaused {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m := st.Markers[k]
+		what := "marker " + k + " still set"
+		if k == MarkerScalarDLPaused {
+			what = "Scalar DL may still be paused (marker " + k + "); `scalar-tui resume " + st.ID + "` unpauses it first"
+		}
+		out = append(out, Leftover{Step: m.Step, What: what})
+	}
+	return out
+}
+
+// detachedNote names what a detached run left running, for the lock.
+func detachedNote(rc *runCtx) string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var parts []string
+	for _, l := range rc.left {
+		if l.OnPurpose {
+			parts = append(parts, l.Step+" on "+l.Host)
+		}
+	}
+	return strings.Join(parts, ", ")
 }

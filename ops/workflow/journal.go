@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,13 +32,25 @@ const (
 	StatusRefused    Status = "refused"
 	StatusPaused     Status = "paused"
 	StatusCanaryWait Status = "canary-wait"
+	// StatusDetached is a run stopped on purpose while a detached remote
+	// command goes on (a long repair): it keeps the cluster lock, its
+	// journal names what still runs where (RunState.Left), and Resume
+	// re-attaches.
+	StatusDetached Status = "detached"
+	// StatusDiscarded is a stale run an operator discarded (Discard): it is
+	// no longer offered for resume.
+	StatusDiscarded Status = "discarded"
+	// StatusCrashed is never written: DisplayStatus reports it for a run the
+	// journal says is running whose process is gone.
+	StatusCrashed Status = "crashed"
 )
 
 // Resumable reports whether a run in this status can be continued with Resume.
 // A "running" run is resumable because it is what a crash leaves behind.
 func (s Status) Resumable() bool {
 	switch s {
-	case StatusRunning, StatusFailed, StatusCanceled, StatusRefused, StatusPaused, StatusCanaryWait:
+	case StatusRunning, StatusFailed, StatusCanceled, StatusRefused, StatusPaused, StatusCanaryWait,
+		StatusDetached, StatusCrashed:
 		return true
 	}
 	return false
@@ -74,6 +88,26 @@ type DetachedHandle struct {
 	Command string    `json:"command"`
 	Index   int       `json:"index"` // which of the step's Commands
 	Started time.Time `json:"started"`
+}
+
+// Leftover is something a stopped run left behind in the cluster: a remote
+// command that still runs, or a cluster-state marker still set.
+type Leftover struct {
+	Host string `json:"host,omitempty"`
+	Step string `json:"step,omitempty"`
+	// What says what is left, for the operator, e.g. "detached command
+	// `nodetool repair -full -pr scalar` still running (.scalar-tui/runs/…)".
+	What string `json:"what"`
+	// OnPurpose is set when the operator chose to leave it running.
+	OnPurpose bool `json:"on_purpose,omitempty"`
+}
+
+// String reads like "cassandra-2: detached command … still running".
+func (l Leftover) String() string {
+	if l.Host == "" {
+		return l.What
+	}
+	return l.Host + ": " + l.What
 }
 
 // StepState is the journalled state of one step.
@@ -115,6 +149,18 @@ type RunState struct {
 	CanaryDone  bool              `json:"canary_done,omitempty"`
 	Markers     map[string]Marker `json:"markers,omitempty"`
 	Steps       []StepState       `json:"steps"`
+	// Deployment names the deployment the run belongs to (network name and
+	// bastion), see DeploymentKey.
+	Deployment string `json:"deployment,omitempty"`
+	// PID and Hostname are the process executing the run (the last one, after
+	// a Resume), so that a run whose process is gone shows as crashed.
+	PID      int    `json:"pid,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	// Left is what the run left behind when it stopped (canceled, failed,
+	// detached): remote commands still running, markers still set.
+	Left []Leftover `json:"left,omitempty"`
+	// Discarded says who discarded the run, when and why (see Discard).
+	Discarded string `json:"discarded,omitempty"`
 }
 
 // Step returns the state of the step with id, or nil.
@@ -302,4 +348,146 @@ func lockLocal(stateDir, id string) (func(), error) {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()
 	}, nil
+}
+
+// DeploymentKey names one deployment's local state: its network name made
+// safe for a path, then 8 hex digits of a hash of the network name and the
+// bastion ("example-aws-0j5y83k-1a2b3c4d"). Two deployments that share a
+// network name but not a bastion never share a journal.
+func DeploymentKey(network, bastion string) string {
+	sum := sha256.Sum256([]byte(network + "\x00" + bastion))
+	name := safeName(network)
+	if name == "" || strings.HasPrefix(name, ".") {
+		name = "deployment"
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name + "-" + hex.EncodeToString(sum[:4])
+}
+
+// DeploymentsDir holds one directory per deployment under root (the
+// $XDG_STATE_HOME/scalar-tui of the operator).
+func DeploymentsDir(root string) string { return filepath.Join(root, "deployments") }
+
+// DeploymentDir is the state directory of one deployment under root:
+// <root>/deployments/<DeploymentKey>. Journals (runs/), host logs and the
+// audit log of that deployment live there; pass it as an Engine's stateDir.
+func DeploymentDir(root, network, bastion string) string {
+	return filepath.Join(DeploymentsDir(root), DeploymentKey(network, bastion))
+}
+
+// DeploymentLockPath is the cluster lock directory on the bastion for the
+// deployment named network: /tmp/scalar-tui-<network>.lock. A bastion shared
+// by several deployments (a lab, demos) then holds one lock for each.
+func DeploymentLockPath(network string) string {
+	name := safeName(network)
+	if name == "" || strings.HasPrefix(name, ".") {
+		return DefaultLockPath
+	}
+	return "/tmp/scalar-tui-" + name + ".lock"
+}
+
+// ListAll returns the runs of every deployment under root, newest first,
+// and those journalled directly under root by older versions.
+func ListAll(root string) ([]RunState, error) {
+	dirs := []string{root}
+	ents, err := os.ReadDir(DeploymentsDir(root))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list deployments: %w", err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(DeploymentsDir(root), e.Name()))
+		}
+	}
+	var out []RunState
+	var errs []error
+	for _, d := range dirs {
+		runs, err := List(d)
+		out = append(out, runs...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out, errors.Join(errs...)
+}
+
+// LocalRunLive reports whether a process on this machine executes run id
+// now: it holds the run's flock (see lockLocal). The kernel drops the flock
+// when the process dies, however it dies.
+func LocalRunLive(stateDir, id string) bool {
+	f, err := os.OpenFile(filepath.Join(RunsDir(stateDir), id+".lock"), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
+
+// DisplayStatus is the status to show for st, a run journalled under
+// stateDir: StatusCrashed for a run the journal says is running although
+// the process that ran it on this machine is gone. A running run started on
+// another machine (Hostname differs) cannot be checked from here and keeps
+// its journalled status. On this machine the run's flock decides: the kernel
+// drops it when the process dies (PID and Hostname are in the journal for
+// the operator, and so that a run of another machine is never called dead).
+func DisplayStatus(stateDir string, st *RunState) Status {
+	if st.Status != StatusRunning {
+		return st.Status
+	}
+	host, _ := os.Hostname()
+	if st.Hostname != "" && st.Hostname != host {
+		return st.Status
+	}
+	if LocalRunLive(stateDir, st.ID) {
+		return st.Status
+	}
+	// The flock is the check: a live PID without it is another process
+	// that reused the number.
+	return StatusCrashed
+}
+
+// Discard marks run id discarded so that it is no longer offered for
+// resume. It refuses a run that is live on this machine, a run that is done,
+// and a run that still holds a cluster-state marker (Scalar DL may be
+// paused: resume it, which undoes the marker first). by and note are kept
+// in the journal.
+func Discard(stateDir, id, by, note string, now time.Time) error {
+	unlock, err := lockLocal(stateDir, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := LoadRun(stateDir, id)
+	if err != nil {
+		return err
+	}
+	switch st.Status {
+	case StatusDone:
+		return fmt.Errorf("run %s is done: nothing to discard", id)
+	case StatusDiscarded:
+		return nil
+	}
+	if _, paused := st.Markers[MarkerScalarDLPaused]; paused {
+		return fmt.Errorf("run %s still holds marker %s: Scalar DL may be paused; `scalar-tui resume %s` unpauses it first (then cancel it if you want)", id, MarkerScalarDLPaused, id)
+	}
+	msg := "by " + by + " at " + now.UTC().Format(time.RFC3339)
+	if note != "" {
+		msg += ": " + note
+	}
+	st.Discarded = msg
+	st.Status = StatusDiscarded
+	st.Updated = now.UTC()
+	return saveRun(stateDir, st)
 }

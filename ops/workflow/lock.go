@@ -1,9 +1,14 @@
 package workflow
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +26,13 @@ type LockOwner struct {
 	Operator string
 	Run      string
 	Since    time.Time
+	// Host and PID are the machine and process that took the lock.
+	Host string
+	PID  int
+	// State is "detached" when the run was stopped on purpose while its
+	// remote command goes on (Note says what runs where); empty otherwise.
+	State string
+	Note  string
 }
 
 // String reads like "ops@laptop-3, run 20261124-2231-repair, since
@@ -38,8 +50,19 @@ func (o LockOwner) String() string {
 	if !o.Since.IsZero() {
 		since = o.Since.UTC().Format("2006-01-02 15:04 MST")
 	}
-	return fmt.Sprintf("%s, run %s, since %s", op, run, since)
+	s := fmt.Sprintf("%s, run %s, since %s", op, run, since)
+	if o.State == LockStateDetached {
+		s += "; left detached on purpose"
+		if o.Note != "" {
+			s += " (" + o.Note + ")"
+		}
+		s += ": `scalar-tui resume " + run + "` re-attaches"
+	}
+	return s
 }
+
+// LockStateDetached marks a lock kept by a run left detached on purpose.
+const LockStateDetached = "detached"
 
 // Describe is String with the lock's age relative to now ("…, since
 // 2026-11-24 22:31 UTC (3h10m ago)"); now comes from the caller's clock.
@@ -93,15 +116,26 @@ func (l ClusterLock) path() string {
 
 // Acquire takes the lock for run, or returns *LockedError.
 func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time.Time) error {
+	return l.acquire(ctx, operator, run, now, false)
+}
+
+// acquire takes the lock; takeover also takes it from another operator's
+// run with the same ID (an explicit takeover of a dead run).
+func (l ClusterLock) acquire(ctx context.Context, operator, run string, now time.Time, takeover bool) error {
+	sameOperator := " && grep -qxF " + shell.Quote("operator="+operator) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null"
+	if takeover {
+		sameOperator = ""
+	}
 	p := shell.Quote(l.path())
-	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339)) + " > " + shell.Quote(l.path()+"/owner")
+	host, _ := os.Hostname()
+	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339),
+		"host="+host, "pid="+strconv.Itoa(os.Getpid())) + " > " + shell.Quote(l.path()+"/owner")
 	script := strings.Join([]string{
 		"if mkdir " + p + " 2>/dev/null; then " + owner + " && exit 0; rm -rf " + p + "; exit 4; fi",
 		// Re-entrant for the same run of the same operator: Resume after the
 		// console died. Both lines must match, so another operator's run that
 		// happens to carry the same ID never shares the lock.
-		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null && grep -qxF " +
-			shell.Quote("operator="+operator) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null; then " + owner + " && exit 0; exit 4; fi",
+		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null" + sameOperator + "; then " + owner + " && exit 0; exit 4; fi",
 		"cat " + shell.Quote(l.path()+"/owner") + " 2>/dev/null",
 		"exit 3",
 	}, "\n")
@@ -131,6 +165,36 @@ func (l ClusterLock) Release(ctx context.Context, run string) error {
 		return fmt.Errorf("release cluster lock %s on the bastion: exit %d", l.path(), code)
 	}
 	return nil
+}
+
+// SetState records in the owner file of the lock run holds that the run was
+// left detached on purpose (state LockStateDetached, note says what still
+// runs where), or back to running (state ""). A lock held by another run is
+// left alone and reported as *LockedError.
+func (l ClusterLock) SetState(ctx context.Context, run, state, note string) error {
+	ownerFile := shell.Quote(l.path() + "/owner")
+	tmp := shell.Quote(l.path() + "/owner.tmp")
+	var add string
+	if state != "" {
+		add = "; " + shell.Join("printf", `%s\n`, "state="+oneLineValue(state), "note="+oneLineValue(note)) + " >> " + tmp
+	}
+	script := "grep -qxF " + shell.Quote("run="+run) + " " + ownerFile + " 2>/dev/null || { cat " + ownerFile + " 2>/dev/null; exit 3; }\n" +
+		"{ grep -v -e '^state=' -e '^note=' " + ownerFile + " > " + tmp + add + "; } && mv " + tmp + " " + ownerFile
+	out, code, err := l.run(ctx, script)
+	if err != nil {
+		return fmt.Errorf("update cluster lock %s on the bastion: %w", l.path(), err)
+	}
+	switch code {
+	case 0:
+		return nil
+	case 3:
+		return &LockedError{Owner: parseOwner(out), Path: l.path()}
+	}
+	return fmt.Errorf("update cluster lock %s on the bastion: exit %d", l.path(), code)
+}
+
+func oneLineValue(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Owner returns the current holder, or nil when the cluster is not locked.
@@ -201,6 +265,14 @@ func parseOwner(s string) LockOwner {
 			if t, err := time.Parse(time.RFC3339, v); err == nil {
 				o.Since = t
 			}
+		case "host":
+			o.Host = v
+		case "pid":
+			o.PID, _ = strconv.Atoi(v)
+		case "state":
+			o.State = v
+		case "note":
+			o.Note = v
 		}
 	}
 	return o
@@ -225,6 +297,14 @@ func (e *Engine) LockOwner(ctx context.Context) (*LockOwner, error) {
 		return nil, err
 	}
 	return l.Owner(ctx)
+}
+
+// LockPath is the cluster lock directory this engine uses on the bastion.
+func (e *Engine) LockPath() string {
+	if e.lock == nil {
+		return ""
+	}
+	return e.lock.path()
 }
 
 func (e *Engine) outOfRunLock() (ClusterLock, error) {
@@ -253,4 +333,152 @@ func (a auditOnly) RunBastion(ctx context.Context, command string, opts sshx.Run
 		return res, fmt.Errorf("audit: %w", aerr)
 	}
 	return res, err
+}
+
+// MirrorDir is the directory on the bastion, beside the lock directory,
+// that holds a copy of each run's journal (<lock>.runs/<id>.json), written
+// at every transition while the run holds the lock. A run then belongs to
+// the deployment, not to one laptop: if the operator's machine dies while
+// Scalar DL is paused, another operator sees the markers and can take the
+// run over (see ClusterLock.ReadJournal and WithTakeover).
+func MirrorDir(lockPath string) string {
+	if lockPath == "" {
+		lockPath = DefaultLockPath
+	}
+	return strings.TrimRight(lockPath, "/") + ".runs"
+}
+
+// WriteJournal stores st in the lock's MirrorDir on the bastion
+// (atomically: temp file, then rename).
+func (l ClusterLock) WriteJournal(ctx context.Context, st *RunState) error {
+	if st.ID == "" || st.ID != safeName(st.ID) {
+		return fmt.Errorf("mirror journal: bad run id %q", st.ID)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("mirror journal: %w", err)
+	}
+	dir := MirrorDir(l.path())
+	file := dir + "/" + st.ID + ".json"
+	tmp := file + ".tmp"
+	script := "mkdir -p " + shell.Quote(dir) + " && chmod 700 " + shell.Quote(dir) + " && cat > " + shell.Quote(tmp) + " && mv " + shell.Quote(tmp) + " " + shell.Quote(file)
+	if l.R == nil {
+		return errors.New("no bastion runner")
+	}
+	res, err := l.R.RunBastion(ctx, script, sshx.RunOptions{Stdin: bytes.NewReader(b)})
+	if err != nil {
+		return fmt.Errorf("mirror journal of run %s to %s on the bastion: %w", st.ID, dir, err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("mirror journal of run %s to %s on the bastion: exit %d", st.ID, dir, res.ExitCode)
+	}
+	return nil
+}
+
+// ReadJournal returns the journal of run id mirrored on the bastion, or nil
+// when there is none.
+func (l ClusterLock) ReadJournal(ctx context.Context, id string) (*RunState, error) {
+	if id == "" || id != safeName(id) {
+		return nil, fmt.Errorf("bad run id %q", id)
+	}
+	file := MirrorDir(l.path()) + "/" + id + ".json"
+	out, code, err := l.run(ctx, "[ -f "+shell.Quote(file)+" ] || exit 3\ncat "+shell.Quote(file))
+	if err != nil {
+		return nil, fmt.Errorf("read the journal of run %s on the bastion: %w", id, err)
+	}
+	switch code {
+	case 0:
+	case 3:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("read the journal of run %s on the bastion: exit %d", id, code)
+	}
+	var st RunState
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return nil, fmt.Errorf("journal of run %s on the bastion is corrupt: %w", id, err)
+	}
+	return &st, nil
+}
+
+// MirroredRun returns the journal of run id as mirrored on the bastion
+// beside this engine's lock, or nil when there is none. Audited.
+func (e *Engine) MirroredRun(ctx context.Context, id string) (*RunState, error) {
+	l, err := e.outOfRunLock()
+	if err != nil {
+		return nil, err
+	}
+	return l.ReadJournal(ctx, id)
+}
+
+// CompensatingMarkers lists the cluster-state markers st still holds that
+// only its compensation undoes (Scalar DL paused), sorted.
+func CompensatingMarkers(st *RunState) []string {
+	if st == nil {
+		return nil
+	}
+	var out []string
+	if _, ok := st.Markers[MarkerScalarDLPaused]; ok {
+		out = append(out, MarkerScalarDLPaused)
+	}
+	return out
+}
+
+// TakeOver copies run id's journal from the bastion into stateDir, so that
+// Resume (with WithTakeover(id)) can continue another operator's dead run.
+// It refuses when a journal of that run already exists locally.
+func (e *Engine) TakeOver(ctx context.Context, id string) (*RunState, error) {
+	if _, err := os.Stat(JournalPath(e.stateDir, id)); err == nil {
+		return nil, fmt.Errorf("run %s is already in the local journal: resume it without --takeover", id)
+	}
+	st, err := e.MirroredRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("no journal of run %s on the bastion (%s)", id, MirrorDir(e.LockPath()))
+	}
+	if err := saveRun(e.stateDir, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// ListJournals returns every run journal mirrored on the bastion beside the
+// lock (the runs of every operator of the deployment), newest first.
+// Unreadable ones are skipped and reported in the error.
+func (l ClusterLock) ListJournals(ctx context.Context) ([]RunState, error) {
+	dir := MirrorDir(l.path())
+	script := "for f in " + shell.Quote(dir) + "/*.json; do [ -f \"$f\" ] || continue; cat \"$f\"; echo; done"
+	out, code, err := l.run(ctx, script)
+	if err != nil {
+		return nil, fmt.Errorf("list the journals on the bastion (%s): %w", dir, err)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("list the journals on the bastion (%s): exit %d", dir, code)
+	}
+	var runs []RunState
+	var errs []error
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var st RunState
+		if err := json.Unmarshal([]byte(line), &st); err != nil {
+			errs = append(errs, fmt.Errorf("a journal on the bastion is corrupt: %w", err))
+			continue
+		}
+		runs = append(runs, st)
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Created.After(runs[j].Created) })
+	return runs, errors.Join(errs...)
+}
+
+// MirroredRuns lists the deployment's runs journalled on the bastion by
+// every operator (see MirrorDir). Audited.
+func (e *Engine) MirroredRuns(ctx context.Context) ([]RunState, error) {
+	l, err := e.outOfRunLock()
+	if err != nil {
+		return nil, err
+	}
+	return l.ListJournals(ctx)
 }

@@ -26,7 +26,9 @@ type Config struct {
 	Connect func(inv *inventory.Inventory) (*sshx.Client, error)
 	// HealthSource builds the health source for inv; dial goes through the bastion.
 	HealthSource func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error)
-	// StateDir is $XDG_STATE_HOME/scalar-tui: journal, audit log.
+	// StateDir is the deployment's own state directory (journal, audit
+	// log), workflow.DeploymentDir under $XDG_STATE_HOME/scalar-tui: the
+	// console shows and offers only this deployment's runs.
 	StateDir string
 	// ShellArgv is the argv that opens an interactive shell on a host, with
 	// the host appended: e.g. [scalar-tui --tf-root DIR ssh].
@@ -56,6 +58,10 @@ type Backend struct {
 	client *sshx.Client
 	source health.Source
 	plans  map[string]plannedRun
+
+	// runs are the workflows started by this backend and not yet ended.
+	runs   map[*control]struct{}
+	runsWG sync.WaitGroup
 }
 
 // plannedRun is a plan the operator was shown, with the options chosen for it.
@@ -78,10 +84,11 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.LoadInventory == nil || cfg.Connect == nil || cfg.HealthSource == nil {
 		return nil, errors.New("backend: LoadInventory, Connect and HealthSource are required")
 	}
-	return &Backend{cfg: cfg, plans: map[string]plannedRun{}}, nil
+	return &Backend{cfg: cfg, plans: map[string]plannedRun{}, runs: map[*control]struct{}{}}, nil
 }
 
-// Close closes the SSH client.
+// Close closes the SSH client. Call Shutdown first when a workflow may be
+// running: its cleanup needs the client.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -222,7 +229,14 @@ func (b *Backend) Runs(ctx context.Context, limit int) ([]vm.RunView, error) {
 	}
 	out := make([]vm.RunView, 0, len(runs))
 	for i := range runs {
-		out = append(out, runView(&runs[i]))
+		r := &runs[i]
+		if r.Status == workflow.StatusDiscarded {
+			// Discarded by an operator: never offered for resume again
+			// (`scalar-tui runs` still lists it).
+			continue
+		}
+		r.Status = workflow.DisplayStatus(b.cfg.StateDir, r)
+		out = append(out, runView(r))
 	}
 	return out, nil
 }
@@ -246,6 +260,14 @@ func runView(r *workflow.RunState) vm.RunView {
 	}
 	if _, paused := r.Markers[workflow.MarkerScalarDLPaused]; paused {
 		rv.Warning = "Scalar DL may still be paused: resume unpauses it first"
+		if r.Status == workflow.StatusCrashed {
+			rv.Warning = "CRASHED while Scalar DL was paused: `scalar-tui resume " + r.ID + "` unpauses it"
+		}
+	}
+	for _, l := range r.Left {
+		if l.OnPurpose {
+			rv.Detail += "; left running: " + l.String()
+		}
 	}
 	// Every status but running (or pending) is an end for now: TOOK stops
 	// at the journal's last update.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
@@ -128,6 +129,21 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 	ch := make(chan vm.WorkflowEvent, 256)
 	runCtx, cancel := context.WithCancel(ctx)
 	ctl := &control{cancel: cancel, resume: make(chan struct{}, 1)}
+	b.mu.Lock()
+	b.runs[ctl] = struct{}{}
+	b.runsWG.Add(1)
+	b.mu.Unlock()
+	// ended is called once the engine has returned (its cleanup done, the
+	// lock released, the journal final), before the last event is sent.
+	var endOnce sync.Once
+	ended := func() {
+		endOnce.Do(func() {
+			b.mu.Lock()
+			delete(b.runs, ctl)
+			b.mu.Unlock()
+			b.runsWG.Done()
+		})
+	}
 	// send never blocks the engine for long: the console drains the channel.
 	send := func(e vm.WorkflowEvent) {
 		select {
@@ -183,6 +199,7 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 	go func() {
 		defer close(ch)
 		defer cancel()
+		defer ended()
 		eng := b.cfg.Workflows.Engine(client, onEvent, canary)
 		ctl.setEngine(eng)
 		status, err := start(eng, runCtx)
@@ -193,9 +210,14 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 				// The engine's run already ended paused, and the journal
 				// says so: report the journal's word. Sent directly (not
 				// through send, which gives up once runCtx is done) so the
-				// console always gets its Finished.
-				ch <- vm.Finished{Status: string(status),
-					Err: fmt.Errorf("stopped while %s; run %s stays %s in the journal (resume it from :runs): %w", status, plan.ID, status, context.Canceled)}
+				// console gets its Finished, but never held for long by a
+				// console that has gone (Shutdown).
+				ended()
+				select {
+				case ch <- vm.Finished{Status: string(status),
+					Err: fmt.Errorf("stopped while %s; run %s stays %s in the journal (resume it from :runs): %w", status, plan.ID, status, context.Canceled)}:
+				case <-time.After(5 * time.Second):
+				}
 				return
 			case <-ctl.resume:
 			}
@@ -217,6 +239,7 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 		if err != nil && f.Err == nil {
 			f.Err = err
 		}
+		ended()
 		// Finished must arrive: the console waits for it to end the run.
 		ch <- f
 	}()
@@ -307,3 +330,90 @@ func (b *Backend) Preflight(ctx context.Context, planID string) ([]vm.CheckView,
 	}
 	return out, nil
 }
+
+// Detach stops following the run's detached remote command and leaves it
+// running on purpose (a long repair): the run ends "detached", keeps the
+// cluster lock, says what still runs where, and resume re-attaches. The
+// console may offer it through interface{ Detach(context.Context) error }.
+func (c *control) Detach(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.eng == nil {
+		return errors.New("the run has not started")
+	}
+	c.eng.RequestDetach()
+	return nil
+}
+
+// RunningWorkflows is how many workflows this backend started are still
+// running (their engine has not returned).
+func (b *Backend) RunningWorkflows() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.runs)
+}
+
+// Shutdown cancels every workflow this backend runs and waits until each
+// has gone through the engine's cleanup (cleanup steps such as unpause,
+// detached commands stopped or recorded as left, the final status
+// journalled, the cluster lock released), or until ctx ends. The console
+// calls it when it exits for any reason (quit, Ctrl-C, SIGTERM, SIGHUP),
+// before Close. It returns ctx's error when the wait was cut short.
+func (b *Backend) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	for c := range b.runs {
+		c.Cancel()
+	}
+	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() { b.runsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("workflows still running after cancel: %w", ctx.Err())
+	}
+}
+
+// DiscardRun marks run id of this deployment discarded, so that it is no
+// longer offered for resume (the console's discard action, `scalar-tui runs
+// discard ID`). A run that still holds a cluster-state marker is refused:
+// resume it, which undoes the marker first.
+func (b *Backend) DiscardRun(ctx context.Context, id, note string) error {
+	return workflow.Discard(b.cfg.StateDir, id, b.operator(), note, time.Now())
+}
+
+// LockHolder returns who holds the deployment's cluster lock (operator,
+// host, run, since; State "detached" for a run left detached on purpose), or
+// nil when it is free. It never takes the lock.
+func (b *Backend) LockHolder(ctx context.Context) (*workflow.LockOwner, error) {
+	eng, err := b.lockEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return eng.LockOwner(ctx)
+}
+
+// ForceUnlock breaks the deployment's cluster lock whoever holds it (the
+// console's dangerous unlock action: show LockHolder first) and returns
+// whose it was; workflow.ErrNotLocked when it was free. Audited.
+func (b *Backend) ForceUnlock(ctx context.Context) (workflow.LockOwner, error) {
+	eng, err := b.lockEngine(ctx)
+	if err != nil {
+		return workflow.LockOwner{}, err
+	}
+	return eng.ForceUnlock(ctx)
+}
+
+func (b *Backend) lockEngine(ctx context.Context) (*workflow.Engine, error) {
+	if b.cfg.Workflows == nil {
+		return nil, fmt.Errorf("cluster lock: %w", vm.ErrNotSupported)
+	}
+	_, client, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return b.cfg.Workflows.Engine(client, nil, false), nil
+}
+
+func (b *Backend) operator() string { return workflow.Operator() }

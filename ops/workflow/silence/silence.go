@@ -147,3 +147,29 @@ func URL(prometheusEndpoint string) (string, error) {
 	}
 	return fmt.Sprintf("http://%s:%d", host, alertmanager.DefaultPort), nil
 }
+
+// HostsOf returns the hosts p's steps run on (sorted, without the bastion's
+// empty host): the hosts whose alerts a run of p may set off.
+func HostsOf(p *workflow.Plan) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range p.Steps {
+		if s.Host != "" && !seen[s.Host] {
+			seen[s.Host] = true
+			out = append(out, s.Host)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Wrapped reports whether a journalled run was wrapped (its steps include the
+// silence's), so that Resume rebuilds the same plan.
+func Wrapped(st *workflow.RunState) bool {
+	for _, s := range st.Steps {
+		if s.ID == "silence-alerts" {
+			return true
+		}
+	}
+	return false
+}
