@@ -24,6 +24,7 @@ const (
 	PortNodeExporter = sim.PortNodeExporter // the real prometheus-node-exporter
 	PortPrometheus   = 9090                 // the real Prometheus on the monitor
 	PortAlertmanager = 9093                 // the real Alertmanager on the monitor
+	PortCassy        = sim.PortCassy        // the simulator's rpc.Cassy on the cassy host
 )
 
 // SimTools are the simulated commands put on every host's PATH. curl is not
@@ -182,6 +183,9 @@ func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
 			if p != PortNodeExporter {
 				waits = append(waits, hostPort(h.IP, p))
 			}
+		}
+		if h.Role == sim.RoleCassy {
+			waits = append(waits, hostPort(h.IP, PortCassy))
 		}
 	}
 	if mon, found := firstMonitor(l); found && !o.NoPrometheus {
