@@ -97,6 +97,41 @@ func TestLabTrustReplaceAfterNodeReplacement(t *testing.T) {
 	if b, err := exec.CommandContext(ctx, "ssh", "-F", l.SSHConfig, h.Name, "hostname").CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != h.Short {
 		t.Errorf("OpenSSH after the replacement: %v: %s", err, b)
 	}
+
+	// A host with several host keys whose known_hosts entry holds its ECDSA
+	// key (what older OpenSSH clients recorded): trust compares like for
+	// like, so the unchanged host is not reported changed for showing its
+	// ed25519 key, and after a rebuild the ECDSA keys are compared.
+	h2 := l.Hosts[1]
+	ecdsa, err := l.AddECDSAHostKey(ctx, h2.Short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line2 := knownLine(t, l.KnownHosts, h2.Name)
+	b, _ := os.ReadFile(l.KnownHosts)
+	names2 := strings.Fields(line2)[0]
+	if err := os.WriteFile(l.KnownHosts, []byte(strings.Replace(string(b), line2, names2+" "+ecdsa, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = labCLI(t, l, "trust", "--yes", h2.Short)
+	if code != exitOK || !strings.Contains(out, "ecdsa-sha2-nistp256 key "+fingerprintOf(t, ecdsa)+" is already trusted") {
+		t.Fatalf("trust of an unchanged host known by its ECDSA key: exit %d\n%s%s", code, out, errOut)
+	}
+	rebuilt, err := l.AddECDSAHostKey(ctx, h2.Short) // the rebuild: a new ECDSA key
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = labCLI(t, l, "trust", "--replace", "--yes", h2.Short)
+	if code != exitOK || !sideBySide(out, "ecdsa-sha2-nistp256 "+fingerprintOf(t, ecdsa), "ecdsa-sha2-nistp256 "+fingerprintOf(t, rebuilt)) {
+		t.Fatalf("trust --replace of a rebuilt host known by its ECDSA key: exit %d, want the ECDSA keys side by side\n%s%s", code, out, errOut)
+	}
+	if got := knownLine(t, l.KnownHosts, h2.Name); got != names2+" "+rebuilt {
+		t.Errorf("entry after the replacement: %s, want %s %s", got, names2, rebuilt)
+	}
+	out, errOut, code = labCLI(t, l, "exec", "--host", h2.Short, "--", "hostname")
+	if code != exitOK || !hasLine(out, h2.Short, h2.Short) {
+		t.Fatalf("exec after the ECDSA replacement: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // knownLineOrEmpty is the known_hosts line naming name (or ip, for the
