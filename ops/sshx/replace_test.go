@@ -2,7 +2,10 @@ package sshx_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -179,5 +182,46 @@ func TestChangedHostKeyReplaced(t *testing.T) {
 		if _, err := c.Run(ctx, h, "echo x", sshx.RunOptions{}); err != nil {
 			t.Errorf("%s after the replacement: %v", h, err)
 		}
+	}
+}
+
+// known_hosts holds an ECDSA key for a host that (rebuilt) offers only
+// ed25519: the fetch asks for ECDSA first, gets no common algorithm, and
+// falls back to the other types, so the operator still sees the new key.
+func TestHostKeyFallsBackFromKnownType(t *testing.T) {
+	e := newEnv(t, sshtest.ClusterOptions{Hosts: hosts3, Exec: echoHandler(nil, nil)})
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := ssh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(e.knownHosts)
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.HasPrefix(l, hosts3[0]) {
+			keep = append(keep, l)
+		}
+	}
+	keep = append(keep, knownhosts.Line([]string{hosts3[0]}, old))
+	if err := os.WriteFile(e.knownHosts, []byte(strings.Join(keep, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t)
+	got, err := c.HostKey(context.Background(), hosts3[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := e.cl.Hosts[hosts3[0]].HostKey(); ssh.FingerprintSHA256(got) != ssh.FingerprintSHA256(want) {
+		t.Fatalf("HostKey = %s %s, the host presents %s %s", got.Type(), ssh.FingerprintSHA256(got), want.Type(), ssh.FingerprintSHA256(want))
+	}
+	ch := changedErr(t, e.knownHosts, hosts3[0], got)
+	if err := sshx.ReplaceKnownHost(e.knownHosts, ch.Want, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(context.Background(), hosts3[0], "echo x", sshx.RunOptions{}); err != nil {
+		t.Fatalf("after the replacement: %v", err)
 	}
 }
