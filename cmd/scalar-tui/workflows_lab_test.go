@@ -309,9 +309,31 @@ func TestLabWorkflows(t *testing.T) {
 		if drift := w.inventoryDrift(ctx); len(drift) != 0 {
 			t.Errorf("after terraform apply: drift shown on %v", drift)
 		}
+		// health, from the real Prometheus: every blue node runs 2.2.0, none drifts.
 		out, errOut, code = w.cli(ctx, "health", "--json")
-		if strings.Contains(out, `"image_drift": true`) || strings.Contains(out, `"image_drift":true`) {
-			t.Errorf("health shows drift after apply (exit %d):\n%s\n%s", code, out, errOut)
+		var snap struct {
+			Hosts []struct {
+				Host struct {
+					Short string `json:"short"`
+				} `json:"host"`
+				Running string `json:"running_image_tag"`
+				Drift   bool   `json:"image_drift"`
+			} `json:"hosts"`
+		}
+		if err := json.Unmarshal([]byte(out), &snap); err != nil {
+			t.Fatalf("health --json (exit %d): %v\n%s\n%s", code, err, out, errOut)
+		}
+		running := 0
+		for _, h := range snap.Hosts {
+			if h.Drift {
+				t.Errorf("health shows drift on %s (runs %s) after apply", h.Host.Short, h.Running)
+			}
+			if h.Running == "2.2.0" {
+				running++
+			}
+		}
+		if running != 3 {
+			t.Errorf("health sees %d nodes running 2.2.0, want 3:\n%s", running, out)
 		}
 	})
 
