@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
@@ -26,6 +27,10 @@ type keySource interface {
 type trustOptions struct {
 	yes     bool
 	bastion bool
+	// replace swaps a changed key after showing the old and the new
+	// fingerprint side by side (a rebuilt node); without it a changed key is
+	// always refused.
+	replace bool
 	// terminal is true when stdin is a terminal: without --yes, a person
 	// must read each fingerprint and type the answer.
 	terminal bool
@@ -37,12 +42,18 @@ var errTrustNeedsTerminal = errors.New("trust asks you to compare each fingerpri
 func newTrustCmd(g *globalOptions) *cobra.Command {
 	var o trustOptions
 	cmd := &cobra.Command{
-		Use:   "trust [--bastion] [HOST...]",
+		Use:   "trust [--bastion] [--replace] [HOST...]",
 		Short: "Show hosts' SSH key fingerprints and add them to known_hosts",
 		Long: "Fetch the host key each HOST (or, with --bastion, the bastion) presents, show its SHA256\n" +
 			"fingerprint and append it to known_hosts after you type yes. Compare the fingerprint with\n" +
 			"one obtained out of band (e.g. the instance's console output) before accepting.\n" +
-			"Hosts are reached through the bastion, so trust the bastion first.",
+			"Hosts are reached through the bastion, so trust the bastion first.\n\n" +
+			"A host whose key changed is always refused. After a node was rebuilt on purpose (the\n" +
+			"documented node replacement), --replace shows the old and the new fingerprint side by\n" +
+			"side and replaces the known_hosts entry (same names, new key) only when you type yes.\n\n" +
+			"Exit status: 0 every key trusted, 1 a key not trusted, 2 bad input (e.g. no terminal\n" +
+			"without --yes).",
+		Example: "  scalar-tui trust cassandra-1\n  scalar-tui trust --replace cassandra-1   # after the node was replaced",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !o.bastion && len(args) == 0 {
 				return badInput(errors.New("name at least one HOST, or pass --bastion"))
@@ -73,6 +84,7 @@ func newTrustCmd(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.yes, "yes", false, "trust without asking (only when the fingerprints were checked another way)")
 	cmd.Flags().BoolVar(&o.bastion, "bastion", false, "trust the bastion's key")
+	cmd.Flags().BoolVar(&o.replace, "replace", false, "replace a changed key (a rebuilt host) after showing the old and the new fingerprint")
 	return cmd
 }
 
@@ -125,8 +137,24 @@ func runTrust(ctx context.Context, src keySource, file string, o trustOptions, h
 		case err == nil:
 			fmt.Fprintf(out, "%s: %s key %s is already trusted\n", t.name, key.Type(), fp)
 			continue
+		case errors.As(err, &changed) && o.replace:
+			if !replaceKey(file, t.name, changed, o, answers, out) {
+				failures = append(failures, t.name)
+			}
+			continue
 		case errors.As(err, &changed):
 			fmt.Fprintf(out, "%s:\n%v\n", t.name, err)
+			failures = append(failures, t.name)
+			continue
+		case o.replace:
+			// Nothing to replace: adding an unknown key is plain trust's job,
+			// with its own question.
+			cmd := "scalar-tui trust " + t.addr
+			if t.bastion {
+				cmd = "scalar-tui trust --bastion"
+			}
+			fmt.Fprintf(out, "%s presents %s key %s, which %s does not hold: nothing to replace; run `%s` to add it\n",
+				t.name, key.Type(), fp, file, cmd)
 			failures = append(failures, t.name)
 			continue
 		}
@@ -149,4 +177,39 @@ func runTrust(ctx context.Context, src keySource, file string, o trustOptions, h
 		return failed(fmt.Errorf("not trusted: %s", strings.Join(failures, ", ")))
 	}
 	return nil
+}
+
+// replaceKey shows a changed key's old and new fingerprints side by side and
+// replaces the known_hosts entry when the operator confirms (or with --yes).
+// It reports whether the key was replaced.
+func replaceKey(file, name string, changed *sshx.ChangedHostKeyError, o trustOptions, answers *bufio.Reader, out io.Writer) bool {
+	fmt.Fprintf(out, "%s: the host key has CHANGED\n", name)
+	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "\tOLD (known_hosts)\tNEW (presented now)")
+	for i, w := range changed.Want {
+		newCol := changed.Key.Type() + " " + changed.Fingerprint
+		if i > 0 {
+			newCol = "(removed)"
+		}
+		fmt.Fprintf(tw, "  key\t%s %s\t%s\n", w.Key.Type(), ssh.FingerprintSHA256(w.Key), newCol)
+		fmt.Fprintf(tw, "  entry\t%s:%d\t\n", w.Filename, w.Line)
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "Replace it only if %s was rebuilt on purpose (e.g. a node replacement) and the NEW\n"+
+		"fingerprint matches one obtained another way (the instance's console output); otherwise\n"+
+		"someone may be intercepting the connection.\n", name)
+	if !o.yes {
+		fmt.Fprintf(out, "Replace the entry in %s? Type yes to accept: ", file)
+		line, _ := answers.ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintf(out, "%s: not replaced\n", name)
+			return false
+		}
+	}
+	if err := sshx.ReplaceKnownHost(file, changed.Want, changed.Key); err != nil {
+		fmt.Fprintf(out, "%s: not replaced: %v\n", name, err)
+		return false
+	}
+	fmt.Fprintf(out, "%s: replaced in %s (old %s, new %s)\n", name, file, ssh.FingerprintSHA256(changed.Want[0].Key), changed.Fingerprint)
+	return true
 }

@@ -92,7 +92,7 @@ func TestTrustChangedBastionKeyHint(t *testing.T) {
 	if err == nil || !strings.Contains(out.String(), "REMOTE HOST IDENTIFICATION HAS CHANGED") {
 		t.Fatalf("runTrust = %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "`scalar-tui trust --bastion`") || strings.Contains(out.String(), "scalar-tui trust 127.0.0.1") {
+	if !strings.Contains(out.String(), "`scalar-tui trust --replace --bastion`") || strings.Contains(out.String(), "scalar-tui trust 127.0.0.1") {
 		t.Errorf("hint:\n%s", out.String())
 	}
 }

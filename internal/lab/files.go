@@ -40,6 +40,9 @@ func genKey(path, comment string) (string, error) {
 
 func (h *Host) keyPath() string { return filepath.Join(h.Dir, "ssh_host_ed25519_key") }
 
+// ecdsaKeyPath is the host's second host key, which AddECDSAHostKey creates.
+func (h *Host) ecdsaKeyPath() string { return filepath.Join(h.Dir, "ssh_host_ecdsa_key") }
+
 // hostPub is the host's public key as "ssh-ed25519 AAAA...".
 func (h *Host) hostPub() (string, error) {
 	b, err := os.ReadFile(h.keyPath() + ".pub")
@@ -103,6 +106,9 @@ func (l *Lab) sshdConfig(h *Host) string {
 	fmt.Fprintf(&b, "# scalar-tui lab %s: %s\n", l.st.Prefix, h.Name)
 	fmt.Fprintf(&b, "Port 22\nListenAddress %s\n", h.IP)
 	fmt.Fprintf(&b, "HostKey %s\nPidFile %s\n", h.keyPath(), filepath.Join(h.Dir, "sshd.pid"))
+	if _, err := os.Stat(h.ecdsaKeyPath()); err == nil {
+		fmt.Fprintf(&b, "HostKey %s\n", h.ecdsaKeyPath())
+	}
 	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", filepath.Join(l.Dir, "authorized_keys"))
 	b.WriteString("PermitRootLogin prohibit-password\nPubkeyAuthentication yes\n")
 	b.WriteString("PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n")

@@ -306,6 +306,43 @@ func (l *Lab) ChangeHostKey(ctx context.Context, name string) (string, error) {
 	return h.hostPub()
 }
 
+// AddECDSAHostKey gives a host a second host key, ECDSA P-256 (as a cloud
+// image has several), and restarts its sshd, leaving known_hosts as it is
+// (with the ed25519 key). It returns the new public key ("ecdsa-sha2-nistp256
+// AAAA..."), e.g. for a known_hosts that knows only that key.
+func (l *Lab) AddECDSAHostKey(ctx context.Context, name string) (string, error) {
+	l.mu.Lock()
+	h, err := l.host(name)
+	l.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	path := h.ecdsaKeyPath()
+	_ = os.Remove(path)
+	_ = os.Remove(path + ".pub")
+	if _, err := run(ctx, "ssh-keygen", "-q", "-t", "ecdsa", "-b", "256", "-N", "", "-C", "root@"+h.Short, "-f", path); err != nil {
+		return "", fmt.Errorf("lab: ECDSA host key for %s: %w", h.Short, err)
+	}
+	l.mu.Lock()
+	err = l.writeSSHDConfig(h)
+	l.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	if err := l.restartListener(ctx, h); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path + ".pub")
+	if err != nil {
+		return "", fmt.Errorf("lab: %w", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return "", fmt.Errorf("lab: %s.pub: not a public key", path)
+	}
+	return f[0] + " " + f[1], nil
+}
+
 // RemoveKnownHost removes a host's line from known_hosts (the "unknown host
 // key" case).
 func (l *Lab) RemoveKnownHost(name string) error {

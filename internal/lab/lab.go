@@ -118,6 +118,9 @@ type state struct {
 	Hosts       []Host   `json:"hosts"`
 	Procs       []proc   `json:"procs"`
 	TFRoot      string   `json:"tf_root,omitempty"`
+	// ImageTags are the Scalar DL image tags the Terraform state records, by
+	// role (SetImageTag); a role not listed records tfgen's default.
+	ImageTags map[string]string `json:"image_tags,omitempty"`
 }
 
 // Lab is a running lab. Its methods are safe for concurrent use.

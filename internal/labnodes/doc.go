@@ -11,14 +11,17 @@
 //   - on every host, the simulator's network endpoints (cadvisor :18080, the
 //     cassandra exporter :7070, Envoy admin :9001, rpc.Admin :50053, as the
 //     role has them) served by `scalar-tui lab node-serve` inside the host's
-//     namespace, which also keeps <host dir>/textfile/sim.prom current;
+//     namespace, which also keeps <host dir>/textfile/sim.prom current; on
+//     the cassy host also the simulator's rpc.Cassy on :20051, with the
+//     Cassandra cluster registered once as an operator would, as the demo does;
 //   - on every host, the REAL prometheus-node-exporter on <host IP>:9100 with
 //     the textfile collector reading that directory (the simulated systemd
 //     units: cassandra.service, td-agent.service, ...);
 //   - on the first monitor host, a REAL Prometheus on <monitor IP>:9090 with
 //     the configuration and rules of ops/health's LabPrometheusConfig and
 //     WriteLabRules (static targets, instance="<fqdn>:<port>", role labels,
-//     short intervals).
+//     short intervals), and a REAL Alertmanager on <monitor IP>:9093 that it
+//     sends its alerts to.
 //
 // Everything is started with (*lab.Lab).StartProcess, so lab.Stop (and
 // `scalar-tui lab down`) kills it. The simulator tools and node-serve run from

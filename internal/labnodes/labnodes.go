@@ -24,6 +24,7 @@ const (
 	PortNodeExporter = sim.PortNodeExporter // the real prometheus-node-exporter
 	PortPrometheus   = 9090                 // the real Prometheus on the monitor
 	PortAlertmanager = 9093                 // the real Alertmanager on the monitor
+	PortCassy        = sim.PortCassy        // the simulator's rpc.Cassy on the cassy host
 )
 
 // SimTools are the simulated commands put on every host's PATH. curl is not
@@ -113,6 +114,7 @@ type Nodes struct {
 	exporters map[string]int // host short name -> PID (0: stopped)
 	servers   map[string]int
 	prom      int
+	am        int
 }
 
 // Start initialises the simulator for l's hosts and starts every host's node
@@ -182,6 +184,9 @@ func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
 			if p != PortNodeExporter {
 				waits = append(waits, hostPort(h.IP, p))
 			}
+		}
+		if h.Role == sim.RoleCassy {
+			waits = append(waits, hostPort(h.IP, PortCassy))
 		}
 	}
 	if mon, found := firstMonitor(l); found && !o.NoPrometheus {
@@ -389,10 +394,44 @@ func (n *Nodes) startAlertmanager() error {
 	}
 	argv := []string{n.opts.Alertmanager, "--config.file=" + cfg, "--storage.path=" + filepath.Join(dir, "data"),
 		"--web.listen-address=" + hostPort(n.Monitor.IP, PortAlertmanager), "--cluster.listen-address="}
-	if _, err := n.Lab.StartProcess(n.Monitor.Short, argv, nil); err != nil {
+	pid, err := n.Lab.StartProcess(n.Monitor.Short, argv, nil)
+	if err != nil {
 		return fmt.Errorf("labnodes: alertmanager on %s: %w", n.Monitor.Short, err)
 	}
+	n.am = pid
 	return nil
+}
+
+// StopAlertmanager stops the monitor's Alertmanager (its silences stay in
+// its data directory).
+func (n *Nodes) StopAlertmanager() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.am == 0 {
+		return nil
+	}
+	pid := n.am
+	n.am = 0
+	return n.Lab.StopProcess(pid)
+}
+
+// StartAlertmanager starts the monitor's Alertmanager again after
+// StopAlertmanager and waits until it is ready.
+func (n *Nodes) StartAlertmanager(ctx context.Context) error {
+	if n.Monitor.Name == "" {
+		return errors.New("labnodes: this lab runs no Alertmanager (no monitor host, or Options.NoPrometheus)")
+	}
+	n.mu.Lock()
+	if n.am != 0 {
+		n.mu.Unlock()
+		return nil
+	}
+	err := n.startAlertmanager()
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return n.wait(ctx, []string{"http://" + hostPort(n.Monitor.IP, PortAlertmanager) + "/-/ready"})
 }
 
 func (n *Nodes) writePrometheusConfig() error {
@@ -467,6 +506,10 @@ func (n *Nodes) stopAll() {
 	if n.prom > 0 {
 		_ = n.Lab.StopProcess(n.prom)
 		n.prom = 0
+	}
+	if n.am > 0 {
+		_ = n.Lab.StopProcess(n.am)
+		n.am = 0
 	}
 }
 

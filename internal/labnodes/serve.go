@@ -94,10 +94,49 @@ func ServeNode(ctx context.Context, o ServeOptions) error {
 	} else {
 		close(done)
 	}
+	cassyDone := make(chan error, 1)
+	if st, err := sim.Load(o.State); err == nil && st.Host(o.Host) != nil && st.Host(o.Host).Role == sim.RoleCassy && !skip[sim.PortCassy] {
+		ln, err := listen(sim.PortCassy)
+		if err != nil {
+			cancel()
+			<-done
+			return fmt.Errorf("node-serve: rpc.Cassy: %w", err)
+		}
+		serveCassy(ctx, o.State, ln, cassyDone)
+	} else {
+		cassyDone <- nil
+	}
 	err := sim.Serve(ctx, o.State, o.Host, listen, sim.ServeOptions{})
 	cancel()
 	<-done
+	if cerr := <-cassyDone; err == nil {
+		err = cerr
+	}
 	return err
+}
+
+// serveCassy serves rpc.Cassy (the simulator's, sim.NewCassyGRPCServer) on
+// ln until ctx is done, as the demo does on cassy-1:20051, after registering
+// the Cassandra cluster once as an operator would (domain.md §4.2 "Do this
+// once"); if that fails (every Cassandra node down) Cassy simply has no
+// cluster yet. The server's error, nil after ctx ends, goes to done.
+func serveCassy(ctx context.Context, state string, ln net.Listener, done chan<- error) {
+	_, _ = sim.RegisterCassyCluster(state, "")
+	gs := sim.NewCassyGRPCServer(state)
+	stopped := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		gs.Stop()
+		close(stopped)
+	}()
+	go func() {
+		err := gs.Serve(ln)
+		<-stopped
+		if ctx.Err() != nil {
+			err = nil
+		}
+		done <- err
+	}()
 }
 
 func writeTextfile(state, host, staging, dir string) error {

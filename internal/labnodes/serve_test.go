@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"scalar-tui/internal/sim"
+	"scalar-tui/ops/cassy"
 )
 
 // TestServeNode serves a simulated cassandra host on a private loopback
@@ -103,5 +104,46 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 	if _, err := (Options{SimBinary: filepath.Join(t.TempDir(), "nope")}).withDefaults(); err == nil {
 		t.Errorf("missing SimBinary accepted")
+	}
+}
+
+// TestServeNodeCassy: on the cassy host, node-serve also answers rpc.Cassy
+// on :20051 with the Cassandra cluster registered, as the demo's Cassy does.
+func TestServeNodeCassy(t *testing.T) {
+	state := t.TempDir()
+	hosts := sim.DefaultHosts("internal.scalar-labs.com")
+	if err := sim.Init(state, hosts); err != nil {
+		t.Fatal(err)
+	}
+	var host string
+	for _, h := range hosts {
+		if h.Role == sim.RoleCassy {
+			host = h.Name
+		}
+	}
+	ip := fmt.Sprintf("127.%d.%d.%d", 100+rand.IntN(100), rand.IntN(250)+1, rand.IntN(250)+1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ServeNode(ctx, ServeOptions{State: state, Host: host, ListenIP: ip}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeNode: %v", err)
+		}
+	}()
+	addr := net.JoinHostPort(ip, fmt.Sprint(PortCassy))
+	if err := Wait(context.Background(), []string{addr}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	var d net.Dialer
+	cl := cassy.Client{Addr: addr, Dial: func(ctx context.Context, a string) (net.Conn, error) { return d.DialContext(ctx, "tcp", a) }}
+	got, err := cl.ListClusters(rctx, &cassy.ClusterListingRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].GetTargetIps()) != 3 {
+		t.Fatalf("registered clusters: %v, want one over the 3 Cassandra nodes", got)
 	}
 }

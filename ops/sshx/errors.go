@@ -90,16 +90,25 @@ func (e *ChangedHostKeyError) Error() string {
 	for _, w := range e.Want {
 		fmt.Fprintf(&b, "  %s:%d %s %s\n", w.Filename, w.Line, w.Key.Type(), ssh.FingerprintSHA256(w.Key))
 	}
-	fmt.Fprintf(&b, "The connection was refused. If the host was rebuilt on purpose, remove the old entry with\n"+
-		"`ssh-keygen -R %s -f %s` and run `%s`.", knownhosts.Normalize(e.Host), e.KnownHostsFile, trustCommand(e.Host, e.Bastion))
+	fmt.Fprintf(&b, "The connection was refused. If the %s was rebuilt on purpose (e.g. a node replacement), run\n"+
+		"`%s`: it shows the old and the new fingerprint side by side and\n"+
+		"replaces the entry in %s only when you confirm.", hostOrBastion(e.Bastion), replaceCommand(e.Host, e.Bastion), e.KnownHostsFile)
 	return b.String()
 }
 
-func trustCommand(host string, bastion bool) string {
+func hostOrBastion(bastion bool) string {
 	if bastion {
-		return "scalar-tui trust --bastion"
+		return "bastion"
 	}
-	return "scalar-tui trust " + trustName(host)
+	return "host"
+}
+
+// replaceCommand is the command that replaces a changed key.
+func replaceCommand(host string, bastion bool) string {
+	if bastion {
+		return "scalar-tui trust --replace --bastion"
+	}
+	return "scalar-tui trust --replace " + trustName(host)
 }
 
 // trustName strips the default port for display in a command.
