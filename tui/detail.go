@@ -44,7 +44,7 @@ type detail struct {
 	// alertSel is the alert whose runbook the Runbook key opens (↑/↓).
 	alertSel int
 	width    int
-	height  int
+	height   int
 }
 
 func newDetail(c common.Common, lookup func(string) (vm.HostRow, bool), tag func() string) *detail {
