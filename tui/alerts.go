@@ -44,11 +44,12 @@ func runbookLines(a vm.AlertView, c common.Common, width int, commands bool) []s
 		return []string{st.Muted.Render(render.Fit("    no runbook known for "+a.Name, width))}
 	case r.Runnable():
 		what := km.Key(keymap.Runbook) + " → plan: " + r.Title + " (" + string(r.Workflow) + ")"
-		if km.Readonly() && !r.ReadOnly {
-			what += " · read-only: the plan is shown, never run"
-		}
 		out = append(out, st.Healthy.Render(render.Fit("    "+what, width)))
-		out = append(out, st.Muted.Render(render.Fit("    runbook "+r.Doc, width)))
+		doc := "    runbook " + r.Doc
+		if km.Readonly() && !r.ReadOnly {
+			doc += " · read-only: the plan is shown, never run"
+		}
+		out = append(out, st.Muted.Render(render.Fit(doc, width)))
 	default:
 		out = append(out, st.Warning.Render(render.Fit("    no workflow: by hand, as "+r.Doc+" says ("+r.Title+")", width)))
 	}

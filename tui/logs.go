@@ -365,7 +365,9 @@ func (m *logsView) View() string {
 	for _, l := range lines[startAt:end] {
 		t := cleanLine(l.Text)
 		if l.Cut {
-			t += " …[line cut]"
+			// The mark stays visible however wide the line is.
+			const mark = " …[line cut]"
+			t = strings.TrimRight(render.Fit(t, max(m.width-len([]rune(mark)), 1)), " ") + mark
 		}
 		out = append(out, render.Fit(t, m.width))
 	}
