@@ -61,17 +61,33 @@ func runbookLines(a vm.AlertView, c common.Common, width int, commands bool) []s
 	return out
 }
 
-// alertLine is one alert as a line: name, severity, host, age and summary.
+// alertLine is one alert as a line: name, severity, host, age and
+// summary, as the overview lists alerts, with the selection mark.
 func alertLine(a vm.AlertView, st *styles.Styles, c common.Common, width int, selected bool) string {
-	lines := render.Alerts([]vm.AlertView{a}, st, c.Now(), width-2, 0)
-	if len(lines) == 0 {
-		return ""
+	sev := a.Severity
+	if sev == "" {
+		sev = "alert"
+	}
+	style := st.Warning
+	if sev == "critical" {
+		style = st.Down
+	}
+	where := "cluster"
+	if a.Instance != "" {
+		where = render.ShortHost(a.Instance)
+	}
+	text := "! " + a.Name + " [" + sev + "] " + where
+	if !a.Since.IsZero() {
+		text += " for " + render.Age(c.Now().Sub(a.Since))
+	}
+	if a.Summary != "" {
+		text += " — " + a.Summary
 	}
 	mark := "  "
 	if selected {
 		mark = st.Selected.Render(">") + " "
 	}
-	return mark + strings.TrimPrefix(lines[0], "  ")
+	return mark + style.Render(render.Fit(text, max(width-2, 1)))
 }
 
 // alertsView lists every firing alert, cluster-wide ones too, with its
