@@ -41,8 +41,10 @@ type detail struct {
 	loading bool
 	hist    *vm.HostHistory
 	histEr  error
-	width   int
-	height  int
+	// alertSel is the alert whose runbook the Runbook key opens (↑/↓).
+	alertSel int
+	width    int
+	height   int
 }
 
 func newDetail(c common.Common, lookup func(string) (vm.HostRow, bool), tag func() string) *detail {
@@ -52,7 +54,7 @@ func newDetail(c common.Common, lookup func(string) (vm.HostRow, bool), tag func
 // Open shows host and loads its recent audit entries.
 func (m *detail) Open(host string) tea.Cmd {
 	m.host, m.audit, m.auditEr, m.loading = host, nil, nil, true
-	m.hist, m.histEr = nil, nil
+	m.hist, m.histEr, m.alertSel = nil, nil, 0
 	c := m.common
 	cmds := []tea.Cmd{common.Wrap(common.DetailID, func() tea.Msg {
 		e, err := c.Backend.Audit(c.Ctx, vm.AuditQuery{Host: host, Limit: 8})
@@ -85,8 +87,22 @@ func (m *detail) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.hist, m.histEr = &msg.hist, msg.err
 		}
 	case tea.KeyMsg:
-		if m.common.Keys.Matches(msg, keymap.Back) {
+		km := m.common.Keys
+		alerts := m.alerts()
+		switch {
+		case km.Matches(msg, keymap.Back):
 			return m, func() tea.Msg { return common.BackMsg{} }
+		case km.Matches(msg, keymap.Up):
+			m.alertSel = max(m.alertSel-1, 0)
+			return m, nil
+		case km.Matches(msg, keymap.Down):
+			m.alertSel = min(m.alertSel+1, max(len(alerts)-1, 0))
+			return m, nil
+		case km.Matches(msg, keymap.Runbook):
+			if a, ok := m.selectedAlert(); ok {
+				return m, runbookPlan(a)
+			}
+			return m, common.Status("no alert is firing on "+render.ShortHost(m.host), false)
 		}
 		return m, actionKeys(m.common, msg, m.host, m.tag())
 	}
@@ -167,7 +183,12 @@ func (m *detail) View() string {
 	if len(r.Alerts) == 0 {
 		out = append(out, st.Muted.Render("  none firing"))
 	}
-	out = append(out, render.Alerts(r.Alerts, st, m.common.Now(), m.width, 0)...)
+	sel, _ := m.selectedAlert()
+	for _, a := range r.Alerts {
+		this := alertKeyOf(a) == alertKeyOf(sel)
+		out = append(out, alertLine(a, st, m.common, m.width, this && len(r.Alerts) > 1))
+		out = append(out, runbookLines(a, m.common, m.width, this)...)
+	}
 	out = append(out, "")
 	out = append(out, st.Bold.Render("Recent commands"))
 	switch {
@@ -196,9 +217,33 @@ func (m *detail) View() string {
 	return strings.Join(out, "\n")
 }
 
-// ShortHelp returns the detail screen's footer keys.
+// alerts are the host's firing alerts.
+func (m *detail) alerts() []vm.AlertView {
+	r, _ := m.lookup(m.host)
+	return r.Alerts
+}
+
+// selectedAlert is the alert the Runbook key acts on.
+func (m *detail) selectedAlert() (vm.AlertView, bool) {
+	as := m.alerts()
+	if len(as) == 0 {
+		return vm.AlertView{}, false
+	}
+	return as[min(m.alertSel, len(as)-1)], true
+}
+
+// ShortHelp returns the detail screen's footer keys: the runbook's first
+// when the selected alert has a workflow.
 func (m *detail) ShortHelp() []key.Binding {
-	return m.common.Keys.Short(keymap.ScopeHost, keymap.ScopeGlobal)
+	km := m.common.Keys
+	var out []key.Binding
+	if a, ok := m.selectedAlert(); ok && a.Runbook != nil && a.Runbook.Runnable() {
+		out = append(out, km.Binding(keymap.Runbook))
+	}
+	if len(m.alerts()) > 1 {
+		out = append(out, km.Binding(keymap.Down))
+	}
+	return append(out, km.Short(keymap.ScopeHost, keymap.ScopeGlobal)...)
 }
 
 // FullHelp returns the detail screen's keys by scope.

@@ -238,6 +238,11 @@ func actionKeys(c common.Common, k tea.KeyMsg, host, tag string) tea.Cmd {
 			return nil
 		}
 		msg = common.ShellMsg{Host: host}
+	case km.Matches(k, keymap.Logs):
+		if host == "" {
+			return nil
+		}
+		msg = common.LogsMsg{Host: host}
 	default:
 		return nil
 	}
@@ -518,7 +523,7 @@ func (m *overview) ShortHelp() []key.Binding {
 	var out []key.Binding
 	for _, b := range m.common.Keys.Short(keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeGlobal) {
 		switch b.Help().Key {
-		case m.common.Keys.Key(keymap.Open), m.common.Keys.Key(keymap.Shell):
+		case m.common.Keys.Key(keymap.Open), m.common.Keys.Key(keymap.Shell), m.common.Keys.Key(keymap.Logs):
 			if m.selected == "" {
 				continue // no host to open or shell into
 			}

@@ -95,6 +95,8 @@ type Model struct {
 	runs     *list
 	audit    *list
 	run      *runDetail
+	alerts   *alertsView
+	logs     *logsView
 	help     help.Model
 	showHelp bool
 	// helpOffset scrolls the help view on short terminals.
@@ -147,6 +149,8 @@ func New(opts Options) (*Model, error) {
 	m.runs = newRunsList(c)
 	m.audit = newAuditList(c)
 	m.run = newRunDetail(c)
+	m.alerts = newAlertsView(c, m.overview.alertList)
+	m.logs = newLogsView(c)
 	m.resize(80, 24)
 	return m, nil
 }
@@ -224,7 +228,7 @@ func (m *Model) setStatus(text string, isErr bool) {
 // layout gives every screen the body area left by the status lines.
 func (m *Model) layout() {
 	w, bh := m.width, m.bodyHeight()
-	for _, c := range []common.Component{m.overview, m.detail, m.workflow, m.runs, m.audit, m.run} {
+	for _, c := range []common.Component{m.overview, m.detail, m.workflow, m.runs, m.audit, m.run, m.alerts, m.logs} {
 		c.SetSize(w, bh)
 	}
 	if m.dialog != nil {
@@ -247,6 +251,10 @@ func (m *Model) active() common.Component {
 		return m.audit
 	case common.ScreenRun:
 		return m.run
+	case common.ScreenAlerts:
+		return m.alerts
+	case common.ScreenLogs:
+		return m.logs
 	}
 	return m.overview
 }
@@ -265,6 +273,10 @@ func (m *Model) component(id common.ComponentID) common.Component {
 		return m.audit
 	case common.RunID:
 		return m.run
+	case common.AlertsID:
+		return m.alerts
+	case common.LogsID:
+		return m.logs
 	}
 	return nil
 }
@@ -335,8 +347,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case common.NavigateMsg:
 		return m, m.navigate(msg.To, msg.Host)
 	case common.BackMsg:
+		was := m.screen
 		m.back()
-		return m, nil
+		return m, m.left(was)
+	case common.LogsMsg:
+		return m, m.navigate(common.ScreenLogs, msg.Host)
 	case common.PlanMsg:
 		return m, m.plan(msg)
 	case common.ShellMsg:
@@ -366,11 +381,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// any plan made against the old environment are gone.
 		m.setStatus("switched to "+msg.name, false)
 		m.envHint = msg.name
+		stop := m.left(m.screen)
 		m.history, m.screen = nil, common.ScreenOverview
 		m.overview.Reset()
 		m.workflow.Reset()
 		m.offer = nil
-		return m, tea.Batch(m.overview.Init(), loadUnfinished(m.common))
+		return m, tea.Batch(stop, m.overview.Init(), loadUnfinished(m.common))
 	case unfinishedRunsMsg:
 		m.offerUnfinished(msg)
 		return m, nil
@@ -487,6 +503,8 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return nil
 	case km.Matches(k, keymap.Watch):
 		return m.navigate(common.ScreenWorkflow, "")
+	case km.Matches(k, keymap.Alerts):
+		return m.navigate(common.ScreenAlerts, "")
 	case km.Matches(k, keymap.CommandMode):
 		m.cmdMode = true
 		m.layout()
@@ -655,17 +673,30 @@ func (t *tailWriter) lastLine() string {
 }
 
 func (m *Model) navigate(to common.Screen, host string) tea.Cmd {
+	was := m.screen
 	if to != m.screen {
 		m.history = append(m.history, m.screen)
 	}
 	m.screen = to
+	stop := m.left(was)
 	switch to {
 	case common.ScreenDetail:
-		return m.detail.Open(host)
+		return tea.Batch(stop, m.detail.Open(host))
+	case common.ScreenLogs:
+		return m.logs.Open(host)
 	case common.ScreenRuns:
-		return m.runs.Init()
+		return tea.Batch(stop, m.runs.Init())
 	case common.ScreenAudit:
-		return m.audit.Init()
+		return tea.Batch(stop, m.audit.Init())
+	}
+	return stop
+}
+
+// left stops what the screen was left running: a log view's stream ends
+// when the view closes, whichever way the operator left it.
+func (m *Model) left(was common.Screen) tea.Cmd {
+	if was == common.ScreenLogs && m.screen != common.ScreenLogs {
+		return m.logs.Stop()
 	}
 	return nil
 }
@@ -680,8 +711,11 @@ func (m *Model) back() {
 }
 
 func (m *Model) plan(p common.PlanMsg) tea.Cmd {
+	// The built-in kinds are actions of their own (hidden in read-only
+	// mode); a runbook's catalog workflow is not, and its plan shows in
+	// read-only mode too, where the workflow screen cannot run it.
 	id := keymap.ID(p.Kind)
-	if !m.common.Keys.Allowed(id) {
+	if _, builtin := keymap.Lookup(id); builtin && !m.common.Keys.Allowed(id) {
 		m.setStatus(string(p.Kind)+" is not available in read-only mode", true)
 		return nil
 	}
@@ -720,7 +754,7 @@ func parseCommand(line string) (command, error) {
 		c.arg = strings.Join(f[1:], " ")
 	}
 	switch c.name {
-	case "repair", "backup", "runs", "audit", "quit", "help", "workflow":
+	case "repair", "backup", "runs", "audit", "quit", "help", "workflow", "alerts":
 		if c.arg != "" {
 			return c, fmt.Errorf(":%s takes no argument", c.name)
 		}
@@ -737,7 +771,7 @@ func parseCommand(line string) (command, error) {
 			return c, errors.New("usage: :resume ID (see :runs for IDs)")
 		}
 	default:
-		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :runs, :audit, :workflow, :resume ID, :env NAME, :quit)", c.name)
+		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :alerts, :runs, :audit, :workflow, :resume ID, :env NAME, :quit)", c.name)
 	}
 	return c, nil
 }
@@ -765,6 +799,8 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		return m.navigate(common.ScreenWorkflow, "")
 	case "audit":
 		return m.navigate(common.ScreenAudit, "")
+	case "alerts":
+		return m.navigate(common.ScreenAlerts, "")
 	case "help":
 		m.showHelp = true
 	case "quit":
@@ -923,7 +959,7 @@ func (m *Model) fullHelp() string {
 	}
 	b.WriteString(st.Muted.Render(")"))
 	b.WriteString("\n\n")
-	scopes := []keymap.Scope{keymap.ScopeGlobal, keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeWorkflow, keymap.ScopeLists, keymap.ScopeDialog}
+	scopes := []keymap.Scope{keymap.ScopeGlobal, keymap.ScopeOverview, keymap.ScopeHost, keymap.ScopeWorkflow, keymap.ScopeLists, keymap.ScopeAlerts, keymap.ScopeLogs, keymap.ScopeDialog}
 	var cols []string
 	for _, s := range scopes {
 		groups := km.Full(s)

@@ -867,6 +867,8 @@ func (m *workflow) planView() string {
 		b.WriteString(st.Error.Render(render.Fit("cannot run: preflight failed (details below)", m.width)))
 	case m.checking:
 		b.WriteString(st.Muted.Render(render.Fit("running the preflight checks…", m.width)))
+	case !m.common.Keys.Allowed(keymap.Run):
+		b.WriteString(st.Warning.Render(render.Fit("read-only session: this plan is shown, never run", m.width)))
 	case cl != "" && m.plan.Params.Canary:
 		b.WriteString(st.Warning.Render(render.Fit(cl, m.width)))
 	case cl != "":

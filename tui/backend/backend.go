@@ -35,6 +35,9 @@ type Config struct {
 	ShellArgv []string
 	// Workflows plans and runs workflows; nil makes them unsupported.
 	Workflows Workflows
+	// Runbooks maps a firing alert to its runbook action (ops/runbook.For
+	// through RunbookView); nil shows alerts without one.
+	Runbooks RunbookFunc
 }
 
 // Workflows is what the backend needs from the workflow layer: a plan for a
@@ -165,6 +168,7 @@ func (b *Backend) Health(ctx context.Context) (vm.HealthView, error) {
 		return vm.HealthView{}, err
 	}
 	v := HealthView(snap)
+	b.enrichAlerts(ctx, &v, snap, inv, client, src)
 	if err != nil {
 		v.Errors = append([]string{err.Error()}, v.Errors...)
 	}

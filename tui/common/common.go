@@ -63,6 +63,8 @@ const (
 	RunsID     ComponentID = "runs"
 	AuditID    ComponentID = "audit"
 	RunID      ComponentID = "run"
+	AlertsID   ComponentID = "alerts"
+	LogsID     ComponentID = "logs"
 )
 
 // Envelope carries an async result to the component named To.
@@ -88,6 +90,10 @@ const (
 	ScreenAudit
 	// ScreenRun is one run in full (Enter on :runs or :audit).
 	ScreenRun
+	// ScreenAlerts lists every firing alert with its runbook (:alerts).
+	ScreenAlerts
+	// ScreenLogs is one host's log (l on a host).
+	ScreenLogs
 )
 
 // String names the screen for the header.
@@ -105,6 +111,10 @@ func (s Screen) String() string {
 		return "audit"
 	case ScreenRun:
 		return "run"
+	case ScreenAlerts:
+		return "alerts"
+	case ScreenLogs:
+		return "logs"
 	}
 	return "screen?"
 }
@@ -132,6 +142,9 @@ type PlanMsg struct {
 // ResumeMsg asks the root to resume Run, an unfinished run from the journal
 // (after confirmation; never in read-only mode).
 type ResumeMsg struct{ Run vm.RunView }
+
+// LogsMsg asks the root to show Host's log.
+type LogsMsg struct{ Host string }
 
 // ShellMsg asks the root to open a shell on Host (after confirmation).
 type ShellMsg struct{ Host string }

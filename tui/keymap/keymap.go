@@ -30,6 +30,11 @@ const (
 	ScopeWorkflow
 	ScopeLists
 	ScopeDialog
+	// ScopeAlerts is the :alerts list; the host keys apply to the
+	// selected alert's host there too.
+	ScopeAlerts
+	// ScopeLogs is a host's log view.
+	ScopeLogs
 )
 
 // String names the scope for help headings.
@@ -47,6 +52,10 @@ func (s Scope) String() string {
 		return "runs & audit"
 	case ScopeDialog:
 		return "dialog"
+	case ScopeAlerts:
+		return "alerts"
+	case ScopeLogs:
+		return "logs"
 	}
 	return fmt.Sprintf("scope(%d)", int(s))
 }
@@ -105,6 +114,13 @@ const (
 	Select      ID = "select"
 	Details     ID = "details"
 	Reload      ID = "reload"
+	Alerts      ID = "alerts"
+	Runbook     ID = "runbook"
+	Logs        ID = "logs"
+	AlertHost   ID = "alert-host"
+	LogFollow   ID = "log-follow"
+	LogFilter   ID = "log-filter"
+	LogSince    ID = "log-since"
 )
 
 // Actions is the action table, in help order.
@@ -123,6 +139,7 @@ var Actions = []Action{
 	{ID: Watch, Keys: []string{"w"}, Label: "w", Desc: "workflow screen", Scope: ScopeGlobal, Command: "workflow"},
 	{ID: Runs, Keys: []string{}, Label: ":runs", Desc: "workflow runs", Scope: ScopeGlobal, Command: "runs"},
 	{ID: Audit, Keys: []string{}, Label: ":audit", Desc: "audit log", Scope: ScopeGlobal, Command: "audit"},
+	{ID: Alerts, Keys: []string{"A"}, Label: "A", Desc: "firing alerts", Scope: ScopeGlobal, Command: "alerts"},
 
 	{ID: Open, Keys: []string{"enter"}, Label: "enter", Desc: "host detail", Scope: ScopeOverview, Short: true},
 	{ID: Filter, Keys: []string{"/"}, Label: "/", Desc: "filter", Scope: ScopeOverview, Short: true},
@@ -132,6 +149,16 @@ var Actions = []Action{
 	{ID: Backup, Keys: []string{"B"}, Label: "B", Desc: "backup", Scope: ScopeOverview, Dangerous: true, Command: "backup", Short: true},
 
 	{ID: Shell, Keys: []string{"s"}, Label: "s", Desc: "shell on host", Scope: ScopeHost, Dangerous: true, Short: true},
+	{ID: Logs, Keys: []string{"l"}, Label: "l", Desc: "host logs", Scope: ScopeHost, Short: true},
+	// Opening a runbook's plan is not dangerous: running it is (Run, with
+	// its confirm), so read-only sessions still see the plan.
+	{ID: Runbook, Keys: []string{"a"}, Label: "a", Desc: "runbook plan", Scope: ScopeHost},
+
+	{ID: AlertHost, Keys: []string{"enter"}, Label: "enter", Desc: "alert's host", Scope: ScopeAlerts, Short: true},
+
+	{ID: LogFollow, Keys: []string{"f"}, Label: "f", Desc: "follow on/off", Scope: ScopeLogs, Short: true},
+	{ID: LogFilter, Keys: []string{"/"}, Label: "/", Desc: "filter, following", Scope: ScopeLogs, Short: true},
+	{ID: LogSince, Keys: []string{"t"}, Label: "t", Desc: "start: tail/10m/1h/24h", Scope: ScopeLogs, Short: true},
 
 	{ID: Run, Keys: []string{"enter"}, Label: "enter", Desc: "run plan", Scope: ScopeWorkflow, Dangerous: true, Short: true},
 	{ID: Pause, Keys: []string{"p"}, Label: "p", Desc: "pause after step", Scope: ScopeWorkflow, Short: true},
@@ -233,6 +260,8 @@ var contexts = []struct {
 	{"overview and host", []Scope{ScopeGlobal, ScopeOverview, ScopeHost}},
 	{"workflow", []Scope{ScopeGlobal, ScopeWorkflow}},
 	{"runs & audit", []Scope{ScopeGlobal, ScopeLists}},
+	{"alerts", []Scope{ScopeGlobal, ScopeHost, ScopeAlerts}},
+	{"logs", []Scope{ScopeGlobal, ScopeLogs}},
 	{"dialog", []Scope{ScopeDialog}},
 }
 

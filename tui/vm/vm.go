@@ -172,6 +172,9 @@ type AlertView struct {
 	Instance string // host FQDN without the port, or "" for cluster alerts
 	Summary  string // value or description to show after the name
 	Since    time.Time
+	// Runbook is what to do about the alert (see Runbook); nil when the
+	// backend knows no runbook for it.
+	Runbook *Runbook
 }
 
 // HealthView is one health snapshot (health.Snapshot) as the console needs it.
@@ -222,6 +225,10 @@ type WorkflowParams struct {
 	// Canary asks the run to stop after the first host and wait for
 	// WorkflowControl.Continue (the console's `c`) before the rest.
 	Canary bool
+	// Options are a catalog workflow's other options by CLI flag name
+	// without dashes (e.g. {"service": "scalar"} for a runbook's
+	// restart-container); nil for the built-in kinds.
+	Options map[string]string
 }
 
 // PlanView is a workflow plan (workflow.Plan) shown in full before it runs.
