@@ -21,8 +21,8 @@ import (
 	"scalar-tui/internal/lab"
 	"scalar-tui/internal/labnodes"
 	"scalar-tui/internal/sim"
-	"scalar-tui/ops/sshx"
 	"scalar-tui/inventory"
+	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 )
 

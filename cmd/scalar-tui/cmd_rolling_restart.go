@@ -54,11 +54,6 @@ deployment, 130 canceled.`,
 			if err != nil {
 				return badInput(err)
 			}
-			if o.wf.canary && !rp.NoSilence {
-				// The engine does not stop at the canary while a journal
-				// marker is set, and the silence is one for the whole run.
-				return badInput(fmt.Errorf("--canary needs --no-silence: the run would not stop after the first node while its alert silence is held"))
-			}
 			p := rollingRestartParams{Options: rollingrestart.Options{Hosts: hosts,
 				GateDeadline: o.gateDeadline, GateInterval: o.gateInterval}, runbookParams: rp}
 			return runWorkflow(cmd.Context(), g, o.wf, streamsOf(cmd), func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client) (*workflow.Plan, error) {

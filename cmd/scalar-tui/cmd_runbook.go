@@ -24,7 +24,6 @@ import (
 // runbookFlags are the flags every runbook command takes.
 type runbookFlags struct {
 	wf           workflowFlags
-	noSilence    bool
 	healthGate   string
 	gateDeadline time.Duration
 	gateInterval time.Duration
@@ -43,8 +42,8 @@ func (o *runbookFlags) add(f *pflag.FlagSet, canary, mutating bool) {
 	if !canary {
 		f.BoolVar(&o.wf.dryRun, "dry-run", false, "print the plan (every remote command, preflight checks, gates) and exit; nothing is changed")
 	}
-	if mutating {
-		f.BoolVar(&o.noSilence, "no-silence", false, "do not silence the touched hosts' alerts in Alertmanager while the run lasts")
+	if mutating && f.Lookup("no-silence") == nil { // the rolling restart has it from addFlags
+		f.BoolVar(&o.wf.noSilence, "no-silence", false, "do not silence the touched hosts' alerts in Alertmanager while the run lasts")
 	}
 	f.StringVar(&o.healthGate, "health-gate", healthGatePrometheus, "monitoring the last gate reads: prometheus (the alert must clear), scrape (the exporters, for when Prometheus is down), auto or off")
 	f.DurationVar(&o.gateDeadline, "gate-deadline", 10*time.Minute, "how long each gate waits")
@@ -62,7 +61,7 @@ func (o *runbookFlags) params() (runbookParams, error) {
 	if o.gateDeadline <= 0 || o.gateInterval <= 0 {
 		return runbookParams{}, errors.New("--gate-deadline and --gate-interval must be positive")
 	}
-	return runbookParams{NoSilence: o.noSilence, HealthGate: o.healthGate}, nil
+	return runbookParams{NoSilence: o.wf.noSilence, HealthGate: o.healthGate}, nil
 }
 
 // runbookHealth returns the health source of rp's gate (nil for off) and

@@ -12,10 +12,12 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/runbook"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/backup"
 	"scalar-tui/ops/workflow/repair"
+	"scalar-tui/ops/workflow/silence"
 	"scalar-tui/ops/workflow/upgrade"
 	"scalar-tui/tui"
 	"scalar-tui/tui/backend"
@@ -154,6 +156,10 @@ func newConsoleBackend(g *globalOptions, opts inventory.Options, dep deployment)
 		StateDir:  dep.dir,
 		ShellArgv: append(append([]string{exe}, g.passThroughArgs()...), "ssh"),
 		Workflows: consoleWorkflows{g: g, dep: dep},
+		Runbooks: func(a health.Alert) (vm.Runbook, bool) {
+			act, ok := runbook.For(a)
+			return backend.RunbookView(backend.RunbookAction(act)), ok
+		},
 	})
 }
 
@@ -200,8 +206,20 @@ type consoleWorkflows struct {
 	dep deployment
 }
 
-// Plan builds the workflow's plan without running anything.
+// Plan builds the workflow's plan without running anything, wrapped in the
+// Alertmanager silence the CLI would make.
 func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
+	plan, err := w.plan(ctx, inv, client, kind, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := wrapSilence(inv, client, plan, p.Options["no-silence"] == "true"); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+func (w consoleWorkflows) plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
 	switch kind {
 	case vm.KindRepair:
 		// The same builder as `scalar-tui repair`, with the console's own
@@ -215,7 +233,9 @@ func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, cl
 	case vm.KindBackup:
 		return buildBackupPlan(inv, client, backup.Options{}, nil)
 	default:
-		return nil, fmt.Errorf("%s: %w", kind, vm.ErrNotSupported)
+		// Any other workflow (the runbooks) is planned by its own CLI
+		// command, from the same options by flag name.
+		return planViaCommand(ctx, w.g, inv, client, string(kind), p)
 	}
 }
 
@@ -225,7 +245,16 @@ func (w consoleWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory,
 	if !ok {
 		return nil, fmt.Errorf("run %s is a %s workflow, which this build cannot resume", st.ID, st.Workflow)
 	}
-	return build(ctx, inv, client, st.Params)
+	p, err := build(ctx, inv, client, st.Params)
+	if err != nil {
+		return nil, err
+	}
+	if silence.Wrapped(st) {
+		if err := wrapSilence(inv, client, p, false); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // Engine returns an engine journalling in the deployment's state dir and

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +23,11 @@ import (
 	"golang.org/x/term"
 
 	"scalar-tui/inventory"
+	"scalar-tui/ops/alertmanager"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/silence"
+	"scalar-tui/tui/vm"
 )
 
 // workflowFlags are the flags every workflow command shares.
@@ -39,6 +43,9 @@ type workflowFlags struct {
 	// takeover (resume --takeover) continues another operator's dead run
 	// from its journal on the bastion.
 	takeover bool
+	// noSilence (--no-silence) runs without an Alertmanager silence of the
+	// touched hosts' alerts.
+	noSilence bool
 	// dep is the deployment the command works on, resolved once the
 	// inventory is loaded (journal dir, lock path). Not a flag.
 	dep deployment
@@ -95,6 +102,7 @@ func (wf *workflowFlags) addFlags(f *pflag.FlagSet, canary bool) {
 	if canary {
 		f.BoolVar(&wf.dryRun, "dry-run", false, "print the plan (every remote command, preflight checks, gates) and exit; nothing is changed")
 		f.BoolVar(&wf.canary, "canary", false, "stop after the first host with status canary-wait; continue with `scalar-tui resume ID`")
+		f.BoolVar(&wf.noSilence, "no-silence", false, "do not silence the touched hosts' alerts in the monitor's Alertmanager while the run lasts")
 	}
 	f.BoolVar(&wf.detachOnCancel, "leave-running-on-cancel", false, "on Ctrl-C/SIGTERM/SIGHUP leave a detached remote command (a long repair) running on purpose: the run ends \"detached\", keeps the cluster lock, and `scalar-tui resume ID` re-attaches")
 	addLockPathFlag(f, &wf.lockPath)
@@ -139,6 +147,11 @@ func openDeployment(ctx context.Context, g *globalOptions) (*inventory.Inventory
 // plan, then either print it (--dry-run, exit 0, no lock, no change) or
 // confirm and run it. See docs/headless.md for the contract.
 func runWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdStreams, build planBuilder) error {
+	if c, ok := ctx.Value(planCaptureKey{}).(*planCapture); ok {
+		// The console plans through this command: build, never run.
+		c.plan, c.err = build(ctx, c.inv, c.cl)
+		return nil
+	}
 	inv, cl, err := openDeployment(ctx, g)
 	if err != nil {
 		return err
@@ -152,6 +165,9 @@ func runWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdS
 			return err
 		}
 		return badInput(err)
+	}
+	if err := wrapSilence(inv, cl, p, wf.noSilence); err != nil {
+		return err
 	}
 	p.ID = workflow.UniqueRunID(p.ID)
 	if wf.dryRun {
@@ -412,6 +428,11 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 		return badInput(fmt.Errorf("rebuild the plan of run %s: %w", id, err))
 	}
 	p.ID = st.ID
+	if silence.Wrapped(st) {
+		if err := wrapSilence(inv, cl, p, false); err != nil {
+			return err
+		}
+	}
 	if err := confirmResume(wf, s, p, st); err != nil {
 		return err
 	}
@@ -472,4 +493,89 @@ func elsewhere(g *globalOptions, id string, err error) error {
 		}
 	}
 	return err
+}
+
+// wrapSilence wraps p in an Alertmanager silence of the hosts its steps run
+// on (ops/workflow/silence), unless off, p changes nothing, or p already
+// carries one (the runbooks make their own). A deployment without a monitor
+// host has no Alertmanager: the plan says so and runs without.
+func wrapSilence(inv *inventory.Inventory, cl *sshx.Client, p *workflow.Plan, off bool) error {
+	if off || p.ReadOnly {
+		return nil
+	}
+	for _, s := range p.Steps {
+		if s.ID == "silence-alerts" {
+			return nil
+		}
+	}
+	hosts := silence.HostsOf(p)
+	if len(hosts) == 0 {
+		return nil
+	}
+	u, err := silence.URL(inv.Endpoints.Prometheus)
+	if err != nil {
+		p.Notes = append(p.Notes, "The deployment has no monitor host: no alert is silenced while the run lasts.")
+		return nil
+	}
+	am, err := alertmanager.New(u, alertmanager.Options{Dial: cl.DialContext, Timeout: 10 * time.Second})
+	if err != nil {
+		return badInput(err)
+	}
+	silence.Wrap(p, silence.Options{Client: am, Hosts: hosts})
+	return nil
+}
+
+// planCapture makes runWorkflow return the plan its command builds instead
+// of running it (planViaCommand).
+type planCapture struct {
+	inv  *inventory.Inventory
+	cl   *sshx.Client
+	plan *workflow.Plan
+	err  error
+}
+
+type planCaptureKey struct{}
+
+// planViaCommand builds the plan of the workflow command name (a runbook:
+// restart-cassandra, restart-container, ...) from options given by flag name
+// without dashes, exactly as the CLI would with those flags, on the console's
+// own deployment and SSH client. Nothing runs.
+func planViaCommand(ctx context.Context, g *globalOptions, inv *inventory.Inventory, cl *sshx.Client, name string, p vm.WorkflowParams) (*workflow.Plan, error) {
+	var cmd *cobra.Command
+	for _, f := range subcommands {
+		if c := f(g); c.Name() == name {
+			cmd = c
+			break
+		}
+	}
+	if cmd == nil {
+		return nil, fmt.Errorf("%s: %w", name, vm.ErrNotSupported)
+	}
+	var args []string
+	if len(p.Hosts) > 0 && cmd.Flags().Lookup("host") != nil && p.Options["host"] == "" {
+		args = append(args, "--host", p.Hosts[0])
+	}
+	keys := make([]string, 0, len(p.Options))
+	for k := range p.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if cmd.Flags().Lookup(k) == nil {
+			return nil, fmt.Errorf("%s has no option %q", name, k)
+		}
+		args = append(args, "--"+k+"="+p.Options[k])
+	}
+	c := &planCapture{inv: inv, cl: cl}
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	if err := cmd.ExecuteContext(context.WithValue(ctx, planCaptureKey{}, c)); err != nil {
+		return nil, err
+	}
+	if c.plan == nil && c.err == nil {
+		return nil, fmt.Errorf("%s built no plan", name)
+	}
+	return c.plan, c.err
 }

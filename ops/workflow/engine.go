@@ -799,7 +799,7 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 		if firstErr != nil || ctx.Err() != nil || i >= len(p.Steps) || !e.hasWork(p, st, i) {
 			continue
 		}
-		markersSet := len(rc.markers()) > 0
+		markersSet := clusterStateMarkers(rc.markers()) > 0
 		if lastCanaryStep >= 0 && i > lastCanaryStep && !markersSet {
 			_ = rc.update(func(st *RunState) { st.CanaryDone = true })
 			return finish(StatusCanaryWait, fmt.Errorf("canary host %s done; check it, then resume run %s", canaryHost, runID))
@@ -834,6 +834,22 @@ func (e *Engine) hasWork(p *Plan, st *RunState, i int) bool {
 		}
 	}
 	return false
+}
+
+// NoteMarkerPrefix starts the key of a marker that records bookkeeping (the
+// ID of an Alertmanager silence), not a state of the cluster: such markers
+// never hold back a canary stop or an operator's pause.
+const NoteMarkerPrefix = "note/"
+
+// clusterStateMarkers counts the markers that record a state of the cluster.
+func clusterStateMarkers(ms map[string]Marker) int {
+	n := 0
+	for k := range ms {
+		if !strings.HasPrefix(k, NoteMarkerPrefix) {
+			n++
+		}
+	}
+	return n
 }
 
 func (rc *runCtx) markers() map[string]Marker {

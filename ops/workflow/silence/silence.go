@@ -22,7 +22,9 @@ import (
 )
 
 // Marker is the journal marker holding the silence's ID while it is active.
-const Marker = "alert-silence"
+// It is a note (workflow.NoteMarkerPrefix), not a cluster state, so a canary
+// stop or a pause still happens while the silence lasts.
+const Marker = workflow.NoteMarkerPrefix + "alert-silence"
 
 // DefaultWindow is how long a silence lasts when Options.Window is zero; a
 // run that takes longer pages again after it, which is the safe side.
