@@ -48,10 +48,22 @@ func bigInventory(n int) *inventory.Inventory {
 // host count; ms-p50/refresh is the median of this run's refreshes (ns/op is
 // their mean, which one slow refresh on a shared machine drags up), and the
 // CPU each refresh cost Prometheus and this process is reported beside it.
-func BenchmarkRefresh1000(b *testing.B) {
-	saved := scenarioWindow
-	scenarioWindow = 90 * time.Second
-	defer func() { scenarioWindow = saved }()
+//
+// evalTime lies on a 2h block boundary, so promtool puts each series' last
+// sample in a block of its own and Prometheus merges two blocks for every
+// series it selects; BenchmarkRefresh1000OneBlock is the same deployment
+// with the window ending 15s earlier, inside one block, as a scraping
+// Prometheus would mostly answer from its head.
+func BenchmarkRefresh1000(b *testing.B) { benchRefresh1000(b, evalTime) }
+
+// BenchmarkRefresh1000OneBlock is BenchmarkRefresh1000 evaluated 15s before
+// the block boundary: every series is read from a single block.
+func BenchmarkRefresh1000OneBlock(b *testing.B) { benchRefresh1000(b, evalTime.Add(-15*time.Second)) }
+
+func benchRefresh1000(b *testing.B, at time.Time) {
+	savedWindow, savedAt := scenarioWindow, evalTime
+	scenarioWindow, evalTime = 90*time.Second, at
+	defer func() { scenarioWindow, evalTime = savedWindow, savedAt }()
 	inv := bigInventory(1000)
 	w := newOM()
 	for _, h := range inv.Hosts {
@@ -60,7 +72,7 @@ func BenchmarkRefresh1000(b *testing.B) {
 	everyStep(w, "job:active_scalardl_blue_nodes:count", nil, 300)
 	data := backfill(b, w.String())
 	base := startPrometheus(b, data, emptyPromConfig)
-	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return evalTime }, Timeout: 60 * time.Second})
+	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return at }, Timeout: 60 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
