@@ -8,7 +8,7 @@ TOOLS := $(CURDIR)/.tools/bin
 TERRAFORM_VERSION := 1.5.7
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: all build demo test test-short vet fmt tools bench bench-inventory bench-fanout clean
+.PHONY: all build demo test test-short vet fmt tools bench bench-inventory bench-health bench-fanout clean
 
 all: build
 
@@ -37,11 +37,16 @@ test-short:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-bench: bench-inventory
+bench: bench-inventory bench-health
 
 ## bench-inventory: the same deployment read directly and through terraform, side by side.
 bench-inventory: tools
 	TERRAFORM="$(TOOLS)/terraform" $(GO) test -run '^$$' -bench 'Load(Direct|Terraform)$$' -benchtime 20x ./inventory
+
+## bench-health: one health refresh of 1,000 hosts against a real Prometheus over promtool-backfilled blocks
+## (needs prometheus and promtool; skipped without them), 10 runs: compare runs with benchstat.
+bench-health:
+	$(GO) test -run '^$$' -bench 'Refresh1000|Build1000' -benchtime 20x -count 10 ./ops/health
 
 ## bench-fanout: `true` on 30 lab hosts through the bastion: scalar-tui exec vs OpenSSH (ssh -F, ProxyJump)
 ## vs ansible -m raw (when installed), median of 3 cold runs each. Root only (the lab makes namespaces).

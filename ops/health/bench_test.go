@@ -1,8 +1,14 @@
 package health
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,12 +43,27 @@ func bigInventory(n int) *inventory.Inventory {
 }
 
 // BenchmarkRefresh1000 measures one Snapshot of a 1,000-host inventory against
-// the real Prometheus over backfilled series. queries/refresh must stay 15
-// whatever the host count.
-func BenchmarkRefresh1000(b *testing.B) {
-	saved := scenarioWindow
-	scenarioWindow = 90 * time.Second
-	defer func() { scenarioWindow = saved }()
+// the real Prometheus over backfilled series (promtool create-blocks-from
+// openmetrics). queries/refresh must stay len(snapshotQueries) whatever the
+// host count; ms-p50/refresh is the median of this run's refreshes (ns/op is
+// their mean, which one slow refresh on a shared machine drags up), and the
+// CPU each refresh cost Prometheus and this process is reported beside it.
+//
+// evalTime lies on a 2h block boundary, so promtool puts each series' last
+// sample in a block of its own and Prometheus merges two blocks for every
+// series it selects; BenchmarkRefresh1000OneBlock is the same deployment
+// with the window ending 15s earlier, inside one block, as a scraping
+// Prometheus would mostly answer from its head.
+func BenchmarkRefresh1000(b *testing.B) { benchRefresh1000(b, evalTime) }
+
+// BenchmarkRefresh1000OneBlock is BenchmarkRefresh1000 evaluated 15s before
+// the block boundary: every series is read from a single block.
+func BenchmarkRefresh1000OneBlock(b *testing.B) { benchRefresh1000(b, evalTime.Add(-15*time.Second)) }
+
+func benchRefresh1000(b *testing.B, at time.Time) {
+	savedWindow, savedAt := scenarioWindow, evalTime
+	scenarioWindow, evalTime = 90*time.Second, at
+	defer func() { scenarioWindow, evalTime = savedWindow, savedAt }()
 	inv := bigInventory(1000)
 	w := newOM()
 	for _, h := range inv.Hosts {
@@ -51,7 +72,7 @@ func BenchmarkRefresh1000(b *testing.B) {
 	everyStep(w, "job:active_scalardl_blue_nodes:count", nil, 300)
 	data := backfill(b, w.String())
 	base := startPrometheus(b, data, emptyPromConfig)
-	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return evalTime }, Timeout: 60 * time.Second})
+	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return at }, Timeout: 60 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,15 +85,58 @@ func BenchmarkRefresh1000(b *testing.B) {
 	}
 	b.ResetTimer()
 	queries := 0
+	var took []time.Duration
+	server, client := serverCPU(b, base), clientCPU()
 	for b.Loop() {
+		start := time.Now()
 		snap, err := src.Snapshot(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
+		took = append(took, time.Since(start))
 		queries = snap.Queries
 	}
+	server, client = serverCPU(b, base)-server, clientCPU()-client
+	slices.Sort(took)
+	n := float64(len(took))
+	b.ReportMetric(float64(took[len(took)/2])/float64(time.Millisecond), "ms-p50/refresh")
+	b.ReportMetric(float64(server)/float64(time.Millisecond)/n, "server-cpu-ms/refresh")
+	b.ReportMetric(float64(client)/float64(time.Millisecond)/n, "client-cpu-ms/refresh")
 	b.ReportMetric(float64(queries), "queries/refresh")
 	b.ReportMetric(1000, "hosts")
+}
+
+// serverCPU is the CPU time Prometheus has used, from its own
+// process_cpu_seconds_total: on a shared machine the CPU each refresh costs
+// varies less than its wall time.
+func serverCPU(b *testing.B, base string) time.Duration {
+	b.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return time.Duration(f * float64(time.Second))
+		}
+	}
+	b.Fatal("no process_cpu_seconds_total in Prometheus' /metrics")
+	return 0
+}
+
+// clientCPU is the CPU time this process has used (user and system).
+func clientCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkBuild1000 measures only the client side of a refresh: joining the

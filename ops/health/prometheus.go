@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,6 +130,7 @@ type PrometheusSource struct {
 	inv     *inventory.Inventory
 	index   *hostIndex
 	url     string
+	client  api.Client
 	api     v1.API
 	timeout time.Duration
 	clock   func() time.Time
@@ -167,7 +169,7 @@ func NewPrometheusSource(inv *inventory.Inventory, baseURL string, opts Promethe
 	if inv != nil {
 		hosts = inv.Hosts
 	}
-	s := &PrometheusSource{inv: inv, index: newHostIndex(hosts), url: baseURL, api: v1.NewAPI(c), timeout: opts.Timeout, clock: opts.Clock}
+	s := &PrometheusSource{inv: inv, index: newHostIndex(hosts), url: baseURL, client: c, api: v1.NewAPI(c), timeout: opts.Timeout, clock: opts.Clock}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
 	}
@@ -392,19 +394,7 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, _, _, err := s.api.Query(ctx, q.expr, at, v1.WithTimeout(s.timeout))
-			if err != nil {
-				answers[i].err = err
-				return
-			}
-			switch v := v.(type) {
-			case model.Vector:
-				answers[i].vec = v
-			case *model.Scalar:
-				answers[i].vec = model.Vector{&model.Sample{Value: v.Value, Timestamp: v.Timestamp, Metric: model.Metric{}}}
-			default:
-				answers[i].err = fmt.Errorf("unexpected result type %s", v.Type())
-			}
+			answers[i].vec, answers[i].err = s.query(ctx, q.expr, at)
 		}()
 	}
 	envoys, envoyErrs := s.envoyPages(ctx)
@@ -430,6 +420,79 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return snap, s.totalFailure(ctx, errs)
 	}
 	return snap, nil
+}
+
+// query runs one instant query (a POST, as client_golang sends it). A
+// successful answer is decoded in one pass by decodeVectorAnswer; any other
+// answer (an error, an unusual shape) is handed to client_golang's own
+// decoding, so that it is read, and its error worded, exactly as before.
+func (s *PrometheusSource) query(ctx context.Context, expr string, at time.Time) (model.Vector, error) {
+	args := url.Values{}
+	args.Set("timeout", s.timeout.String())
+	args.Set("query", expr)
+	if !at.IsZero() {
+		args.Set("time", strconv.FormatFloat(float64(at.Unix())+float64(at.Nanosecond())/1e9, 'f', -1, 64))
+	}
+	req, err := http.NewRequest(http.MethodPost, s.client.URL("/api/v1/query", nil).String(), strings.NewReader(args.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header["Idempotency-Key"] = nil // retried on a dropped keep-alive connection, like a GET
+	resp, body, err := s.client.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 == 2 && resp.StatusCode != http.StatusNoContent {
+		if vec, ok := decodeVectorAnswer(body); ok {
+			return vec, nil
+		}
+	}
+	v, _, _, err := v1.NewAPI(&replayClient{Client: s.client, resp: resp, body: body}).Query(ctx, expr, at, v1.WithTimeout(s.timeout))
+	if err != nil {
+		return nil, err
+	}
+	return vectorOf(v)
+}
+
+// vectorOf turns an instant query's result into a vector without nil
+// samples. An answer with no result at all is an error, not a panic.
+func vectorOf(v model.Value) (model.Vector, error) {
+	switch v := v.(type) {
+	case model.Vector:
+		return slices.DeleteFunc(v, func(s *model.Sample) bool { return s == nil }), nil
+	case *model.Scalar:
+		if v == nil {
+			return nil, errNoResult
+		}
+		return model.Vector{&model.Sample{Value: v.Value, Timestamp: v.Timestamp, Metric: model.Metric{}}}, nil
+	case nil:
+		return nil, errNoResult
+	default:
+		return nil, fmt.Errorf("unexpected result type %s", v.Type())
+	}
+}
+
+// errNoResult is an answer that says success but holds no result.
+var errNoResult = &v1.Error{Type: v1.ErrBadResponse, Msg: "the answer holds no result"}
+
+// replayClient answers client_golang's first request with a response
+// already read, and sends any further one (the GET it falls back to after a
+// 405) for real.
+type replayClient struct {
+	api.Client
+	resp *http.Response
+	body []byte
+	used bool
+}
+
+// Do replays the recorded response once, then passes requests on.
+func (c *replayClient) Do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+	if !c.used {
+		c.used = true
+		return c.resp, c.body, nil
+	}
+	return c.Client.Do(ctx, req)
 }
 
 // envoyPages reads every Envoy's /clusters concurrently (when EnvoyAdmin is
@@ -571,10 +634,14 @@ func (s *PrometheusSource) History(ctx context.Context, window, step time.Durati
 			}
 			m, ok := v.(model.Matrix)
 			if !ok {
-				errs[i] = fmt.Errorf("unexpected result type %s", v.Type())
+				if v == nil {
+					errs[i] = errNoResult
+				} else {
+					errs[i] = fmt.Errorf("unexpected result type %s", v.Type())
+				}
 				return
 			}
-			results[i] = m
+			results[i] = slices.DeleteFunc(m, func(ss *model.SampleStream) bool { return ss == nil })
 		}()
 	}
 	wg.Wait()
