@@ -378,7 +378,7 @@ func (r *restorer) snapshotTables(ctx context.Context, env *workflow.Env, h inve
 	for _, ks := range r.opts.Keyspaces {
 		ksq = append(ksq, shell.Quote(ks))
 	}
-	cmd := "D=" + rpath(r.opts.DataDir) + "; T=" + shell.Quote(tag) + "; for ks in " + strings.Join(ksq, " ") +
+	cmd := vars("D", rpath(r.opts.DataDir), "T", shell.Quote(tag)) + "; for ks in " + strings.Join(ksq, " ") +
 		`; do for m in "$D/$ks"/*/snapshots/"$T"/manifest.json; do [ -f "$m" ] && { m=${m%/snapshots/*}; printf '%s\n' "$ks/${m##*/}"; }; done; done; true`
 	res, err := env.Exec(ctx, h.Name, cmd)
 	if err != nil {
@@ -562,7 +562,7 @@ func (r *restorer) moveScript(runDir string) string {
 	}
 	return strings.Join([]string{
 		"set -e",
-		"D=" + rpath(r.opts.DataDir) + "; C=" + rpath(r.opts.CommitlogDir) + "; A=" + runDir,
+		vars("D", rpath(r.opts.DataDir), "C", rpath(r.opts.CommitlogDir), "A", runDir),
 		`mkdir -p "$A/data" "$A/commitlog"`,
 		`if [ ! -e "$A/.moved" ]; then`,
 		"  for ks in " + strings.Join(ksq, " ") + `; do for t in "$D/$ks"/*/; do [ -d "$t" ] || continue; t=${t%/}; n=${t##*/}; mkdir -p "$A/data/$ks/$n"`,
@@ -583,7 +583,7 @@ func (r *restorer) linkScript(runDir string) string {
 	}
 	return strings.Join([]string{
 		"set -e",
-		"D=" + rpath(r.opts.DataDir) + "; A=" + runDir + "; T=" + shell.Quote(r.opts.Tag),
+		vars("D", rpath(r.opts.DataDir), "A", runDir, "T", shell.Quote(r.opts.Tag)),
 		`[ -e "$A/.moved" ] || { echo "the current data was not moved aside yet" >&2; exit 3; }`,
 		"for ks in " + strings.Join(ksq, " ") + `; do for t in "$D/$ks"/*/; do [ -d "$t" ] || continue; t=${t%/}; s="$t/snapshots/$T"; [ -d "$s" ] || continue`,
 		`  for f in "$s"/*; do b=${f##*/}; case $b in manifest.json|schema.cql) continue;; esac`,
@@ -777,7 +777,7 @@ func (r *restorer) listCommand(tag string) string {
 	if tag != "" {
 		sub = `"$t/snapshots/$T"`
 	}
-	return "D=" + rpath(r.opts.DataDir) + "; T=" + shell.Quote(tag) + "; for ks in " + strings.Join(ksq, " ") +
+	return vars("D", rpath(r.opts.DataDir), "T", shell.Quote(tag)) + "; for ks in " + strings.Join(ksq, " ") +
 		`; do for t in "$D/$ks"/*/; do t=${t%/}; n=${t##*/}; [ -d ` + sub + ` ] || continue; for f in ` + sub + `/*; do b=${f##*/}; case $b in manifest.json|schema.cql) continue;; esac; ` +
 		`[ -f "$f" ] && printf '%s %s\n' "$(cksum < "$f" | tr -s ' ' ' ')" "$ks/$n/$b"; done; done; done; true`
 }
@@ -916,6 +916,9 @@ func cassandraState(ctx context.Context, env *workflow.Env, h inventory.Host) st
 	if err != nil {
 		return "unreachable (" + err.Error() + ")"
 	}
+	if res.ExitCode == 255 {
+		return "unreachable (" + gates.FirstLine(res.Stderr) + ")"
+	}
 	s := strings.TrimSpace(res.Stdout)
 	if s == "" {
 		s = fmt.Sprintf("unknown (exit %d)", res.ExitCode)
@@ -943,14 +946,17 @@ type NodeState struct {
 // dataState describes where h's data is for run id.
 func (r *restorer) dataState(ctx context.Context, env *workflow.Env, h inventory.Host, id string, undo string) string {
 	dir := r.runDir(id)
-	cmd := "A=" + dir + `; for f in .moved .linked .cassy-placed; do [ -e "$A/$f" ] && printf '%s ' "$f"; done; [ -d "$A" ] && printf 'dir'; true`
+	cmd := vars("A", dir) + `; for f in .moved .linked .cassy-placed; do [ -e "$A/$f" ] && printf '%s ' "$f"; done; [ -d "$A" ] && printf 'dir'; true`
 	if undo != "" {
 		u := dir + "/" + shell.Quote("undo-"+undo)
-		cmd = "A=" + dir + "; U=" + u + `; for f in "$U/.moved-out" "$U/.moved-back"; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; [ -d "$U" ] && printf 'dir'; true`
+		cmd = vars("A", dir, "U", u) + `; for f in "$U/.moved-out" "$U/.moved-back"; do [ -e "$f" ] && printf '%s ' "${f##*/}"; done; [ -d "$U" ] && printf 'dir'; true`
 	}
 	res, err := env.Exec(ctx, h.Name, cmd)
+	if err == nil && res.ExitCode == 255 {
+		err = errors.New(gates.FirstLine(res.Stderr))
+	}
 	if err != nil {
-		return "unknown (" + err.Error() + ")"
+		return "data state unknown: unreachable (" + err.Error() + ")"
 	}
 	s := res.Stdout
 	shown := RunDir(r.opts.DataDir, id)
@@ -1039,4 +1045,17 @@ func nodesUN(ctx context.Context, env *workflow.Env, want []inventory.Host, obse
 		return false, "seen from " + observer.Short + ": " + strings.Join(bad, "; "), nil
 	}
 	return true, "", nil
+}
+
+// vars assigns shell variables from already-quoted words through the
+// positional parameters ("set -- W1 W2; N1=$1; N2=$2"): a quoted word is
+// expanded as an argument, the most common path of every shell (the demo's
+// interpreter mis-expands '\” in an assignment's own word).
+func vars(nameWords ...string) string {
+	var words, assigns []string
+	for i := 0; i+1 < len(nameWords); i += 2 {
+		words = append(words, nameWords[i+1])
+		assigns = append(assigns, fmt.Sprintf("%s=$%d", nameWords[i], i/2+1))
+	}
+	return "set -- " + strings.Join(words, " ") + "; " + strings.Join(assigns, "; ")
 }

@@ -131,7 +131,7 @@ func (r *restorer) unswapScript(undoRun string) string {
 	}
 	return strings.Join([]string{
 		"set -e",
-		"D=" + rpath(r.opts.DataDir) + "; C=" + rpath(r.opts.CommitlogDir) + "; A=" + r.runDir(r.opts.undoOf) + "; U=" + r.undoDir(undoRun),
+		vars("D", rpath(r.opts.DataDir), "C", rpath(r.opts.CommitlogDir), "A", r.runDir(r.opts.undoOf), "U", r.undoDir(undoRun)),
 		`if [ ! -d "$A" ]; then echo "run ` + r.opts.undoOf + ` moved nothing on this node"; exit 0; fi`,
 		`mkdir -p "$U/data" "$U/commitlog"`,
 		`if [ ! -e "$U/.moved-out" ]; then`,
@@ -181,7 +181,7 @@ func (r *restorer) verifyUndoStep() workflow.Step {
 		Run: func(ctx context.Context, env *workflow.Env) error {
 			var bad []string
 			for _, h := range r.c.ring {
-				out, err := execOut(ctx, env, h, "A="+r.runDir(r.opts.undoOf)+`; if [ -f "$A/kept.cksum" ]; then cat "$A/kept.cksum"; else echo NOKEPT; fi`)
+				out, err := execOut(ctx, env, h, vars("A", r.runDir(r.opts.undoOf))+`; if [ -f "$A/kept.cksum" ]; then cat "$A/kept.cksum"; else echo NOKEPT; fi`)
 				if err != nil {
 					return err
 				}
