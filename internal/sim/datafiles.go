@@ -360,3 +360,20 @@ func TableFiles(dir, host, keyspace, table, tag string) ([]SSTable, error) {
 	}
 	return ReadSSTables(td)
 }
+
+// removeLive deletes the live files of one table directory (tests: an
+// operator emptying a node as Cassy's docs ask).
+func removeLive(td string) error {
+	ents, err := os.ReadDir(td)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			if err := os.Remove(filepath.Join(td, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/sim"
 	"scalar-tui/inventory"
+	"scalar-tui/ops/cassy"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/restore"
@@ -275,4 +277,56 @@ func TestRestoreAndUndo(t *testing.T) {
 	if err != nil || len(undone) != 3 {
 		t.Fatalf("restored + post-restore SSTables kept by the undo: %v %v", undone, err)
 	}
+}
+
+func TestRestoreViaCassy(t *testing.T) {
+	e := start(t)
+	e.write(t, 5)
+	cid, err := sim.RegisterCassyCluster(e.d.SimState, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := sim.NewCassyServer(e.d.SimState)
+	srv.UploadDuration = 200 * time.Millisecond
+	resp, err := srv.TakeBackup(context.Background(), &cassy.BackupRequest{ClusterId: cid, BackupType: cassy.BackupTypeClusterSnapshot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atBackup := e.files(t)
+	time.Sleep(time.Second) // the simulated upload completes
+	e.write(t, 7)
+	before := e.files(t)
+
+	o := e.options("")
+	o.Via, o.BackupID = restore.ViaCassy, resp.GetSnapshotId()
+	o.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return e.cl.DialContext(ctx, "tcp", addr) }
+	o.Cassy.PollInterval = 200 * time.Millisecond
+	// The backup named must exist on Cassy: an unknown id is refused.
+	bad := o
+	bad.BackupID = "no-such-backup"
+	p, err := restore.Plan(e.inv, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := e.engine().Run(ctxT(t), p); st != workflow.StatusRefused || !strings.Contains(err.Error(), "incomplete") {
+		t.Fatalf("unknown backup: %s %v", st, err)
+	}
+	p, err = restore.Plan(e.inv, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.engine().Run(ctxT(t), p)
+	if err != nil || st != workflow.StatusDone {
+		t.Fatalf("restore via cassy: %s %v\n%s", st, err, strings.Join(e.states(), "\n"))
+	}
+	sameFiles(t, "after the Cassy restore", atBackup, e.files(t))
+	e.nothingLost(t, before)
+	if !e.servingAll(t) {
+		t.Error("Scalar DL does not serve after the Cassy restore")
+	}
+	up := e.undo(t, p.ID)
+	if st, err := e.engine().Run(ctxT(t), up); err != nil || st != workflow.StatusDone {
+		t.Fatalf("undo: %s %v", st, err)
+	}
+	sameFiles(t, "after undo", before, e.files(t))
 }
