@@ -231,4 +231,3 @@ func (s *CassyServer) ListRestoreStatuses(ctx context.Context, req *cassy.Restor
 	})
 	return out, err
 }
-
