@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"scalar-tui/internal/sim"
+	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/restore"
 )
@@ -144,6 +146,7 @@ func TestRestoreNodeUnreachableMidRunThenResume(t *testing.T) {
 	}
 	e.nothingLost(t, before)
 	e.clear(t, "cassandra-2", sim.FaultNodeDown)
+	e.waitReachable(t, "cassandra-2")
 	e.resume(t, p.ID, o)
 	sameFiles(t, "after resume", atBackup, e.files(t))
 	e.nothingLost(t, before)
@@ -274,5 +277,26 @@ func TestStartStepsAreSequential(t *testing.T) {
 	}
 	if strings.Join(order, ",") != "cassandra-1/start-cassandra,cassandra-2/start-cassandra,cassandra-3/start-cassandra" {
 		t.Errorf("start order: %v", order)
+	}
+}
+
+// waitReachable waits until host answers over SSH again (the demo's bastion
+// takes the node back shortly after node-down is cleared).
+func (e *env) waitReachable(t *testing.T, short string) {
+	t.Helper()
+	h, _ := e.d.Host(short)
+	ctx := ctxT(t)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		res, err := e.cl.Run(cctx, h.Name, "true", sshx.RunOptions{})
+		cancel()
+		if err == nil && res.ExitCode == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never came back: %v", short, err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
