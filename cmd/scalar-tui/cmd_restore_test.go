@@ -5,7 +5,9 @@ package main
 // real files, the demo's Alertmanager for the silence.
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,9 +65,9 @@ func TestRestoreCLIEndToEnd(t *testing.T) {
 	e := startOpsEnv(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	inv, err := inventory.Load(ctx, inventory.Options{TFRoot: e.d.TFRoot})
-	if err != nil {
-		t.Fatal(err)
+	inv, lerr := inventory.Load(ctx, inventory.Options{TFRoot: e.d.TFRoot})
+	if lerr != nil {
+		t.Fatal(lerr)
 	}
 	name := inv.NetworkName
 	time.Sleep(600 * time.Millisecond) // Scalar DL serves after its delay
@@ -99,13 +101,30 @@ func TestRestoreCLIEndToEnd(t *testing.T) {
 		t.Fatal("bad input changed the data")
 	}
 	out, errOut, code := e.opsCLI(ctx, append([]string{"restore", "--tag", "b1", "--dry-run"}, dirs...)...)
+	var err error
 	if code != 0 || !strings.Contains(out, "confirm-deployment") || !strings.Contains(out, "swap-data") {
 		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	out, errOut, code = e.opsCLI(ctx, append([]string{"restore", "--tag", "b1", "--yes", "--confirm-deployment", name, "--json"}, dirs...)...)
-	if code != 0 {
-		t.Fatalf("restore: exit %d\n%s\n%s", code, out, errOut)
+	// At a terminal, "yes" (enough for other workflows) is not: the
+	// deployment's name must be typed.
+	old := stdinIsTerminal
+	stdinIsTerminal = func(io.Reader) bool { return true }
+	t.Cleanup(func() { stdinIsTerminal = old })
+	restoreArgs := append(append(e.global(), "restore", "--tag", "b1", "--json", "--lock-path", e.lockPath), dirs...)
+	out, errOut, err = runCLIIn(ctx, "yes\n", restoreArgs...)
+	if code := exitCodeOf(err); code != 1 || !strings.Contains(err.Error(), "not confirmed") {
+		t.Fatalf("typed yes: exit %d %v\n%s", code, err, errOut)
+	}
+	if !sameMaps(before, e.liveFiles(t)) {
+		t.Fatal("an unconfirmed restore changed the data")
+	}
+	out, errOut, err = runCLIIn(ctx, name+"\n", restoreArgs...)
+	if code := exitCodeOf(err); code != 0 {
+		t.Fatalf("restore: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if !strings.Contains(errOut, "Type the deployment's name ("+name+")") {
+		t.Errorf("prompt: %q", errOut)
 	}
 	run, status := finished(t, out)
 	if status != "done" || !strings.Contains(out, "alerts of") {
@@ -168,4 +187,16 @@ func TestRestoreCLIResume(t *testing.T) {
 	if !sameMaps(atBackup, e.liveFiles(t)) {
 		t.Fatal("after the resumed restore the live files are not the snapshot's")
 	}
+}
+
+// runCLIIn is runCLI with stdin.
+func runCLIIn(ctx context.Context, stdin string, args ...string) (string, string, error) {
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String(), errOut.String(), err
 }
