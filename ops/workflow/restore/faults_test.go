@@ -300,3 +300,19 @@ func (e *env) waitReachable(t *testing.T, short string) {
 		}
 	}
 }
+
+// TestRestoreWithCassandraDownOnOneNode: the outage case. Cassandra is
+// stopped on one node before the restore; the preflight reads that node's
+// snapshot from its files and the restore completes.
+func TestRestoreWithCassandraDownOnOneNode(t *testing.T) {
+	e := start(t)
+	atBackup, before := setup(t, e, "b1")
+	e.fault(t, "cassandra-3", sim.FaultCassandraStopped)
+	p, _ := restore.Plan(e.inv, e.options("b1"))
+	st, err := e.engine().Run(ctxT(t), p)
+	if err != nil || st != workflow.StatusDone {
+		t.Fatalf("restore: %s %v\n%s", st, err, strings.Join(e.states(), "\n"))
+	}
+	sameFiles(t, "after restore", atBackup, e.files(t))
+	e.nothingLost(t, before)
+}

@@ -5,8 +5,9 @@
 // The nodetool route (the console's own backups, `nodetool snapshot -t TAG`)
 // follows issue 17's steps:
 //
-//  1. preflight: the tag is complete on every Cassandra node, every host
-//     answers, each data volume has room for keeping the current data aside,
+//  1. preflight: the tag is complete on every Cassandra node (from its
+//     files where Cassandra is down: a restore is for outages too), every
+//     host answers, each data volume has room for keeping the current data aside,
 //     the operator typed the deployment's name (Options.ConfirmDeployment);
 //  2. silence the alerts (ops/workflow/silence), stop the Scalar DL
 //     containers (a pause is not enough: nothing may write);
@@ -343,7 +344,6 @@ func (r *restorer) preflight() []workflow.Check {
 				return nil
 			},
 		},
-		gates.RingUNCheck(r.c.ring, "a restore starts from a healthy ring, so that every node's state is known"),
 	}
 	if o.Via == ViaNodetool {
 		checks = append(checks, workflow.Check{
@@ -403,22 +403,35 @@ func (r *restorer) checkComplete(ctx context.Context, env *workflow.Env) error {
 	var ref []string
 	refHost := ""
 	for _, h := range r.c.ring {
+		have := map[string]bool{}
 		res, err := env.Exec(ctx, h.Name, "nodetool listsnapshots")
 		if err != nil {
 			return fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
 		}
-		if res.ExitCode != 0 {
-			return fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, res.ExitCode, gates.FirstLine(res.Stderr+res.Stdout))
-		}
-		snaps, err := nodetool.ParseListSnapshots(res.Stdout)
-		if err != nil {
-			return fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
-		}
-		have := map[string]bool{}
-		for _, s := range snaps {
-			if s.Name == tag {
-				have[s.Keyspace] = true
+		switch st := cassandraState(ctx, env, h); {
+		case res.ExitCode == 0:
+			snaps, err := nodetool.ParseListSnapshots(res.Stdout)
+			if err != nil {
+				return fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
 			}
+			for _, s := range snaps {
+				if s.Name == tag {
+					have[s.Keyspace] = true
+				}
+			}
+		case st != "active":
+			// In an outage Cassandra may be down: the snapshot's files tell.
+			tables, err := r.snapshotTables(ctx, env, h, tag)
+			if err != nil {
+				return err
+			}
+			for _, t := range tables {
+				ks, _, _ := strings.Cut(t, "/")
+				have[ks] = true
+			}
+			env.Notice(fmt.Sprintf("%s: Cassandra is %s; snapshot %s checked from its files under %s", h.Short, st, tag, r.opts.DataDir))
+		default:
+			return fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, res.ExitCode, gates.FirstLine(res.Stderr+res.Stdout))
 		}
 		var lack []string
 		for _, ks := range r.opts.Keyspaces {
