@@ -240,6 +240,13 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 			return d, err
 		}
 		d.Hosts = append(d.Hosts, Host{Name: s.Name, Short: s.Short, Role: s.Role, IP: s.IP, Home: home})
+		if s.Role == sim.RoleCassandra {
+			// The node's data and commit log are real files in its home:
+			// the node sees them as ~/data and ~/commitlog.
+			if err := sim.SetDataRoot(d.SimState, s.Name, home); err != nil {
+				return d, fmt.Errorf("demo: data directory of %s: %w", s.Short, err)
+			}
+		}
 	}
 	var bastionHost Host
 	for _, h := range d.Hosts {

@@ -168,6 +168,13 @@ func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
 		if err := writeProvision(h, l.Domain); err != nil {
 			return nil, err
 		}
+		if h.Role == sim.RoleCassandra {
+			// The node's data and commit log: real files in its home,
+			// ~/data and ~/commitlog in its sessions.
+			if err := sim.SetDataRoot(n.SimState, h.Name, h.HomeDir); err != nil {
+				return nil, fmt.Errorf("labnodes: data directory of %s: %w", h.Short, err)
+			}
+		}
 		if err := os.MkdirAll(textfileDir(h), 0o755); err != nil {
 			return nil, fmt.Errorf("labnodes: %w", err)
 		}

@@ -33,6 +33,7 @@ const DefaultCassyUploadDuration = 2 * time.Second
 type cassyDB struct {
 	Clusters []cassyCluster `json:"clusters,omitempty"`
 	Backups  []cassyBackup  `json:"backups,omitempty"`
+	Restores []cassyBackup  `json:"restores,omitempty"` // restore_history rows (Type is restore_type)
 }
 
 type cassyCluster struct {
@@ -142,7 +143,8 @@ func updateCassy(dir string, fn func(st *State, db *cassyDB) error) error {
 // cluster's keyspaces on every Cassandra node and unpauses; the per-node
 // upload then advances INITIALIZED → STARTED → COMPLETED over
 // UploadDuration (scaled by the slow fault). A node with the disk-full fault,
-// or down, gets no snapshot and ends FAILED. Restores are not simulated.
+// or down, gets no snapshot and ends FAILED. RestoreBackup and
+// ListRestoreStatuses follow v1.2.0 (cassy_restore.go).
 type CassyServer struct {
 	cassy.UnimplementedCassyServer
 	dir string
@@ -475,10 +477,29 @@ func (s *CassyServer) TakeBackup(ctx context.Context, req *cassy.BackupRequest) 
 					}
 				}
 				h.Cassandra.Snapshots = kept
+				var sizes map[[2]string]float64
+				if h.DataRoot != "" {
+					// clearSnapshot(null, keyspaces), takeSnapshot, and the
+					// upload's copy in the simulated object storage.
+					if err := clearSnapshotFiles(h, "", cluster.Keyspaces); err != nil {
+						return err
+					}
+					var err error
+					if sizes, err = snapshotFiles(h, snapshotID, cluster.Keyspaces); err != nil {
+						return err
+					}
+					if err := uploadSnapshot(s.dir, cluster.ID, snapshotID, h); err != nil {
+						return err
+					}
+				}
 				for _, ks := range cluster.Keyspaces {
 					for i, t := range keyspaceTables[ks] {
+						b := 4096 + float64(len(t)*1500+i*777)
+						if sizes != nil {
+							b = sizes[[2]string{ks, t}]
+						}
 						h.Cassandra.Snapshots = append(h.Cassandra.Snapshots, SnapshotRec{Tag: snapshotID, Keyspace: ks, Table: t,
-							Bytes: 4096 + float64(len(t)*1500+i*777), Created: now})
+							Bytes: b, Created: now})
 					}
 				}
 			}

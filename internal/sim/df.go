@@ -56,6 +56,7 @@ func (c *call) df(args []string) int {
 		show = fss
 	}
 	for _, p := range paths {
+		p = c.dataPath(h, p)
 		if !strings.HasPrefix(p, "/") {
 			p = "/" + p
 		}
@@ -77,4 +78,25 @@ func (c *call) df(args []string) int {
 		fmt.Fprintf(c.stdout, "%-14s %11d %9d %9d %7d%% %s\n", f.dev, size, used, avail, capacity, f.mount)
 	}
 	return exitOK
+}
+
+// dataPath maps a path in the node's simulated data directory (under its
+// DataRoot, or under $HOME as the node's own sessions see it) to the real
+// node's path under /data, so that df reports the data volume for it.
+func (c *call) dataPath(h *Host, p string) string {
+	if h.DataRoot == "" {
+		return p
+	}
+	for _, root := range []string{h.DataRoot, c.env["HOME"]} {
+		if root == "" || root == "/" {
+			continue
+		}
+		for _, sub := range []string{"data", "commitlog"} {
+			base := strings.TrimSuffix(root, "/") + "/" + sub
+			if p == base || strings.HasPrefix(p, base+"/") {
+				return "/data" + strings.TrimPrefix(p, base)
+			}
+		}
+	}
+	return p
 }

@@ -187,16 +187,23 @@ func (c *call) systemctl(args []string) int {
 		}
 		cs := h.Cassandra
 		switch verb {
-		case "start":
-			if !cs.Active {
+		case "start", "restart":
+			if !cs.Active || verb == "restart" {
 				cs.Active, cs.StartedAt, cs.Generation = true, now, now.Unix()
 			}
+			cs.Failed = ""
 			delete(h.Faults, FaultCassandraStopped)
+			// The unit starts; the JVM then dies on start-up (systemd:
+			// failed). `systemctl start` has already returned 0.
+			if h.HasFault(FaultStartFails) {
+				cs.Active, cs.Failed = false, "Exception encountered during startup"
+			} else if h.DataRoot != "" {
+				if err := checkLiveData(h); err != nil {
+					cs.Active, cs.Failed = false, err.Error()
+				}
+			}
 		case "stop":
-			cs.Active = false
-		case "restart":
-			cs.Active, cs.StartedAt, cs.Generation = true, now, now.Unix()
-			delete(h.Faults, FaultCassandraStopped)
+			cs.Active, cs.Failed = false, ""
 		case "is-active", "status":
 		default:
 			c.errf("Unknown operation '%s'.", verb)
@@ -206,6 +213,8 @@ func (c *call) systemctl(args []string) int {
 		state = "inactive"
 		if cs.Active {
 			state = "active"
+		} else if cs.Failed != "" {
+			state = "failed"
 		}
 		return nil
 	})

@@ -372,14 +372,27 @@ func (c *call) snapshot(args []string) int {
 			kss = append(append([]string{}, st.Config.Keyspaces...), "system_auth", "system_distributed", "system_traces")
 		}
 		for _, ks := range kss {
-			tables, ok := keyspaceTables[ks]
-			if !ok {
+			if _, ok := keyspaceTables[ks]; !ok {
 				failure = "Keyspace " + ks + " does not exist"
 				return nil
 			}
-			for i, t := range tables {
+		}
+		var sizes map[[2]string]float64
+		if h.DataRoot != "" {
+			var err error
+			if sizes, err = snapshotFiles(h, tag, kss); err != nil {
+				failure = "java.io.IOException: " + err.Error()
+				return nil
+			}
+		}
+		for _, ks := range kss {
+			for i, t := range keyspaceTables[ks] {
+				b := 4096 + float64(len(t)*1500+i*777)
+				if sizes != nil {
+					b = sizes[[2]string{ks, t}]
+				}
 				h.Cassandra.Snapshots = append(h.Cassandra.Snapshots, SnapshotRec{Tag: tag, Keyspace: ks, Table: t,
-					Bytes: 4096 + float64(len(t)*1500+i*777), Created: time.Now().UTC()})
+					Bytes: b, Created: time.Now().UTC()})
 			}
 		}
 		return nil
@@ -460,6 +473,9 @@ func (c *call) clearSnapshot(args []string) int {
 			}
 		}
 		h.Cassandra.Snapshots = keep
+		if h.DataRoot != "" {
+			return clearSnapshotFiles(h, tag, keyspaces)
+		}
 		return nil
 	})
 	if err != nil {

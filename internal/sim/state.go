@@ -188,6 +188,10 @@ type Host struct {
 	// Undiscoverable scalardl hosts are not in the `scalardl` A record that
 	// Envoy resolves (their colour's *_discoverable_by_envoy is false).
 	Undiscoverable bool `json:"undiscoverable,omitempty"`
+	// DataRoot, on Cassandra hosts, is the absolute path of the directory
+	// holding the node's data/ and commitlog/ as real files (datafiles.go);
+	// empty: the node has no files and snapshots are records only.
+	DataRoot string `json:"data_root,omitempty"`
 }
 
 // LoggedIn reports whether `docker login` holds credentials for registry.
@@ -220,6 +224,8 @@ type Cassandra struct {
 	Snapshots []SnapshotRec `json:"snapshots,omitempty"`
 	// Repairs coordinated by this node (finished ones are kept, newest last, max 20).
 	Repairs []Repair `json:"repairs,omitempty"`
+	// Failed is why the last start failed (systemd: failed), "" otherwise.
+	Failed string `json:"failed,omitempty"`
 }
 
 // SnapshotRec is one table of one snapshot.

@@ -206,3 +206,32 @@ func Summarize(entries []*BackupListingResponse_Entry, snapshotID string, expect
 	}
 	return p
 }
+
+// Restore types of RestoreRequest.restore_type (Cassy's RestoreType).
+const (
+	RestoreTypeCluster uint32 = 1
+	RestoreTypeNode    uint32 = 2
+)
+
+// RestoreBackup starts a restore; Cassy answers STARTED (even when it
+// failed) and places the files asynchronously: poll ListRestoreStatuses.
+func (c Client) RestoreBackup(ctx context.Context, req *RestoreRequest) (*RestoreResponse, error) {
+	var out *RestoreResponse
+	err := c.call(ctx, "RestoreBackup", func(ctx context.Context, cl CassyClient) error {
+		r, err := cl.RestoreBackup(ctx, req)
+		out = r
+		return err
+	})
+	return out, err
+}
+
+// ListRestoreStatuses lists restore_history entries (one per node and restore).
+func (c Client) ListRestoreStatuses(ctx context.Context, req *RestoreStatusListingRequest) ([]*RestoreStatusListingResponse_Entry, error) {
+	var out []*RestoreStatusListingResponse_Entry
+	err := c.call(ctx, "ListRestoreStatuses", func(ctx context.Context, cl CassyClient) error {
+		r, err := cl.ListRestoreStatuses(ctx, req)
+		out = r.GetEntries()
+		return err
+	})
+	return out, err
+}
