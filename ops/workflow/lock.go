@@ -131,11 +131,14 @@ func (l ClusterLock) acquire(ctx context.Context, operator, run string, now time
 	owner := shell.Join("printf", `%s\n`, "operator="+operator, "run="+run, "since="+now.UTC().Format(time.RFC3339),
 		"host="+host, "pid="+strconv.Itoa(os.Getpid())) + " > " + shell.Quote(l.path()+"/owner")
 	script := strings.Join([]string{
-		"if mkdir " + p + " 2>/dev/null; then " + owner + " && exit 0; rm -rf " + p + "; exit 4; fi",
+		"if mkdir_err=$(mkdir " + p + " 2>&1); then " + owner + " && exit 0; rm -rf " + p + "; exit 4; fi",
+		// mkdir failed and there is no lock: it cannot be made at all.
+		"if [ ! -d " + p + " ]; then printf '%s\\n' \"$mkdir_err\"; exit 5; fi",
 		// Re-entrant for the same run of the same operator: Resume after the
 		// console died. Both lines must match, so another operator's run that
 		// happens to carry the same ID never shares the lock.
 		"if grep -qxF " + shell.Quote("run="+run) + " " + shell.Quote(l.path()+"/owner") + " 2>/dev/null" + sameOperator + "; then " + owner + " && exit 0; exit 4; fi",
+		"[ -f " + shell.Quote(l.path()+"/owner") + " ] || exit 6",
 		"cat " + shell.Quote(l.path()+"/owner") + " 2>/dev/null",
 		"exit 3",
 	}, "\n")
@@ -148,6 +151,11 @@ func (l ClusterLock) acquire(ctx context.Context, operator, run string, now time
 		return nil
 	case 3:
 		return &LockedError{Owner: parseOwner(out), Path: l.path(), Now: now}
+	case 5:
+		return fmt.Errorf("cannot create the cluster lock directory %s on the bastion: %s (does its parent exist and is it writable? see --lock-path)",
+			l.path(), strings.TrimSpace(out))
+	case 6:
+		return fmt.Errorf("the cluster lock directory %s exists on the bastion without an owner file (a lock being taken right now, or one left half-made): if no run holds it, remove it with `scalar-tui unlock --force`", l.path())
 	default:
 		return fmt.Errorf("take cluster lock %s on the bastion: exit %d", l.path(), code)
 	}
