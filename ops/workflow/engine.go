@@ -313,7 +313,8 @@ func (rc *runCtx) writeMirror(snap []byte, seq int) {
 	if json.Unmarshal(snap, &st) != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Part of the run: an audited runner records the copy with its run ID.
+	ctx, cancel := context.WithTimeout(sshx.WithAuditScope(context.Background(), sshx.AuditScope{Run: st.ID, Redact: rc.e.red.Redact}), time.Minute)
 	defer cancel()
 	if err := rc.mirror.WriteJournal(ctx, &st); err != nil {
 		if !rc.mirrorErr {
