@@ -25,6 +25,7 @@ import (
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/sim"
 	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/silence"
 )
 
 // repairEnv is a demo deployment plus the console's state and lock paths.
@@ -76,8 +77,35 @@ func (e *repairEnv) args(words ...string) []string {
 	return a
 }
 
-// fastRepair are the repair flags every test uses: short gates.
-var fastRepair = []string{"repair", "--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "30s"}
+// fastRepair are the repair flags every test uses: short gates, and no
+// Alertmanager silence so the step counts are the repair's own
+// (TestRepairSilencedByDefault covers the silence).
+var fastRepair = []string{"repair", "--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "30s", "--no-silence"}
+
+// By default a repair silences the Cassandra nodes' alerts in the demo's
+// Alertmanager for the run and expires the silence at its end.
+func TestRepairSilencedByDefault(t *testing.T) {
+	e := startRepairEnv(t, "", time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, errOut, code := e.cli(ctx, "repair", "--yes", "--json", "--gate-interval", "200ms", "--gate-deadline", "30s", "--health-gate", "scrape")
+	run, status := finished(t, out)
+	if code != 0 || status != "done" {
+		t.Fatalf("repair: exit %d %s\n%s\n%s", code, status, out, errOut)
+	}
+	for _, want := range []string{`"step":"silence-alerts"`, `"step":"expire-silence"`, "alerts of cassandra-1, cassandra-2, cassandra-3 silenced", "expired"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("repair output lacks %q:\n%s", want, out)
+		}
+	}
+	st, err := workflow.LoadRun(e.stateDir(), run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, held := st.Markers[silence.Marker]; held {
+		t.Errorf("the silence marker is still set after the run: %v", st.Markers)
+	}
+}
 
 // cli runs the command in process and returns stdout, stderr and the exit code.
 func (e *repairEnv) cli(ctx context.Context, words ...string) (string, string, int) {

@@ -101,8 +101,10 @@ func TestUpgradeCLIRefusedWithoutPrometheus(t *testing.T) {
 	defer cancel()
 	tb := upgradeTarball(t, e, "ghcr.io/scalar-labs/scalar-ledger:2.2.0", "2.2.0")
 	before := e.scalarContainers()
+	// --no-silence: the monitor's Alertmanager is down too, and its own
+	// preflight would refuse first.
 	out, errOut, code := e.opsCLI(ctx, "upgrade", "--to", "2.2.0", "--image-tarball", tb, "--yes", "--json",
-		"--gate-interval", "200ms", "--gate-deadline", "3s")
+		"--gate-interval", "200ms", "--gate-deadline", "3s", "--no-silence")
 	if code != 1 {
 		t.Fatalf("upgrade: exit %d, want 1\n%s\n%s", code, out, errOut)
 	}

@@ -75,5 +75,7 @@ func TestLabRepairSignalsEndCleanly(t *testing.T) {
 				}
 			}
 		}
+		// Cassandra's own repair outlives the client; the next run waits.
+		waitServerSideRepairsEnd(t, n.SimState, 90*time.Second)
 	}
 }

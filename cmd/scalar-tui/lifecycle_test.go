@@ -304,6 +304,7 @@ func TestConsoleQuitDuringRunInTmux(t *testing.T) {
 		t.Errorf("demo did not report keeping its files:\n%s", scr)
 	}
 	r := checkEndedCleanly(t, c)
+	waitServerSideRepairsEnd(t, filepath.Join(dir, "sim"), 2*time.Minute)
 
 	// Start again on the same directory: the run is offered and resumes.
 	c2 := startConsoleDemo(t, bin, dir, xdg, "again")
@@ -518,5 +519,29 @@ func TestTakeOverDeadRunFromAnotherMachine(t *testing.T) {
 	}
 	if e.lockHeld() {
 		t.Error("lock left after the takeover run")
+	}
+}
+
+// waitServerSideRepairsEnd waits until no simulated Cassandra node in the
+// simulator state simDir is still repairing: a canceled repair stops only
+// the nodetool client, and a new or resumed repair is refused while
+// Cassandra's own repair goes on (issue 12 item 1).
+func waitServerSideRepairsEnd(t *testing.T, simDir string, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(250 * time.Millisecond) {
+		st, err := sim.Load(simDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := 0
+		for _, h := range st.HostsByRole(sim.RoleCassandra) {
+			active += len(st.ActiveRepairs(h, time.Now()))
+		}
+		if active == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d server-side repairs still running after %s", active, within)
+		}
 	}
 }

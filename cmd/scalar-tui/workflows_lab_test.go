@@ -365,7 +365,8 @@ func TestLabWorkflows(t *testing.T) {
 		if b, _ := os.ReadFile(tfv); string(b) != string(tfBefore) {
 			t.Errorf("a failed upgrade wrote the tfvars:\n%s", b)
 		}
-		st2, err := workflow.LoadRun(filepath.Join(os.Getenv("XDG_STATE_HOME"), "scalar-tui"), run)
+		st2, err := workflow.LoadRun(workflow.DeploymentDir(filepath.Join(os.Getenv("XDG_STATE_HOME"), "scalar-tui"),
+			n.Inventory.NetworkName, n.Inventory.BastionAddr()), run)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -514,7 +515,7 @@ func TestLabWorkflows(t *testing.T) {
 		}
 		var mine []string
 		for _, s := range amSilences(t, c, n.AlertmanagerURL) {
-			if strings.Contains(s, p.ID) {
+			if strings.Contains(s, "run "+p.ID+" (") { // not the CLI runs' suffixed IDs
 				mine = append(mine, s)
 			}
 		}
