@@ -357,7 +357,7 @@ func TestRepairFullRunAudited(t *testing.T) {
 		joined.WriteString(a.Host + " $ " + a.Command + "\n")
 	}
 	all := joined.String()
-	for _, want := range []string{"bastion $ if mkdir " + e.lockPath, "nodetool status", "systemctl is-active cassandra",
+	for _, want := range []string{"bastion $ if mkdir_err=$(mkdir " + e.lockPath, "nodetool status", "systemctl is-active cassandra",
 		"bastion $ if grep -qxF 'run=" + run + "' " + e.lockPath + "/owner 2>/dev/null; then rm -rf"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit log lacks %q", want)

@@ -72,7 +72,6 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 		keyspaces []string
 		undo      string
 		confirm   string
-		noSilence bool
 	)
 	cmd := &cobra.Command{
 		Use:   "restore --tag TAG [--keyspace KS]... [--via nodetool|cassy --backup ID] [--dry-run] [--yes --confirm-deployment NAME] [--json] | restore --undo RUN",
@@ -116,19 +115,20 @@ Exit status: 0 done, 1 failed or refused, 2 bad input, 130 canceled.`,
 					o.Keyspaces = append(o.Keyspaces, k)
 				}
 			}
-			var orig restore.Options
-			if undo != "" {
-				var err error
-				if orig, err = restore.LoadOriginal(stateDir(), undo); err != nil {
-					return badInput(err)
-				}
-			}
 			inv, cl, err := openDeployment(ctx, g)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			sil, err := restoreSilence(inv, cl, noSilence)
+			// The deployment's own journal and lock, as runWorkflow uses.
+			wf.dep = g.deploymentOf(inv, wf.lockPath)
+			var orig restore.Options
+			if undo != "" {
+				if orig, err = restore.LoadOriginal(wf.dep.dir, undo); err != nil {
+					return badInput(err)
+				}
+			}
+			sil, err := restoreSilence(inv, cl, wf.noSilence)
 			if err != nil {
 				return badInput(err)
 			}
@@ -214,7 +214,6 @@ Exit status: 0 done, 1 failed or refused, 2 bad input, 130 canceled.`,
 	f.Float64Var(&o.MinFreePercent, "min-free-percent", 5, "free space the data volume must keep after the commit log is moved onto it")
 	f.DurationVar(&o.GateDeadline, "gate-deadline", 10*time.Minute, "how long each node may take to be UN (Cassandra) or SERVING (Scalar DL)")
 	f.DurationVar(&o.GateInterval, "gate-interval", 5*time.Second, "how often the start gates poll")
-	f.BoolVar(&noSilence, "no-silence", false, "do not silence the deployment's alerts in Alertmanager during the run")
 	positive(f, "gate-deadline", "gate-interval", "cassy-deadline", "cassy-poll-interval")
 	atMost(f, "min-free-percent", 100)
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -50,6 +51,9 @@ func runCLI(ctx context.Context, args ...string) (string, string, error) {
 	root.SetErr(&errOut)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(&errOut, "scalar-tui:", err) // as main prints it
+	}
 	return out.String(), errOut.String(), err
 }
 
