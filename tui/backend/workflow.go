@@ -386,23 +386,35 @@ func (b *Backend) DiscardRun(ctx context.Context, id, note string) error {
 // LockHolder returns who holds the deployment's cluster lock (operator,
 // host, run, since; State "detached" for a run left detached on purpose), or
 // nil when it is free. It never takes the lock.
-func (b *Backend) LockHolder(ctx context.Context) (*workflow.LockOwner, error) {
+func (b *Backend) LockHolder(ctx context.Context) (*vm.LockView, error) {
 	eng, err := b.lockEngine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return eng.LockOwner(ctx)
+	o, err := eng.LockOwner(ctx)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	v := lockView(*o)
+	return &v, nil
 }
 
 // ForceUnlock breaks the deployment's cluster lock whoever holds it (the
 // console's dangerous unlock action: show LockHolder first) and returns
 // whose it was; workflow.ErrNotLocked when it was free. Audited.
-func (b *Backend) ForceUnlock(ctx context.Context) (workflow.LockOwner, error) {
+func (b *Backend) ForceUnlock(ctx context.Context) (vm.LockView, error) {
 	eng, err := b.lockEngine(ctx)
 	if err != nil {
-		return workflow.LockOwner{}, err
+		return vm.LockView{}, err
 	}
-	return eng.ForceUnlock(ctx)
+	o, err := eng.ForceUnlock(ctx)
+	return lockView(o), err
+}
+
+// lockView maps a lock owner onto the console's view model.
+func lockView(o workflow.LockOwner) vm.LockView {
+	return vm.LockView{Operator: o.Operator, Run: o.Run, Since: o.Since, Host: o.Host, PID: o.PID,
+		Detached: o.State == workflow.LockStateDetached, Note: o.Note}
 }
 
 func (b *Backend) lockEngine(ctx context.Context) (*workflow.Engine, error) {
