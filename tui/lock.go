@@ -3,6 +3,8 @@ package tui
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -81,7 +83,7 @@ func lockLines(h vm.LockView, c common.Common) []string {
 		if d := c.Now().Sub(h.Since); d < 0 {
 			age = "in the future: check the clocks"
 		} else {
-			age = render.Age(d)
+			age = lockAge(d)
 		}
 	}
 	lines := []string{
@@ -175,4 +177,16 @@ func (m *Model) discard(run vm.RunView) tea.Cmd {
 	}
 	ctx, id := m.common.Ctx, run.ID
 	return func() tea.Msg { return discardedMsg{id: id, err: d.DiscardRun(ctx, id, discardNote)} }
+}
+
+// lockAge reads like "2h15m" or "3d4h": an operator weighing whether a
+// run is dead wants more than render.Age's one unit.
+func lockAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return render.Age(d)
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
+	}
+	return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }

@@ -1011,7 +1011,19 @@ func (m *Model) fullHelp() string {
 		}
 	}
 	cmds = append(cmds, ":env NAME", ":help")
-	b.WriteString(strings.Join(cmds, "  "))
+	// One line while it fits, then more: a command is never cut.
+	line := ""
+	for _, c := range cmds {
+		if line != "" && m.width > 0 && len([]rune(line))+2+len([]rune(c)) > m.width {
+			b.WriteString(line + "\n")
+			line = ""
+		}
+		if line != "" {
+			line += "  "
+		}
+		line += c
+	}
+	b.WriteString(line)
 	b.WriteString("\n\n" + st.Muted.Render(km.Key(keymap.Back)+" or "+km.Key(keymap.Help)+" closes this help"))
 	return b.String()
 }
