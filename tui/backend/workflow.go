@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -406,6 +407,18 @@ func (b *Backend) ForceUnlock(ctx context.Context) (vm.LockView, error) {
 	eng, err := b.lockEngine(ctx)
 	if err != nil {
 		return vm.LockView{}, err
+	}
+	// As `unlock --force`: a dead run that left Scalar DL paused must be
+	// taken over (its compensation unpauses), not have its lock broken
+	// under it. The console has no override; the CLI's --ignore-markers is.
+	if holder, herr := eng.LockOwner(ctx); herr == nil && holder != nil && holder.Run != "" {
+		if st, merr := eng.MirroredRun(ctx, holder.Run); merr == nil {
+			if ms := workflow.CompensatingMarkers(st); len(ms) > 0 {
+				return vm.LockView{}, fmt.Errorf("the lock is held by %s, whose run left the cluster in a state to undo (marker %s: Scalar DL may be paused); "+
+					"breaking the lock would leave it so with nobody's journal to undo it: take the run over with `scalar-tui resume %s --takeover` (it unpauses first); "+
+					"the lock was not broken", holder.Describe(time.Now()), strings.Join(ms, ", "), holder.Run)
+			}
+		}
 	}
 	o, err := eng.ForceUnlock(ctx)
 	return lockView(o), err
