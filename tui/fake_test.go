@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -51,6 +52,54 @@ type fakeBackend struct {
 	details map[string]vm.RunDetail
 	// shellArgv replaces `true HOST` as the shell command.
 	shellArgv []string
+	// lock is the cluster lock's holder (nil: free); ForceUnlock clears
+	// it and counts in unlocks. discarded records DiscardRun's ids;
+	// discardErr makes it fail.
+	lock       *vm.LockView
+	unlocks    int
+	discarded  []string
+	discardErr error
+}
+
+// LockHolder implements vm.Unlocker.
+func (fb *fakeBackend) LockHolder(context.Context) (*vm.LockView, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.lock == nil {
+		return nil, nil
+	}
+	l := *fb.lock
+	return &l, nil
+}
+
+// ForceUnlock implements vm.Unlocker.
+func (fb *fakeBackend) ForceUnlock(context.Context) (vm.LockView, error) {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.lock == nil {
+		return vm.LockView{}, errors.New("cluster is not locked")
+	}
+	was := *fb.lock
+	fb.lock = nil
+	fb.unlocks++
+	return was, nil
+}
+
+// DiscardRun implements vm.Discarder: it drops the run from Runs.
+func (fb *fakeBackend) DiscardRun(_ context.Context, id, _ string) error {
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.discardErr != nil {
+		return fb.discardErr
+	}
+	fb.discarded = append(fb.discarded, id)
+	for i, r := range fb.runs {
+		if r.ID == id {
+			fb.runs = append(fb.runs[:i:i], fb.runs[i+1:]...)
+			break
+		}
+	}
+	return nil
 }
 
 // Preflight implements vm.Preflighter: every check of the plan passes but

@@ -119,6 +119,14 @@ func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return m, common.Status("run "+run.ID+" is "+run.State+": nothing to resume", false)
 			}
 			return m, func() tea.Msg { return common.ResumeMsg{Run: run} }
+		case m.id == common.RunsID && km.Matches(msg, keymap.Discard):
+			if m.cursor >= len(m.runs) {
+				return m, nil
+			}
+			run := m.runs[m.cursor]
+			return m, func() tea.Msg { return discardMsg{run: run} }
+		case km.Matches(msg, keymap.Unlock):
+			return m, func() tea.Msg { return unlockMsg{} }
 		case km.Matches(msg, keymap.Reload):
 			return m, m.Init()
 		case km.Matches(msg, keymap.Back):
@@ -184,6 +192,9 @@ func (m *list) ShortHelp() []key.Binding {
 	}
 	if m.id == common.RunsID && m.cursor < len(m.runs) && m.runs[m.cursor].Unfinished() && km.Allowed(keymap.Resume) {
 		out = append(out, km.Binding(keymap.Resume))
+	}
+	if m.id == common.RunsID && m.cursor < len(m.runs) && km.Allowed(keymap.Discard) {
+		out = append(out, km.Binding(keymap.Discard))
 	}
 	if len(m.rows) > 1 {
 		out = append(out, km.Binding(keymap.Down))

@@ -403,6 +403,20 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case common.ResumeMsg:
 		m.askResume(msg.Run)
 		return m, nil
+	case unlockMsg:
+		return m, m.askUnlock()
+	case lockHolderMsg, unlockedMsg:
+		return m, m.unlockResult(msg)
+	case discardMsg:
+		m.askDiscard(msg.run)
+		return m, nil
+	case discardedMsg:
+		if msg.err != nil {
+			m.setStatus("discard "+msg.id+": "+msg.err.Error(), true)
+			return m, nil
+		}
+		m.setStatus("run "+msg.id+" discarded: no longer offered for resume", false)
+		return m, m.runs.Init()
 	case tea.KeyMsg:
 		// Keys that arrive in one read (jjj over a slow link, key repeat)
 		// come as one message with several runes: each one counts. A
@@ -556,6 +570,10 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 		cmd := m.workflow.Resume(run)
 		m.navigate(common.ScreenWorkflow, "")
 		return cmd
+	case "unlock":
+		return m.forceUnlock(d.Target().(vm.LockView))
+	case "discard":
+		return m.discard(d.Target().(vm.RunView))
 	}
 	return nil
 }
@@ -754,7 +772,7 @@ func parseCommand(line string) (command, error) {
 		c.arg = strings.Join(f[1:], " ")
 	}
 	switch c.name {
-	case "repair", "backup", "runs", "audit", "quit", "help", "workflow", "alerts":
+	case "repair", "backup", "runs", "audit", "quit", "help", "workflow", "alerts", "unlock":
 		if c.arg != "" {
 			return c, fmt.Errorf(":%s takes no argument", c.name)
 		}
@@ -771,7 +789,7 @@ func parseCommand(line string) (command, error) {
 			return c, errors.New("usage: :resume ID (see :runs for IDs)")
 		}
 	default:
-		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :alerts, :runs, :audit, :workflow, :resume ID, :env NAME, :quit)", c.name)
+		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :alerts, :runs, :audit, :workflow, :resume ID, :unlock, :env NAME, :quit)", c.name)
 	}
 	return c, nil
 }
@@ -805,6 +823,8 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		m.showHelp = true
 	case "quit":
 		return m.quit()
+	case "unlock":
+		return m.askUnlock()
 	case "resume":
 		if _, ok := m.common.Backend.(vm.Resumer); !ok {
 			m.setStatus(":resume: "+vm.ErrNotSupported.Error(), true)
@@ -991,7 +1011,19 @@ func (m *Model) fullHelp() string {
 		}
 	}
 	cmds = append(cmds, ":env NAME", ":help")
-	b.WriteString(strings.Join(cmds, "  "))
+	// One line while it fits, then more: a command is never cut.
+	line := ""
+	for _, c := range cmds {
+		if line != "" && m.width > 0 && len([]rune(line))+2+len([]rune(c)) > m.width {
+			b.WriteString(line + "\n")
+			line = ""
+		}
+		if line != "" {
+			line += "  "
+		}
+		line += c
+	}
+	b.WriteString(line)
 	b.WriteString("\n\n" + st.Muted.Render(km.Key(keymap.Back)+" or "+km.Key(keymap.Help)+" closes this help"))
 	return b.String()
 }

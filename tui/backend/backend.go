@@ -80,6 +80,8 @@ var (
 	_ vm.HistoryBackend = (*Backend)(nil)
 	_ vm.Preflighter    = (*Backend)(nil)
 	_ vm.RunDetailer    = (*Backend)(nil)
+	_ vm.Unlocker       = (*Backend)(nil)
+	_ vm.Discarder      = (*Backend)(nil)
 )
 
 // New returns a backend over cfg.

@@ -113,3 +113,49 @@ func writeJournal(st *workflow.RunState, state string) error {
 }
 
 func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// TestForceUnlockRefusesPausedHolder: as `unlock --force`, the console's
+// unlock leaves alone a lock whose run left Scalar DL paused (journal
+// mirrored on the bastion) and says to take the run over; a holder without
+// such a marker is broken and named.
+func TestForceUnlockRefusesPausedHolder(t *testing.T) {
+	b, _ := newDemoBackend(t, demo.PromOptions{})
+	ctx := context.Background()
+	eng, err := b.lockEngine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, client, err := b.session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := workflow.ClusterLock{R: client, Path: eng.LockPath()}
+	at := time.Date(2026, 11, 24, 22, 31, 0, 0, time.UTC)
+	const id = "20261124-2231-backup-1a2b3c"
+	if err := lock.Acquire(ctx, "bob", id, at); err != nil {
+		t.Fatal(err)
+	}
+	st := &workflow.RunState{ID: id, Workflow: "backup", Status: workflow.StatusRunning, Created: at,
+		Markers: map[string]workflow.Marker{workflow.MarkerScalarDLPaused: {Value: "all", Step: "pause"}}}
+	if err := lock.WriteJournal(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.ForceUnlock(ctx)
+	if err == nil || !strings.Contains(err.Error(), "`scalar-tui resume "+id+" --takeover`") {
+		t.Fatalf("ForceUnlock of a paused holder = %v", err)
+	}
+	if h, err := b.LockHolder(ctx); err != nil || h == nil || h.Run != id || h.Operator != "bob" || !h.Since.Equal(at) {
+		t.Fatalf("the lock should still be held: %+v, %v", h, err)
+	}
+	st.Markers = nil
+	if err := lock.WriteJournal(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	was, err := b.ForceUnlock(ctx)
+	if err != nil || was.Run != id || was.Operator != "bob" {
+		t.Fatalf("ForceUnlock = %+v, %v", was, err)
+	}
+	if h, err := b.LockHolder(ctx); err != nil || h != nil {
+		t.Fatalf("lock after ForceUnlock: %+v, %v", h, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -386,23 +387,47 @@ func (b *Backend) DiscardRun(ctx context.Context, id, note string) error {
 // LockHolder returns who holds the deployment's cluster lock (operator,
 // host, run, since; State "detached" for a run left detached on purpose), or
 // nil when it is free. It never takes the lock.
-func (b *Backend) LockHolder(ctx context.Context) (*workflow.LockOwner, error) {
+func (b *Backend) LockHolder(ctx context.Context) (*vm.LockView, error) {
 	eng, err := b.lockEngine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return eng.LockOwner(ctx)
+	o, err := eng.LockOwner(ctx)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	v := lockView(*o)
+	return &v, nil
 }
 
 // ForceUnlock breaks the deployment's cluster lock whoever holds it (the
 // console's dangerous unlock action: show LockHolder first) and returns
 // whose it was; workflow.ErrNotLocked when it was free. Audited.
-func (b *Backend) ForceUnlock(ctx context.Context) (workflow.LockOwner, error) {
+func (b *Backend) ForceUnlock(ctx context.Context) (vm.LockView, error) {
 	eng, err := b.lockEngine(ctx)
 	if err != nil {
-		return workflow.LockOwner{}, err
+		return vm.LockView{}, err
 	}
-	return eng.ForceUnlock(ctx)
+	// As `unlock --force`: a dead run that left Scalar DL paused must be
+	// taken over (its compensation unpauses), not have its lock broken
+	// under it. The console has no override; the CLI's --ignore-markers is.
+	if holder, herr := eng.LockOwner(ctx); herr == nil && holder != nil && holder.Run != "" {
+		if st, merr := eng.MirroredRun(ctx, holder.Run); merr == nil {
+			if ms := workflow.CompensatingMarkers(st); len(ms) > 0 {
+				return vm.LockView{}, fmt.Errorf("the lock is held by %s, whose run left the cluster in a state to undo (marker %s: Scalar DL may be paused); "+
+					"breaking the lock would leave it so with nobody's journal to undo it: take the run over with `scalar-tui resume %s --takeover` (it unpauses first); "+
+					"the lock was not broken", holder.Describe(time.Now()), strings.Join(ms, ", "), holder.Run)
+			}
+		}
+	}
+	o, err := eng.ForceUnlock(ctx)
+	return lockView(o), err
+}
+
+// lockView maps a lock owner onto the console's view model.
+func lockView(o workflow.LockOwner) vm.LockView {
+	return vm.LockView{Operator: o.Operator, Run: o.Run, Since: o.Since, Host: o.Host, PID: o.PID,
+		Detached: o.State == workflow.LockStateDetached, Note: o.Note}
 }
 
 func (b *Backend) lockEngine(ctx context.Context) (*workflow.Engine, error) {

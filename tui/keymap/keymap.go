@@ -104,6 +104,8 @@ const (
 	Continue    ID = "continue"
 	CancelRun   ID = "cancel-run"
 	Resume      ID = "resume"
+	Unlock      ID = "unlock"
+	Discard     ID = "discard"
 	CanaryMode  ID = "canary"
 	NextHost    ID = "next-host"
 	PrevHost    ID = "prev-host"
@@ -170,6 +172,8 @@ var Actions = []Action{
 
 	{ID: Details, Keys: []string{"enter"}, Label: "enter", Desc: "whole run", Scope: ScopeLists, Short: true},
 	{ID: Resume, Keys: []string{"r"}, Label: "r", Desc: "resume run", Scope: ScopeLists, Dangerous: true, Command: "resume", Short: true},
+	{ID: Discard, Keys: []string{"d"}, Label: "d", Desc: "discard run", Scope: ScopeLists, Dangerous: true, Short: true},
+	{ID: Unlock, Keys: []string{"u"}, Label: "u", Desc: "break cluster lock", Scope: ScopeLists, Dangerous: true, Command: "unlock"},
 	{ID: Reload, Keys: []string{"ctrl+r"}, Label: "ctrl+r", Desc: "reload", Scope: ScopeLists, Short: true},
 
 	{ID: NextButton, Keys: []string{"tab", "right", "l"}, Label: "tab/→", Desc: "next button", Scope: ScopeDialog},

@@ -73,7 +73,7 @@ func TestTableIsConsistent(t *testing.T) {
 			t.Errorf("%s lacks help text", a.ID)
 		}
 	}
-	for _, id := range []ID{Repair, Upgrade, Backup, Shell, Run, Continue, Resume} {
+	for _, id := range []ID{Repair, Upgrade, Backup, Shell, Run, Continue, Resume, Unlock, Discard} {
 		if !Dangerous(id) {
 			t.Errorf("%s should be dangerous", id)
 		}
