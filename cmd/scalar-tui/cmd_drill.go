@@ -155,12 +155,16 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		}
 		kind, simr = drill.KindLab, simFaults{o.simState}
 	}
+	safety := drill.Safety{Kind: kind, Deployment: inv.NetworkName, AllowProduction: o.allowProduction, Confirm: o.confirm}
+	if err := drill.CheckSafety(safety); err != nil {
+		return failed(fmt.Errorf("drill %s: %w", name, err))
+	}
 	src, err := drillHealth(inv, cl)
 	if err != nil {
 		return err
 	}
 	d, err := drill.Build(inv, drill.Options{Name: name, Host: o.host, Health: src, Sim: simr,
-		Safety:   drill.Safety{Kind: kind, Deployment: inv.NetworkName, AllowProduction: o.allowProduction, Confirm: o.confirm},
+		Safety:   safety,
 		Interval: o.interval, Deadline: o.deadline})
 	if err != nil {
 		return badInput(err)
