@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"scalar-tui/internal/demo"
+	"scalar-tui/internal/sim"
 )
 
 // A drill through the CLI on the demo: without a lab marker the deployment
@@ -108,5 +109,63 @@ func TestConfigKind(t *testing.T) {
 	g := &globalOptions{configPath: path}
 	if k, err := envKind(g); err != nil || k != "staging" {
 		t.Fatalf("kind %q, %v", k, err)
+	}
+}
+
+// The exercise on the demo: every step passes and the report names them in
+// order; with Scalar DL refusing to pause, it stops at the backup, skips the
+// rest and exits 1 with the report.
+func TestExerciseOnDemo(t *testing.T) {
+	e := startRunbookEnv(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Config: func(c *sim.Config) {
+		c.RepairDuration = sim.Duration(200 * time.Millisecond)
+		c.CassandraStartDelay = sim.Duration(200 * time.Millisecond)
+	}})
+	waitDemoHealthy(t, e)
+	out, errOut, code := drillCLI(e, "exercise", "--yes", "--json", "--lock-path", e.lockPath, "--health-wait", "60s")
+	var rep exerciseReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d, report: %v\n%s\n%s", code, err, out, errOut)
+	}
+	var names []string
+	for _, s := range rep.Steps {
+		names = append(names, s.Name+":"+s.Status)
+	}
+	if code != exitOK || !rep.Pass || strings.Join(names, " ") != "backup:done verify-backup:done repair:done rolling-restart:done health:done" {
+		t.Fatalf("exit %d, steps %v\n%s", code, names, errOut)
+	}
+
+	if err := sim.InjectFault(e.D.SimState, "scalardl-blue-1", sim.FaultPauseRefused, ""); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = drillCLI(e, "exercise", "--yes", "--json", "--lock-path", e.lockPath)
+	rep = exerciseReport{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d, report: %v\n%s\n%s", code, err, out, errOut)
+	}
+	names = nil
+	for _, s := range rep.Steps {
+		names = append(names, s.Name+":"+s.Status)
+	}
+	if code != exitFailed || rep.Pass || strings.Join(names, " ") != "backup:failed verify-backup:skipped repair:skipped rolling-restart:skipped health:skipped" {
+		t.Fatalf("exit %d, steps %v\n%s", code, names, errOut)
+	}
+	if _, _, code := drillCLI(e, "exercise", "--json"); code != exitBadInput {
+		t.Fatalf("exercise without --yes: exit %d", code)
+	}
+}
+
+// waitDemoHealthy waits until `health --json` shows every host healthy.
+func waitDemoHealthy(t *testing.T, e *runbookEnv) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		snap, err := e.Health.Snapshot(context.Background())
+		if err == nil && len(snap.Alerts) == 0 && snap.Cluster.Healthy == len(snap.Hosts) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo never healthy: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
