@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"scalar-tui/internal/lab"
 	"scalar-tui/internal/sim"
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
@@ -34,8 +36,10 @@ type drillFlags struct {
 	allowProduction bool
 	confirm         string
 	simState        string
+	labDir          string
 	interval        time.Duration
 	deadline        time.Duration
+	waitHealthy     time.Duration
 }
 
 func newDrillCmd(g *globalOptions) *cobra.Command {
@@ -77,21 +81,41 @@ Exit status: 0 passed, 1 failed or refused, 2 bad flags or deployment, 130 cance
 	f.StringVar(&o.wf.lockPath, "lock-path", "", "cluster lock directory on the bastion")
 	f.BoolVar(&o.allowProduction, "allow-production", false, "allow a drill on a production environment (with --confirm-deployment)")
 	f.StringVar(&o.confirm, "confirm-deployment", "", "the deployment's network name, typed, to confirm a production drill")
-	f.StringVar(&o.simState, "sim-state", "", "simulator state directory of the demo or the lab (marks the deployment as a lab)")
+	f.StringVar(&o.simState, "sim-state", "", "simulator state directory of the demo (marks the deployment as a lab)")
+	f.StringVar(&o.labDir, "lab-dir", "", "directory of a running `scalar-tui lab up` (marks the deployment as a lab; node-unreachable takes the host's link down)")
+	cmd.MarkFlagsMutuallyExclusive("sim-state", "lab-dir")
 	f.DurationVar(&o.interval, "interval", time.Second, "poll interval of the monitoring")
 	f.DurationVar(&o.deadline, "deadline", 5*time.Minute, "bound of detection and of each recovery wait")
+	f.DurationVar(&o.waitHealthy, "wait-healthy", 0, "wait up to this long for the cluster to be fully healthy before the preflight (a freshly started lab, a scheduled job after another one)")
 	return cmd
 }
 
-// simFaults injects the simulator's faults of a demo or lab deployment.
-type simFaults struct{ dir string }
-
-func (s simFaults) InjectFault(_ context.Context, host, kind string) error {
-	return sim.InjectFault(s.dir, host, kind, "")
+// simFaults injects the simulator's faults of a demo or lab deployment; on
+// the lab, node-down also takes the host's network link down (as
+// labnodes.InjectFault does), so its real node exporter stops answering.
+type simFaults struct {
+	dir string
+	lab *lab.Lab
 }
 
-func (s simFaults) ClearFault(_ context.Context, host, kind string) error {
-	return sim.ClearFault(s.dir, host, kind)
+func (s simFaults) InjectFault(ctx context.Context, host, kind string) error {
+	if err := sim.InjectFault(s.dir, host, kind, ""); err != nil {
+		return err
+	}
+	if s.lab != nil && kind == sim.FaultNodeDown {
+		return s.lab.SetLink(ctx, host, false)
+	}
+	return nil
+}
+
+func (s simFaults) ClearFault(ctx context.Context, host, kind string) error {
+	if err := sim.ClearFault(s.dir, host, kind); err != nil {
+		return err
+	}
+	if s.lab != nil && kind == sim.FaultNodeDown {
+		return s.lab.SetLink(ctx, host, true)
+	}
+	return nil
 }
 
 // envKind returns the config environment's kind when the deployment comes
@@ -149,11 +173,22 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 	defer cl.Close()
 	o.wf.dep = g.deploymentOf(inv, o.wf.lockPath)
 	var simr drill.Simulator
+	if o.labDir != "" {
+		l, err := lab.Load(o.labDir)
+		if err != nil {
+			return badInput(fmt.Errorf("--lab-dir: %w", err))
+		}
+		dir := filepath.Join(l.Dir, "sim", "state")
+		if err := simMatches(dir, inv); err != nil {
+			return badInput(err)
+		}
+		kind, simr = drill.KindLab, simFaults{dir: dir, lab: l}
+	}
 	if o.simState != "" {
 		if err := simMatches(o.simState, inv); err != nil {
 			return badInput(err)
 		}
-		kind, simr = drill.KindLab, simFaults{o.simState}
+		kind, simr = drill.KindLab, simFaults{dir: o.simState}
 	}
 	safety := drill.Safety{Kind: kind, Deployment: inv.NetworkName, AllowProduction: o.allowProduction, Confirm: o.confirm}
 	if err := drill.CheckSafety(safety); err != nil {
@@ -168,6 +203,14 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		Interval: o.interval, Deadline: o.deadline})
 	if err != nil {
 		return badInput(err)
+	}
+	if o.waitHealthy > 0 && !o.wf.dryRun {
+		if err := waitFullyHealthy(ctx, src, o.waitHealthy, o.interval); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			return failed(fmt.Errorf("drill %s: %w", name, err))
+		}
 	}
 	p := d.Plan
 	p.ID = workflow.UniqueRunID(p.ID)
@@ -203,6 +246,28 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		return failed(fmt.Errorf("drill %s on %s did not pass", r.Drill, r.Host))
 	}
 	return nil
+}
+
+// waitFullyHealthy polls src until drill.FullyHealthy passes or within ends.
+func waitFullyHealthy(ctx context.Context, src health.Source, within, every time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for {
+		snap, err := src.Snapshot(ctx)
+		if err == nil {
+			if err = drill.FullyHealthy(snap); err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("still not fully healthy after --wait-healthy %s: %w", within, err)
+			}
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
 }
 
 // drillHealth is the monitor's Prometheus, with the Envoy admin pages read

@@ -311,7 +311,7 @@ func Build(inv *inventory.Inventory, opts Options) (*Drill, error) {
 			if err != nil {
 				return fmt.Errorf("monitoring: %w", err)
 			}
-			return fullyHealthy(snap)
+			return FullyHealthy(snap)
 		},
 	}}
 	p.Steps = append(p.Steps, workflow.Step{
@@ -376,7 +376,7 @@ func Build(inv *inventory.Inventory, opts Options) (*Drill, error) {
 				if d.res.AlertResolved.IsZero() && len(firing(snap, h, spec.Alerts)) == 0 && len(snap.Alerts) == 0 {
 					d.res.AlertResolved = t
 				}
-				if fullyHealthy(snap) == nil {
+				if FullyHealthy(snap) == nil {
 					if d.res.AlertResolved.IsZero() {
 						d.res.AlertResolved = t
 					}
@@ -503,7 +503,7 @@ func recoverySteps(inv *inventory.Inventory, spec Spec, h inventory.Host, opts O
 }
 
 // fullyHealthy returns nil when every host is healthy and no alert fires.
-func fullyHealthy(snap *health.Snapshot) error {
+func FullyHealthy(snap *health.Snapshot) error {
 	var bad []string
 	for _, hh := range snap.Hosts {
 		if hh.State != health.StateHealthy {
@@ -521,7 +521,7 @@ func fullyHealthy(snap *health.Snapshot) error {
 }
 
 func summary(snap *health.Snapshot) string {
-	if err := fullyHealthy(snap); err != nil {
+	if err := FullyHealthy(snap); err != nil {
 		return err.Error()
 	}
 	return "all healthy"
