@@ -63,8 +63,8 @@ detect, time to recover, whether clients were affected) is kept beside the journ
 Drills:
 ` + strings.Join(names, "\n") + `
 
-node-unreachable and disk-low use the simulator and run on the demo and the lab only
-(--sim-state DIR, the simulator's state directory).
+node-unreachable and disk-low use the simulator and run on the demo (--sim-state DIR,
+the demo's simulator state) and, node-unreachable only, on the lab (--lab-dir DIR).
 
 Exit status: 0 passed, 1 failed or refused, 2 bad flags or deployment, 130 canceled.`,
 		Example: "  scalar-tui drill cassandra-stopped --host cassandra-2 --dry-run\n  scalar-tui drill envoy-killed --host envoy-1 --yes --json",
@@ -173,6 +173,12 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 	defer cl.Close()
 	o.wf.dep = g.deploymentOf(inv, o.wf.lockPath)
 	var simr drill.Simulator
+	if o.labDir != "" && name == drill.DiskLow {
+		// The lab's hosts run the real node exporter, which reports this
+		// machine's disks, not the simulator's /data: the fault would never
+		// show in Prometheus.
+		return badInput(errors.New("drill disk-low runs on the demo only: the lab's real node exporters report this machine's disks, not the simulator's /data"))
+	}
 	if o.labDir != "" {
 		l, err := lab.Load(o.labDir)
 		if err != nil {
