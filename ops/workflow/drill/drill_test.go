@@ -102,7 +102,8 @@ func TestDrillsOnDemo(t *testing.T) {
 			if !r.Injected.After(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) || r.Injected.Year() != 2026 {
 				t.Errorf("not the caller's clock: injected %s", r.Injected)
 			}
-			if c.name != drill.EnvoyKilled && c.name != drill.NodeUnreachable && (r.ClientsAffected == nil || *r.ClientsAffected) {
+			// A single-node fault: some Envoy keeps serving throughout.
+			if r.ClientsAffected == nil || *r.ClientsAffected || r.Samples == 0 {
 				t.Errorf("clients affected by a single-node fault: %v %s", r.ClientsAffected, r.ClientsNote)
 			}
 			st := e.Sim(t)
