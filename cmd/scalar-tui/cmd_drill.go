@@ -394,3 +394,26 @@ func writeDrills(w io.Writer, asJSON bool, rs []drill.Result) error {
 	}
 	return tw.Flush()
 }
+
+func init() {
+	// A drill whose console died (kill -9, a lost pod) is resumed for its
+	// recovery only: the plan is rebuilt with RecoverOnly, so nothing is
+	// injected again. Simulator drills need the simulator by hand (the clear
+	// step says how).
+	registerResume(drill.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
+		var o drill.Options
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("journalled drill parameters: %w", err)
+		}
+		src, err := drillHealth(inv, cl)
+		if err != nil {
+			return nil, err
+		}
+		o.Health, o.RecoverOnly = src, true
+		d, err := drill.Build(inv, o)
+		if err != nil {
+			return nil, err
+		}
+		return d.Plan, nil
+	})
+}

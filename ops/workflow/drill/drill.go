@@ -166,6 +166,11 @@ type Options struct {
 	// Interval is the poll interval (default 1 s).
 	Deadline time.Duration `json:"deadline,omitempty"`
 	Interval time.Duration `json:"interval,omitempty"`
+	// RecoverOnly rebuilds the plan of a journalled drill for Resume: the
+	// inject and detect steps do nothing (a resumed drill never injects),
+	// the safety was checked when it started, and a simulator drill without
+	// Sim fails its clear step with the command to run by hand.
+	RecoverOnly bool `json:"-"`
 }
 
 // Result is what a drill measured.
@@ -280,13 +285,15 @@ func Build(inv *inventory.Inventory, opts Options) (*Drill, error) {
 	if opts.Health == nil {
 		return nil, fmt.Errorf("drill %s: no monitoring (Prometheus) to watch: a drill needs the monitor host", spec.Name)
 	}
-	if spec.SimOnly() {
+	if spec.SimOnly() && !opts.RecoverOnly {
 		if opts.Safety.Kind != KindLab || opts.Sim == nil {
 			return nil, fmt.Errorf("drill %s: runs on the demo and the lab only (it uses the simulator's %s fault)", spec.Name, spec.SimFault)
 		}
 	}
-	if err := CheckSafety(opts.Safety); err != nil {
-		return nil, fmt.Errorf("drill %s: %w", spec.Name, err)
+	if !opts.RecoverOnly {
+		if err := CheckSafety(opts.Safety); err != nil {
+			return nil, fmt.Errorf("drill %s: %w", spec.Name, err)
+		}
 	}
 	if opts.Deadline <= 0 {
 		opts.Deadline = 5 * time.Minute
@@ -321,6 +328,9 @@ func Build(inv *inventory.Inventory, opts Options) (*Drill, error) {
 		Commands: injectCommands(spec),
 		Timeout:  2 * time.Minute,
 		Run: func(ctx context.Context, env *workflow.Env) error {
+			if opts.RecoverOnly {
+				return nil
+			}
 			d.set(func(r *Result) { r.Injected = now(); r.RunID = env.RunID() })
 			if spec.SimOnly() {
 				return opts.Sim.InjectFault(ctx, h.Name, spec.SimFault)
@@ -332,6 +342,9 @@ func Build(inv *inventory.Inventory, opts Options) (*Drill, error) {
 		Title: "wait for " + strings.Join(spec.Alerts, " or ") + " to fire and health to mark " + h.Short,
 		Host:  h.Name,
 		Run: func(ctx context.Context, _ *workflow.Env) error {
+			if opts.RecoverOnly {
+				return nil
+			}
 			return d.poll(ctx, opts, "detection", func(snap *health.Snapshot, t time.Time) bool {
 				d.mu.Lock()
 				defer d.mu.Unlock()
@@ -387,6 +400,11 @@ func Build(inv *inventory.Inventory, opts Options) (*Drill, error) {
 			})
 		},
 	})
+	if opts.RecoverOnly {
+		// The fault is in; the cluster is not healthy: recover, no preflight.
+		p.Preflight = nil
+		p.Notes = append(p.Notes, "RESUMED drill: the fault is not injected again and detection is not measured; only the recovery runs.")
+	}
 	d.Plan = p
 	return d, nil
 }
@@ -492,6 +510,9 @@ func recoverySteps(inv *inventory.Inventory, spec Spec, h inventory.Host, opts O
 			Commands:   []string{"scalar-tui sim fault --clear " + h.Short + " " + spec.SimFault},
 			Idempotent: true,
 			Run: func(ctx context.Context, _ *workflow.Env) error {
+				if opts.Sim == nil {
+					return fmt.Errorf("no simulator to clear %s on %s: run `scalar-tui sim fault --state DIR --clear %s %s`", spec.SimFault, h.Short, h.Short, spec.SimFault)
+				}
 				return opts.Sim.ClearFault(ctx, h.Name, spec.SimFault)
 			},
 		}}

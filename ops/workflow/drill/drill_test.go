@@ -205,3 +205,24 @@ func TestResultsTrend(t *testing.T) {
 		t.Fatalf("%+v", tr)
 	}
 }
+
+// RecoverOnly (resume of a crashed drill): no preflight, nothing injected,
+// the recovery brings the stopped node back.
+func TestRecoverOnly(t *testing.T) {
+	e := demoenv.Start(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Fault: "cassandra-2:cassandra-stopped"})
+	e.WaitFiring(t, "CassandraProcessStopped", "cassandra-2", 60*time.Second)
+	d, err := drill.Build(e.Inv, drill.Options{Name: drill.CassandraStopped, Host: "cassandra-2", Health: e.Health,
+		RecoverOnly: true, Interval: 200 * time.Millisecond, Deadline: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Plan.Preflight) != 0 {
+		t.Fatal("a recover-only drill checks the cluster's health before recovering")
+	}
+	if status, err := e.Engine(t, nil).Run(context.Background(), d.Plan); status != workflow.StatusDone {
+		t.Fatalf("status %s, %v", status, err)
+	}
+	if !e.Sim(t).Host("cassandra-2").Cassandra.Active {
+		t.Fatal("cassandra-2 not recovered")
+	}
+}
