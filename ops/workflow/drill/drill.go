@@ -503,6 +503,17 @@ func recoverySteps(inv *inventory.Inventory, spec Spec, h inventory.Host, opts O
 		}
 		steps = p.Steps
 	default:
+		// The node is back as after a reboot: the runbook of its services
+		// then proves it serves again (ring UN from a peer, or SERVING and
+		// back in every Envoy), not only that monitoring sees it.
+		var after []workflow.Step
+		if spec.Name == NodeUnreachable {
+			var err error
+			after, err = rejoinSteps(inv, h, opts)
+			if err != nil {
+				return nil, err
+			}
+		}
 		steps = []workflow.Step{{
 			ID:         h.Short + "/clear-" + spec.SimFault,
 			Title:      "clear the simulator's " + spec.SimFault + " fault",
@@ -516,11 +527,69 @@ func recoverySteps(inv *inventory.Inventory, spec Spec, h inventory.Host, opts O
 				return opts.Sim.ClearFault(ctx, h.Name, spec.SimFault)
 			},
 		}}
+		if spec.Name == NodeUnreachable {
+			steps = append(steps, reachableStep(h, opts))
+		}
+		steps = append(steps, after...)
 	}
 	for i := range steps {
 		steps[i].Cleanup = true
 	}
 	return steps, nil
+}
+
+// reachableStep waits until h answers over SSH through the bastion again.
+func reachableStep(h inventory.Host, opts Options) workflow.Step {
+	return workflow.Step{
+		ID:         h.Short + "/reachable",
+		Title:      "wait for " + h.Short + " to answer over SSH",
+		Host:       h.Name,
+		Idempotent: true,
+		Run:        func(context.Context, *workflow.Env) error { return nil },
+		Gate: &workflow.Gate{
+			Name:        "ssh-reachable",
+			Description: "`true` runs on " + h.Short + " through the bastion",
+			Deadline:    opts.Deadline,
+			Interval:    opts.Interval,
+			Check: func(ctx context.Context, env *workflow.Env) (bool, string, error) {
+				r, err := env.Exec(ctx, h.Name, "true")
+				if err != nil {
+					if ctx.Err() != nil {
+						return false, "", err
+					}
+					return false, err.Error(), nil
+				}
+				if r.ExitCode != 0 {
+					return false, fmt.Sprintf("`true` exited %d", r.ExitCode), nil
+				}
+				return true, "", nil
+			},
+		},
+	}
+}
+
+// rejoinSteps are the runbook steps that prove h serves again after it was
+// unreachable: restart-cassandra's (start is a no-op on a running node;
+// gates on UN from a peer and the alert) or restart-container's for its
+// main service.
+func rejoinSteps(inv *inventory.Inventory, h inventory.Host, opts Options) ([]workflow.Step, error) {
+	if h.Role == inventory.RoleCassandra {
+		p, err := restartcassandra.PlanAt(inv, restartcassandra.Options{Host: h.Name, Force: true, Health: opts.Health,
+			GateDeadline: opts.Deadline, GateInterval: opts.Interval}, opts.Now())
+		if err != nil {
+			return nil, err
+		}
+		return p.Steps, nil
+	}
+	if len(restartcontainer.Services(h.Role)) == 0 {
+		return nil, nil
+	}
+	p, err := restartcontainer.PlanAt(inv, restartcontainer.Options{Host: h.Name, Health: opts.Health,
+		GateDeadline: opts.Deadline, GateInterval: opts.Interval}, opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	return p.Steps, nil
 }
 
 // fullyHealthy returns nil when every host is healthy and no alert fires.

@@ -107,6 +107,16 @@ func TestDrillsOnDemo(t *testing.T) {
 				t.Errorf("clients affected by a single-node fault: %v %s", r.ClientsAffected, r.ClientsNote)
 			}
 			st := e.Sim(t)
+			if c.name == drill.NodeUnreachable || c.name == drill.CassandraStopped {
+				// Recovered means back in the ring, not only seen by monitoring.
+				var ids []string
+				for _, s := range d.Plan.Steps {
+					ids = append(ids, s.ID)
+				}
+				if !strings.Contains(strings.Join(ids, " "), c.host+"/start-cassandra") {
+					t.Errorf("recovery without the ring gate: %v", ids)
+				}
+			}
 			for _, h := range st.Hosts {
 				if len(h.Faults) > 0 {
 					t.Errorf("fault left behind on %s: %v", h.Name, h.Faults)
