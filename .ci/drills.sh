@@ -47,7 +47,7 @@ if "$BIN" "${G[@]}" exercise --yes --json --health-wait 5m >"$work/exercise.json
 else
   echo "exercise: FAILED (exit $?)"; cat "$work/exercise.json"; tail -20 "$work/exercise.log"; fail=1
 fi
-grep -E '"name"|"status"|"duration_ns"' "$work/exercise.json" | paste - - - | sed 's/  */ /g'
+grep -E '^      "(name|status)"' "$work/exercise.json" | paste - - | tr -s ' '
 
 echo
 "$BIN" "${G[@]}" drills
