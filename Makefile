@@ -8,7 +8,7 @@ TOOLS := $(CURDIR)/.tools/bin
 TERRAFORM_VERSION := 1.5.7
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: all build demo test test-short vet fmt tools bench bench-inventory bench-health bench-fanout clean
+.PHONY: all build demo drills test test-short vet fmt tools bench bench-inventory bench-health bench-fanout clean
 
 all: build
 
@@ -18,6 +18,11 @@ build:
 ## demo: the whole console on a built-in simulated deployment (no root, no packages, no network).
 demo: build
 	./$(BIN) demo
+
+## drills: every drill (ops/workflow/drill) and one exercise on a fresh lab, then the timing table.
+## Root only (the lab makes namespaces); needs openssh-server, iproute2, prometheus, prometheus-alertmanager.
+drills: build
+	BIN=$(BIN) bash .ci/drills.sh
 
 ## tools: project-local tools (terraform $(TERRAFORM_VERSION)) into .tools/bin.
 tools: $(TOOLS)/terraform

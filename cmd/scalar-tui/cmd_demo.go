@@ -151,5 +151,6 @@ func demoCommands(d *demo.Demo) string {
 		"  scalar-tui " + flags + " health",
 		"  scalar-tui " + flags + " ssh cassandra-1",
 		"  scalar-tui sim fault --state " + d.SimState + " cassandra-2 cassandra-stopped   # inject a fault (--clear to undo)",
+		"  scalar-tui " + flags + " drill envoy-killed --host envoy-1 --sim-state " + d.SimState + " --yes   # a drill; then `drills`",
 	}, "\n")
 }

@@ -19,6 +19,7 @@ import (
 //	  prod:
 //	    tf_root: /srv/scalar-terraform-examples/aws
 //	    color: "#ff0000"
+//	    kind: production
 //	  staging:
 //	    tf_dirs: [/srv/stg/network, /srv/stg/cassandra]
 //	    terraform: /usr/local/bin/terraform
@@ -41,6 +42,9 @@ type environment struct {
 	Identity   string   `yaml:"identity"`
 	Prometheus string   `yaml:"prometheus"`
 	Color      string   `yaml:"color"`
+	// Kind is production, staging or lab (drills refuse production
+	// without --allow-production; unset counts as production).
+	Kind string `yaml:"kind"`
 }
 
 func defaultConfigPath() string {
@@ -79,6 +83,11 @@ func loadConfig(path string) (*config, error) {
 	for name, env := range cfg.Environments {
 		if env == nil {
 			return nil, fmt.Errorf("config %s: environment %q is empty", path, name)
+		}
+		switch env.Kind {
+		case "", "production", "staging", "lab":
+		default:
+			return nil, fmt.Errorf("config %s: environment %q: kind %q is not production, staging or lab", path, name, env.Kind)
 		}
 		env.TFRoot = expandHome(env.TFRoot)
 		for i := range env.TFDirs {
