@@ -9,6 +9,8 @@ work=$(mktemp -d /tmp/scalar-tui-drills.XXXXXX)
 labdir=$work/lab
 cleanup() {
   "$BIN" lab down --dir "$labdir" >/dev/null 2>&1 || true
+  # The lab bastion's /tmp is this machine's: its cluster lock and journal copies.
+  rm -rf /tmp/scalar-tui-lab-drl.lock /tmp/scalar-tui-lab-drl.lock.runs
   rm -rf "$work"
 }
 trap cleanup EXIT

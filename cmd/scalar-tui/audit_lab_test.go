@@ -74,7 +74,7 @@ func TestLabAuditMatchesSSHDSessions(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	lockPath := fmt.Sprintf("/tmp/scalar-tui-audittest-%d-%d.lock", os.Getpid(), time.Now().UnixNano())
+	lockPath := labLockPath(t, "audittest")
 
 	all := append([]lab.Host{l.Bastion}, l.Hosts...)
 	logs := map[string]string{} // audit host -> sshd.log

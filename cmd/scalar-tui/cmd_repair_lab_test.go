@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,7 +47,7 @@ func TestLabRepair(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
 	// The lab bastion's /tmp may be shared with other test processes.
-	lockPath := fmt.Sprintf("/tmp/scalar-tui-labtest-%d-%d.lock", os.Getpid(), time.Now().UnixNano())
+	lockPath := labLockPath(t, "labtest")
 
 	// Prometheus needs a few seconds to discover and scrape its targets;
 	// until then the health gate fails closed and the run would be refused.
@@ -154,7 +153,7 @@ func TestLabRepairNoCollision(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	lockPath := fmt.Sprintf("/tmp/scalar-tui-labtest-%d-%d.lock", os.Getpid(), time.Now().UnixNano())
+	lockPath := labLockPath(t, "labtest")
 	global := labGlobalArgs(t, l)
 	repairArgs := func(extra ...string) []string {
 		return append(append(append([]string(nil), global...), "repair", "--yes", "--json", "--health-gate", "off",

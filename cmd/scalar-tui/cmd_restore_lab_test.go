@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,7 +66,7 @@ func TestLabRestore(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	lockPath := fmt.Sprintf("/tmp/scalar-tui-labtest-%d-%d.lock", os.Getpid(), time.Now().UnixNano())
+	lockPath := labLockPath(t, "labtest")
 	name := n.Inventory.NetworkName
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

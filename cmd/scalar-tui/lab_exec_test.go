@@ -211,3 +211,16 @@ func TestLabCLI(t *testing.T) {
 		}
 	})
 }
+
+// labLockPath is a cluster lock path of this test's own on the lab bastion
+// (whose /tmp is this machine's), removed with its journal mirror
+// (<lock>.runs) when the test ends.
+func labLockPath(t *testing.T, kind string) string {
+	t.Helper()
+	p := fmt.Sprintf("/tmp/scalar-tui-%s-%d-%d.lock", kind, os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() {
+		_ = os.RemoveAll(p)
+		_ = os.RemoveAll(p + ".runs")
+	})
+	return p
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +36,7 @@ func TestLabRepairSignalsEndCleanly(t *testing.T) {
 	cfg.RepairDuration = sim.Duration(20 * time.Second)
 	l, n := labnodes.ForTest(t, lab.Config{Hosts: hosts}, labnodes.Options{SimBinary: simBin, SimConfig: &cfg})
 	state := t.TempDir()
-	lockPath := fmt.Sprintf("/tmp/scalar-tui-labsig-%d-%d.lock", os.Getpid(), time.Now().UnixNano())
+	lockPath := labLockPath(t, "labsig")
 	depDir := workflow.DeploymentDir(filepath.Join(state, "scalar-tui"), n.Inventory.NetworkName, n.Inventory.BastionAddr())
 	env := &repairEnv{t: t, state: state, lockPath: lockPath}
 

@@ -252,7 +252,7 @@ func TestLabWorkflows(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	w := &wfLab{t: t, l: l, n: n, lockPath: fmt.Sprintf("/tmp/scalar-tui-wflab-%d-%d.lock", os.Getpid(), time.Now().UnixNano())}
+	w := &wfLab{t: t, l: l, n: n, lockPath: labLockPath(t, "wflab")}
 	w.waitPrometheusServing()
 	gate := []string{"--yes", "--json", "--health-gate", "prometheus", "--gate-interval", "500ms"}
 	const (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,9 @@ func (w repairWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory, 
 
 func (w repairWorkflows) Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
 	return workflow.New(client, w.stateDir, workflow.WithEvents(events), workflow.WithCanary(canary),
-		workflow.WithLockPath("/tmp/scalar-tui-backend-test-"+strings.ReplaceAll(w.stateDir, "/", "_")))
+		// The demo's bastion is this machine: a lock in the test's own dir
+		// goes with it, mirror of the journal (<lock>.runs) included.
+		workflow.WithLockPath(filepath.Join(w.stateDir, "scalar-tui.lock")))
 }
 
 // newDemoBackend starts a demo deployment and a backend over it, wired as the
