@@ -580,6 +580,7 @@ func (m *workflow) openDialog(id, title string, lines []string, target any) {
 	m.dialog.SetSize(m.width, m.height)
 	if id == "run" {
 		m.dialog.ConfirmLabel = "Run " + string(m.plan.Kind)
+		m.dialog.TypeToConfirm = m.plan.ConfirmName
 	}
 }
 

@@ -26,6 +26,16 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 	if err != nil {
 		return vm.PlanView{}, err
 	}
+	if kind == vm.KindRestore {
+		// The plan is built for this deployment; the console makes the
+		// operator type its name in the confirm dialog (ConfirmName).
+		opts := map[string]string{}
+		for k, v := range params.Options {
+			opts[k] = v
+		}
+		opts["confirm-deployment"] = inv.NetworkName
+		params.Options = opts
+	}
 	plan, err := b.cfg.Workflows.Plan(ctx, inv, client, kind, params)
 	if err != nil {
 		return vm.PlanView{}, err
@@ -34,7 +44,11 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 	b.mu.Lock()
 	b.plans[plan.ID] = plannedRun{plan: plan, kind: kind, canary: params.Canary}
 	b.mu.Unlock()
-	return PlanView(plan, kind, params), nil
+	v := PlanView(plan, kind, params)
+	if kind == vm.KindRestore {
+		v.ConfirmName = inv.NetworkName
+	}
+	return v, nil
 }
 
 // canaryHonoured reports whether kind stops after its first host when run

@@ -214,6 +214,9 @@ const (
 	KindRepair  WorkflowKind = "repair"
 	KindUpgrade WorkflowKind = "upgrade"
 	KindBackup  WorkflowKind = "backup"
+	// KindRestore is the catalog's restore command; its plan's ConfirmName
+	// makes the operator type the deployment's name.
+	KindRestore WorkflowKind = "restore"
 )
 
 // WorkflowParams are the operator's inputs to a plan.
@@ -250,6 +253,9 @@ type PlanView struct {
 	// CanaryOK is true when the workflow honours a canary stop (stops after
 	// the first host); the console offers canary only then.
 	CanaryOK bool
+	// ConfirmName, when set, is what the operator must type in the confirm
+	// dialog instead of pressing y (a restore: the deployment's network name).
+	ConfirmName string
 }
 
 // StepView is one step of a plan.
@@ -438,4 +444,39 @@ type HostHistory struct {
 	CPU []float64
 	// Cluster holds cluster-wide series by name, e.g. "Cassandra active".
 	Cluster map[string][]float64
+}
+
+// BackupView is one backup (a snapshot tag across the Cassandra nodes).
+type BackupView struct {
+	// Route is how it was taken: "nodetool" (local snapshots).
+	Route     string
+	Tag       string
+	Keyspaces []string
+	// Nodes have the snapshot; Missing answered without it or did not answer.
+	Nodes   []string
+	Missing []string
+	Total   int
+	Tables  int
+	// Bytes is the size on disk over all nodes.
+	Bytes float64
+	// NodeBytes is the size on disk per node short name.
+	NodeBytes map[string]float64
+}
+
+// Complete reports whether every node has the backup.
+func (b BackupView) Complete() bool { return b.Total > 0 && len(b.Nodes) == b.Total }
+
+// BackupsView is what BackupLister.Backups found.
+type BackupsView struct {
+	// Deployment is the inventory's network name (what a restore's
+	// confirmation asks to type).
+	Deployment string
+	Backups    []BackupView
+	// Errors maps a node that could not be listed to why.
+	Errors map[string]string
+}
+
+// BackupLister is implemented by backends that can list backups.
+type BackupLister interface {
+	Backups(ctx context.Context) (BackupsView, error)
 }

@@ -41,13 +41,19 @@ type Model struct {
 	Lines []string
 	// ConfirmLabel is the Confirm button's text.
 	ConfirmLabel string
-	target       any
-	focus        Button
-	offset       int
-	closed       bool
-	confirmed    bool
-	width        int
-	height       int
+	// TypeToConfirm, when set, is the text the operator must type (e.g. the
+	// deployment's network name before a restore): y and the buttons do not
+	// confirm, Enter confirms only when the typed text equals it.
+	TypeToConfirm string
+	typed         string
+	mismatch      bool
+	target        any
+	focus         Button
+	offset        int
+	closed        bool
+	confirmed     bool
+	width         int
+	height        int
 }
 
 // New opens a dialog about target, focused on Cancel.
@@ -79,6 +85,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if !ok || m.closed {
 		return m, nil
 	}
+	if m.TypeToConfirm != "" {
+		m.updateTyped(k)
+		return m, nil
+	}
 	km := m.common.Keys
 	switch {
 	case km.Matches(k, keymap.Yes):
@@ -101,6 +111,31 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// updateTyped handles keys while the operator types the confirmation text.
+func (m *Model) updateTyped(k tea.KeyMsg) {
+	switch k.Type {
+	case tea.KeyEsc, tea.KeyCtrlC:
+		m.closed = true
+	case tea.KeyEnter:
+		if m.typed == m.TypeToConfirm {
+			m.closed, m.confirmed = true, true
+			return
+		}
+		m.mismatch = true
+	case tea.KeyBackspace:
+		if r := []rune(m.typed); len(r) > 0 {
+			m.typed = string(r[:len(r)-1])
+		}
+		m.mismatch = false
+	case tea.KeyRunes:
+		m.typed += string(k.Runes)
+		m.mismatch = false
+	}
+}
+
+// Typed returns the text typed so far (TypeToConfirm dialogs).
+func (m *Model) Typed() string { return m.typed }
+
 // View renders the dialog box (not centred; see Overlay).
 func (m *Model) View() string {
 	st := m.common.Styles
@@ -121,6 +156,14 @@ func (m *Model) View() string {
 		b.WriteByte('\n')
 	}
 	b.WriteByte('\n')
+	if m.TypeToConfirm != "" {
+		b.WriteString(render.Fit("type "+m.TypeToConfirm+" and press enter to confirm · esc cancels", inner))
+		b.WriteString("\n> " + render.Fit(m.typed, inner-2) + "_")
+		if m.mismatch {
+			b.WriteString("\n" + st.Error.Render(render.Fit("that is not "+m.TypeToConfirm+"; nothing done", inner)))
+		}
+		return st.Dialog.Width(w).Render(b.String())
+	}
 	cancel, ok := st.Button.Render("[ Cancel ]"), st.Button.Render("[ "+m.ConfirmLabel+" ]")
 	if m.focus == Cancel {
 		cancel = st.ButtonOn.Render("[ Cancel ]")

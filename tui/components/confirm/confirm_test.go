@@ -60,3 +60,32 @@ func TestYConfirmsEscCancels(t *testing.T) {
 		t.Error("a closed dialog must ignore keys")
 	}
 }
+
+func TestTypeToConfirmRefusesWrongName(t *testing.T) {
+	d := newDialog(t)
+	d.TypeToConfirm = "example-aws-0j5y83k"
+	for _, k := range []tea.KeyMsg{kmsg(tea.KeyRunes, 'y'), kmsg(tea.KeyTab), kmsg(tea.KeyEnter)} {
+		d.Update(k)
+	}
+	if d.Closed() || d.Confirmed() {
+		t.Fatal("y, tab and enter with a wrong name must neither close nor confirm")
+	}
+	d.Update(kmsg(tea.KeyBackspace))
+	d.Update(kmsg(tea.KeyRunes, []rune("example-aws-0j5y83")...))
+	d.Update(kmsg(tea.KeyEnter))
+	if d.Confirmed() {
+		t.Fatal("a prefix of the name must not confirm")
+	}
+	d.Update(kmsg(tea.KeyRunes, 'k'))
+	d.Update(kmsg(tea.KeyEnter))
+	if !d.Confirmed() || d.Target() != "plan-1" {
+		t.Fatalf("the exact name must confirm (typed %q)", d.Typed())
+	}
+	d = newDialog(t)
+	d.TypeToConfirm = "x"
+	d.Update(kmsg(tea.KeyRunes, 'x'))
+	d.Update(kmsg(tea.KeyEsc))
+	if !d.Closed() || d.Confirmed() {
+		t.Fatal("esc must cancel")
+	}
+}
