@@ -18,26 +18,33 @@ type listLoadedMsg struct {
 	rows [][]string
 	runs []vm.RunView // the runs behind rows, on the runs screen
 	ids  []string     // the run ID behind each row ("" for none)
-	err  error
+	// backups are the backups behind rows, on the backups screen.
+	backups    []vm.BackupView
+	deployment string
+	err        error
 }
 
 // list is a read-only table screen (runs, audit) over one Backend method.
 type list struct {
-	common  common.Common
-	id      common.ComponentID
-	title   string
-	header  []string
-	widths  []int
-	load    func(c common.Common) ([][]string, []vm.RunView, []string, error)
-	rows    [][]string
-	runs    []vm.RunView
-	ids     []string
-	err     error
-	loading bool
-	cursor  int
-	offset  int
-	width   int
-	height  int
+	common common.Common
+	id     common.ComponentID
+	title  string
+	header []string
+	widths []int
+	load   func(c common.Common) ([][]string, []vm.RunView, []string, error)
+	rows   [][]string
+	runs   []vm.RunView
+	ids    []string
+	// loadMsg, when set, replaces load (the backups screen).
+	loadMsg    func(c common.Common) listLoadedMsg
+	backups    []vm.BackupView
+	deployment string
+	err        error
+	loading    bool
+	cursor     int
+	offset     int
+	width      int
+	height     int
 }
 
 func newRunsList(c common.Common) *list {
@@ -69,10 +76,28 @@ func newAuditList(c common.Common) *list {
 		}}
 }
 
+func newBackupsList(c common.Common) *list {
+	return &list{common: c, id: common.BackupsID, title: "Backups",
+		header: []string{"ROUTE", "TAG", "COMPLETENESS", "AGE", "SIZE", "KEYSPACES"},
+		widths: []int{8, 28, 16, 6, 9, 0},
+		loadMsg: func(c common.Common) listLoadedMsg {
+			bl, ok := c.Backend.(vm.BackupLister)
+			if !ok {
+				return listLoadedMsg{err: fmt.Errorf("backups: %w", vm.ErrNotSupported)}
+			}
+			v, err := bl.Backups(c.Ctx)
+			return listLoadedMsg{rows: render.BackupRows(v.Backups, c.Now()), backups: v.Backups, deployment: v.Deployment, err: err}
+		}}
+}
+
 // Init loads the rows.
 func (m *list) Init() tea.Cmd {
 	m.loading = true
 	c, load := m.common, m.load
+	if m.loadMsg != nil {
+		lm := m.loadMsg
+		return common.Wrap(m.id, func() tea.Msg { return lm(c) })
+	}
 	return common.Wrap(m.id, func() tea.Msg {
 		rows, runs, ids, err := load(c)
 		return listLoadedMsg{rows: rows, runs: runs, ids: ids, err: err}
@@ -87,6 +112,7 @@ func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case listLoadedMsg:
 		m.rows, m.runs, m.ids, m.err, m.loading = msg.rows, msg.runs, msg.ids, msg.err, false
+		m.backups, m.deployment = msg.backups, msg.deployment
 		m.cursor = min(m.cursor, max(len(m.rows)-1, 0))
 		m.offset = min(m.offset, m.cursor)
 	case tea.KeyMsg:
@@ -100,6 +126,18 @@ func (m *list) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.cursor = 0
 		case km.Matches(msg, keymap.Bottom):
 			m.cursor = max(len(m.rows)-1, 0)
+		case m.id == common.BackupsID && km.Matches(msg, keymap.Details):
+			if m.cursor < len(m.backups) {
+				bk := m.backups[m.cursor]
+				return m, common.Status(render.BackupDetail(bk), !bk.Complete())
+			}
+		case m.id == common.BackupsID && km.Matches(msg, keymap.Restore):
+			if m.cursor >= len(m.backups) {
+				return m, nil
+			}
+			bk := m.backups[m.cursor]
+			p := common.PlanMsg{Kind: vm.KindRestore, Params: vm.WorkflowParams{Options: map[string]string{"tag": bk.Tag, "confirm-deployment": m.deployment}}}
+			return m, func() tea.Msg { return p }
 		case km.Matches(msg, keymap.Details):
 			if id := m.selectedID(); id != "" {
 				return m, func() tea.Msg { return common.OpenRunMsg{ID: id} }
@@ -189,6 +227,9 @@ func (m *list) ShortHelp() []key.Binding {
 	var out []key.Binding
 	if m.selectedID() != "" {
 		out = append(out, km.Binding(keymap.Details))
+	}
+	if m.id == common.BackupsID && m.cursor < len(m.backups) {
+		out = append(out, km.Binding(keymap.Details), km.Binding(keymap.Restore))
 	}
 	if m.id == common.RunsID && m.cursor < len(m.runs) && m.runs[m.cursor].Unfinished() && km.Allowed(keymap.Resume) {
 		out = append(out, km.Binding(keymap.Resume))

@@ -93,6 +93,7 @@ type Model struct {
 	detail   *detail
 	workflow *workflow
 	runs     *list
+	backups  *list
 	audit    *list
 	run      *runDetail
 	alerts   *alertsView
@@ -147,6 +148,7 @@ func New(opts Options) (*Model, error) {
 	m.detail = newDetail(c, m.overview.Row, m.overview.currentTag)
 	m.workflow = newWorkflow(c, m.envName)
 	m.runs = newRunsList(c)
+	m.backups = newBackupsList(c)
 	m.audit = newAuditList(c)
 	m.run = newRunDetail(c)
 	m.alerts = newAlertsView(c, m.overview.alertList)
@@ -228,7 +230,7 @@ func (m *Model) setStatus(text string, isErr bool) {
 // layout gives every screen the body area left by the status lines.
 func (m *Model) layout() {
 	w, bh := m.width, m.bodyHeight()
-	for _, c := range []common.Component{m.overview, m.detail, m.workflow, m.runs, m.audit, m.run, m.alerts, m.logs} {
+	for _, c := range []common.Component{m.overview, m.detail, m.workflow, m.runs, m.backups, m.audit, m.run, m.alerts, m.logs} {
 		c.SetSize(w, bh)
 	}
 	if m.dialog != nil {
@@ -247,6 +249,8 @@ func (m *Model) active() common.Component {
 		return m.workflow
 	case common.ScreenRuns:
 		return m.runs
+	case common.ScreenBackups:
+		return m.backups
 	case common.ScreenAudit:
 		return m.audit
 	case common.ScreenRun:
@@ -269,6 +273,8 @@ func (m *Model) component(id common.ComponentID) common.Component {
 		return m.workflow
 	case common.RunsID:
 		return m.runs
+	case common.BackupsID:
+		return m.backups
 	case common.AuditID:
 		return m.audit
 	case common.RunID:
@@ -704,6 +710,8 @@ func (m *Model) navigate(to common.Screen, host string) tea.Cmd {
 		return m.logs.Open(host)
 	case common.ScreenRuns:
 		return tea.Batch(stop, m.runs.Init())
+	case common.ScreenBackups:
+		return tea.Batch(stop, m.backups.Init())
 	case common.ScreenAudit:
 		return tea.Batch(stop, m.audit.Init())
 	}
@@ -772,7 +780,7 @@ func parseCommand(line string) (command, error) {
 		c.arg = strings.Join(f[1:], " ")
 	}
 	switch c.name {
-	case "repair", "backup", "runs", "audit", "quit", "help", "workflow", "alerts", "unlock":
+	case "repair", "backup", "backups", "runs", "audit", "quit", "help", "workflow", "alerts", "unlock":
 		if c.arg != "" {
 			return c, fmt.Errorf(":%s takes no argument", c.name)
 		}
@@ -789,7 +797,7 @@ func parseCommand(line string) (command, error) {
 			return c, errors.New("usage: :resume ID (see :runs for IDs)")
 		}
 	default:
-		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :alerts, :runs, :audit, :workflow, :resume ID, :unlock, :env NAME, :quit)", c.name)
+		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :backups, :alerts, :runs, :audit, :workflow, :resume ID, :unlock, :env NAME, :quit)", c.name)
 	}
 	return c, nil
 }
@@ -811,6 +819,8 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		return m.plan(common.PlanMsg{Kind: vm.KindBackup})
 	case "upgrade":
 		return m.plan(common.PlanMsg{Kind: vm.KindUpgrade, Params: vm.WorkflowParams{Tag: c.arg}})
+	case "backups":
+		return m.navigate(common.ScreenBackups, "")
 	case "runs":
 		return m.navigate(common.ScreenRuns, "")
 	case "workflow":

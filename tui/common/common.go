@@ -65,6 +65,7 @@ const (
 	RunID      ComponentID = "run"
 	AlertsID   ComponentID = "alerts"
 	LogsID     ComponentID = "logs"
+	BackupsID  ComponentID = "backups"
 )
 
 // Envelope carries an async result to the component named To.
@@ -94,6 +95,8 @@ const (
 	ScreenAlerts
 	// ScreenLogs is one host's log (l on a host).
 	ScreenLogs
+	// ScreenBackups lists backups (:backups).
+	ScreenBackups
 )
 
 // String names the screen for the header.
@@ -115,6 +118,8 @@ func (s Screen) String() string {
 		return "alerts"
 	case ScreenLogs:
 		return "logs"
+	case ScreenBackups:
+		return "backups"
 	}
 	return "screen?"
 }

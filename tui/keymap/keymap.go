@@ -104,25 +104,28 @@ const (
 	Continue    ID = "continue"
 	CancelRun   ID = "cancel-run"
 	Resume      ID = "resume"
-	Unlock      ID = "unlock"
-	Discard     ID = "discard"
-	CanaryMode  ID = "canary"
-	NextHost    ID = "next-host"
-	PrevHost    ID = "prev-host"
-	NextButton  ID = "next-button"
-	PrevButton  ID = "prev-button"
-	Yes         ID = "yes"
-	No          ID = "no"
-	Select      ID = "select"
-	Details     ID = "details"
-	Reload      ID = "reload"
-	Alerts      ID = "alerts"
-	Runbook     ID = "runbook"
-	Logs        ID = "logs"
-	AlertHost   ID = "alert-host"
-	LogFollow   ID = "log-follow"
-	LogFilter   ID = "log-filter"
-	LogSince    ID = "log-since"
+	// Restore opens the restore plan of the backup under the cursor (:backups);
+	// only running it is dangerous.
+	Restore    ID = "restore"
+	Unlock     ID = "unlock"
+	Discard    ID = "discard"
+	CanaryMode ID = "canary"
+	NextHost   ID = "next-host"
+	PrevHost   ID = "prev-host"
+	NextButton ID = "next-button"
+	PrevButton ID = "prev-button"
+	Yes        ID = "yes"
+	No         ID = "no"
+	Select     ID = "select"
+	Details    ID = "details"
+	Reload     ID = "reload"
+	Alerts     ID = "alerts"
+	Runbook    ID = "runbook"
+	Logs       ID = "logs"
+	AlertHost  ID = "alert-host"
+	LogFollow  ID = "log-follow"
+	LogFilter  ID = "log-filter"
+	LogSince   ID = "log-since"
 )
 
 // Actions is the action table, in help order.
@@ -172,6 +175,7 @@ var Actions = []Action{
 
 	{ID: Details, Keys: []string{"enter"}, Label: "enter", Desc: "whole run", Scope: ScopeLists, Short: true},
 	{ID: Resume, Keys: []string{"r"}, Label: "r", Desc: "resume run", Scope: ScopeLists, Dangerous: true, Command: "resume", Short: true},
+	{ID: Restore, Keys: []string{"R"}, Label: "R", Desc: "restore plan", Scope: ScopeLists, Short: true},
 	{ID: Discard, Keys: []string{"d"}, Label: "d", Desc: "discard run", Scope: ScopeLists, Dangerous: true, Short: true},
 	{ID: Unlock, Keys: []string{"u"}, Label: "u", Desc: "break cluster lock", Scope: ScopeLists, Dangerous: true, Command: "unlock"},
 	{ID: Reload, Keys: []string{"ctrl+r"}, Label: "ctrl+r", Desc: "reload", Scope: ScopeLists, Short: true},
