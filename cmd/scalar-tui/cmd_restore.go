@@ -115,11 +115,21 @@ Exit status: 0 done, 1 failed or refused, 2 bad input, 130 canceled.`,
 					o.Keyspaces = append(o.Keyspaces, k)
 				}
 			}
-			inv, cl, err := openDeployment(ctx, g)
-			if err != nil {
-				return err
+			// The console plans a restore through this command
+			// (planViaCommand): its deployment and SSH client, the plan
+			// built with the name the operator typed there, never run here.
+			capture, capturing := ctx.Value(planCaptureKey{}).(*planCapture)
+			var inv *inventory.Inventory
+			var cl *sshx.Client
+			var err error
+			if capturing {
+				inv, cl = capture.inv, capture.cl
+			} else {
+				if inv, cl, err = openDeployment(ctx, g); err != nil {
+					return err
+				}
+				defer cl.Close()
 			}
-			defer cl.Close()
 			// The deployment's own journal and lock, as runWorkflow uses.
 			wf.dep = g.deploymentOf(inv, wf.lockPath)
 			var orig restore.Options
@@ -144,6 +154,10 @@ Exit status: 0 done, 1 failed or refused, 2 bad input, 130 canceled.`,
 				return restore.Plan(inv, ro)
 			}
 			p, err := build(confirm)
+			if capturing {
+				capture.plan, capture.err = p, err
+				return nil
+			}
 			if err != nil {
 				return badInput(err)
 			}

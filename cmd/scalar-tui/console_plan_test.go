@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"scalar-tui/tui/vm"
+)
+
+// The console plans a runbook and a restore through their own CLI commands
+// (planViaCommand): same flags, the console's client, nothing run, and no
+// prompt read from the terminal.
+func TestConsolePlansThroughTheCommands(t *testing.T) {
+	e := startOpsEnv(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	g := &globalOptions{tfRoot: e.d.TFRoot, knownHosts: e.d.KnownHosts, identity: e.d.Identity}
+	inv, cl, err := openDeployment(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	w := consoleWorkflows{g: g, dep: g.deploymentOf(inv, "")}
+	p, err := w.Plan(ctx, inv, cl, vm.WorkflowKind("restart-cassandra"), vm.WorkflowParams{Hosts: []string{"cassandra-2"}})
+	if err != nil || p.Workflow != "restart-cassandra" || p.Steps[0].ID != "silence-alerts" {
+		t.Fatalf("restart-cassandra plan: %+v, %v", p, err)
+	}
+	p, err = w.Plan(ctx, inv, cl, vm.WorkflowKind("restore"), vm.WorkflowParams{Options: map[string]string{
+		"tag": "b1", "confirm-deployment": inv.NetworkName}})
+	if err != nil || p.Workflow != "restore" {
+		t.Fatalf("restore plan: %+v, %v", p, err)
+	}
+	var steps []string
+	for _, s := range p.Steps {
+		steps = append(steps, s.ID)
+	}
+	if !strings.Contains(strings.Join(steps, " "), "silence-alerts") {
+		t.Errorf("restore plan without its silence: %v", steps)
+	}
+	if _, err := w.Plan(ctx, inv, cl, vm.WorkflowKind("restore"), vm.WorkflowParams{Options: map[string]string{"no-such": "x"}}); err == nil {
+		t.Error("an unknown option was accepted")
+	}
+	if _, err := w.Plan(ctx, inv, cl, vm.WorkflowKind("no-such-workflow"), vm.WorkflowParams{}); err == nil {
+		t.Error("an unknown workflow was planned")
+	}
+}
