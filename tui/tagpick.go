@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"scalar-tui/tui/common"
+	"scalar-tui/tui/components/input"
 	"scalar-tui/tui/keymap"
 	"scalar-tui/tui/vm"
 )
@@ -24,7 +25,15 @@ type tagPicker struct {
 	sel     int
 	// free is set while the free-text input has the keys.
 	free bool
+	// tarball is set while the tarball path input has the keys: the
+	// picked tag is loaded from that local file on the nodes lacking it
+	// (the upgrade's --image-tarball).
+	tarball bool
+	path    input.Model
 }
+
+// tarballKey opens the tarball path input for the tag under the cursor.
+var tarballKey = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tag + image tarball"))
 
 // tagsLoadedMsg is a vm.TagLister's answer.
 type tagsLoadedMsg struct {
@@ -74,6 +83,9 @@ func (m *workflow) tagsLoaded(msg tagsLoadedMsg) {
 // pickKey handles a key while the picker (not the free text) is shown.
 func (m *workflow) pickKey(k tea.KeyMsg) tea.Cmd {
 	km := m.common.Keys
+	if m.pick.tarball {
+		return m.tarballKey(k)
+	}
 	switch {
 	case k.Type == tea.KeyEsc:
 		m.state = wfIdle
@@ -88,6 +100,9 @@ func (m *workflow) pickKey(k tea.KeyMsg) tea.Cmd {
 		if m.pick.sel < len(m.pick.tags) {
 			m.pick.sel++
 		}
+	case key.Matches(k, tarballKey) && m.pick.sel < len(m.pick.tags):
+		m.pick.tarball = true
+		m.pick.path = input.New("")
 	case k.Type == tea.KeyEnter:
 		if m.pick.sel == len(m.pick.tags) {
 			m.pick.free = true
@@ -96,6 +111,30 @@ func (m *workflow) pickKey(k tea.KeyMsg) tea.Cmd {
 		m.params.Tag = m.pick.tags[m.pick.sel].Tag
 		return m.requestPlan()
 	}
+	return nil
+}
+
+// tarballKey handles a key while the tarball path input is shown.
+func (m *workflow) tarballKey(k tea.KeyMsg) tea.Cmd {
+	switch k.Type {
+	case tea.KeyEsc:
+		m.pick.tarball = false // back to the picker
+		return nil
+	case tea.KeyEnter:
+		path := strings.TrimSpace(m.pick.path.Value())
+		if path == "" {
+			return common.Status("upgrade: type the path of the image tarball (docker save IMAGE:TAG | gzip > FILE)", true)
+		}
+		opts := map[string]string{}
+		for k, v := range m.params.Options {
+			opts[k] = v
+		}
+		opts["image-tarball"] = path
+		m.params.Options = opts
+		m.params.Tag = m.pick.tags[m.pick.sel].Tag
+		return m.requestPlan()
+	}
+	m.pick.path, _ = m.pick.path.Update(k)
 	return nil
 }
 
@@ -139,13 +178,19 @@ func (m *workflow) pickView() string {
 		}
 		b.WriteString(line + "\n")
 	}
+	if m.pick.tarball {
+		b.WriteString("\nimage tarball for " + m.pick.tags[m.pick.sel].Tag + " (local file, copied to the nodes lacking it): " + m.pick.path.View() + "\n")
+	}
 	return b.String()
 }
 
 // pickHelp is the picker's key help.
 func (m *workflow) pickHelp() []key.Binding {
+	if m.pick.tarball {
+		return m.pick.path.ShortHelp()
+	}
 	km := m.common.Keys
 	return []key.Binding{km.Binding(keymap.Up), km.Binding(keymap.Down),
-		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "pick")),
+		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "pick")), tarballKey,
 		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))}
 }

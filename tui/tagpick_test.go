@@ -105,3 +105,21 @@ func TestGoldenUpgradeTagPicker(t *testing.T) {
 			keys(tm, "j")
 		}, "")
 }
+
+func TestUpgradePickerTarball(t *testing.T) {
+	tf := newTagFake()
+	m := newTest(t, tf, false)
+	press(t, m, "U", "j", "t")
+	if !m.workflow.pick.tarball || !strings.Contains(m.View(), "image tarball for 2.2.0") {
+		t.Fatalf("t should ask for the tarball of 2.2.0:\n%s", m.View())
+	}
+	press(t, m, "enter") // empty path: refused
+	press(t, m, "esc")   // back to the picker
+	if m.workflow.pick.tarball || m.workflow.state != wfAskTag || len(tf.planned) != 0 {
+		t.Fatalf("empty path / esc: tarball %v state %v planned %v", m.workflow.pick.tarball, m.workflow.state, tf.planned)
+	}
+	press(t, m, "t", "/tmp/ledger 2.2.0.tgz", "enter")
+	if len(tf.planned) != 1 || tf.planned[0].Tag != "2.2.0" || tf.planned[0].Options["image-tarball"] != "/tmp/ledger 2.2.0.tgz" {
+		t.Fatalf("planned %+v", tf.planned)
+	}
+}
