@@ -29,7 +29,7 @@ func goldenRunAfter(t *testing.T, fb *fakeBackend, readonly bool, first []string
 }
 
 // goldenRunSized is goldenRunAfter on a w x h terminal.
-func goldenRunSized(t *testing.T, fb *fakeBackend, readonly bool, w, h int, first []string, steps func(tm *teatest.TestModel), wait string) {
+func goldenRunSized(t *testing.T, fb vm.Backend, readonly bool, w, h int, first []string, steps func(tm *teatest.TestModel), wait string) {
 	t.Helper()
 	m, err := New(Options{Backend: fb, Readonly: readonly, Clock: testClock, RefreshInterval: time.Hour})
 	if err != nil {

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 // newTest builds a console over fb at 120x35 and runs its start-up commands.
-func newTest(t testing.TB, fb *fakeBackend, readonly bool) *Model {
+func newTest(t testing.TB, fb vm.Backend, readonly bool) *Model {
 	t.Helper()
 	m, err := New(Options{Backend: fb, Readonly: readonly, Clock: testClock, RefreshInterval: time.Hour})
 	if err != nil {

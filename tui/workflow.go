@@ -90,6 +90,7 @@ type workflow struct {
 	kind    vm.WorkflowKind
 	params  vm.WorkflowParams
 	tag     input.Model
+	pick    tagPicker
 	plan    vm.PlanView
 	planErr error
 	scroll  int
@@ -165,7 +166,7 @@ func (m *workflow) Start(p common.PlanMsg) tea.Cmd {
 	if p.AskTag {
 		m.state = wfAskTag
 		m.tag.SetValue(p.Params.Tag)
-		return nil
+		return m.startTagPick()
 	}
 	return m.requestPlan()
 }
@@ -259,6 +260,9 @@ func (m *workflow) refusal() string {
 // Update handles plans, run events and keys.
 func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
+	case tagsLoadedMsg:
+		m.tagsLoaded(msg)
+		return m, nil
 	case planLoadedMsg:
 		if msg.seq != m.seq || m.state != wfPlanning {
 			return m, nil
@@ -608,6 +612,9 @@ func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
 	}
 	switch m.state {
 	case wfAskTag:
+		if !m.pick.free {
+			return m.pickKey(k)
+		}
 		switch k.Type {
 		case tea.KeyEnter:
 			t := strings.TrimSpace(m.tag.Value())
@@ -617,6 +624,10 @@ func (m *workflow) handleKey(k tea.KeyMsg) tea.Cmd {
 			m.params.Tag = t
 			return m.requestPlan()
 		case tea.KeyEsc:
+			if len(m.pick.tags) > 0 {
+				m.pick.free = false // back to the picker
+				return nil
+			}
 			m.state = wfIdle
 			return func() tea.Msg { return common.BackMsg{} }
 		}
@@ -829,9 +840,17 @@ func (m *workflow) View() string {
 			cur = "unknown"
 		}
 		body = st.Title.Render("Upgrade Scalar DL") + "\n\n" +
-			"current tag: " + st.Bold.Render(cur) + "\n" +
-			"new tag:     " + m.tag.View() + "\n\n" +
-			st.Muted.Render("an upgrade to the tag already running is refused by preflight")
+			"current tag: " + st.Bold.Render(cur) + "\n"
+		switch {
+		case !m.pick.free:
+			body += "\n" + m.pickView() + "\n"
+		case m.pick.err != nil:
+			body += "new tag:     " + m.tag.View() + "\n\n" +
+				st.Muted.Render("could not list the loaded tags: "+m.pick.err.Error()) + "\n"
+		default:
+			body += "new tag:     " + m.tag.View() + "\n\n"
+		}
+		body += st.Muted.Render("an upgrade to the tag already running is refused by preflight")
 	case wfPlanning:
 		body = st.Muted.Render(fmt.Sprintf("planning %s…", m.kind))
 	case wfPlan:
@@ -991,6 +1010,9 @@ func (m *workflow) ShortHelp() []key.Binding {
 	var out []key.Binding
 	switch m.state {
 	case wfAskTag:
+		if !m.pick.free {
+			return m.pickHelp()
+		}
 		return m.tag.ShortHelp()
 	case wfPlan:
 		if m.refusal() == "" && km.Allowed(keymap.Run) {

@@ -229,7 +229,7 @@ func (w consoleWorkflows) plan(ctx context.Context, inv *inventory.Inventory, cl
 		if p.Tag == "" {
 			return nil, fmt.Errorf("upgrade: give the target tag")
 		}
-		return buildUpgradePlan(inv, client, upgradeParams{Options: upgrade.Options{To: p.Tag}, HealthGate: healthGateAuto})
+		return buildUpgradePlan(inv, client, upgradeParams{Options: upgrade.Options{To: p.Tag, Tarball: p.Options["image-tarball"]}, HealthGate: healthGateAuto})
 	case vm.KindBackup:
 		return buildBackupPlan(inv, client, backup.Options{}, nil)
 	default:

@@ -34,7 +34,7 @@ func (c *call) docker(args []string) int {
 		case cmd == "image" && sub == "inspect":
 			return c.imageInspect(rest[1:])
 		case cmd == "image" && (sub == "ls" || sub == "list"):
-			return c.images()
+			return c.images(rest[1:])
 		case cmd == "image" && sub == "load":
 			return c.load(rest[1:])
 		case cmd == "container" && sub == "inspect":
@@ -47,7 +47,7 @@ func (c *call) docker(args []string) int {
 	case "ps":
 		return c.ps(rest)
 	case "images":
-		return c.images()
+		return c.images(rest)
 	case "load":
 		return c.load(rest)
 	case "exec":
@@ -211,13 +211,25 @@ func expandFormat(format string, r psRow) string {
 	})
 }
 
-func (c *call) images() int {
+func (c *call) images(args []string) int {
 	st, err := Load(c.dir)
 	if err != nil {
 		c.errf("sim: %v", err)
 		return 1
 	}
 	h := st.Host(c.host)
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--format" || args[i] == "-f" {
+			if args[i+1] != "{{.Repository}}:{{.Tag}}" {
+				c.errf("sim: docker images --format: only {{.Repository}}:{{.Tag}} is simulated")
+				return 1
+			}
+			for _, ref := range h.Images {
+				fmt.Fprintln(c.stdout, ref)
+			}
+			return 0
+		}
+	}
 	tw := tabwriter.NewWriter(c.stdout, 10, 1, 3, ' ', 0)
 	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	for _, ref := range h.Images {

@@ -56,8 +56,15 @@ func (w repairWorkflows) Engine(client *sshx.Client, events func(workflow.Event)
 // console wires it (same inventory reader, SSH client and health sources).
 func newDemoBackend(t *testing.T, prom demo.PromOptions) (*Backend, *demo.Demo) {
 	t.Helper()
-	d, err := demo.Start(context.Background(), demo.Options{SimBinary: os.Args[0], Prom: prom,
-		Config: func(c *sim.Config) { c.RepairDuration = sim.Duration(400 * time.Millisecond) }})
+	return newDemoBackendWith(t, demo.Options{Prom: prom})
+}
+
+// newDemoBackendWith is newDemoBackend with the demo's other options.
+func newDemoBackendWith(t *testing.T, o demo.Options) (*Backend, *demo.Demo) {
+	t.Helper()
+	o.SimBinary = os.Args[0]
+	o.Config = func(c *sim.Config) { c.RepairDuration = sim.Duration(400 * time.Millisecond) }
+	d, err := demo.Start(context.Background(), o)
 	if err != nil {
 		t.Fatalf("demo: %v", err)
 	}
