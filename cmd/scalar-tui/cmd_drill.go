@@ -166,11 +166,20 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 	if err != nil {
 		return err
 	}
-	inv, cl, err := openDeployment(ctx, g)
-	if err != nil {
-		return err
+	// The console plans a drill through this command (planViaCommand) on
+	// its own deployment and SSH client: build, never run.
+	capture, _ := ctx.Value(planCaptureKey{}).(*planCapture)
+	var inv *inventory.Inventory
+	var cl *sshx.Client
+	if capture != nil {
+		inv, cl = capture.inv, capture.cl
+	} else {
+		inv, cl, err = openDeployment(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
 	}
-	defer cl.Close()
 	o.wf.dep = g.deploymentOf(inv, o.wf.lockPath)
 	var simr drill.Simulator
 	if o.labDir != "" && name == drill.DiskLow {
@@ -209,6 +218,11 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		Interval: o.interval, Deadline: o.deadline})
 	if err != nil {
 		return badInput(err)
+	}
+	if capture != nil {
+		capture.plan = d.Plan
+		capture.plan.Steps = append(capture.plan.Steps, drillReportStep(d, drill.ResultsDir(o.wf.dep.dir)))
+		return nil
 	}
 	if o.waitHealthy > 0 && !o.wf.dryRun {
 		if err := waitFullyHealthy(ctx, src, o.waitHealthy, o.interval); err != nil {
@@ -252,6 +266,42 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		return failed(fmt.Errorf("drill %s on %s did not pass", r.Drill, r.Host))
 	}
 	return nil
+}
+
+// drillReportStep is the last step of a drill the console runs: it shows
+// the measured times as notices on the workflow screen and keeps the result
+// for `drills`, as runDrill does after the run for the CLI. A cleanup step,
+// so a failed drill reports what it measured too; the drill passed only when
+// every time was measured (the all-clear step is the last one before it).
+func drillReportStep(d *drill.Drill, resultsDir string) workflow.Step {
+	last := d.Plan.Steps[len(d.Plan.Steps)-1]
+	short, _, _ := strings.Cut(last.Host, ".")
+	return workflow.Step{
+		ID:         short + "/report",
+		Title:      "report the measured times and keep the result (scalar-tui drills)",
+		Host:       last.Host,
+		Cleanup:    true,
+		Idempotent: true,
+		Run: func(_ context.Context, env *workflow.Env) error {
+			r := d.Result(workflow.StatusDone, nil)
+			if !r.Pass() {
+				r = d.Result(workflow.StatusFailed, nil)
+			}
+			var b strings.Builder
+			if err := writeDrillResult(&b, false, r); err != nil {
+				return err
+			}
+			for _, l := range strings.Split(b.String(), "\n") {
+				if strings.TrimSpace(l) != "" {
+					env.Notice(strings.TrimSpace(l))
+				}
+			}
+			if _, err := drill.Save(resultsDir, r); err != nil {
+				env.Notice("keep the drill result: " + err.Error())
+			}
+			return nil
+		},
+	}
 }
 
 // waitFullyHealthy polls src until drill.FullyHealthy passes or within ends.

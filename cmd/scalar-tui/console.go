@@ -232,6 +232,17 @@ func (w consoleWorkflows) plan(ctx context.Context, inv *inventory.Inventory, cl
 		return buildUpgradePlan(inv, client, upgradeParams{Options: upgrade.Options{To: p.Tag}, HealthGate: healthGateAuto})
 	case vm.KindBackup:
 		return buildBackupPlan(inv, client, backup.Options{}, nil)
+	case "drill":
+		// The demo's drills inject the simulator's faults: its state dir
+		// marks the deployment as a lab (simMatches checks it is this one).
+		if w.g.simState != "" && p.Options["sim-state"] == "" {
+			o := map[string]string{"sim-state": w.g.simState}
+			for k, v := range p.Options {
+				o[k] = v
+			}
+			p.Options = o
+		}
+		return planViaCommand(ctx, w.g, inv, client, string(kind), p)
 	default:
 		// Any other workflow (the runbooks) is planned by its own CLI
 		// command, from the same options by flag name.
