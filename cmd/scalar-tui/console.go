@@ -213,7 +213,9 @@ func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, cl
 	if err != nil {
 		return nil, err
 	}
-	if err := wrapSilence(inv, client, plan, p.Options["no-silence"] == "true"); err != nil {
+	// A drill is not silenced, as on the CLI: the operator watches its
+	// alert fire and clear.
+	if err := wrapSilence(inv, client, plan, p.Options["no-silence"] == "true" || kind == "drill"); err != nil {
 		return nil, err
 	}
 	return plan, nil
