@@ -287,21 +287,31 @@ func drillReportStep(d *drill.Drill, resultsDir string) workflow.Step {
 			if !r.Pass() {
 				r = d.Result(workflow.StatusFailed, nil)
 			}
-			var b strings.Builder
-			if err := writeDrillResult(&b, false, r); err != nil {
-				return err
-			}
-			for _, l := range strings.Split(b.String(), "\n") {
-				if strings.TrimSpace(l) != "" {
-					env.Notice(strings.TrimSpace(l))
-				}
-			}
 			if _, err := drill.Save(resultsDir, r); err != nil {
 				env.Notice("keep the drill result: " + err.Error())
 			}
+			// The workflow screen shows the last notice: the times go last,
+			// on one line.
+			env.Notice("clients: " + clientsText(r))
+			env.Notice(drillSummary(r))
 			return nil
 		},
 	}
+}
+
+// drillSummary is a drill's result on one line.
+func drillSummary(r drill.Result) string {
+	verdict := "FAIL"
+	if r.Pass() {
+		verdict = "PASS"
+	}
+	short, _, _ := strings.Cut(r.Host, ".")
+	clients := "clients unknown"
+	if r.ClientsAffected != nil {
+		clients = map[bool]string{true: "clients AFFECTED", false: "clients not affected"}[*r.ClientsAffected]
+	}
+	return fmt.Sprintf("drill %s on %s: %s · detect: alert %s, health %s · recover: alert %s, healthy %s · %s",
+		r.Drill, short, verdict, dur(r.DetectAlert), dur(r.DetectHealth), dur(r.RecoverAlert), dur(r.RecoverHealthy), clients)
 }
 
 // waitFullyHealthy polls src until drill.FullyHealthy passes or within ends.
