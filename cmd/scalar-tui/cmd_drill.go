@@ -220,8 +220,13 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		return badInput(err)
 	}
 	if capture != nil {
+		dir := drill.ResultsDir(o.wf.dep.dir)
 		capture.plan = d.Plan
-		capture.plan.Steps = append(capture.plan.Steps, drillReportStep(d, drill.ResultsDir(o.wf.dep.dir)))
+		capture.plan.Steps = append(capture.plan.Steps, drillReportStep(d, dir))
+		// Journalled so that a resume rebuilds the same steps.
+		if po, ok := d.Plan.Params.(drill.Options); ok {
+			capture.plan.Params = consoleDrillParams{Options: po, ReportDir: dir}
+		}
 		return nil
 	}
 	if o.waitHealthy > 0 && !o.wf.dryRun {
@@ -266,6 +271,13 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		return failed(fmt.Errorf("drill %s on %s did not pass", r.Drill, r.Host))
 	}
 	return nil
+}
+
+// consoleDrillParams are the journalled parameters of a drill the console
+// runs: the drill's options and where its report step keeps the result.
+type consoleDrillParams struct {
+	drill.Options
+	ReportDir string `json:"console_report_dir,omitempty"`
 }
 
 // drillReportStep is the last step of a drill the console runs: it shows
@@ -461,10 +473,11 @@ func init() {
 	// injected again. Simulator drills need the simulator by hand (the clear
 	// step says how).
 	registerResume(drill.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var o drill.Options
-		if err := json.Unmarshal(raw, &o); err != nil {
+		var cp consoleDrillParams
+		if err := json.Unmarshal(raw, &cp); err != nil {
 			return nil, fmt.Errorf("journalled drill parameters: %w", err)
 		}
+		o := cp.Options
 		src, err := drillHealth(inv, cl)
 		if err != nil {
 			return nil, err
@@ -473,6 +486,10 @@ func init() {
 		d, err := drill.Build(inv, o)
 		if err != nil {
 			return nil, err
+		}
+		if cp.ReportDir != "" {
+			// Started from the console: its report step too.
+			d.Plan.Steps = append(d.Plan.Steps, drillReportStep(d, cp.ReportDir))
 		}
 		return d.Plan, nil
 	})

@@ -203,6 +203,18 @@ func TestDrillPlannedByConsole(t *testing.T) {
 			t.Fatal("a console drill silenced its own alert")
 		}
 	}
+	// A console drill whose console died resumes with the same steps.
+	raw, err := json.Marshal(p.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := resumeBuilders[drill.Workflow](ctx, e.Inv, e.Cl, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rp.Steps) != len(p.Steps) || rp.Steps[len(rp.Steps)-1].ID != "cassandra-2/report" {
+		t.Fatalf("rebuilt plan has %d steps, want %d ending with the report", len(rp.Steps), len(p.Steps))
+	}
 	waitDemoHealthy(t, e)
 	var events []workflow.Event
 	st, err := e.Engine(t, &events).Run(ctx, p)
