@@ -28,6 +28,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"scalar-tui/ops/workflow/drill"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/components/confirm"
 	"scalar-tui/tui/components/input"
@@ -100,6 +101,9 @@ type Model struct {
 	logs     *logsView
 	help     help.Model
 	showHelp bool
+	// helpText, when set, is shown instead of the help (the :drill list)
+	// until the help closes.
+	helpText string
 	// helpOffset scrolls the help view on short terminals.
 	helpOffset int
 	cmdMode    bool
@@ -480,7 +484,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	if m.showHelp {
 		switch {
 		case km.Matches(k, keymap.Help) || km.Matches(k, keymap.Back) || km.Matches(k, keymap.Quit):
-			m.showHelp, m.helpOffset = false, 0
+			m.showHelp, m.helpOffset, m.helpText = false, 0, ""
 		case km.Matches(k, keymap.Down):
 			m.helpOffset++
 		case km.Matches(k, keymap.Up):
@@ -796,8 +800,12 @@ func parseCommand(line string) (command, error) {
 		if c.arg == "" || len(f) > 2 {
 			return c, errors.New("usage: :resume ID (see :runs for IDs)")
 		}
+	case "drill":
+		if len(f) != 1 && len(f) != 3 {
+			return c, errors.New("usage: :drill NAME HOST (:drill lists the drills)")
+		}
 	default:
-		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :backups, :alerts, :runs, :audit, :workflow, :resume ID, :unlock, :env NAME, :quit)", c.name)
+		return c, fmt.Errorf("unknown command :%s (try :repair, :upgrade TAG, :backup, :backups, :drill NAME HOST, :alerts, :runs, :audit, :workflow, :resume ID, :unlock, :env NAME, :quit)", c.name)
 	}
 	return c, nil
 }
@@ -831,6 +839,17 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		return m.navigate(common.ScreenAlerts, "")
 	case "help":
 		m.showHelp = true
+	case "drill":
+		if m.common.Keys.Readonly() {
+			m.setStatus(":drill is not available in read-only mode", true)
+			return nil
+		}
+		if c.arg == "" {
+			m.showHelp, m.helpOffset, m.helpText = true, 0, drillList()
+			return nil
+		}
+		name, host, _ := strings.Cut(c.arg, " ")
+		return m.plan(common.PlanMsg{Kind: "drill", Params: vm.WorkflowParams{Args: []string{name}, Hosts: []string{host}}})
 	case "quit":
 		return m.quit()
 	case "unlock":
@@ -866,7 +885,11 @@ func (m *Model) View() string {
 	var body string
 	switch {
 	case m.showHelp:
-		lines := strings.Split(m.fullHelp(), "\n")
+		text := m.helpText
+		if text == "" {
+			text = m.fullHelp()
+		}
+		lines := strings.Split(text, "\n")
 		off := min(m.helpOffset, max(len(lines)-bh+1, 0))
 		end := min(off+bh-1, len(lines))
 		if len(lines) <= bh {
@@ -1079,3 +1102,14 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding { return m.active().FullHelp() }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// drillList is the :drill list: the drill catalog, one line a drill.
+func drillList() string {
+	var b strings.Builder
+	b.WriteString("Drills: inject one fault on one host, watch the alert fire and clear, recover with the runbook\n\n")
+	for _, s := range drill.Catalog() {
+		fmt.Fprintf(&b, "  %-17s %s (%s)\n", s.Name, s.Title, strings.Join(s.Alerts, ", "))
+	}
+	b.WriteString("\n:drill NAME HOST plans one (e.g. :drill cassandra-stopped cassandra-2); esc closes this list")
+	return b.String()
+}

@@ -398,6 +398,9 @@ func TestParseCommand(t *testing.T) {
 		{"q", command{name: "quit"}, false},
 		{"backup now", command{name: "backup", arg: "now"}, true},
 		{"rm -rf", command{name: "rm", arg: "-rf"}, true},
+		{":drill", command{name: "drill"}, false},
+		{":drill cassandra-stopped cassandra-2", command{name: "drill", arg: "cassandra-stopped cassandra-2"}, false},
+		{":drill cassandra-stopped", command{name: "drill", arg: "cassandra-stopped"}, true},
 		{"  ", command{}, true},
 	}
 	for _, tt := range tests {
@@ -405,6 +408,36 @@ func TestParseCommand(t *testing.T) {
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("parseCommand(%q) = %+v, %v", tt.in, got, err)
 		}
+	}
+}
+
+// :drill lists the catalog; :drill NAME HOST plans the drill command with
+// the name as its argument and the host; read-only mode refuses both.
+func TestDrillCommand(t *testing.T) {
+	fb := newFake()
+	m := newTest(t, fb, false)
+	press(t, m, ":", "drill", "enter")
+	if v := m.View(); !strings.Contains(v, "cassandra-stopped") || !strings.Contains(v, "Cassandra stopped on one node") || !strings.Contains(v, "disk-low") {
+		t.Fatalf("no drill list:\n%s", v)
+	}
+	press(t, m, "esc")
+	if strings.Contains(m.View(), "Cassandra stopped on one node") {
+		t.Fatalf("drill list still shown after esc:\n%s", m.View())
+	}
+	press(t, m, ":", "drill cassandra-stopped cassandra-2", "enter")
+	fb.mu.Lock()
+	planned := fb.planned
+	fb.mu.Unlock()
+	if len(planned) != 1 || len(planned[0].Args) != 1 || planned[0].Args[0] != "cassandra-stopped" ||
+		len(planned[0].Hosts) != 1 || planned[0].Hosts[0] != "cassandra-2" {
+		t.Fatalf("planned %+v", planned)
+	}
+
+	fb = newFake()
+	m = newTest(t, fb, true)
+	press(t, m, ":", "drill cassandra-stopped cassandra-2", "enter")
+	if !strings.Contains(m.View(), "read-only") || len(fb.planned) != 0 {
+		t.Fatalf("read-only drill: planned %+v\n%s", fb.planned, m.View())
 	}
 }
 

@@ -166,11 +166,20 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 	if err != nil {
 		return err
 	}
-	inv, cl, err := openDeployment(ctx, g)
-	if err != nil {
-		return err
+	// The console plans a drill through this command (planViaCommand) on
+	// its own deployment and SSH client: build, never run.
+	capture, _ := ctx.Value(planCaptureKey{}).(*planCapture)
+	var inv *inventory.Inventory
+	var cl *sshx.Client
+	if capture != nil {
+		inv, cl = capture.inv, capture.cl
+	} else {
+		inv, cl, err = openDeployment(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
 	}
-	defer cl.Close()
 	o.wf.dep = g.deploymentOf(inv, o.wf.lockPath)
 	var simr drill.Simulator
 	if o.labDir != "" && name == drill.DiskLow {
@@ -209,6 +218,16 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		Interval: o.interval, Deadline: o.deadline})
 	if err != nil {
 		return badInput(err)
+	}
+	if capture != nil {
+		dir := drill.ResultsDir(o.wf.dep.dir)
+		capture.plan = d.Plan
+		capture.plan.Steps = append(capture.plan.Steps, drillReportStep(d, dir))
+		// Journalled so that a resume rebuilds the same steps.
+		if po, ok := d.Plan.Params.(drill.Options); ok {
+			capture.plan.Params = consoleDrillParams{Options: po, ReportDir: dir}
+		}
+		return nil
 	}
 	if o.waitHealthy > 0 && !o.wf.dryRun {
 		if err := waitFullyHealthy(ctx, src, o.waitHealthy, o.interval); err != nil {
@@ -252,6 +271,59 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		return failed(fmt.Errorf("drill %s on %s did not pass", r.Drill, r.Host))
 	}
 	return nil
+}
+
+// consoleDrillParams are the journalled parameters of a drill the console
+// runs: the drill's options and where its report step keeps the result.
+type consoleDrillParams struct {
+	drill.Options
+	ReportDir string `json:"console_report_dir,omitempty"`
+}
+
+// drillReportStep is the last step of a drill the console runs: it shows
+// the measured times as notices on the workflow screen and keeps the result
+// for `drills`, as runDrill does after the run for the CLI. A cleanup step,
+// so a failed drill reports what it measured too; the drill passed only when
+// every time was measured (the all-clear step is the last one before it).
+func drillReportStep(d *drill.Drill, resultsDir string) workflow.Step {
+	last := d.Plan.Steps[len(d.Plan.Steps)-1]
+	short, _, _ := strings.Cut(last.Host, ".")
+	return workflow.Step{
+		ID:         short + "/report",
+		Title:      "report the measured times and keep the result (scalar-tui drills)",
+		Host:       last.Host,
+		Cleanup:    true,
+		Idempotent: true,
+		Run: func(_ context.Context, env *workflow.Env) error {
+			r := d.Result(workflow.StatusDone, nil)
+			if !r.Pass() {
+				r = d.Result(workflow.StatusFailed, nil)
+			}
+			if _, err := drill.Save(resultsDir, r); err != nil {
+				env.Notice("keep the drill result: " + err.Error())
+			}
+			// The workflow screen shows the last notice: the times go last,
+			// on one line.
+			env.Notice("clients: " + clientsText(r))
+			env.Notice(drillSummary(r))
+			return nil
+		},
+	}
+}
+
+// drillSummary is a drill's result on one line.
+func drillSummary(r drill.Result) string {
+	verdict := "FAIL"
+	if r.Pass() {
+		verdict = "PASS"
+	}
+	short, _, _ := strings.Cut(r.Host, ".")
+	clients := "clients unknown"
+	if r.ClientsAffected != nil {
+		clients = map[bool]string{true: "clients AFFECTED", false: "clients not affected"}[*r.ClientsAffected]
+	}
+	return fmt.Sprintf("drill %s on %s: %s · detect: alert %s, health %s · recover: alert %s, healthy %s · %s",
+		r.Drill, short, verdict, dur(r.DetectAlert), dur(r.DetectHealth), dur(r.RecoverAlert), dur(r.RecoverHealthy), clients)
 }
 
 // waitFullyHealthy polls src until drill.FullyHealthy passes or within ends.
@@ -401,10 +473,11 @@ func init() {
 	// injected again. Simulator drills need the simulator by hand (the clear
 	// step says how).
 	registerResume(drill.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var o drill.Options
-		if err := json.Unmarshal(raw, &o); err != nil {
+		var cp consoleDrillParams
+		if err := json.Unmarshal(raw, &cp); err != nil {
 			return nil, fmt.Errorf("journalled drill parameters: %w", err)
 		}
+		o := cp.Options
 		src, err := drillHealth(inv, cl)
 		if err != nil {
 			return nil, err
@@ -413,6 +486,10 @@ func init() {
 		d, err := drill.Build(inv, o)
 		if err != nil {
 			return nil, err
+		}
+		if cp.ReportDir != "" {
+			// Started from the console: its report step too.
+			d.Plan.Steps = append(d.Plan.Steps, drillReportStep(d, cp.ReportDir))
 		}
 		return d.Plan, nil
 	})

@@ -11,6 +11,9 @@ import (
 
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/sim"
+	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/drill"
+	"scalar-tui/tui/vm"
 )
 
 // A drill through the CLI on the demo: without a lab marker the deployment
@@ -167,5 +170,69 @@ func waitDemoHealthy(t *testing.T, e *runbookEnv) {
 			t.Fatalf("demo never healthy: %v", err)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// The console's :drill plans through the drill command with the demo's
+// simulator state (without it the demo counts as production and the plan is
+// refused), runs like any console workflow, and its last step reports the
+// measured times as notices and keeps the result for `drills`.
+func TestDrillPlannedByConsole(t *testing.T) {
+	e := startRunbookEnv(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 2})
+	g := &globalOptions{tfRoot: e.D.TFRoot, knownHosts: e.D.KnownHosts, identity: e.D.Identity}
+	w := consoleWorkflows{g: g, dep: g.deploymentOf(e.Inv, "")}
+	params := vm.WorkflowParams{Args: []string{"cassandra-stopped"}, Hosts: []string{"cassandra-2"},
+		Options: map[string]string{"interval": "200ms", "deadline": "60s"}}
+	ctx := context.Background()
+	if _, err := w.Plan(ctx, e.Inv, e.Cl, "drill", params); err == nil || !strings.Contains(err.Error(), "--allow-production") {
+		t.Fatalf("console drill without the demo's sim state: %v", err)
+	}
+	g.simState = e.D.SimState
+	if _, err := w.Plan(ctx, e.Inv, e.Cl, "drill", vm.WorkflowParams{Args: []string{"no-such-drill"}, Hosts: []string{"cassandra-2"}}); err == nil || !strings.Contains(err.Error(), "unknown drill") {
+		t.Fatalf("unknown drill: %v", err)
+	}
+	p, err := w.Plan(ctx, e.Inv, e.Cl, "drill", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := p.Steps[len(p.Steps)-1]; last.ID != "cassandra-2/report" || !last.Cleanup {
+		t.Fatalf("last step %s (cleanup %v), want cassandra-2/report", last.ID, last.Cleanup)
+	}
+	for _, s := range p.Steps {
+		if s.ID == "silence-alerts" {
+			t.Fatal("a console drill silenced its own alert")
+		}
+	}
+	// A console drill whose console died resumes with the same steps.
+	raw, err := json.Marshal(p.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := resumeBuilders[drill.Workflow](ctx, e.Inv, e.Cl, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rp.Steps) != len(p.Steps) || rp.Steps[len(rp.Steps)-1].ID != "cassandra-2/report" {
+		t.Fatalf("rebuilt plan has %d steps, want %d ending with the report", len(rp.Steps), len(p.Steps))
+	}
+	waitDemoHealthy(t, e)
+	var events []workflow.Event
+	st, err := e.Engine(t, &events).Run(ctx, p)
+	if err != nil || st != workflow.StatusDone {
+		t.Fatalf("drill run: %s %v", st, err)
+	}
+	var notices []string
+	for _, ev := range events {
+		if n, ok := ev.(*workflow.Notice); ok {
+			notices = append(notices, n.Message)
+		}
+	}
+	text := strings.Join(notices, "\n")
+	if !strings.HasPrefix(notices[len(notices)-1], "drill cassandra-stopped on cassandra-2: PASS · detect: alert ") || !strings.Contains(text, "clients: not affected") {
+		t.Fatalf("no measured times in the run's notices:\n%s", text)
+	}
+	rs, err := drill.List(drill.ResultsDir(g.deploymentOf(e.Inv, "").dir))
+	if err != nil || len(rs) != 1 || !rs[0].Pass() || rs[0].DetectAlert <= 0 || rs[0].RecoverHealthy <= 0 {
+		t.Fatalf("kept results: %+v %v", rs, err)
 	}
 }

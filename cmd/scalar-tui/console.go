@@ -213,7 +213,9 @@ func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, cl
 	if err != nil {
 		return nil, err
 	}
-	if err := wrapSilence(inv, client, plan, p.Options["no-silence"] == "true"); err != nil {
+	// A drill is not silenced, as on the CLI: the operator watches its
+	// alert fire and clear.
+	if err := wrapSilence(inv, client, plan, p.Options["no-silence"] == "true" || kind == "drill"); err != nil {
 		return nil, err
 	}
 	return plan, nil
@@ -232,6 +234,17 @@ func (w consoleWorkflows) plan(ctx context.Context, inv *inventory.Inventory, cl
 		return buildUpgradePlan(inv, client, upgradeParams{Options: upgrade.Options{To: p.Tag, Tarball: p.Options["image-tarball"]}, HealthGate: healthGateAuto})
 	case vm.KindBackup:
 		return buildBackupPlan(inv, client, backup.Options{}, nil)
+	case "drill":
+		// The demo's drills inject the simulator's faults: its state dir
+		// marks the deployment as a lab (simMatches checks it is this one).
+		if w.g.simState != "" && p.Options["sim-state"] == "" {
+			o := map[string]string{"sim-state": w.g.simState}
+			for k, v := range p.Options {
+				o[k] = v
+			}
+			p.Options = o
+		}
+		return planViaCommand(ctx, w.g, inv, client, string(kind), p)
 	default:
 		// Any other workflow (the runbooks) is planned by its own CLI
 		// command, from the same options by flag name.

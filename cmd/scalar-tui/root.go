@@ -35,6 +35,9 @@ type globalOptions struct {
 	// lockDir, set by the demo, holds the cluster locks instead of the
 	// bastion's /tmp (the demo's bastion is this machine). Not a flag.
 	lockDir string
+	// simState, set by the demo, is its simulator state directory: the
+	// console's drills pass it as --sim-state (the deployment is a lab).
+	simState string
 
 	console *consoleOptions
 }

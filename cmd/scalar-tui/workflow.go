@@ -551,7 +551,7 @@ func planViaCommand(ctx context.Context, g *globalOptions, inv *inventory.Invent
 	if cmd == nil {
 		return nil, fmt.Errorf("%s: %w", name, vm.ErrNotSupported)
 	}
-	var args []string
+	args := append([]string(nil), p.Args...)
 	if len(p.Hosts) > 0 && cmd.Flags().Lookup("host") != nil && p.Options["host"] == "" {
 		args = append(args, "--host", p.Hosts[0])
 	}

@@ -232,6 +232,9 @@ type WorkflowParams struct {
 	// without dashes (e.g. {"service": "scalar"} for a runbook's
 	// restart-container); nil for the built-in kinds.
 	Options map[string]string
+	// Args are a catalog workflow's positional CLI arguments (the drill's
+	// name for `drill NAME`); nil for the others.
+	Args []string
 }
 
 // PlanView is a workflow plan (workflow.Plan) shown in full before it runs.
