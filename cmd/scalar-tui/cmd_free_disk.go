@@ -20,13 +20,7 @@ import (
 
 func init() {
 	register(newFreeDiskCmd)
-	registerResume(freedisk.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var p freeDiskParams
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("journalled free-disk parameters: %w", err)
-		}
-		return buildFreeDisk(inv, cl, p)
-	})
+	registerJSONResume(freedisk.Workflow, buildFreeDisk)
 }
 
 // freeDiskParams are what a run journals.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -16,13 +15,7 @@ import (
 
 func init() {
 	register(newReachabilityCmd)
-	registerResume(reachability.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var p reachabilityParams
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("journalled reachability parameters: %w", err)
-		}
-		return buildReachability(inv, cl, p)
-	})
+	registerJSONResume(reachability.Workflow, buildReachability)
 }
 
 // reachabilityParams are what a run journals.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -15,13 +14,7 @@ import (
 
 func init() {
 	register(newRestartCassandraCmd)
-	registerResume(restartcassandra.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var p restartCassandraParams
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("journalled restart-cassandra parameters: %w", err)
-		}
-		return buildRestartCassandra(inv, cl, p)
-	})
+	registerJSONResume(restartcassandra.Workflow, buildRestartCassandra)
 }
 
 // restartCassandraParams are what a run journals.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -15,13 +14,7 @@ import (
 
 func init() {
 	register(newRestartContainerCmd)
-	registerResume(restartcontainer.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var p restartContainerParams
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("journalled restart-container parameters: %w", err)
-		}
-		return buildRestartContainer(inv, cl, p)
-	})
+	registerJSONResume(restartcontainer.Workflow, buildRestartContainer)
 }
 
 // restartContainerParams are what a run journals.

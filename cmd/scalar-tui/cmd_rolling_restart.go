@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -15,13 +13,7 @@ import (
 
 func init() {
 	register(newRollingRestartCmd)
-	registerResume(rollingrestart.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var p rollingRestartParams
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("journalled rolling-restart parameters: %w", err)
-		}
-		return buildRollingRestart(inv, cl, p)
-	})
+	registerJSONResume(rollingrestart.Workflow, buildRollingRestart)
 }
 
 // rollingRestartParams are what a run journals.

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -100,4 +101,16 @@ func wrapRunbookSilence(inv *inventory.Inventory, cl *sshx.Client, p *workflow.P
 	}
 	silence.Wrap(p, silence.Options{Client: am, Hosts: hosts})
 	return nil
+}
+
+// registerJSONResume registers a resume builder for a workflow that
+// journals its parameters as P: they are decoded and handed to build.
+func registerJSONResume[P any](name string, build func(*inventory.Inventory, *sshx.Client, P) (*workflow.Plan, error)) {
+	registerResume(name, func(_ context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
+		var p P
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, fmt.Errorf("journalled %s parameters: %w", name, err)
+		}
+		return build(inv, cl, p)
+	})
 }
