@@ -95,3 +95,32 @@ func RingUNCheck(ring []inventory.Host, why string) workflow.Check {
 		},
 	}
 }
+
+// CassandraTargets returns the ring (every Cassandra node) and the nodes a
+// workflow works on: hosts (name, short name or IP, in the order given,
+// without repeats) or, when hosts is empty, the whole ring. Errors name the
+// workflow.
+func CassandraTargets(inv *inventory.Inventory, hosts []string, workflow string) (ring, targets []inventory.Host, err error) {
+	ring = inv.ByRole(inventory.RoleCassandra)
+	if len(ring) == 0 {
+		return nil, nil, fmt.Errorf("%s: the inventory has no Cassandra nodes (is the cassandra root loaded?)", workflow)
+	}
+	if len(hosts) == 0 {
+		return ring, ring, nil
+	}
+	seen := map[string]bool{}
+	for _, name := range hosts {
+		h, ok := inv.Find(name)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: unknown host %q", workflow, name)
+		}
+		if h.Role != inventory.RoleCassandra {
+			return nil, nil, fmt.Errorf("%s: %s is a %s host, not a Cassandra node", workflow, h.Name, h.Role)
+		}
+		if !seen[h.Name] {
+			seen[h.Name] = true
+			targets = append(targets, h)
+		}
+	}
+	return ring, targets, nil
+}

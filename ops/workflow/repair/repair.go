@@ -103,27 +103,9 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			return nil, fmt.Errorf("repair: bad keyspace name %q", ks)
 		}
 	}
-	ring := inv.ByRole(inventory.RoleCassandra)
-	if len(ring) == 0 {
-		return nil, errors.New("repair: the inventory has no Cassandra nodes (is the cassandra root loaded?)")
-	}
-	targets := ring
-	if len(opts.Hosts) > 0 {
-		targets = nil
-		seen := map[string]bool{}
-		for _, name := range opts.Hosts {
-			h, ok := inv.Find(name)
-			if !ok {
-				return nil, fmt.Errorf("repair: unknown host %q", name)
-			}
-			if h.Role != inventory.RoleCassandra {
-				return nil, fmt.Errorf("repair: %s is a %s host, not a Cassandra node", h.Name, h.Role)
-			}
-			if !seen[h.Name] {
-				seen[h.Name] = true
-				targets = append(targets, h)
-			}
-		}
+	ring, targets, err := gates.CassandraTargets(inv, opts.Hosts, "repair")
+	if err != nil {
+		return nil, err
 	}
 	deadline, interval := opts.GateDeadline, opts.GateInterval
 	if deadline <= 0 {

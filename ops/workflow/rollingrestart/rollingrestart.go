@@ -67,27 +67,11 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	if inv == nil {
 		return nil, errors.New("rolling-restart: no inventory")
 	}
-	ring := inv.ByRole(inventory.RoleCassandra)
-	if len(ring) == 0 {
-		return nil, errors.New("rolling-restart: the inventory has no Cassandra nodes (is the cassandra root loaded?)")
+	ring, targets, err := gates.CassandraTargets(inv, opts.Hosts, "rolling-restart")
+	if err != nil {
+		return nil, err
 	}
-	targets := ring
 	if len(opts.Hosts) > 0 {
-		targets = nil
-		seen := map[string]bool{}
-		for _, name := range opts.Hosts {
-			h, ok := inv.Find(name)
-			if !ok {
-				return nil, fmt.Errorf("rolling-restart: unknown host %q", name)
-			}
-			if h.Role != inventory.RoleCassandra {
-				return nil, fmt.Errorf("rolling-restart: %s is a %s host, not a Cassandra node", h.Name, h.Role)
-			}
-			if !seen[h.Name] {
-				seen[h.Name] = true
-				targets = append(targets, h)
-			}
-		}
 		opts.Hosts = nil
 		for _, h := range targets {
 			opts.Hosts = append(opts.Hosts, h.Name)
