@@ -28,6 +28,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
@@ -113,6 +114,7 @@ type promTarget struct {
 // demoProm is the running Prometheus.
 type demoProm struct {
 	db      *tsdb.DB
+	app     *serialAppendable // every write goes through it (see serialAppendable)
 	engine  *promql.Engine
 	rules   *rules.Manager
 	targets []promTarget
@@ -206,8 +208,9 @@ func startProm(ctx context.Context, dir string, inv *inventory.Inventory, dial f
 	}
 	p.engine = promql.NewEngine(promql.EngineOpts{Logger: logger, MaxSamples: 5_000_000, Timeout: 30 * time.Second,
 		LookbackDelta: 5 * time.Minute, EnableAtModifier: true, EnableNegativeOffset: true})
+	p.app = &serialAppendable{db: p.db}
 	p.rules = rules.NewManager(&rules.ManagerOptions{
-		AppendableV2: p.db,
+		AppendableV2: p.app,
 		Queryable:    p.db,
 		QueryFunc:    rules.EngineQueryFunc(p.engine, p.db),
 		NotifyFunc:   func(_ context.Context, _ string, alerts ...*rules.Alert) { notify(alerts...) },
@@ -258,7 +261,7 @@ func (p *demoProm) scrapeAll(ctx context.Context, now time.Time) {
 			if ctx.Err() != nil {
 				return
 			}
-			app := p.db.AppenderV2(ctx)
+			app := p.app.AppenderV2(ctx)
 			ts := now.UnixMilli()
 			up := 1.0
 			if err != nil {
@@ -614,4 +617,32 @@ func (d *Demo) serveHTTP(ctx context.Context, h Host, port int, handler http.Han
 	for _, t := range ts {
 		d.bastion.Handle(t.addr, t.fn)
 	}
+}
+
+// serialAppendable makes every Append into the TSDB one at a time, whoever
+// writes (the scrapes, in parallel, and the rule manager's ALERTS series).
+// The head allocates a new series' ID and adds it to the in-memory postings
+// in two steps; two appends at once can add IDs out of order, and the
+// postings repair that order by swapping entries in place, under readers
+// that hold the same slice (a data race in Prometheus's head index, seen by
+// the race detector while a rule evaluation read the postings). Serialized,
+// IDs arrive in order and the postings only grow at their end.
+type serialAppendable struct {
+	db *tsdb.DB
+	mu sync.Mutex
+}
+
+func (s *serialAppendable) AppenderV2(ctx context.Context) storage.AppenderV2 {
+	return &serialAppender{AppenderV2: s.db.AppenderV2(ctx), mu: &s.mu}
+}
+
+type serialAppender struct {
+	storage.AppenderV2
+	mu *sync.Mutex
+}
+
+func (a *serialAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
 }

@@ -626,6 +626,28 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 	if !p.ReadOnly && e.lock != nil {
 		lock := ClusterLock{R: auditingRunner{e: e, rc: rc}, Path: e.lock.Path}
 		if lerr := lock.acquire(ctx, e.operator, runID, e.now(), resumed && e.takeover == runID); lerr != nil {
+			// The bastion may have taken the lock before the command was cut
+			// (a signal, an SSH drop): the answer never came back, so a new
+			// run releases what may be its own lock; a resumed run leaves a
+			// lock it held before alone (a detached run's command may still
+			// run under it).
+			uncertain := errors.Is(lerr, errLockUnanswered)
+			if uncertain && !resumed {
+				rctx, cancel := bounded(ctx, cleanupTimeout)
+				if rerr := lock.Release(rctx, runID); rerr != nil {
+					lerr = fmt.Errorf("%w; the lock may be held by this run on the bastion and could not be released (%v): `scalar-tui unlock` shows it", lerr, rerr)
+				} else {
+					lerr = fmt.Errorf("%w; the lock was released again", lerr)
+				}
+				cancel()
+			}
+			if ctx.Err() != nil {
+				if resumed {
+					e.emit(&Finished{Header: Header{Run: runID}, Status: StatusCanceled, Err: lerr.Error()})
+					return StatusCanceled, lerr
+				}
+				return finish(StatusCanceled, fmt.Errorf("canceled while taking the cluster lock, before any step: %w", lerr))
+			}
 			if resumed {
 				// Leave the journal as it was: the run is still resumable.
 				e.emit(&Finished{Header: Header{Run: runID}, Status: StatusRefused, Err: lerr.Error()})

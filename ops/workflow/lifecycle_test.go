@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow/workflowtest"
 )
 
@@ -356,5 +357,61 @@ func TestJournalMirrorAndTakeover(t *testing.T) {
 	}
 	if ops[pa.ID] != "ops@a" || ops[dead.ID] != "ops@a" {
 		t.Errorf("operators of the mirrored runs: %v", ops)
+	}
+}
+
+// lostAnswerRunner runs the lock's acquire script on the bastion to the end
+// (the lock is taken there), then loses the answer: the operator's signal
+// arrived while the command ran, as it does when a console is terminated
+// right after it starts a run.
+type lostAnswerRunner struct {
+	*workflowtest.LocalRunner
+	cancel context.CancelFunc
+	cut    bool // when false, the answer is lost to an SSH drop instead
+}
+
+func (r *lostAnswerRunner) RunBastion(ctx context.Context, command string, opts sshx.RunOptions) (sshx.Result, error) {
+	res, err := r.LocalRunner.RunBastion(ctx, command, opts)
+	if err != nil || !strings.Contains(command, "mkdir") {
+		return res, err
+	}
+	if r.cut {
+		r.cancel()
+		return sshx.Result{ExitCode: -1}, errors.New("stopped the remote command: terminated signal received")
+	}
+	return sshx.Result{ExitCode: -1}, errors.New("ssh: connection lost")
+}
+
+// TestSignalWhileTakingTheLock: a run whose lock command was cut after the
+// bastion took the lock ends canceled (not refused), before any step, and
+// leaves no lock behind; an SSH drop at the same moment is refused with the
+// lock released the same way.
+func TestSignalWhileTakingTheLock(t *testing.T) {
+	for _, cut := range []bool{true, false} {
+		lr := &workflowtest.LocalRunner{Root: t.TempDir()}
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &lostAnswerRunner{LocalRunner: lr, cancel: cancel, cut: cut}
+		state := t.TempDir()
+		e := New(r, state, WithOperator("ops@test"), WithLockPath(filepath.Join(lr.Dir("bastion"), "scalar-tui.lock")))
+		p := hostPlan("h1")
+		status, err := e.Run(ctx, p)
+		cancel()
+		want := StatusRefused
+		if cut {
+			want = StatusCanceled
+		}
+		if status != want || err == nil || !strings.Contains(err.Error(), "the lock was released again") {
+			t.Errorf("cut=%v: Run = %s, %v; want %s with the lock released", cut, status, err, want)
+		}
+		if lockExists(lr) {
+			t.Errorf("cut=%v: the lock taken by the lost command is still held", cut)
+		}
+		if countLines(t, filepath.Join(lr.Dir("h1"), "ran.txt")) != 0 {
+			t.Errorf("cut=%v: a step ran", cut)
+		}
+		st, lerr := LoadRun(state, p.ID)
+		if lerr != nil || st.Status != want {
+			t.Errorf("cut=%v: journal %+v, %v", cut, st, lerr)
+		}
 	}
 }

@@ -114,6 +114,10 @@ func (l ClusterLock) path() string {
 	return l.Path
 }
 
+// errLockUnanswered marks an acquire whose command did not come back (cut by
+// a signal, an SSH drop): the lock may or may not have been taken.
+var errLockUnanswered = errors.New("no answer from the bastion")
+
 // Acquire takes the lock for run, or returns *LockedError.
 func (l ClusterLock) Acquire(ctx context.Context, operator, run string, now time.Time) error {
 	return l.acquire(ctx, operator, run, now, false)
@@ -144,7 +148,7 @@ func (l ClusterLock) acquire(ctx context.Context, operator, run string, now time
 	}, "\n")
 	out, code, err := l.run(ctx, script)
 	if err != nil {
-		return fmt.Errorf("take cluster lock %s on the bastion: %w", l.path(), err)
+		return fmt.Errorf("take cluster lock %s on the bastion: %w: %w", l.path(), errLockUnanswered, err)
 	}
 	switch code {
 	case 0:
