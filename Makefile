@@ -4,16 +4,23 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/scalar-tui
+# SIM is the simulator and lab binary (cmd/scalar-sim); `scalar-tui lab ...` runs the one beside BIN.
+SIM := bin/scalar-sim
 TOOLS := $(CURDIR)/.tools/bin
 TERRAFORM_VERSION := 1.5.7
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: all build demo drills test test-short vet fmt tools bench bench-inventory bench-health bench-fanout clean
+.PHONY: all build sim demo drills test test-short vet fmt tools bench bench-inventory bench-health bench-fanout clean
 
 all: build
 
-build:
+## build: the operator's console (bin/scalar-tui) and the simulator/lab (bin/scalar-sim) it runs for `lab`.
+build: sim
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/scalar-tui
+
+## sim: only bin/scalar-sim (the lab's hosts run its simulated tools; `scalar-sim lab up|down|fault`).
+sim:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(SIM) ./cmd/scalar-sim
 
 ## demo: the whole console on a built-in simulated deployment (no root, no packages, no network).
 demo: build

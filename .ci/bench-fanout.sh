@@ -24,8 +24,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 if [ ! -x "$BIN" ]; then
-  echo "bench-fanout: building $BIN"
+  echo "bench-fanout: building $BIN and scalar-sim beside it (it runs the lab)"
   go build -o "$BIN" ./cmd/scalar-tui
+  go build -o "$(dirname "$BIN")/scalar-sim" ./cmd/scalar-sim
 fi
 BIN=$(realpath "$BIN")
 

@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"scalar-tui/internal/demo"
-	"scalar-tui/internal/sim"
 	"scalar-tui/inventory"
 )
 
@@ -53,7 +52,7 @@ func newDemoCmd(g *globalOptions) *cobra.Command {
 			"The demo keeps all its state in its own directory: journal and audit log (DIR/state), the\n" +
 			"cluster lock (DIR/locks; its bastion is this machine) and the log file (DIR/scalar-tui.log),\n" +
 			"never in $XDG_STATE_HOME, so two demos never see or block each other. With --state DIR the\n" +
-			"directory is kept and a later `demo --state DIR` continues the same deployment (resume works).\n\nFault kinds for --fault: " + strings.Join(sim.FaultKinds, ", "),
+			"directory is kept and a later `demo --state DIR` continues the same deployment (resume works).\n\nFault kinds for --fault: " + strings.Join(demo.FaultKinds, ", "),
 		Example: "  scalar-tui demo\n  scalar-tui demo --hosts 5 --no-tui\n  scalar-tui demo --fault cassandra-2:cassandra-stopped\n" +
 			"  scalar-tui demo --fault scalardl-blue-1:bad-tag:2.2.0\n  scalar-tui demo --state ~/demo   # kept across restarts",
 		Args: cobra.NoArgs,

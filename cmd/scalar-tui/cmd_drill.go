@@ -16,8 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"scalar-tui/internal/lab"
-	"scalar-tui/internal/sim"
+	"scalar-tui/internal/demo"
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
 	"scalar-tui/ops/sshx"
@@ -90,32 +89,20 @@ Exit status: 0 passed, 1 failed or refused, 2 bad flags or deployment, 130 cance
 	return cmd
 }
 
-// simFaults injects the simulator's faults of a demo or lab deployment; on
-// the lab, node-down also takes the host's network link down (as
-// labnodes.InjectFault does), so its real node exporter stops answering.
-type simFaults struct {
+// labFaults injects the simulator's faults of a lab (`scalar-tui lab up`)
+// through `scalar-sim lab fault`, which on node-down also takes the host's
+// network link down, so its real node exporter stops answering. The demo's
+// faults (--sim-state) are demo.Faults, in this process.
+type labFaults struct {
 	dir string
-	lab *lab.Lab
 }
 
-func (s simFaults) InjectFault(ctx context.Context, host, kind string) error {
-	if err := sim.InjectFault(s.dir, host, kind, ""); err != nil {
-		return err
-	}
-	if s.lab != nil && kind == sim.FaultNodeDown {
-		return s.lab.SetLink(ctx, host, false)
-	}
-	return nil
+func (l labFaults) InjectFault(ctx context.Context, host, kind string) error {
+	return runSimQuiet(ctx, "lab", "fault", "--dir", l.dir, "--", host, kind)
 }
 
-func (s simFaults) ClearFault(ctx context.Context, host, kind string) error {
-	if err := sim.ClearFault(s.dir, host, kind); err != nil {
-		return err
-	}
-	if s.lab != nil && kind == sim.FaultNodeDown {
-		return s.lab.SetLink(ctx, host, true)
-	}
-	return nil
+func (l labFaults) ClearFault(ctx context.Context, host, kind string) error {
+	return runSimQuiet(ctx, "lab", "fault", "--dir", l.dir, "--clear", "--", host, kind)
 }
 
 // envKind returns the config environment's kind when the deployment comes
@@ -139,13 +126,12 @@ func envKind(g *globalOptions) (string, error) {
 // every inventory host is simulated with the same IP, so --sim-state cannot
 // turn a real deployment into a "lab".
 func simMatches(dir string, inv *inventory.Inventory) error {
-	st, err := sim.Load(dir)
+	ips, err := demo.SimulatedIPs(dir)
 	if err != nil {
 		return fmt.Errorf("--sim-state %s: %w", dir, err)
 	}
 	for _, h := range inv.Hosts {
-		sh := st.Host(h.Name)
-		if sh == nil || sh.IP != h.PrivateIP {
+		if ip, ok := ips[h.Name]; !ok || ip != h.PrivateIP {
 			return fmt.Errorf("--sim-state %s does not simulate this deployment (%s %s is not in it)", dir, h.Name, h.PrivateIP)
 		}
 	}
@@ -189,21 +175,21 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		return badInput(errors.New("drill disk-low runs on the demo only: the lab's real node exporters report this machine's disks, not the simulator's /data"))
 	}
 	if o.labDir != "" {
-		l, err := lab.Load(o.labDir)
-		if err != nil {
-			return badInput(fmt.Errorf("--lab-dir: %w", err))
-		}
-		dir := filepath.Join(l.Dir, "sim", "state")
+		// The simulator state labnodes keeps in the lab directory.
+		dir := filepath.Join(o.labDir, "sim", "state")
 		if err := simMatches(dir, inv); err != nil {
+			return badInput(fmt.Errorf("--lab-dir %s: %w", o.labDir, err))
+		}
+		if _, err := simBinary(); err != nil {
 			return badInput(err)
 		}
-		kind, simr = drill.KindLab, simFaults{dir: dir, lab: l}
+		kind, simr = drill.KindLab, labFaults{dir: o.labDir}
 	}
 	if o.simState != "" {
 		if err := simMatches(o.simState, inv); err != nil {
 			return badInput(err)
 		}
-		kind, simr = drill.KindLab, simFaults{dir: o.simState}
+		kind, simr = drill.KindLab, demo.Faults{State: o.simState}
 	}
 	safety := drill.Safety{Kind: kind, Deployment: inv.NetworkName, AllowProduction: o.allowProduction, Confirm: o.confirm}
 	if err := drill.CheckSafety(safety); err != nil {

@@ -1,276 +1,146 @@
 package main
 
-// `scalar-tui lab up|down` starts and stops the local lab (internal/lab): real
-// sshd hosts in network namespaces behind a bastion, with the Terraform state,
-// key and known_hosts an operator of a real deployment would have.
+// `scalar-tui lab ...` runs `scalar-sim lab ...`, and the hidden `scalar-tui
+// sim ...` runs `scalar-sim ...`: the local lab (real sshd hosts in network
+// namespaces, with the simulator's tools on them) and the simulator's own
+// commands live in the scalar-sim binary so that this one links neither.
+// The commands stay the same: `scalar-tui lab up`, `lab down`, `lab fault`,
+// `sim fault --state DIR` on the demo, and `drill --lab-dir`.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
-	"time"
+	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"scalar-tui/internal/lab"
-	"scalar-tui/internal/labnodes"
 )
 
-func init() { register(newLabCmd) }
-
-// defaultLabDir is where `lab up` and `lab down` keep the lab without --dir:
-// $XDG_STATE_HOME/scalar-tui/lab, unless that is under /root (root's usual
-// state directory), which the lab hides by mounting each host's home over
-// /root; then /var/tmp/scalar-tui-lab.
-func defaultLabDir() string {
-	d := filepath.Join(stateDir(), "lab")
-	if d == "/root" || strings.HasPrefix(d, "/root/") {
-		return "/var/tmp/scalar-tui-lab"
-	}
-	return d
+func init() {
+	register(newLabCmd)
+	register(newSimCmd)
 }
+
+// simBinaryName is the simulator's binary (cmd/scalar-sim).
+const simBinaryName = "scalar-sim"
+
+// errSimReported marks a scalar-sim failure whose message scalar-sim has
+// printed itself: run() only passes its exit code on.
+var errSimReported = errors.New("scalar-sim failed")
 
 func newLabCmd(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "lab",
-		Short: "Start or stop a local lab of real sshd hosts behind a bastion (root only)",
+	return &cobra.Command{
+		Use:   "lab up|down|fault ...",
+		Short: "Start or stop a local lab of real sshd hosts behind a bastion (root only; runs scalar-sim)",
 		Long: `The lab runs an OpenSSH sshd per host in its own network namespace, reachable
-only through a bastion namespace, and writes a Terraform state, a key, a
-known_hosts file and an OpenSSH client config for it. It needs root,
-iproute2 and openssh-server. With --nodes (the default) every host also runs
-what its role runs: the simulated nodetool/systemctl/docker on its PATH, the
-simulated exporters, the real prometheus-node-exporter, and on monitor-1 a real
-Prometheus with the real alert rules (packages prometheus and
-prometheus-node-exporter).`,
-	}
-	cmd.AddCommand(newLabUpCmd(), newLabDownCmd(), newLabNodeServeCmd(), newLabWaitCmd())
-	return cmd
-}
-
-type labUpOptions struct {
-	dir       string
-	hosts     string
-	hostsFrom string
-	prefix    string
-	network   string
-	domain    string
-	nodes     bool
-	simBinary string
-}
-
-func newLabUpCmd() *cobra.Command {
-	o := &labUpOptions{}
-	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Start a lab (replacing one already running in the same --dir or with the same --prefix)",
+only through a bastion namespace, with simulated nodetool/systemctl/docker,
+real node exporters and a real Prometheus on the hosts. It is run by the
+scalar-sim binary (built beside scalar-tui by ` + "`make build`" + `): ` + "`scalar-tui lab ARGS`" + `
+is ` + "`scalar-sim lab ARGS`" + `. See ` + "`scalar-tui lab --help`" + ` for its commands.`,
 		Example: `  scalar-tui lab up                       # the default deployment: 13 hosts
   scalar-tui lab up --hosts small         # cassandra-1..3 and the bastion
-  scalar-tui lab up --hosts 30            # 30 cassandra hosts, for fan-out
-  scalar-tui lab up --hosts cassandra=3,envoy=1 --dir /tmp/lab
-  scalar-tui lab up --hosts-from testdata/lab/hosts.txt`,
-		Args: cobra.NoArgs,
+  scalar-tui lab fault cassandra-2 cassandra-stopped
+  scalar-tui lab down`,
+		// Every argument, --help included, is scalar-sim's.
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := o.config()
-			if err != nil {
-				return badInput(err)
-			}
-			if err := lab.Available(); err != nil {
-				return badInput(fmt.Errorf("cannot run the lab here: %w", err))
-			}
-			start := time.Now()
-			l, err := lab.Start(cmd.Context(), cfg)
-			if err != nil {
-				return failed(err)
-			}
-			var nodes *labnodes.Nodes
-			if o.nodes {
-				nodes, err = startLabNodes(cmd.Context(), l, o.simBinary)
-				if err != nil {
-					_ = l.Stop()
-					return failed(err)
-				}
-			}
-			printLabUsage(cmd.OutOrStdout(), l, nodes, time.Since(start))
-			return nil
+			return runSim(cmd.Context(), cmd, append([]string{"lab"}, args...))
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.dir, "dir", defaultLabDir(), "lab directory: keys, configs, logs, Terraform state, lab.json")
-	f.StringVar(&o.hosts, "hosts", "default", `host set: "default" (13 hosts), "small" (3 + bastion), N (N cassandra hosts), or role=count,... / names like cassandra-4`)
-	f.StringVar(&o.hostsFrom, "hosts-from", "", "read the host set from FILE (one role=count or name a line; # comments)")
-	f.StringVar(&o.prefix, "prefix", "stl", "name prefix of the lab's namespaces (1-8 of [a-z0-9])")
-	f.StringVar(&o.network, "network", "", "the lab's /16 (default: first free 10.N.0.0/16, N from 231)")
-	f.StringVar(&o.domain, "domain", lab.DefaultDomain, "private zone (internal_domain)")
-	// A test binary cannot serve as the simulator (it runs tests, not the
-	// CLI), so in-process tests of `lab up` get no nodes unless they ask.
-	f.BoolVar(&o.nodes, "nodes", !testing.Testing(), "run the hosts' services: simulated tools and exporters, real node exporters, Prometheus on monitor-1")
-	f.StringVar(&o.simBinary, "sim-binary", "", "scalar-tui binary the hosts run the simulator from (default: this one)")
-	cmd.MarkFlagsMutuallyExclusive("hosts", "hosts-from")
-	return cmd
 }
 
-// startLabNodes starts the nodes from this very binary (it carries the
-// simulator).
-func startLabNodes(ctx context.Context, l *lab.Lab, bin string) (*labnodes.Nodes, error) {
-	if bin == "" {
-		self, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("lab nodes: find this binary: %w", err)
-		}
-		bin = self
+func newSimCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:                "sim init|config|fault|exec|serve ...",
+		Short:              "Cluster simulator of the demo and the lab (runs scalar-sim)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSim(cmd.Context(), cmd, args)
+		},
 	}
-	n, err := labnodes.Start(ctx, l, labnodes.Options{SimBinary: bin})
+}
+
+// simBinary finds scalar-sim: next to this executable (bin/ after `make
+// build`, the same GOBIN after `go install ./cmd/...`), else on PATH.
+func simBinary() (string, error) {
+	var beside string
+	if self, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(self); err == nil {
+			self = real
+		}
+		beside = filepath.Join(filepath.Dir(self), simBinaryName)
+		if fi, err := os.Stat(beside); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return beside, nil
+		}
+	}
+	if p, err := exec.LookPath(simBinaryName); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found next to this binary (%s) nor on PATH: the lab runs it; build both with `make build` (bin/scalar-tui, bin/scalar-sim) or `go install ./cmd/scalar-sim`", simBinaryName, beside)
+}
+
+// simCommand is scalar-sim with args and this process's environment. A
+// cancelled ctx (Ctrl-C, SIGTERM, SIGHUP) sends scalar-sim SIGTERM and waits
+// for it: `lab up` cleans up what it started, never killed mid-way.
+func simCommand(ctx context.Context, args []string) (*exec.Cmd, error) {
+	bin, err := simBinary()
 	if err != nil {
-		return nil, fmt.Errorf("%w (a lab without them: --nodes=false)", err)
+		return nil, err
 	}
-	return n, nil
+	c := exec.CommandContext(ctx, bin, args...)
+	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
+	return c, nil
 }
 
-func (o *labUpOptions) config() (lab.Config, error) {
-	cfg := lab.Config{Dir: o.dir, Prefix: o.prefix, Network: o.network, Domain: o.domain}
-	var err error
-	if o.hostsFrom != "" {
-		cfg.Hosts, err = lab.ReadHostsFile(o.hostsFrom)
-	} else {
-		cfg.Hosts, err = lab.ParseHosts(o.hosts)
-		if err != nil {
-			err = fmt.Errorf("--hosts: %w", err)
-		}
-	}
+// runSim runs scalar-sim with the command's streams and passes its exit
+// status on (its own messages are on stderr already).
+func runSim(ctx context.Context, cmd *cobra.Command, args []string) error {
+	c, err := simCommand(ctx, args)
 	if err != nil {
-		return cfg, err
+		return badInput(err)
 	}
-	if o.dir == "" {
-		return cfg, fmt.Errorf("--dir must not be empty")
-	}
-	return cfg, cfg.Validate()
+	c.Stdin, c.Stdout, c.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	return simExit(ctx, c.Run())
 }
 
-func printLabUsage(w io.Writer, l *lab.Lab, nodes *labnodes.Nodes, took time.Duration) {
-	first := l.Bastion
-	if len(l.Hosts) > 0 {
-		first = l.Hosts[0]
+// runSimQuiet runs scalar-sim and returns its stderr as the error when it
+// fails (for steps of a workflow, whose output goes to the event log).
+func runSimQuiet(ctx context.Context, args ...string) error {
+	c, err := simCommand(ctx, args)
+	if err != nil {
+		return err
 	}
-	names := make([]string, 0, len(l.Hosts))
-	for _, h := range l.Hosts {
-		names = append(names, h.Short)
-	}
-	fmt.Fprintf(w, "lab %s is up in %s: bastion %s + %d hosts in %s\n", l.Prefix(), took.Round(time.Millisecond), l.BastionAddr, len(l.Hosts), l.Network)
-	fmt.Fprintf(w, "  hosts: %s\n", strings.Join(names, " "))
-	fmt.Fprintf(w, "  dir:   %s\n\n", l.Dir)
-	fmt.Fprintf(w, "Use it:\n")
-	fmt.Fprintf(w, "  scalar-tui --tf-root %s --known-hosts %s --identity %s exec --role cassandra -- hostname\n", l.TFRoot, l.KnownHosts, l.KeyPath)
-	fmt.Fprintf(w, "  ssh -F %s %s hostname\n", l.SSHConfig, first.Name)
-	if sh, err := l.EnterCommand(first.Short, "bash"); err == nil {
-		fmt.Fprintf(w, "  %s    # a root shell on %s, no SSH\n", shellJoin(sh), first.Short)
-	}
-	if nodes != nil {
-		fmt.Fprintf(w, "Nodes: simulated tools and exporters, node exporters on :9100 (simulator state %s)\n", nodes.SimState)
-		if nodes.PrometheusURL != "" {
-			fmt.Fprintf(w, "  Prometheus %s on %s (first targets after ~5s)\n", nodes.PrometheusURL, nodes.Monitor.Short)
-			fmt.Fprintf(w, "  scalar-tui --tf-root %s --known-hosts %s --identity %s health\n", l.TFRoot, l.KnownHosts, l.KeyPath)
-			fmt.Fprintf(w, "  # or through your own tunnel:\n")
-			fmt.Fprintf(w, "  ssh -F %s -N -L 9090:%s bastion &\n", l.SSHConfig, strings.TrimPrefix(nodes.PrometheusURL, "http://"))
-			fmt.Fprintf(w, "  scalar-tui --tf-root %s health --prometheus http://localhost:9090\n", l.TFRoot)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		if nodes.PrometheusURL == "" {
-			fmt.Fprintf(w, "  no Prometheus: the host set has no monitor host (add monitor=1 to --hosts)\n")
+		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out.String()), simBinaryName+":"))
+		return fmt.Errorf("%s %s: %w: %s", simBinaryName, strings.Join(args, " "), err, msg)
+	}
+	return nil
+}
+
+// simExit maps scalar-sim's end to this command's error.
+func simExit(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if code := ee.ExitCode(); code > 0 {
+			return &exitError{code: code, err: errSimReported}
 		}
-		fmt.Fprintf(w, "  scalar-tui sim fault --state %s cassandra-2 cassandra-stopped    # break something\n", nodes.SimState)
-	}
-	fmt.Fprintf(w, "Stop it:\n")
-	fmt.Fprintf(w, "  scalar-tui lab down --dir %s\n", l.Dir)
-}
-
-func newLabDownCmd() *cobra.Command {
-	var dir string
-	cmd := &cobra.Command{
-		Use:   "down",
-		Short: "Stop the lab recorded in --dir: kill its processes, delete its namespaces and routes",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := lab.Load(dir)
-			if err != nil {
-				return badInput(err)
-			}
-			if err := l.Stop(); err != nil {
-				return failed(fmt.Errorf("lab down: %w", err))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "lab %s is down (files kept in %s)\n", l.Prefix(), l.Dir)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dir, "dir", defaultLabDir(), "lab directory given to `lab up`")
-	return cmd
-}
-
-// shellJoin quotes args for a POSIX shell, for commands printed to copy.
-func shellJoin(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-		}) < 0 {
-			out[i] = a
-			continue
+		if ctx.Err() != nil {
+			return ctx.Err() // ended by the signal this process forwarded
 		}
-		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
-	return strings.Join(out, " ")
-}
-
-// newLabNodeServeCmd is what each lab host runs (internal/labnodes): the
-// simulator's endpoints except the ports real daemons own, and the node
-// exporter's textfile.
-func newLabNodeServeCmd() *cobra.Command {
-	o := labnodes.ServeOptions{}
-	cmd := &cobra.Command{
-		Use:    "node-serve",
-		Short:  "Serve a lab host's simulated endpoints and textfile (internal)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.State == "" || o.Host == "" {
-				return badInput(errors.New("lab node-serve: --state and --host are required"))
-			}
-			o.Log = cmd.ErrOrStderr()
-			err := labnodes.ServeNode(cmd.Context(), o)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return failed(err)
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.State, "state", "", "simulator state directory")
-	f.StringVar(&o.Host, "host", "", "FQDN of the simulated host")
-	f.StringVar(&o.ListenIP, "listen-ip", "0.0.0.0", "IP address to listen on")
-	f.StringVar(&o.TextfileDir, "textfile-dir", "", "node exporter textfile directory to keep sim.prom in")
-	f.IntSliceVar(&o.SkipPorts, "skip-port", nil, "ports a real daemon serves (repeatable)")
-	return cmd
-}
-
-// newLabWaitCmd waits, inside the lab, until addresses accept connections.
-func newLabWaitCmd() *cobra.Command {
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:    "wait HOST:PORT|URL...",
-		Short:  "Wait until addresses accept connections and URLs answer 200 (internal)",
-		Hidden: true,
-		Args:   cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := labnodes.Wait(cmd.Context(), args, timeout); err != nil {
-				return failed(err)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for all of them")
-	positive(cmd.Flags(), "timeout")
-	return cmd
+	return failed(fmt.Errorf("run %s: %w", simBinaryName, err))
 }

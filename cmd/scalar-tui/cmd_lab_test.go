@@ -4,115 +4,52 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"scalar-tui/internal/lab"
+	"scalar-tui/internal/labnodes"
 )
 
-// runLab runs the command tree with args and returns stdout, stderr and the
-// exit code run() would give.
-func runLab(t *testing.T, args ...string) (string, string, int) {
+// runLabVia runs scalar-tui's command tree with args, stdout and stderr
+// apart, and returns the exit code run() would give.
+func runLabVia(t *testing.T, args ...string) (string, string, int, error) {
 	t.Helper()
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	root := newRootCmd()
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
 	root.SetArgs(append([]string{"--log-file", filepath.Join(t.TempDir(), "log")}, args...))
 	err := root.ExecuteContext(context.Background())
-	code := exitOK
+	return out.String(), errOut.String(), exitCodeOf(err), err
+}
+
+// `scalar-tui lab ...` is `scalar-sim lab ...`: same output, same exit
+// status, flags and --help included; without scalar-sim it says how to get it.
+func TestLabRunsScalarSim(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	bin, err := labnodes.BuildSimBinary(t.TempDir())
 	if err != nil {
-		errOut.WriteString(err.Error())
-		code = exitBadInput
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
+		t.Fatal(err)
 	}
-	return out.String(), errOut.String(), code
-}
 
-func TestLabUpOptions(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		o       labUpOptions
-		n       int
-		wantErr string
-	}{
-		{"default", labUpOptions{dir: "/x", hosts: "default"}, 12, ""},
-		{"small", labUpOptions{dir: "/x", hosts: "small"}, 3, ""},
-		{"count", labUpOptions{dir: "/x", hosts: "30"}, 30, ""},
-		{"file", labUpOptions{dir: "/x", hostsFrom: "../../testdata/lab/hosts.txt"}, 6, ""},
-		{"bad role", labUpOptions{dir: "/x", hosts: "db=3"}, 0, `unknown role "db"`},
-		{"missing file", labUpOptions{dir: "/x", hostsFrom: "nope.txt"}, 0, "nope.txt"},
-		{"no dir", labUpOptions{hosts: "small"}, 0, "--dir"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := tc.o.config()
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || len(cfg.Hosts) != tc.n {
-				t.Fatalf("hosts = %d, err = %v; want %d", len(cfg.Hosts), err, tc.n)
-			}
-		})
+	t.Setenv("PATH", t.TempDir()) // no scalar-sim, not even the machine's
+	_, _, code, err := runLabVia(t, "lab", "down", "--dir", t.TempDir())
+	if code != exitBadInput || err == nil || !strings.Contains(err.Error(), "scalar-sim not found") || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("without scalar-sim: exit %d, %v; want %d and how to build it", code, err, exitBadInput)
 	}
-}
 
-func TestLabDownWithoutLab(t *testing.T) {
-	_, errOut, code := runLab(t, "lab", "down", "--dir", t.TempDir())
-	if code != exitBadInput || !strings.Contains(errOut, "no lab in") {
-		t.Errorf("exit %d: %s", code, errOut)
+	t.Setenv("PATH", filepath.Dir(bin))
+	_, errOut, code, err := runLabVia(t, "lab", "down", "--dir", t.TempDir())
+	if code != exitBadInput || !strings.Contains(errOut, "scalar-sim: lab: no lab in") || !errors.Is(err, errSimReported) {
+		t.Errorf("lab down without a lab: exit %d, stderr %q, err %v; want %d and scalar-sim's own message", code, errOut, err, exitBadInput)
 	}
-}
-
-func TestLabUpDown(t *testing.T) {
-	if err := lab.Available(); err != nil {
-		if os.Getenv(lab.RequireEnv) == "1" {
-			t.Fatalf("lab required: %v", err)
-		}
-		t.Skipf("lab unavailable: %v", err)
+	_, errOut, code, _ = runLabVia(t, "lab", "up", "--dir", t.TempDir(), "--prefix", "a;b", "--nodes=false")
+	if code != exitBadInput || !strings.Contains(errOut, "prefix") {
+		t.Errorf("lab up --prefix 'a;b': exit %d, stderr %q; want %d", code, errOut, exitBadInput)
 	}
-	dir := t.TempDir()
-	// A prefix of this run's own: two test runs on one machine never tear
-	// down each other's lab ("lab up" replaces a lab with the same prefix).
-	prefix := fmt.Sprintf("c%07x", rand.Uint32()&0xfffffff)
-	out, errOut, code := runLab(t, "lab", "up", "--dir", dir, "--hosts", "small", "--prefix", prefix)
-	if code != exitOK {
-		t.Fatalf("lab up: exit %d: %s", code, errOut)
-	}
-	defer func() {
-		if l, err := lab.Load(dir); err == nil {
-			_ = l.Stop()
-		}
-	}()
-	for _, want := range []string{
-		"--tf-root " + filepath.Join(dir, "tf"), "--known-hosts " + filepath.Join(dir, "known_hosts"),
-		"--identity " + filepath.Join(dir, "id_ed25519"), "ssh -F " + filepath.Join(dir, "ssh_config"),
-		"scalar-tui lab down --dir " + dir,
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("lab up output lacks %q:\n%s", want, out)
-		}
-	}
-	ssh := exec.Command("ssh", "-F", filepath.Join(dir, "ssh_config"), "cassandra-2."+lab.DefaultDomain, "hostname")
-	if b, err := ssh.CombinedOutput(); err != nil || strings.TrimSpace(string(b)) != "cassandra-2" {
-		t.Errorf("ssh: %q, %v", b, err)
-	}
-	out, errOut, code = runLab(t, "lab", "down", "--dir", dir)
-	if code != exitOK || !strings.Contains(out, "lab "+prefix+" is down") {
-		t.Fatalf("lab down: exit %d: %s%s", code, out, errOut)
-	}
-	if nss, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(nss), prefix+"-") {
-		t.Errorf("namespaces left after lab down: %s", nss)
+	out, _, code, _ := runLabVia(t, "lab", "up", "--help")
+	if code != exitOK || !strings.Contains(out, "--hosts-from") || !strings.Contains(out, "--nodes") {
+		t.Errorf("lab up --help: exit %d:\n%s", code, out)
 	}
 }

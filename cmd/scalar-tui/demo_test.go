@@ -18,9 +18,9 @@ import (
 
 func TestMain(m *testing.M) {
 	// The demo's wrapper scripts run this test binary as
-	// `scalar-tui sim exec TOOL ...`: serve that through the real command.
-	if os.Getenv(demo.EnvSimExec) == "1" {
-		os.Exit(run(context.Background(), os.Args[1:]))
+	// `scalar-tui sim exec TOOL ...`: serve that as main does.
+	if code, ok := demo.RunSimExec(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

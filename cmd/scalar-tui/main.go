@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"scalar-tui/internal/demo"
 )
 
 // Exit codes shared by every subcommand.
@@ -36,6 +38,12 @@ func badInput(err error) error { return &exitError{code: exitBadInput, err: err}
 func failed(err error) error { return &exitError{code: exitFailed, err: err} }
 
 func main() {
+	// The demo's hosts run the simulated tools through wrapper scripts that
+	// call this binary back (demo.EnvSimExec set, `sim exec TOOL ...`): the
+	// demo needs nothing but scalar-tui. The lab's tools are scalar-sim's.
+	if code, ok := demo.RunSimExec(os.Args[1:]); ok {
+		os.Exit(code)
+	}
 	// SIGHUP (terminal closed, SSH session to the jump host dropped, tmux
 	// killed) ends a run like Ctrl-C: through its cleanup, never mid-step.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -51,8 +59,11 @@ func run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "scalar-tui:", err)
 	var ee *exitError
+	if errors.Is(err, errSimReported) && errors.As(err, &ee) {
+		return ee.code // scalar-sim printed its own error
+	}
+	fmt.Fprintln(os.Stderr, "scalar-tui:", err)
 	switch {
 	case errors.As(err, &ee):
 		return ee.code

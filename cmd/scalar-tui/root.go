@@ -97,11 +97,10 @@ func stateDir() string {
 }
 
 // ownsState reports whether cmd keeps its state (and log) elsewhere than the
-// operator's $XDG_STATE_HOME: the demo (in its own directory) and the
-// simulator's tools the demo's hosts run.
+// operator's $XDG_STATE_HOME: the demo (in its own directory).
 func ownsState(cmd *cobra.Command) bool {
 	for c := cmd; c != nil; c = c.Parent() {
-		if c.Parent() != nil && c.Parent().Parent() == nil && (c.Name() == "demo" || c.Name() == "sim") {
+		if c.Parent() != nil && c.Parent().Parent() == nil && c.Name() == "demo" {
 			return true
 		}
 	}

@@ -10,7 +10,7 @@
 //     command, since the lab logs in as root);
 //   - on every host, the simulator's network endpoints (cadvisor :18080, the
 //     cassandra exporter :7070, Envoy admin :9001, rpc.Admin :50053, as the
-//     role has them) served by `scalar-tui lab node-serve` inside the host's
+//     role has them) served by `scalar-sim lab node-serve` inside the host's
 //     namespace, which also keeps <host dir>/textfile/sim.prom current; on
 //     the cassy host also the simulator's rpc.Cassy on :20051, with the
 //     Cassandra cluster registered once as an operator would, as the demo does;
@@ -25,7 +25,7 @@
 //
 // Everything is started with (*lab.Lab).StartProcess, so lab.Stop (and
 // `scalar-tui lab down`) kills it. The simulator tools and node-serve run from
-// a built scalar-tui binary (Options.SimBinary); tests build one with
+// a built scalar-sim binary (Options.SimBinary); tests build one with
 // BuildSimBinary.
 //
 // From the root namespace nothing of this is reachable directly (the lab's

@@ -45,8 +45,8 @@ var DefaultNodeExporterArgs = []string{
 // Options configures Start. The zero value of every field but SimBinary has a
 // usable default.
 type Options struct {
-	// SimBinary is a built scalar-tui binary: the simulated tools and
-	// `scalar-tui lab node-serve` run from it. Required. A binary under /root is
+	// SimBinary is a built scalar-sim binary: the simulated tools and
+	// `scalar-sim lab node-serve` run from it. Required. A binary under /root is
 	// copied into the lab directory first, because the lab mounts each host's
 	// home over /root.
 	SimBinary string
@@ -92,7 +92,7 @@ type Nodes struct {
 	Lab *lab.Lab
 	// SimState is the simulator's state directory (SCALAR_SIM_STATE).
 	SimState string
-	// SimBinary is the scalar-tui binary the hosts run.
+	// SimBinary is the scalar-sim binary the hosts run.
 	SimBinary string
 	// Inventory is the lab's deployment as the console reads it
 	// (inventory.Load of Lab.TFRoot).
@@ -133,7 +133,7 @@ func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
 		return nil, fmt.Errorf("labnodes: %w", err)
 	}
 	if strings.HasPrefix(o.SimBinary, "/root/") {
-		dst := filepath.Join(simDir, "scalar-tui")
+		dst := filepath.Join(simDir, "scalar-sim")
 		if err := copyFile(o.SimBinary, dst); err != nil {
 			return nil, fmt.Errorf("labnodes: copy %s out of /root (hidden on lab hosts): %w", o.SimBinary, err)
 		}
@@ -144,7 +144,7 @@ func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
 		return nil, fmt.Errorf("labnodes: read the lab's Terraform state: %w", err)
 	}
 	n := &Nodes{
-		Lab: l, SimState: filepath.Join(simDir, "state"), SimBinary: o.SimBinary, Inventory: inv,
+		Lab: l, SimState: SimState(l.Dir), SimBinary: o.SimBinary, Inventory: inv,
 		opts: o, exporters: map[string]int{}, servers: map[string]int{},
 	}
 	cfg := sim.DefaultConfig()
@@ -220,7 +220,7 @@ func Start(ctx context.Context, l *lab.Lab, opts Options) (*Nodes, error) {
 
 func (o Options) withDefaults() (Options, error) {
 	if o.SimBinary == "" {
-		return o, errors.New("labnodes: Options.SimBinary is required (a built scalar-tui; tests use BuildSimBinary)")
+		return o, errors.New("labnodes: Options.SimBinary is required (a built scalar-sim: `make build` puts one in bin/; tests use BuildSimBinary)")
 	}
 	abs, err := filepath.Abs(o.SimBinary)
 	if err != nil {
@@ -310,7 +310,7 @@ func hostPort(ip string, port int) string { return ip + ":" + strconv.Itoa(port)
 
 // writeTools puts the simulated tools in h's BinDir: a wrapper script per
 // tool that names the state and the host and execs a symlink to the binary
-// whose name selects the tool (scalar-tui's argv[0] dispatch), and a sudo
+// whose name selects the tool (scalar-sim's argv[0] dispatch), and a sudo
 // that runs its command as is (sessions are root already).
 func (n *Nodes) writeTools(h lab.Host) error {
 	links := filepath.Join(h.BinDir, ".sim")
@@ -361,7 +361,7 @@ exec "$@"
 `
 
 func (n *Nodes) serveArgv(h lab.Host) []string {
-	return []string{n.SimBinary, "--log-file", filepath.Join(h.Dir, "logs", "scalar-tui.log"),
+	return []string{n.SimBinary, "--log-file", filepath.Join(h.Dir, "logs", "scalar-sim.log"),
 		"lab", "node-serve", "--state", n.SimState, "--host", h.Name, "--listen-ip", "0.0.0.0",
 		"--textfile-dir", textfileDir(h), "--skip-port", strconv.Itoa(PortNodeExporter)}
 }
@@ -484,7 +484,7 @@ func (n *Nodes) startPrometheus() error {
 	return nil
 }
 
-// wait runs `scalar-tui lab wait` in the bastion's namespace, which reaches
+// wait runs `scalar-sim lab wait` in the bastion's namespace, which reaches
 // every host, until every address accepts a connection (and every URL
 // answers 200).
 func (n *Nodes) wait(ctx context.Context, targets []string) error {
@@ -521,27 +521,50 @@ func (n *Nodes) stopAll() {
 }
 
 // InjectFault activates a simulator fault on a host (FQDN, short name, IP or
-// "*"), like `scalar-tui sim fault`. node-down also takes the host's network
+// "*"), like `scalar-sim fault`. node-down also takes the host's network
 // link down (lab.SetLink), so its node exporter stops answering as on a dead
 // instance.
 func (n *Nodes) InjectFault(ctx context.Context, host, kind, param string) error {
-	if err := sim.InjectFault(n.SimState, host, kind, param); err != nil {
-		return err
-	}
-	if kind == sim.FaultNodeDown && host != "*" {
-		return n.Lab.SetLink(ctx, host, false)
-	}
-	return nil
+	return injectFault(ctx, n.Lab, n.SimState, host, kind, param)
 }
 
 // ClearFault removes a simulator fault (kind "" clears all of the host's);
 // clearing node-down brings the link back up.
 func (n *Nodes) ClearFault(ctx context.Context, host, kind string) error {
-	if err := sim.ClearFault(n.SimState, host, kind); err != nil {
+	return clearFault(ctx, n.Lab, n.SimState, host, kind)
+}
+
+// SimState is the simulator state directory of the nodes of the lab in dir.
+func SimState(dir string) string { return filepath.Join(dir, "sim", "state") }
+
+// InjectFault is (*Nodes).InjectFault for a lab loaded from its directory
+// (lab.Load), e.g. by `scalar-sim lab fault` in another process than the one
+// that started the nodes.
+func InjectFault(ctx context.Context, l *lab.Lab, host, kind, param string) error {
+	return injectFault(ctx, l, SimState(l.Dir), host, kind, param)
+}
+
+// ClearFault is (*Nodes).ClearFault for a lab loaded from its directory.
+func ClearFault(ctx context.Context, l *lab.Lab, host, kind string) error {
+	return clearFault(ctx, l, SimState(l.Dir), host, kind)
+}
+
+func injectFault(ctx context.Context, l *lab.Lab, state, host, kind, param string) error {
+	if err := sim.InjectFault(state, host, kind, param); err != nil {
+		return err
+	}
+	if kind == sim.FaultNodeDown && host != "*" {
+		return l.SetLink(ctx, host, false)
+	}
+	return nil
+}
+
+func clearFault(ctx context.Context, l *lab.Lab, state, host, kind string) error {
+	if err := sim.ClearFault(state, host, kind); err != nil {
 		return err
 	}
 	if (kind == sim.FaultNodeDown || kind == "") && host != "*" {
-		return n.Lab.SetLink(ctx, host, true)
+		return l.SetLink(ctx, host, true)
 	}
 	return nil
 }

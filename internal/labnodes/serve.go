@@ -37,7 +37,7 @@ type ServeOptions struct {
 
 // ServeNode serves a simulated host's network endpoints (sim.Serve) except
 // SkipPorts, and keeps its textfile current, until ctx is done. It is what
-// `scalar-tui lab node-serve` runs on each lab host.
+// `scalar-sim lab node-serve` runs on each lab host.
 //
 // The textfile is written into a staging directory beside TextfileDir and
 // renamed into it, so the node exporter never sees the simulator's temporary
@@ -147,7 +147,7 @@ func writeTextfile(state, host, staging, dir string) error {
 }
 
 // Wait waits until every target answers: "host:port" accepts a TCP
-// connection, and an "http://..." URL answers 200. It is what `scalar-tui lab
+// connection, and an "http://..." URL answers 200. It is what `scalar-sim lab
 // wait` runs inside the lab, where the targets are reachable.
 func Wait(ctx context.Context, targets []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)

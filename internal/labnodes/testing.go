@@ -14,7 +14,7 @@ import (
 	"scalar-tui/internal/lab"
 )
 
-// BuildSimBinary builds scalar-tui into dir and returns its path, for
+// BuildSimBinary builds scalar-sim (cmd/scalar-sim) into dir and returns its path, for
 // Options.SimBinary in tests (build it once per test binary, e.g. with
 // sync.Once). dir must not be under /root (t.TempDir() is fine).
 func BuildSimBinary(dir string) (string, error) {
@@ -23,11 +23,11 @@ func BuildSimBinary(dir string) (string, error) {
 		return "", fmt.Errorf("labnodes: cannot find the module root")
 	}
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	out := filepath.Join(dir, "scalar-tui")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/scalar-tui")
+	out := filepath.Join(dir, "scalar-sim")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/scalar-sim")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("labnodes: go build ./cmd/scalar-tui: %w: %s", err, strings.TrimSpace(string(b)))
+		return "", fmt.Errorf("labnodes: go build ./cmd/scalar-sim: %w: %s", err, strings.TrimSpace(string(b)))
 	}
 	return out, nil
 }

@@ -229,9 +229,9 @@ func TestLabHealth(t *testing.T) {
 
 	t.Run("CassandraStopped", func(t *testing.T) {
 		// As an operator would: the hidden simulator CLI.
-		cmd := exec.Command(e.bin, "--log-file", "/dev/null", "sim", "fault", "--state", e.nodes.SimState, "cassandra-2", "cassandra-stopped")
+		cmd := exec.Command(e.bin, "--log-file", "/dev/null", "fault", "--state", e.nodes.SimState, "cassandra-2", "cassandra-stopped")
 		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("sim fault: %v: %s", err, b)
+			t.Fatalf("scalar-sim fault: %v: %s", err, b)
 		}
 		snap := waitSnapshot(t, e.prom, "cassandra-2 degraded with CassandraProcessStopped firing", func(s *health.Snapshot) bool {
 			h := state(s, "cassandra-2")

@@ -1,58 +1,65 @@
 package main
 
-// The hidden `scalar-tui sim` commands drive the cluster simulator
-// (internal/sim) for the lab and the demo. They are not part of the
-// operator-facing CLI.
+// The simulator's own commands on a state directory: init, config, exec,
+// serve and fault (internal/sim). The lab (lab.go) uses the same state.
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"scalar-tui/internal/sim"
 )
 
-func init() {
-	register(newSimCmd)
-	simArgv0Dispatch()
-}
+// annPositive marks a flag that must be greater than zero.
+const annPositive = "scalar-sim/positive"
 
-// simArgv0Dispatch lets a symlink named like a simulated tool (nodetool,
-// docker, systemctl, ...) pointing at scalar-tui run the simulator directly,
-// but only when SCALAR_SIM_STATE is set, so a real install is never affected.
-func simArgv0Dispatch() {
-	if len(os.Args) == 0 || os.Getenv(sim.EnvState) == "" {
-		return
-	}
-	base := filepath.Base(os.Args[0])
-	for _, c := range sim.Commands {
-		if base == c {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-			rc := sim.Main(ctx, os.Args, nil, os.Stdin, os.Stdout, os.Stderr)
-			stop()
-			os.Exit(rc)
+// positive marks flags of fs that must be greater than zero.
+func positive(fs *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		if err := fs.SetAnnotation(n, annPositive, []string{"true"}); err != nil {
+			panic(err) // a typo in a flag name: a programming error
 		}
 	}
 }
 
-func newSimCmd(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:    "sim",
-		Short:  "Cluster simulator for the lab and the demo (internal)",
-		Hidden: true,
-	}
-	cmd.AddCommand(newSimInitCmd(), newSimExecCmd(), newSimServeCmd(), newSimFaultCmd(), newSimConfigCmd())
-	return cmd
+// checkDurations range-checks the numeric flags of cmd that were given: no
+// negative durations, no NaN, infinite or negative factors, no zero where a
+// flag is marked positive. A bad number is bad input and nothing is attempted.
+func checkDurations(cmd *cobra.Command) error {
+	var bad error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if bad != nil || !f.Changed {
+			return
+		}
+		mustPos := len(f.Annotations[annPositive]) > 0
+		switch f.Value.Type() {
+		case "duration":
+			d, err := time.ParseDuration(f.Value.String())
+			switch {
+			case err != nil || d < 0:
+				bad = fmt.Errorf("--%s %s: must not be negative", f.Name, f.Value.String())
+			case mustPos && d == 0:
+				bad = fmt.Errorf("--%s %s: must be greater than 0", f.Name, f.Value.String())
+			}
+		case "float64":
+			var v float64
+			_, err := fmt.Sscan(f.Value.String(), &v)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				bad = fmt.Errorf("--%s %s: want a finite number, not negative", f.Name, f.Value.String())
+			}
+		}
+	})
+	return bad
 }
 
 func stateFlag(cmd *cobra.Command, dir *string) {
@@ -70,17 +77,17 @@ func newSimInitCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
-				return badInput(errors.New("sim init: --state is required"))
+				return badInput(errors.New("init: --state is required"))
 			}
 			hosts := sim.DefaultHosts(domain)
 			if hostsFile != "" {
 				b, err := os.ReadFile(hostsFile)
 				if err != nil {
-					return badInput(fmt.Errorf("sim init: %w", err))
+					return badInput(fmt.Errorf("init: %w", err))
 				}
 				hosts = nil
 				if err := json.Unmarshal(b, &hosts); err != nil {
-					return badInput(fmt.Errorf("sim init: %s: want a JSON array of {name,short,role,ip,rack}: %w", hostsFile, err))
+					return badInput(fmt.Errorf("init: %s: want a JSON array of {name,short,role,ip,rack}: %w", hostsFile, err))
 				}
 			}
 			cfg := sim.DefaultConfig()
@@ -121,7 +128,7 @@ func newSimConfigCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
-				return badInput(errors.New("sim config: --state is required"))
+				return badInput(errors.New("config: --state is required"))
 			}
 			err := sim.SetConfig(dir, func(c *sim.Config) {
 				if repair > 0 {
@@ -151,7 +158,7 @@ func newSimConfigCmd() *cobra.Command {
 	return cmd
 }
 
-// newSimExecCmd runs one simulated tool: `scalar-tui sim exec [--state DIR]
+// newSimExecCmd runs one simulated tool: `scalar-sim exec [--state DIR]
 // [--host FQDN] [--] nodetool status`. Flags after the tool name belong to
 // the tool, so cobra's flag parsing is off and the exit code is the tool's.
 func newSimExecCmd() *cobra.Command {
@@ -185,7 +192,7 @@ func newSimExecCmd() *cobra.Command {
 			}
 		run:
 			if len(args) == 0 {
-				return badInput(errors.New("sim exec: missing tool name"))
+				return badInput(errors.New("exec: missing tool name"))
 			}
 			rc := sim.Main(cmd.Context(), args, env, os.Stdin, os.Stdout, os.Stderr)
 			os.Exit(rc) // the tool's own exit status, without cobra's error printing
@@ -202,7 +209,7 @@ func newSimServeCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" || host == "" {
-				return badInput(errors.New("sim serve: --state and --host are required"))
+				return badInput(errors.New("serve: --state and --host are required"))
 			}
 			listen := func(port int) (net.Listener, error) {
 				return net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(port)))
@@ -234,7 +241,7 @@ func newSimFaultCmd() *cobra.Command {
 		Args: cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
-				return badInput(errors.New("sim fault: --state is required"))
+				return badInput(errors.New("fault: --state is required"))
 			}
 			kind, param := "", ""
 			if len(args) > 1 {
@@ -250,7 +257,7 @@ func newSimFaultCmd() *cobra.Command {
 				return nil
 			}
 			if kind == "" {
-				return badInput(errors.New("sim fault: KIND is required"))
+				return badInput(errors.New("fault: KIND is required"))
 			}
 			if err := sim.InjectFault(dir, args[0], kind, param); err != nil {
 				return badInput(err)
