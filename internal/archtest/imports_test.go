@@ -22,7 +22,7 @@ const (
 
 // labOnly are internal packages that must not be linked into the operator's
 // binary at all, not even through internal/demo.
-var labOnly = []string{internal + "/lab", internal + "/labnodes", internal + "/labprom"}
+var labOnly = []string{internal + "/lab", internal + "/labnodes"}
 
 // pkg is one package of the module as `go list` reports it (tests excluded).
 type pkg struct {

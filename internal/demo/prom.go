@@ -36,9 +36,9 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 	"gopkg.in/yaml.v3"
 
+	"scalar-tui/internal/labprom"
 	"scalar-tui/internal/sim"
 	"scalar-tui/inventory"
-	"scalar-tui/ops/health"
 )
 
 // PromPort is the port the demo's Prometheus answers on, on the monitor host.
@@ -158,16 +158,16 @@ func startProm(ctx context.Context, dir string, inv *inventory.Inventory, dial f
 		o.For = 10 * time.Second
 	}
 	ruleDir := filepath.Join(dir, "rules")
-	lo := health.LabOptions{ScrapeInterval: o.ScrapeInterval, EvaluationInterval: o.EvalInterval, For: o.For, RuleDir: ruleDir,
+	lo := labprom.Options{ScrapeInterval: o.ScrapeInterval, EvaluationInterval: o.EvalInterval, For: o.For, RuleDir: ruleDir,
 		Address: func(h inventory.Host, port int) string { return net.JoinHostPort(h.Name, strconv.Itoa(port)) }}
-	cfgYAML := health.LabPrometheusConfig(inv, lo)
+	cfgYAML := labprom.Config(inv, lo)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("demo prometheus: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), cfgYAML, 0o644); err != nil {
 		return nil, fmt.Errorf("demo prometheus: %w", err)
 	}
-	files, err := health.WriteLabRules(ruleDir, inv, lo)
+	files, err := labprom.WriteRules(ruleDir, inv, lo)
 	if err != nil {
 		return nil, fmt.Errorf("demo prometheus: %w", err)
 	}

@@ -18,8 +18,8 @@
 //     the textfile collector reading that directory (the simulated systemd
 //     units: cassandra.service, td-agent.service, ...);
 //   - on the first monitor host, a REAL Prometheus on <monitor IP>:9090 with
-//     the configuration and rules of ops/health's LabPrometheusConfig and
-//     WriteLabRules (static targets, instance="<fqdn>:<port>", role labels,
+//     the configuration and rules of internal/labprom (Config and
+//     WriteRules: static targets, instance="<fqdn>:<port>", role labels,
 //     short intervals), and a REAL Alertmanager on <monitor IP>:9093 that it
 //     sends its alerts to.
 //

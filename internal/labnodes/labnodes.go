@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"scalar-tui/internal/lab"
+	"scalar-tui/internal/labprom"
 	"scalar-tui/internal/sim"
 	"scalar-tui/inventory"
-	"scalar-tui/ops/health"
 )
 
 // Well-known ports of the lab's nodes.
@@ -379,9 +379,9 @@ func (n *Nodes) startExporter(h lab.Host) error {
 	return nil
 }
 
-// labOptions are the health.LabOptions of the lab's Prometheus.
-func (n *Nodes) labOptions() health.LabOptions {
-	return health.LabOptions{
+// labOptions are the labprom.Options of the lab's Prometheus.
+func (n *Nodes) labOptions() labprom.Options {
+	return labprom.Options{
 		ScrapeInterval: n.opts.ScrapeInterval, EvaluationInterval: n.opts.EvaluationInterval,
 		For: n.opts.For, RuleDir: n.RuleDir,
 		Alertmanagers: []string{hostPort(n.Monitor.IP, PortAlertmanager)},
@@ -448,7 +448,7 @@ func (n *Nodes) writePrometheusConfig() error {
 	// The rules count the deployment's hosts (CassandraClusterDown's
 	// threshold), so they see the inventory only; the scrape config also
 	// has the extra targets.
-	if _, err := health.WriteLabRules(n.RuleDir, n.Inventory, n.labOptions()); err != nil {
+	if _, err := labprom.WriteRules(n.RuleDir, n.Inventory, n.labOptions()); err != nil {
 		return fmt.Errorf("labnodes: %w", err)
 	}
 	scraped := *n.Inventory
@@ -461,7 +461,7 @@ func (n *Nodes) writePrometheusConfig() error {
 		x.PrivateIP = h.IP
 		scraped.Hosts = append(scraped.Hosts, x)
 	}
-	if err := os.WriteFile(n.PrometheusConfig, health.LabPrometheusConfig(&scraped, n.labOptions()), 0o644); err != nil {
+	if err := os.WriteFile(n.PrometheusConfig, labprom.Config(&scraped, n.labOptions()), 0o644); err != nil {
 		return fmt.Errorf("labnodes: %w", err)
 	}
 	return nil

@@ -30,7 +30,8 @@ type Ports struct {
 // DefaultPorts are scalar-terraform's exporter ports.
 var DefaultPorts = Ports{NodeExporter: 9100, CAdvisor: 18080, CassandraExporter: 7070, EnvoyAdmin: 9001}
 
-func (p Ports) withDefaults() Ports {
+// WithDefaults fills p's zero ports from DefaultPorts.
+func (p Ports) WithDefaults() Ports {
 	if p.NodeExporter == 0 {
 		p.NodeExporter = DefaultPorts.NodeExporter
 	}
@@ -117,7 +118,7 @@ func NewScrapeSource(inv *inventory.Inventory, opts ScrapeOptions) *ScrapeSource
 	s := &ScrapeSource{
 		inv:     inv,
 		client:  &http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 2}, Timeout: to},
-		ports:   opts.Ports.withDefaults(),
+		ports:   opts.Ports.WithDefaults(),
 		conc:    opts.Concurrency,
 		clock:   opts.Clock,
 		via:     opts.Via,
@@ -145,8 +146,9 @@ func NewScrapeSource(inv *inventory.Inventory, opts ScrapeOptions) *ScrapeSource
 	return s
 }
 
-// isDockerRole reports whether scalar-terraform runs cadvisor on the role's hosts.
-func isDockerRole(r inventory.Role) bool {
+// RunsCAdvisor reports whether scalar-terraform runs docker, and so
+// cadvisor, on the role's hosts.
+func RunsCAdvisor(r inventory.Role) bool {
 	switch r {
 	case inventory.RoleCassy, inventory.RoleReaper, inventory.RoleScalarDLBlue, inventory.RoleScalarDLGreen,
 		inventory.RoleEnvoy, inventory.RoleMonitor:
@@ -177,7 +179,7 @@ func (s *ScrapeSource) targets() []scrapeTarget {
 	var out []scrapeTarget
 	for _, h := range s.inv.Hosts {
 		out = append(out, scrapeTarget{h, "host", s.ports.NodeExporter, "/metrics"})
-		if isDockerRole(h.Role) {
+		if RunsCAdvisor(h.Role) {
 			out = append(out, scrapeTarget{h, "cadvisor", s.ports.CAdvisor, "/metrics"})
 		}
 		if h.Role == inventory.RoleCassandra {

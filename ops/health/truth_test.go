@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,56 +174,6 @@ func TestPrometheusSourceReadsEnvoyClusters(t *testing.T) {
 	}
 	if b1, _ := snap.Host("scalardl-blue-1"); b1.Serving == nil || !*b1.Serving {
 		t.Errorf("scalardl-blue-1 serving %v", b1.Serving)
-	}
-}
-
-// TestDiskRulesMatchTheAlertRules keeps DiskRules in line with the rule files
-// (lab copies of scalar-terraform's): every drive-space alert's threshold and
-// role is in the table, and the table names no other alert.
-func TestDiskRulesMatchTheAlertRules(t *testing.T) {
-	files, err := LabRuleFiles(smallInventory(), LabOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	re := regexp.MustCompile(`(?s)- alert: (\w+DriveSpaceLow)\s+expr: ([^\n]+)`)
-	found := map[string]bool{}
-	for name, b := range files {
-		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-			alert, expr := m[1], m[2]
-			found[alert] = true
-			th := regexp.MustCompile(`< (\d+(?:\.\d+)?)\s*$`).FindStringSubmatch(expr)
-			if th == nil {
-				t.Fatalf("%s %s: no threshold in %q", name, alert, expr)
-			}
-			want, _ := strconv.ParseFloat(th[1], 64)
-			role := inventory.Role("")
-			if r := regexp.MustCompile(`role="([^"]+)"`).FindStringSubmatch(expr); r != nil {
-				role = inventory.Role(r[1])
-			}
-			n := 0
-			for _, r := range DiskRules {
-				if r.Alert == alert {
-					n++
-					if r.MinFreePercent != want || r.Role != role || !strings.Contains(expr, `"`+r.Mount) && !strings.Contains(expr, `|`+r.Mount) {
-						t.Errorf("DiskRules %+v does not match %s: %s", r, alert, expr)
-					}
-				}
-			}
-			if n == 0 {
-				t.Errorf("%s (%s) is missing from DiskRules", alert, name)
-			}
-		}
-	}
-	for _, r := range DiskRules {
-		if !found[r.Alert] {
-			t.Errorf("DiskRules names %s, which no rule file defines", r.Alert)
-		}
-	}
-	if r, ok := DiskRuleFor(inventory.RoleCassandra, "/data"); !ok || r.MinFreePercent != 25 {
-		t.Errorf("cassandra /data rule = %+v", r)
-	}
-	if r, ok := DiskRuleFor(inventory.RoleEnvoy, "/data"); !ok || r.MinFreePercent != 10 {
-		t.Errorf("envoy /data rule = %+v", r)
 	}
 }
 

@@ -79,8 +79,9 @@ type DiskRule struct {
 
 // DiskRules are the thresholds of scalar-terraform's disk alerts
 // (general_alert.rules.yml.j2 and cassandra_alert.rules.yml.j2; the lab copies
-// in rules/ are checked against this table by a test). A host is degraded as
-// soon as one of them would fire, without waiting for the rule's `for:`.
+// in internal/labprom/rules/ are checked against this table by its test). A
+// host is degraded as soon as one of them would fire, without waiting for the
+// rule's `for:`.
 var DiskRules = []DiskRule{
 	{Alert: "InstanceDriveSpaceLow", Mount: "/", MinFreePercent: DiskFreeMinPercent},
 	{Alert: "InstanceDriveSpaceLow", Mount: "/data", MinFreePercent: DiskFreeMinPercent},
