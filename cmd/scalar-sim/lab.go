@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,9 @@ func newLabFaultCmd() *cobra.Command {
 			}
 			if len(args) > 2 {
 				param = args[2]
+			}
+			if kind != "" && !slices.Contains(sim.FaultKinds, kind) {
+				return badInput(fmt.Errorf("lab fault: unknown fault %q (known: %s)", kind, strings.Join(sim.FaultKinds, ", ")))
 			}
 			if clear {
 				if err := labnodes.ClearFault(cmd.Context(), l, args[0], kind); err != nil {
