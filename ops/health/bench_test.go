@@ -126,15 +126,16 @@ func reportP50(b *testing.B, took []time.Duration, unit string) {
 	b.ReportMetric(float64(took[len(took)/2])/float64(time.Millisecond), unit)
 }
 
-// BenchmarkQuery1000 sends each query of the fixed set on its own, one at a
-// time, against the BenchmarkRefresh1000 deployment: what each costs
-// Prometheus (server-cpu-ms/op) and this process (decoding, client-cpu-ms/op),
-// and how many series it answers with.
+// BenchmarkQuery1000 sends each query a refresh sends (wireQueries; a merged
+// one is named after all it answers, "a+b") on its own, one at a time,
+// against the BenchmarkRefresh1000 deployment: what each costs Prometheus
+// (server-cpu-ms/op) and this process (decoding, client-cpu-ms/op), and how
+// many series it answers with.
 func BenchmarkQuery1000(b *testing.B) {
 	src, base := fixture1000(b, evalTime)
 	ctx := context.Background()
-	for _, q := range snapshotQueries {
-		b.Run(q.name, func(b *testing.B) {
+	for _, q := range src.wire {
+		b.Run(strings.Join(q.names, "+"), func(b *testing.B) {
 			series := 0
 			var took []time.Duration
 			server, client := serverCPU(b, base), clientCPU()
