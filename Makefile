@@ -53,7 +53,7 @@ bench-inventory: tools
 ## query alone (what it costs Prometheus and the console), and the overview's View() at 1,000 hosts.
 ## A profile of that Prometheus: go test -run '^$$' -bench 'Refresh1000$$' ./ops/health -args -prom.cpuprofile=FILE
 bench-health:
-	$(GO) test -run '^$$' -bench 'Refresh1000|Build1000' -benchtime 20x -count 10 ./ops/health
+	$(GO) test -run '^$$' -bench 'Refresh1000|RefreshFloor1000|Build1000' -benchtime 20x -count 10 ./ops/health
 	$(GO) test -run '^$$' -bench 'Query1000' -benchtime 20x ./ops/health
 	$(GO) test -run '^$$' -bench 'OverviewView1000' -benchtime 200x ./tui
 

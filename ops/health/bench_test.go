@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func bigInventory(n int) *inventory.Inventory {
 
 // BenchmarkRefresh1000 measures one Snapshot of a 1,000-host inventory against
 // the real Prometheus over backfilled series (promtool create-blocks-from
-// openmetrics). queries/refresh must stay len(snapshotQueries) whatever the
+// openmetrics). queries/refresh must stay len(wireQueries) whatever the
 // host count; ms-p50/refresh is the median of this run's refreshes (ns/op is
 // their mean, which one slow refresh on a shared machine drags up), and the
 // CPU each refresh cost Prometheus and this process is reported beside it.
@@ -124,6 +125,40 @@ func benchRefresh1000(b *testing.B, at time.Time) {
 func reportP50(b *testing.B, took []time.Duration, unit string) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2])/float64(time.Millisecond), unit)
+}
+
+// BenchmarkRefreshFloor1000 sends the queries of a refresh as
+// BenchmarkRefresh1000 does, concurrently, each wrapped in count(): Prometheus
+// selects and evaluates the same series but answers one number, and nothing
+// is decoded or joined. Its server-cpu-ms/refresh is what selecting the
+// series costs Prometheus (reading them from its index, merging blocks), the
+// floor no rewording of the answers can go below.
+func BenchmarkRefreshFloor1000(b *testing.B) {
+	src, base := fixture1000(b, evalTime)
+	ctx := context.Background()
+	var took []time.Duration
+	server, client := serverCPU(b, base), clientCPU()
+	for b.Loop() {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, q := range src.wire {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := src.query(ctx, "count("+q.expr+")", evalTime); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		took = append(took, time.Since(start))
+	}
+	server, client = serverCPU(b, base)-server, clientCPU()-client
+	reportP50(b, took, "ms-p50/refresh")
+	n := float64(len(took))
+	b.ReportMetric(float64(server)/float64(time.Millisecond)/n, "server-cpu-ms/refresh")
+	b.ReportMetric(float64(client)/float64(time.Millisecond)/n, "client-cpu-ms/refresh")
+	b.ReportMetric(float64(len(src.wire)), "queries/refresh")
 }
 
 // BenchmarkQuery1000 sends each query a refresh sends (wireQueries; a merged
