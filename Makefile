@@ -56,9 +56,13 @@ bench-inventory: tools
 	TERRAFORM="$(TOOLS)/terraform" $(GO) test -run '^$$' -bench 'Load(Direct|Terraform)$$' -benchtime 20x ./inventory
 
 ## bench-health: one health refresh of 1,000 hosts against a real Prometheus over promtool-backfilled blocks
-## (needs prometheus and promtool; skipped without them), 10 runs: compare runs with benchstat.
+## (needs prometheus and promtool; skipped without them), 10 runs: compare runs with benchstat; then each
+## query alone (what it costs Prometheus and the console), and the overview's View() at 1,000 hosts.
+## A profile of that Prometheus: go test -run '^$$' -bench 'Refresh1000$$' ./ops/health -args -prom.cpuprofile=FILE
 bench-health:
-	$(GO) test -run '^$$' -bench 'Refresh1000|Build1000' -benchtime 20x -count 10 ./ops/health
+	$(GO) test -run '^$$' -bench 'Refresh1000|RefreshFloor1000|Build1000' -benchtime 20x -count 10 ./ops/health
+	$(GO) test -run '^$$' -bench 'Query1000' -benchtime 20x ./ops/health
+	$(GO) test -run '^$$' -bench 'OverviewView1000' -benchtime 200x ./tui
 
 ## bench-fanout: `true` on 30 lab hosts through the bastion: scalar-tui exec vs OpenSSH (ssh -F, ProxyJump)
 ## vs ansible -m raw (when installed), median of 3 cold runs each. Root only (the lab makes namespaces).

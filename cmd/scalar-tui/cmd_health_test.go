@@ -112,7 +112,7 @@ func TestHealthCmdDirectPrometheus(t *testing.T) {
 	if !strings.Contains(errOut, "no deployment given") {
 		t.Errorf("stderr = %q", errOut)
 	}
-	for _, want := range []string{"ROLE", "cassandra-1", "ghost-1", "bastion-1", "10.42.1.20", "DOWN", "as of ", "16 queries"} {
+	for _, want := range []string{"ROLE", "cassandra-1", "ghost-1", "bastion-1", "10.42.1.20", "DOWN", "as of ", "12 queries"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -259,42 +259,54 @@ func TestHealthScrapeBastionUnusable(t *testing.T) {
 // recording rule dividing by zero) neither fail `health --json` ("unsupported
 // value: +Inf" before) nor print as -9223372036854775808.
 func TestHealthCmdNonFiniteSamples(t *testing.T) {
-	byExpr := map[string]string{}
-	for _, n := range health.QueryNames() {
-		byExpr[health.QueryExpr(n)] = n
-	}
 	vec := func(samples ...string) string {
 		return `{"status":"success","data":{"resultType":"vector","result":[` + strings.Join(samples, ",") + `]}}`
 	}
-	smp := func(inst, v string, extra ...string) string {
-		labels := `"instance":"` + inst + `","job":"host"`
-		for i := 0; i+1 < len(extra); i += 2 {
-			labels += `,"` + extra[i] + `":"` + extra[i+1] + `"`
-		}
-		return `{"metric":{` + labels + `},"value":[1767787200,"` + v + `"]}`
-	}
+	// Named queries merged into one selector (health.QuerySplit) share an
+	// expression; their series carry the label that tells them apart.
 	const e1, c1 = "envoy-1.internal.scalar-labs.com", "cassandra-1.internal.scalar-labs.com"
+	samples := func(name string) []string {
+		split, value, merged := health.QuerySplit(name)
+		smp := func(inst, v string, extra ...string) string {
+			labels := `"job":"host"`
+			if inst != "" {
+				labels += `,"instance":"` + inst + `"`
+			}
+			if merged {
+				extra = append(extra, split, value)
+			}
+			for i := 0; i+1 < len(extra); i += 2 {
+				labels += `,"` + extra[i] + `":"` + extra[i+1] + `"`
+			}
+			return `{"metric":{` + labels + `},"value":[1767787200,"` + v + `"]}`
+		}
+		switch name {
+		case health.QUp:
+			return []string{smp(e1+":9100", "1", "role", "envoy"), smp(c1+":9100", "1", "role", "cassandra")}
+		case health.QCPU:
+			return []string{smp(e1+":9100", "+Inf"), smp(c1+":9100", "NaN")}
+		case health.QDisk:
+			return []string{smp(c1+":9100", "-Inf", "mountpoint", "/data")}
+		case health.QEnvoyHealthy:
+			return []string{smp(e1+":9001", "+Inf")}
+		case health.QEnvoyTotal:
+			return []string{smp(e1+":9001", "3")}
+		case health.QScalarDLBlue:
+			return []string{smp("", "NaN")}
+		case health.QLoad1:
+			return []string{smp("stranger-1.internal.scalar-labs.com:9100", "+Inf")}
+		}
+		return nil
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
-		var body string
-		switch byExpr[r.Form.Get("query")] {
-		case health.QUp:
-			body = vec(smp(e1+":9100", "1", "role", "envoy"), smp(c1+":9100", "1", "role", "cassandra"))
-		case health.QCPU:
-			body = vec(smp(e1+":9100", "+Inf"), smp(c1+":9100", "NaN"))
-		case health.QDisk:
-			body = vec(smp(c1+":9100", "-Inf", "mountpoint", "/data"))
-		case health.QEnvoyHealthy:
-			body = vec(smp(e1+":9001", "+Inf"))
-		case health.QEnvoyTotal:
-			body = vec(smp(e1+":9001", "3"))
-		case health.QScalarDLBlue:
-			body = vec(`{"metric":{},"value":[1767787200,"NaN"]}`)
-		case health.QLoad1:
-			body = vec(smp("stranger-1.internal.scalar-labs.com:9100", "+Inf"))
-		default:
-			body = vec()
+		var answer []string
+		for _, n := range health.QueryNames() {
+			if health.QueryExpr(n) == r.Form.Get("query") {
+				answer = append(answer, samples(n)...)
+			}
 		}
+		body := vec(answer...)
 		w.Write([]byte(body))
 	}))
 	t.Cleanup(srv.Close)

@@ -3,11 +3,15 @@ package health
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,7 +48,7 @@ func bigInventory(n int) *inventory.Inventory {
 
 // BenchmarkRefresh1000 measures one Snapshot of a 1,000-host inventory against
 // the real Prometheus over backfilled series (promtool create-blocks-from
-// openmetrics). queries/refresh must stay len(snapshotQueries) whatever the
+// openmetrics). queries/refresh must stay len(wireQueries) whatever the
 // host count; ms-p50/refresh is the median of this run's refreshes (ns/op is
 // their mean, which one slow refresh on a shared machine drags up), and the
 // CPU each refresh cost Prometheus and this process is reported beside it.
@@ -60,7 +64,11 @@ func BenchmarkRefresh1000(b *testing.B) { benchRefresh1000(b, evalTime) }
 // the block boundary: every series is read from a single block.
 func BenchmarkRefresh1000OneBlock(b *testing.B) { benchRefresh1000(b, evalTime.Add(-15*time.Second)) }
 
-func benchRefresh1000(b *testing.B, at time.Time) {
+// fixture1000 backfills the 1,000-host deployment (every host healthy, 90s
+// of samples every 15s up to evalTime), starts the real Prometheus over it
+// and returns a source evaluating at at, warmed up by one checked Snapshot.
+func fixture1000(b *testing.B, at time.Time) (src *PrometheusSource, base string) {
+	b.Helper()
 	savedWindow, savedAt := scenarioWindow, evalTime
 	scenarioWindow, evalTime = 90*time.Second, at
 	defer func() { scenarioWindow, evalTime = savedWindow, savedAt }()
@@ -71,7 +79,7 @@ func benchRefresh1000(b *testing.B, at time.Time) {
 	}
 	everyStep(w, "job:active_scalardl_blue_nodes:count", nil, 300)
 	data := backfill(b, w.String())
-	base := startPrometheus(b, data, emptyPromConfig)
+	base = startPrometheus(b, data, emptyPromConfig)
 	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return at }, Timeout: 60 * time.Second})
 	if err != nil {
 		b.Fatal(err)
@@ -83,6 +91,11 @@ func benchRefresh1000(b *testing.B, at time.Time) {
 	if snap.Cluster.Healthy != 1000 || len(snap.Errors) > 0 {
 		b.Fatalf("warm-up snapshot: %+v errors %v", snap.Cluster, snap.Errors)
 	}
+	return src, base
+}
+
+func benchRefresh1000(b *testing.B, at time.Time) {
+	src, base := fixture1000(b, at)
 	b.ResetTimer()
 	queries := 0
 	var took []time.Duration
@@ -97,13 +110,127 @@ func benchRefresh1000(b *testing.B, at time.Time) {
 		queries = snap.Queries
 	}
 	server, client = serverCPU(b, base)-server, clientCPU()-client
-	slices.Sort(took)
+	b.StopTimer()
+	profileServer(b, base, func() { _, _ = src.Snapshot(context.Background()) })()
+	reportP50(b, took, "ms-p50/refresh")
 	n := float64(len(took))
-	b.ReportMetric(float64(took[len(took)/2])/float64(time.Millisecond), "ms-p50/refresh")
 	b.ReportMetric(float64(server)/float64(time.Millisecond)/n, "server-cpu-ms/refresh")
 	b.ReportMetric(float64(client)/float64(time.Millisecond)/n, "client-cpu-ms/refresh")
 	b.ReportMetric(float64(queries), "queries/refresh")
 	b.ReportMetric(1000, "hosts")
+}
+
+// reportP50 reports the median of took in ms as unit: ns/op is the mean,
+// which one slow run on a shared machine drags up.
+func reportP50(b *testing.B, took []time.Duration, unit string) {
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2])/float64(time.Millisecond), unit)
+}
+
+// BenchmarkRefreshFloor1000 sends the queries of a refresh as
+// BenchmarkRefresh1000 does, concurrently, each wrapped in count(): Prometheus
+// selects and evaluates the same series but answers one number, and nothing
+// is decoded or joined. Its server-cpu-ms/refresh is what selecting the
+// series costs Prometheus (reading them from its index, merging blocks), the
+// floor no rewording of the answers can go below.
+func BenchmarkRefreshFloor1000(b *testing.B) {
+	src, base := fixture1000(b, evalTime)
+	ctx := context.Background()
+	var took []time.Duration
+	server, client := serverCPU(b, base), clientCPU()
+	for b.Loop() {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, q := range src.wire {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := src.query(ctx, "count("+q.expr+")", evalTime); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		took = append(took, time.Since(start))
+	}
+	server, client = serverCPU(b, base)-server, clientCPU()-client
+	reportP50(b, took, "ms-p50/refresh")
+	n := float64(len(took))
+	b.ReportMetric(float64(server)/float64(time.Millisecond)/n, "server-cpu-ms/refresh")
+	b.ReportMetric(float64(client)/float64(time.Millisecond)/n, "client-cpu-ms/refresh")
+	b.ReportMetric(float64(len(src.wire)), "queries/refresh")
+}
+
+// BenchmarkQuery1000 sends each query a refresh sends (wireQueries; a merged
+// one is named after all it answers, "a+b") on its own, one at a time,
+// against the BenchmarkRefresh1000 deployment: what each costs Prometheus
+// (server-cpu-ms/op) and this process (decoding, client-cpu-ms/op), and how
+// many series it answers with.
+func BenchmarkQuery1000(b *testing.B) {
+	src, base := fixture1000(b, evalTime)
+	ctx := context.Background()
+	for _, q := range src.wire {
+		b.Run(strings.Join(q.names, "+"), func(b *testing.B) {
+			series := 0
+			var took []time.Duration
+			server, client := serverCPU(b, base), clientCPU()
+			for b.Loop() {
+				start := time.Now()
+				vec, err := src.query(ctx, q.expr, evalTime)
+				if err != nil {
+					b.Fatal(err)
+				}
+				took = append(took, time.Since(start))
+				series = len(vec)
+			}
+			server, client = serverCPU(b, base)-server, clientCPU()-client
+			reportP50(b, took, "ms-p50/op")
+			n := float64(len(took))
+			b.ReportMetric(float64(server)/float64(time.Millisecond)/n, "server-cpu-ms/op")
+			b.ReportMetric(float64(client)/float64(time.Millisecond)/n, "client-cpu-ms/op")
+			b.ReportMetric(float64(series), "series")
+		})
+	}
+}
+
+var promCPUProfile = flag.String("prom.cpuprofile", "", "write a 5s CPU profile of the Prometheus that BenchmarkRefresh1000* runs against to this file")
+
+// profileServer starts a 5s CPU profile of Prometheus (its /debug/pprof) when
+// -prom.cpuprofile is given. The returned func keeps calling work until the
+// profile is taken, so that it holds nothing but refreshes, then writes it.
+func profileServer(b *testing.B, base string, work func()) (stop func()) {
+	if *promCPUProfile == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var body []byte
+	var err error
+	go func() {
+		defer close(done)
+		resp, e := http.Get(base + "/debug/pprof/profile?seconds=5")
+		if e != nil {
+			err = e
+			return
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(resp.Body)
+	}()
+	return func() {
+		for {
+			select {
+			case <-done:
+				if err != nil {
+					b.Fatalf("Prometheus CPU profile: %v", err)
+				}
+				if err := os.WriteFile(*promCPUProfile, body, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				return
+			default:
+				work()
+			}
+		}
+	}
 }
 
 // serverCPU is the CPU time Prometheus has used, from its own

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,6 +57,89 @@ var snapshotQueries = []namedQuery{
 	{QSampleAge, `time() - timestamp(up{job="host"})`},
 }
 
+// wireQuery is one PromQL query sent on every refresh. It answers one named
+// query, or, when by is set, several (names[i] gets the series whose label by
+// is values[i], in the order Prometheus returned them): named queries that
+// select one metric with different label values, or different metrics with
+// the same matchers, are one selector, so that each refresh pays one request
+// and one index lookup for them instead of several. The series are exactly
+// those the separate queries select (TestWireQueriesAnswerAsSeparate).
+type wireQuery struct {
+	expr   string
+	names  []string
+	by     model.LabelName
+	values []model.LabelValue
+}
+
+// wireQueries is what Snapshot sends: snapshotQueries, with the Envoy
+// membership pair, the two Cassandra stats and the three recording rules
+// each merged into one selector.
+var wireQueries = mergeQueries(snapshotQueries, []merge{
+	{model.MetricNameLabel, `{__name__=~"%s",envoy_cluster_name="scalar-service"}`, []string{QEnvoyHealthy, QEnvoyTotal}, []string{
+		"envoy_cluster_membership_healthy", "envoy_cluster_membership_total"}},
+	{"name", `cassandra_stats{name=~"%s"}`, []string{QCassandraLoad, QPendingCompactions}, []string{
+		"org:apache:cassandra:metrics:storage:load:count", "org:apache:cassandra:metrics:compaction:pendingtasks:value"}},
+	{model.MetricNameLabel, `{__name__=~"%s"}`, []string{QScalarDLBlue, QScalarDLGreen, QEnvoyActive}, []string{
+		"job:active_scalardl_blue_nodes:count", "job:active_scalardl_green_nodes:count", "job:active_envoy_nodes:count"}},
+})
+
+// merge says which named queries one selector answers: the one whose label
+// by has values[i] is names[i]; format has a %s for the alternation of values.
+type merge struct {
+	by     model.LabelName
+	format string
+	names  []string
+	values []string
+}
+
+// mergeQueries turns the named queries into the wire queries: each merge
+// takes the place of the first of its names, the others are sent alone.
+func mergeQueries(named []namedQuery, merges []merge) []wireQuery {
+	merged := map[string]*merge{}
+	for i := range merges {
+		for _, n := range merges[i].names {
+			merged[n] = &merges[i]
+		}
+	}
+	var out []wireQuery
+	for _, q := range named {
+		m := merged[q.name]
+		if m == nil {
+			out = append(out, wireQuery{expr: q.expr, names: []string{q.name}})
+			continue
+		}
+		if m.names[0] != q.name {
+			continue
+		}
+		alt := make([]string, len(m.values))
+		w := wireQuery{names: m.names, by: m.by}
+		for i, v := range m.values {
+			alt[i] = regexp.QuoteMeta(v)
+			w.values = append(w.values, model.LabelValue(v))
+		}
+		w.expr = fmt.Sprintf(m.format, strings.Join(alt, "|"))
+		out = append(out, w)
+	}
+	return out
+}
+
+// split hands each series of an answer to the named query it belongs to.
+func (w wireQuery) split(vec model.Vector, into map[string]model.Vector) {
+	if w.by == "" {
+		into[w.names[0]] = vec
+		return
+	}
+	for i, n := range w.names {
+		part := model.Vector{}
+		for _, s := range vec {
+			if s.Metric[w.by] == w.values[i] {
+				part = append(part, s)
+			}
+		}
+		into[n] = part
+	}
+}
+
 // QueryNames returns the names of the fixed query set, in the order they are listed.
 func QueryNames() []string {
 	out := make([]string, len(snapshotQueries))
@@ -65,14 +149,28 @@ func QueryNames() []string {
 	return out
 }
 
-// QueryExpr returns the PromQL expression of a named query, or "".
+// QueryExpr returns the PromQL expression sent for a named query, or "". Named
+// queries answered by one merged selector have the same expression: their
+// series are told apart by QuerySplit.
 func QueryExpr(name string) string {
-	for _, q := range snapshotQueries {
-		if q.name == name {
-			return q.expr
+	for _, w := range wireQueries {
+		if slices.Contains(w.names, name) {
+			return w.expr
 		}
 	}
 	return ""
+}
+
+// QuerySplit says, for a named query answered by a merged selector (see
+// QueryExpr), which label and value mark its series; ok is false for a query
+// sent alone.
+func QuerySplit(name string) (label, value string, ok bool) {
+	for _, w := range wireQueries {
+		if i := slices.Index(w.names, name); i >= 0 && w.by != "" {
+			return string(w.by), string(w.values[i]), true
+		}
+	}
+	return "", "", false
 }
 
 // PrometheusOptions configures a PrometheusSource. The zero value of every
@@ -135,6 +233,8 @@ type PrometheusSource struct {
 	timeout time.Duration
 	clock   func() time.Time
 
+	wire []wireQuery // wireQueries; tests compare them with the named queries sent alone
+
 	envoy     *http.Client // nil unless PrometheusOptions.EnvoyAdmin
 	envoyPort int
 	stale     time.Duration
@@ -169,7 +269,7 @@ func NewPrometheusSource(inv *inventory.Inventory, baseURL string, opts Promethe
 	if inv != nil {
 		hosts = inv.Hosts
 	}
-	s := &PrometheusSource{inv: inv, index: newHostIndex(hosts), url: baseURL, client: c, api: v1.NewAPI(c), timeout: opts.Timeout, clock: opts.Clock}
+	s := &PrometheusSource{inv: inv, index: newHostIndex(hosts), url: baseURL, client: c, api: v1.NewAPI(c), timeout: opts.Timeout, clock: opts.Clock, wire: wireQueries}
 	if s.timeout <= 0 {
 		s.timeout = 10 * time.Second
 	}
@@ -388,9 +488,9 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		vec model.Vector
 		err error
 	}
-	answers := make([]answer, len(snapshotQueries))
+	answers := make([]answer, len(s.wire))
 	var wg sync.WaitGroup
-	for i, q := range snapshotQueries {
+	for i, q := range s.wire {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -402,21 +502,23 @@ func (s *PrometheusSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 	obs := observations{vectors: map[string]model.Vector{}, failed: map[string]bool{}, index: s.index, envoys: envoys, staleAfter: s.stale}
 	var errs []error
-	for i, q := range snapshotQueries {
+	for i, q := range s.wire {
 		a := answers[i]
 		if a.err != nil {
-			obs.failed[q.name] = true
-			obs.errors = append(obs.errors, QueryError{Query: q.name, Target: q.expr, Message: describe(a.err, s.timeout), Err: a.err})
+			for _, n := range q.names {
+				obs.failed[n] = true
+				obs.errors = append(obs.errors, QueryError{Query: n, Target: q.expr, Message: describe(a.err, s.timeout), Err: a.err})
+			}
 			errs = append(errs, a.err)
 			continue
 		}
-		obs.vectors[q.name] = a.vec
+		q.split(a.vec, obs.vectors)
 	}
 	obs.errors = append(obs.errors, envoyErrs...)
 	snap := build(s.inv, at, "prometheus "+s.url, obs)
-	snap.Queries = len(snapshotQueries)
+	snap.Queries = len(s.wire)
 	snap.Took = time.Since(start)
-	if len(errs) == len(snapshotQueries) {
+	if len(errs) == len(s.wire) {
 		return snap, s.totalFailure(ctx, errs)
 	}
 	return snap, nil

@@ -9,10 +9,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/health/snapshot.json from the real Prometheus")
@@ -59,8 +62,8 @@ func TestPrometheusBackfilled(t *testing.T) {
 	for _, e := range snap.Errors {
 		t.Errorf("unexpected query error: %v", e)
 	}
-	if snap.Queries != len(snapshotQueries) || snap.Queries != 16 {
-		t.Errorf("Queries = %d, want 16", snap.Queries)
+	if snap.Queries != len(wireQueries) || snap.Queries != 12 {
+		t.Errorf("Queries = %d, want 12", snap.Queries)
 	}
 	if !snap.At.Equal(evalTime) {
 		t.Errorf("At = %v, want %v", snap.At, evalTime)
@@ -202,5 +205,78 @@ func near(t *testing.T, what string, got *float64, want float64) {
 	}
 	if math.Abs(*got-want) > 0.01*math.Max(1, math.Abs(want)) {
 		t.Errorf("%s = %g, want %g", what, *got, want)
+	}
+}
+
+// TestWireQueriesAnswerAsSeparate: the merged selectors that Snapshot sends
+// (wireQueries) answer, for every named query, exactly the series the named
+// query sent alone answers, in the same order, and the Snapshots built from
+// the two are the same, against the real Prometheus over the small scenario
+// with a few series that must not be picked up (another Cassandra stat, an
+// Envoy cluster other than scalar-service, a labelled recording rule).
+func TestWireQueriesAnswerAsSeparate(t *testing.T) {
+	inv, om := smallScenario()
+	om = strings.TrimSuffix(om, "# EOF\n")
+	w := newOM()
+	for _, short := range []string{"cassandra-1", "cassandra-2"} {
+		cs := []string{"job=cassandra", "instance=" + short + "." + domain + ":7070", "role=cassandra"}
+		everyStep(w, "cassandra_stats", append(cs, "name=org:apache:cassandra:metrics:storage:exceptions:count"), 7)
+		everyStep(w, "cassandra_stats", append(cs, "name=org:apache:cassandra:metrics:compaction:pendingtasks:value", "keyspace=scalar"), 9)
+	}
+	everyStep(w, "envoy_cluster_membership_total", []string{"job=envoy", "instance=envoy-1." + domain + ":9001", "envoy_cluster_name=admin"}, 1)
+	everyStep(w, "envoy_cluster_membership_healthy", []string{"job=envoy", "instance=envoy-2." + domain + ":9001", "envoy_cluster_name=scalar-service"}, 2)
+	everyStep(w, "job:active_scalardl_green_nodes:count", []string{"dc=b"}, 4)
+	everyStep(w, "job:active_scalardl_green_nodes:count", []string{"dc=a"}, 5)
+	data := backfill(t, om+w.String())
+	base := startPrometheus(t, data, emptyPromConfig)
+	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return evalTime }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src.wire) >= len(snapshotQueries) {
+		t.Fatalf("%d wire queries for %d named ones: nothing merged", len(src.wire), len(snapshotQueries))
+	}
+	ctx := context.Background()
+	merged := map[string]model.Vector{}
+	for _, q := range src.wire {
+		vec, err := src.query(ctx, q.expr, evalTime)
+		if err != nil {
+			t.Fatalf("%s: %v", q.expr, err)
+		}
+		q.split(vec, merged)
+	}
+	for _, q := range snapshotQueries {
+		alone, err := src.query(ctx, q.expr, evalTime)
+		if err != nil {
+			t.Fatalf("%s: %v", q.expr, err)
+		}
+		if got := merged[q.name]; !reflect.DeepEqual(got, alone) && !(len(got) == 0 && len(alone) == 0) {
+			t.Errorf("%s: merged selector answers\n%v\nalone:\n%v", q.name, got, alone)
+		}
+	}
+	if len(merged[QScalarDLGreen]) != 2 || len(merged[QPendingCompactions]) != 4 {
+		t.Errorf("the extra series were not answered: green %v pending %v", merged[QScalarDLGreen], merged[QPendingCompactions])
+	}
+
+	snap, err := src.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.wire = nil
+	for _, q := range snapshotQueries {
+		src.wire = append(src.wire, wireQuery{expr: q.expr, names: []string{q.name}})
+	}
+	sep, err := src.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Queries != len(wireQueries) || sep.Queries != len(snapshotQueries) {
+		t.Errorf("queries %d and %d", snap.Queries, sep.Queries)
+	}
+	snap.Took, sep.Took, snap.Queries, sep.Queries = 0, 0, 0, 0
+	if !reflect.DeepEqual(snap, sep) {
+		a, _ := json.MarshalIndent(snap, "", " ")
+		b, _ := json.MarshalIndent(sep, "", " ")
+		t.Errorf("snapshots differ:\nmerged %s\nseparate %s", a, b)
 	}
 }
