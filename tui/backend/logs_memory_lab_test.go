@@ -13,6 +13,7 @@ import (
 
 	"scalar-tui/internal/lab"
 	"scalar-tui/inventory"
+	"scalar-tui/ops/health"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/tui/vm"
 )
@@ -75,6 +76,10 @@ func TestLogFollowGiBBoundedMemoryOnLab(t *testing.T) {
 		Connect: func(inv *inventory.Inventory) (*sshx.Client, error) {
 			return sshx.New(sshx.Config{BastionAddr: l.BastionAddr, User: l.User, IdentityFile: l.KeyPath,
 				KnownHostsFile: l.KnownHosts, NoAgent: true})
+		},
+		// Never asked: this test reads no health.
+		HealthSource: func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
+			return health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial})
 		},
 		StateDir: t.TempDir(),
 	})
