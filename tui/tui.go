@@ -1045,6 +1045,11 @@ func (m *Model) fullHelp() string {
 			cmds = append(cmds, c)
 		}
 	}
+	// The commands without a key of their own (parseCommand knows them).
+	cmds = append(cmds, ":backups")
+	if !km.Readonly() {
+		cmds = append(cmds, ":drill NAME HOST !")
+	}
 	cmds = append(cmds, ":env NAME", ":help")
 	// One line while it fits, then more: a command is never cut.
 	line := ""
