@@ -126,8 +126,13 @@ func (w *wfLab) waitAlert(c *sshx.Client, name, host string, firing bool) {
 	w.t.Fatalf("%s on %s: never became firing=%v within %s; last error %v; alerts: %s", name, host, firing, alertWait, lastErr, describeAlerts(last))
 }
 
+// machineAlert is the one alert the lab cannot keep quiet: its real node
+// exporters all report this machine's CPU, which a shared 2-core machine
+// running tests saturates. Nothing a runbook does touches it.
+const machineAlert = "InstanceHighCPUUtilization"
+
 // waitGreen polls the console's health reading of the real Prometheus until
-// every host is healthy and no alert fires.
+// every host is healthy and no alert fires (but machineAlert).
 func (w *wfLab) waitGreen(c *sshx.Client) {
 	w.t.Helper()
 	src, err := health.NewPrometheusSource(w.n.Inventory, "", health.PrometheusOptions{Dial: c.DialContext, Timeout: 5 * time.Second})
@@ -145,12 +150,20 @@ func (w *wfLab) waitGreen(c *sshx.Client) {
 		}
 		why = ""
 		for _, h := range snap.Hosts {
-			if h.State != health.StateHealthy {
-				why += fmt.Sprintf("%s %s (%s); ", h.Host.Short, h.State, strings.Join(h.Reasons, ", "))
+			var reasons []string
+			for _, r := range h.Reasons {
+				if !strings.HasPrefix(r, "alert "+machineAlert+" ") {
+					reasons = append(reasons, r)
+				}
+			}
+			if h.State != health.StateHealthy && (len(reasons) > 0 || len(h.Reasons) == 0) {
+				why += fmt.Sprintf("%s %s (%s); ", h.Host.Short, h.State, strings.Join(reasons, ", "))
 			}
 		}
 		for _, a := range snap.Alerts {
-			why += "firing " + a.Name + "@" + a.Instance + "; "
+			if a.Name != machineAlert {
+				why += "firing " + a.Name + "@" + a.Instance + "; "
+			}
 		}
 		if why == "" {
 			return
@@ -405,7 +418,7 @@ func TestLabRunbooks(t *testing.T) {
 			s.keys("r")
 			time.Sleep(2 * time.Second)
 			scr := s.screen()
-			if strings.Contains(scr, "none firing") && !strings.Contains(scr, "EnvoyContainerDown") {
+			if !strings.Contains(scr, "EnvoyContainerDown") && (strings.Contains(scr, "none firing") || strings.Contains(scr, machineAlert)) {
 				break
 			}
 			if time.Now().After(deadline) {
