@@ -111,8 +111,9 @@ move the current SSTables and the commit log into DATA_DIR/scalar-tui-restore/RU
 (kept: never deleted), hard-link the snapshot's files into place, start
 Cassandra one node at a time (each gated on UN), start Scalar DL (gated on
 SERVING and Envoy), expire the silence and verify every table file by file.
-Every step resumes (` + "`scalar-tui resume RUN`" + `); a failure reports the state of
-every node; ` + "`scalar-tui restore --undo RUN`" + ` puts the kept data back.
+Every step resumes (` + "`scalar-tui resume RUN --confirm-deployment NAME`" + `: the name is
+typed again); a failure reports the state of every node;
+` + "`scalar-tui restore --undo RUN`" + ` puts the kept data back.
 
 --via cassy --backup ID restores Cassy's backup ID instead (rpc.Cassy
 RestoreBackup, restore_type CLUSTER, then ListRestoreStatuses until every node
