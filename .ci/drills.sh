@@ -8,10 +8,20 @@ BIN=$(readlink -f "$BIN")
 work=$(mktemp -d /tmp/scalar-tui-drills.XXXXXX)
 labdir=$work/lab
 cleanup() {
+  local rc=$?
   "$BIN" lab down --dir "$labdir" >/dev/null 2>&1 || true
   # The lab bastion's /tmp is this machine's: its cluster lock and journal copies.
   rm -rf /tmp/scalar-tui-lab-drl.lock /tmp/scalar-tui-lab-drl.lock.runs
   rm -rf "$work"
+  # Nothing of the lab may be left: namespaces drl-*, the bastion link drlr,
+  # its registry entry (internal/lab) and its processes.
+  local left
+  left=$( { ip netns list 2>/dev/null | grep -E '^drl-' ; ip -o link show drlr 2>/dev/null ;
+            ls -d /run/scalar-tui-lab/drl /run/scalar-tui-lab/drl.json 2>/dev/null ; pgrep -af -- "$labdir" 2>/dev/null ; } | head -20)
+  if [ -n "$left" ]; then
+    echo "drills: FAIL: the lab left this behind:"; echo "$left"; rc=1
+  fi
+  exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -52,6 +62,11 @@ fi
 grep -E '^      "(name|status)"' "$work/exercise.json" | paste - - | tr -s ' '
 
 echo
-"$BIN" "${G[@]}" drills
+if ! "$BIN" "${G[@]}" drills | tee "$work/table.txt"; then
+  echo "drills: listing the results failed"; fail=1
+fi
+# A FAIL in the table fails the run even if a drill's exit status missed it.
+if grep -qw FAIL "$work/table.txt"; then fail=1; fi
 echo "drills: total $(( $(date +%s) - start ))s"
+if [ $fail -ne 0 ]; then echo "drills: FAIL"; else echo "drills: PASS"; fi
 exit $fail

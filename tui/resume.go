@@ -223,6 +223,10 @@ func resumeLines(r vm.RunView, age string) []string {
 	if r.Warning != "" {
 		out = append(out, "", "! "+r.Warning)
 	}
+	if r.ConfirmName != "" {
+		out = append(out, "", "! Resuming a "+string(r.Kind)+" replaces the data of every node again:",
+			"  type the deployment's name, as when it started.")
+	}
 	return append(out, "",
 		"The run continues at its first unfinished step; steps already done are not",
 		"run again. The console follows it like a fresh run (p pause, ctrl+c cancel).")

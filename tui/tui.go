@@ -577,7 +577,7 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		m.offer = nil
-		cmd := m.workflow.Resume(run)
+		cmd := m.workflow.Resume(run, d.Typed())
 		m.navigate(common.ScreenWorkflow, "")
 		return cmd
 	case "unlock":
@@ -639,6 +639,8 @@ func (m *Model) askResume(run vm.RunView) {
 	title := fmt.Sprintf("Resume %s run %s on %s?", run.Kind, run.ID, m.envOrUnknown())
 	m.openDialog("resume", title, resumeLines(run, render.Age(m.common.Now().Sub(run.Started))), run)
 	m.dialog.ConfirmLabel = "Resume"
+	// A restore's resume replaces data again: its name is typed again.
+	m.dialog.TypeToConfirm = run.ConfirmName
 }
 
 // shell suspends the console and runs the backend's shell command for host.
@@ -1042,6 +1044,11 @@ func (m *Model) fullHelp() string {
 			}
 			cmds = append(cmds, c)
 		}
+	}
+	// The commands without a key of their own (parseCommand knows them).
+	cmds = append(cmds, ":backups")
+	if !km.Readonly() {
+		cmds = append(cmds, ":drill NAME HOST !")
 	}
 	cmds = append(cmds, ":env NAME", ":help")
 	// One line while it fits, then more: a command is never cut.

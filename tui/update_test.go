@@ -171,8 +171,9 @@ func TestReadonlyHidesDangerousActions(t *testing.T) {
 	footer := lines[len(lines)-1]
 	press(t, m, "?")
 	full := m.View()
+	// :backups (the read-only list of backups) stays; taking one does not.
 	for _, gone := range []string{"repair", "upgrade", "backup", "shell on host", "continue canary", "run plan"} {
-		if strings.Contains(full, gone) {
+		if strings.Contains(strings.ReplaceAll(full, ":backups", ""), gone) {
 			t.Errorf("read-only help shows %q:\n%s", gone, full)
 		}
 		if strings.Contains(footer, gone) {

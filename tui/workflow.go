@@ -499,10 +499,11 @@ func (m *workflow) begin(plan vm.PlanView) tea.Cmd {
 	})
 }
 
-// Resume resumes run (already confirmed by the operator) through the
-// backend's vm.Resumer and follows it exactly like a fresh run. It refuses
-// while another run is in progress or when the backend cannot resume.
-func (m *workflow) Resume(run vm.RunView) tea.Cmd {
+// Resume resumes run (already confirmed by the operator, typed the text
+// the dialog asked for, if any) through the backend's vm.Resumer and follows
+// it exactly like a fresh run. It refuses while another run is in progress
+// or when the backend cannot resume.
+func (m *workflow) Resume(run vm.RunView, typed string) tea.Cmd {
 	if m.Running() {
 		return common.Status("a workflow is already running; wait for it or cancel it before resuming "+run.ID, true)
 	}
@@ -520,7 +521,7 @@ func (m *workflow) Resume(run vm.RunView) tea.Cmd {
 	// A placeholder until the backend hands back the run's plan.
 	m.follow(vm.PlanView{ID: run.ID, Kind: run.Kind, Title: "resume " + title + " (" + run.ID + ")"})
 	m.state = wfStarting
-	ctx, cancel := context.WithCancel(m.common.Ctx)
+	ctx, cancel := context.WithCancel(vm.WithConfirmDeployment(m.common.Ctx, typed))
 	m.cancel = cancel
 	seq, id := m.seq, run.ID
 	return common.Wrap(common.WorkflowID, func() tea.Msg {

@@ -18,6 +18,7 @@ import (
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/restore"
 	"scalar-tui/ops/workflow/silence"
+	"scalar-tui/tui/vm"
 )
 
 func init() {
@@ -27,6 +28,11 @@ func init() {
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("journalled restore parameters: %w", err)
 		}
+		name, err := resumeConfirmed(ctx, inv, restore.Workflow)
+		if err != nil {
+			return nil, err
+		}
+		o.ConfirmDeployment = name
 		o.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return cl.DialContext(ctx, "tcp", addr) }
 		// The silence, if any, is in the journal (its marker): keep wrapping.
 		o.Silence, _ = restoreSilence(inv, cl, false)
@@ -37,9 +43,30 @@ func init() {
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("journalled restore --undo parameters: %w", err)
 		}
+		name, err := resumeConfirmed(ctx, inv, restore.UndoWorkflow)
+		if err != nil {
+			return nil, err
+		}
+		o.ConfirmDeployment = name
 		o.Silence, _ = restoreSilence(inv, cl, false)
 		return restore.UndoPlan(inv, o)
 	})
+}
+
+// resumeConfirmed returns the deployment name typed for resuming a restore
+// (or its undo) run: `resume --confirm-deployment NAME`, or the console's
+// resume dialog (vm.WithConfirmDeployment). The name journalled when the run
+// started is never reused: resuming replaces data again, so the operator
+// types it again, and it must be this deployment's.
+func resumeConfirmed(ctx context.Context, inv *inventory.Inventory, wf string) (string, error) {
+	name := vm.ConfirmDeployment(ctx)
+	switch {
+	case name == "":
+		return "", badInput(fmt.Errorf("resuming a %s run replaces the data of every node again: type the deployment's name again with --confirm-deployment %s (the console's resume dialog asks for it)", wf, inv.NetworkName))
+	case name != inv.NetworkName:
+		return "", badInput(fmt.Errorf("--confirm-deployment %q is not this deployment (%q): nothing was resumed", name, inv.NetworkName))
+	}
+	return name, nil
 }
 
 // restoreSilence returns the silence of the deployment's alerts for a
@@ -84,8 +111,9 @@ move the current SSTables and the commit log into DATA_DIR/scalar-tui-restore/RU
 (kept: never deleted), hard-link the snapshot's files into place, start
 Cassandra one node at a time (each gated on UN), start Scalar DL (gated on
 SERVING and Envoy), expire the silence and verify every table file by file.
-Every step resumes (` + "`scalar-tui resume RUN`" + `); a failure reports the state of
-every node; ` + "`scalar-tui restore --undo RUN`" + ` puts the kept data back.
+Every step resumes (` + "`scalar-tui resume RUN --confirm-deployment NAME`" + `: the name is
+typed again); a failure reports the state of every node;
+` + "`scalar-tui restore --undo RUN`" + ` puts the kept data back.
 
 --via cassy --backup ID restores Cassy's backup ID instead (rpc.Cassy
 RestoreBackup, restore_type CLUSTER, then ListRestoreStatuses until every node

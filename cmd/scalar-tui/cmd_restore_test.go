@@ -180,7 +180,14 @@ func TestRestoreCLIResume(t *testing.T) {
 	if err := sim.ClearFault(e.d.SimState, "cassandra-3", sim.FaultStartFails); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code = e.opsCLI(ctx, "resume", run, "--yes", "--json")
+	// Resuming replaces data again: the deployment's name is typed again.
+	for _, extra := range [][]string{nil, {"--confirm-deployment", "not-" + inv.NetworkName}} {
+		out, errOut, code = e.opsCLI(ctx, append([]string{"resume", run, "--yes", "--json"}, extra...)...)
+		if code != exitBadInput || !strings.Contains(errOut, "--confirm-deployment") {
+			t.Fatalf("resume %v of a restore: exit %d, want %d naming --confirm-deployment\n%s\n%s", extra, code, exitBadInput, out, errOut)
+		}
+	}
+	out, errOut, code = e.opsCLI(ctx, "resume", run, "--yes", "--json", "--confirm-deployment", inv.NetworkName)
 	if code != 0 {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
 	}

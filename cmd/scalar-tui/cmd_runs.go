@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"scalar-tui/ops/workflow"
+	"scalar-tui/tui/vm"
 )
 
 func init() {
@@ -470,20 +471,28 @@ func tailLog(path, stream string, n int) []string {
 
 func newResumeCmd(g *globalOptions) *cobra.Command {
 	var wf workflowFlags
+	var confirm string
 	cmd := &cobra.Command{
-		Use:   "resume ID [--yes] [--json]",
+		Use:   "resume ID [--yes] [--json] [--confirm-deployment NAME]",
 		Short: "Continue a failed, canceled, paused or crashed workflow run at its first unfinished step",
 		Long: "Rebuild the run's plan from its journalled parameters against the current deployment,\n" +
 			"check preflight again, and continue at the first unfinished step: done steps are not\n" +
 			"run again, a detached command that is still running (the console died, SSH dropped)\n" +
-			"is re-attached. Refused when the Terraform inventory changed since the run started.\n\n" +
+			"is re-attached. Refused when the Terraform inventory changed since the run started.\n" +
+			"A restore (or restore --undo) run replaces data again: its resume needs\n" +
+			"--confirm-deployment NAME, as the restore itself does.\n\n" +
 			"Exit status as for the workflow commands: 0 done, 1 failed/refused/locked, 2 bad input, 130 canceled.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return resumeWorkflow(cmd.Context(), g, wf, streamsOf(cmd), args[0])
+			ctx := cmd.Context()
+			if confirm != "" {
+				ctx = vm.WithConfirmDeployment(ctx, confirm)
+			}
+			return resumeWorkflow(ctx, g, wf, streamsOf(cmd), args[0])
 		},
 	}
 	wf.addFlags(cmd.Flags(), false)
+	cmd.Flags().StringVar(&confirm, "confirm-deployment", "", "the deployment's name (network_name): required to resume a restore or restore --undo run, as to start one")
 	cmd.Flags().BoolVar(&wf.takeover, "takeover", false, "take over another operator's dead run from its journal on the bastion (beside the cluster lock), its lock included")
 	return cmd
 }

@@ -412,6 +412,11 @@ type RunView struct {
 	// the journal's markers, e.g. "Scalar DL may be paused: resume unpauses
 	// it first". Empty when there is nothing to warn about.
 	Warning string
+	// ConfirmName, when set, is what the operator must type in the resume
+	// dialog (a restore's deployment name, as for the run itself); the
+	// console hands the typed text to the backend with
+	// WithConfirmDeployment.
+	ConfirmName string
 }
 
 // The run states that end a run for good; every other state (including
