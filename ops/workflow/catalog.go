@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -332,4 +333,18 @@ func CheckHealthGate(gate string) error {
 		return nil
 	}
 	return fmt.Errorf("--health-gate %q: want prometheus, scrape, auto or off", gate)
+}
+
+// ReadSecret reads a one-line secret file named by option what (a password
+// file): the secret without its line end; an empty file is an error.
+func ReadSecret(path, what string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s %s is empty", what, path)
+	}
+	return s, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -145,7 +144,7 @@ func BuildPlan(d workflow.Deps, j Journal) (*workflow.Plan, error) {
 	// Both routes: the no-repair-running preflight also asks Reaper.
 	opts.Reaper.Dial = d.Client.DialContext
 	if opts.Via == ViaReaper && j.ReaperPasswordFile != "" {
-		pw, err := readSecret(j.ReaperPasswordFile, "--reaper-password-file")
+		pw, err := workflow.ReadSecret(j.ReaperPasswordFile, "--reaper-password-file")
 		if err != nil {
 			return nil, err
 		}
@@ -196,17 +195,4 @@ func CassandraActive(src health.Source) func(ctx context.Context) (bool, string,
 		ok, reason := snap.AllCassandraActive()
 		return ok, reason, nil
 	}
-}
-
-// readSecret reads a one-line secret file.
-func readSecret(path, what string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s %s is empty", what, path)
-	}
-	return s, nil
 }
