@@ -161,6 +161,14 @@ type Kind struct {
 	// ("" none); ConsoleKey the key action name of the console's keymap
 	// that plans it ("" none).
 	ConsoleCommand, ConsoleKey string
+	// ConsoleArgs are the options the `:` command's arguments fill, in
+	// order, and ConsoleUsage its usage when they do not match
+	// (":upgrade TAG").
+	ConsoleArgs  []string
+	ConsoleUsage string
+	// ConsoleAsk is the option the console asks for in a form before it
+	// plans after the key (the upgrade's target tag); "" plans at once.
+	ConsoleAsk string
 	// ConsoleDefaults override option defaults when the console plans
 	// (the console's gates read Prometheus, else the exporters: "auto").
 	ConsoleDefaults map[string]string

@@ -73,6 +73,9 @@ Exit status: 0 done (or canary-wait with --canary), 1 failed or refused,
 		Exclusive:       [][]string{{"image-tarball", "pull"}},
 		ConsoleCommand:  "upgrade",
 		ConsoleKey:      "upgrade",
+		ConsoleArgs:     []string{"to"},
+		ConsoleUsage:    ":upgrade TAG",
+		ConsoleAsk:      "to",
 		ConsoleDefaults: map[string]string{"health-gate": workflow.HealthGateAuto},
 		Validate: func(v workflow.Values) error {
 			if v.String("to") == "" {
