@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"scalar-tui/ops/workflow/upgrade"
 	"scalar-tui/tui/backend"
 	"scalar-tui/tui/vm"
 )
@@ -43,6 +44,15 @@ func TestConsolePlansThroughTheCommands(t *testing.T) {
 	}
 	if _, err := backend.PlanKind(ctx, w, inv, cl, vm.WorkflowKind("restore"), vm.WorkflowParams{Options: map[string]string{"no-such": "x"}}); err == nil {
 		t.Error("an unknown option was accepted")
+	}
+	// The console's upgrade reads the nodes' current images first, as the
+	// CLI's does (upgrade.Discover): the plan shows what it replaces.
+	p, err = backend.PlanKind(ctx, w, inv, cl, vm.KindUpgrade, vm.WorkflowParams{Tag: "9.9.9", Options: map[string]string{"no-tfvars": "true"}})
+	if err != nil {
+		t.Fatalf("upgrade plan: %v", err)
+	}
+	if j, ok := p.Params.(upgrade.Journal); !ok || len(j.Current) == 0 || j.HealthGate != "auto" {
+		t.Errorf("console upgrade without the current images or the console's gate: %+v", p.Params)
 	}
 	if _, err := backend.PlanKind(ctx, w, inv, cl, vm.WorkflowKind("no-such-workflow"), vm.WorkflowParams{}); err == nil {
 		t.Error("an unknown workflow was planned")

@@ -118,7 +118,10 @@ func kindValues(k *workflow.Kind, p vm.WorkflowParams) (workflow.Values, bool, e
 	v["no-silence"] = noSilence
 	if k.Validate != nil {
 		if err := k.Validate(v); err != nil {
-			return nil, false, fmt.Errorf("%s: %w", k.Name, err)
+			if !strings.HasPrefix(err.Error(), k.Name) {
+				err = fmt.Errorf("%s: %w", k.Name, err)
+			}
+			return nil, false, err
 		}
 	}
 	return v, noSilence, nil
