@@ -42,8 +42,9 @@ func testWorkflows(stateDir string, src func(inv *inventory.Inventory, dial heal
 	}
 }
 
-// repairParams plan a repair without a health gate and with a short poll.
-var repairParams = vm.WorkflowParams{Options: map[string]string{"health-gate": "off", "gate-interval": "200ms"}}
+// repairParams plan a repair without a health gate, without a silence and
+// with a short poll.
+var repairParams = vm.WorkflowParams{Options: map[string]string{"health-gate": "off", "gate-interval": "200ms", "no-silence": "true"}}
 
 // newDemoBackend starts a demo deployment and a backend over it, wired as the
 // console wires it (same inventory reader, SSH client and health sources).
