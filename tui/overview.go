@@ -10,6 +10,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"scalar-tui/inventory"
+	opsworkflow "scalar-tui/ops/workflow"
+	_ "scalar-tui/ops/workflow/catalog" // every workflow kind: keys and `:` commands
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/components/input"
 	"scalar-tui/tui/keymap"
@@ -226,13 +228,10 @@ func (m *overview) handleKey(k tea.KeyMsg) tea.Cmd {
 func actionKeys(c common.Common, k tea.KeyMsg, host, tag string) tea.Cmd {
 	km := c.Keys
 	var msg tea.Msg
+	if kd, ok := kindOfKey(km, k); ok {
+		return planKindCmd(kd, tag)
+	}
 	switch {
-	case km.Matches(k, keymap.Repair):
-		msg = common.PlanMsg{Kind: vm.KindRepair}
-	case km.Matches(k, keymap.Upgrade):
-		msg = common.PlanMsg{Kind: vm.KindUpgrade, Params: vm.WorkflowParams{Tag: tag}, AskTag: true}
-	case km.Matches(k, keymap.Backup):
-		msg = common.PlanMsg{Kind: vm.KindBackup}
 	case km.Matches(k, keymap.Shell):
 		if host == "" {
 			return nil
@@ -586,4 +585,57 @@ func headerLine(c common.Common, inv *inventory.Inventory, envHint string, hv vm
 	right := st.Muted.Render("[" + screen + "]")
 	line := badge + " " + strings.Join(parts, st.Muted.Render(" · "))
 	return render.Fit(line, max(width-len(screen)-3, 10)) + " " + right
+}
+
+// kindOfKey returns the workflow kind of the catalog whose console key k
+// is (R: repair, U: upgrade, B: backup).
+func kindOfKey(km *keymap.KeyMap, k tea.KeyMsg) (*opsworkflow.Kind, bool) {
+	for _, kd := range opsworkflow.Kinds() {
+		if kd.ConsoleKey != "" && km.Matches(k, keymap.ID(kd.ConsoleKey)) {
+			return kd, true
+		}
+	}
+	return nil, false
+}
+
+// planKindCmd asks for kd's plan; a kind with a ConsoleAsk option (the
+// upgrade's tag) is asked for it first, prefilled with tag.
+func planKindCmd(kd *opsworkflow.Kind, tag string) tea.Cmd {
+	msg := common.PlanMsg{Kind: vm.WorkflowKind(kd.Name)}
+	if kd.ConsoleAsk != "" {
+		msg.Params.Tag, msg.AskTag = tag, true
+	}
+	return func() tea.Msg { return msg }
+}
+
+// kindOfCommand returns the workflow kind of the catalog whose `:` command
+// name is.
+func kindOfCommand(name string) (*opsworkflow.Kind, bool) {
+	for _, k := range opsworkflow.Kinds() {
+		if k.ConsoleCommand != "" && k.ConsoleCommand == name {
+			return k, true
+		}
+	}
+	return nil, false
+}
+
+// commandParams maps a `:` command's arguments onto k's ConsoleArgs
+// options; the upgrade's tag (its ConsoleAsk option) goes where the tag
+// form puts it.
+func commandParams(k *opsworkflow.Kind, arg string) vm.WorkflowParams {
+	var p vm.WorkflowParams
+	for i, a := range strings.Fields(arg) {
+		if i >= len(k.ConsoleArgs) {
+			break
+		}
+		if name := k.ConsoleArgs[i]; name == k.ConsoleAsk {
+			p.Tag = a
+		} else {
+			if p.Options == nil {
+				p.Options = map[string]string{}
+			}
+			p.Options[name] = a
+		}
+	}
+	return p
 }

@@ -785,14 +785,19 @@ func parseCommand(line string) (command, error) {
 	if len(f) > 1 {
 		c.arg = strings.Join(f[1:], " ")
 	}
+	if k, ok := kindOfCommand(c.name); ok && c.name != "drill" {
+		switch {
+		case len(k.ConsoleArgs) == 0 && c.arg != "":
+			return c, fmt.Errorf(":%s takes no argument", c.name)
+		case len(k.ConsoleArgs) > 0 && len(f)-1 != len(k.ConsoleArgs):
+			return c, errors.New("usage: " + k.ConsoleUsage)
+		}
+		return c, nil
+	}
 	switch c.name {
-	case "repair", "backup", "backups", "runs", "audit", "quit", "help", "workflow", "alerts", "unlock":
+	case "backups", "runs", "audit", "quit", "help", "workflow", "alerts", "unlock":
 		if c.arg != "" {
 			return c, fmt.Errorf(":%s takes no argument", c.name)
-		}
-	case "upgrade":
-		if c.arg == "" || len(f) > 2 {
-			return c, errors.New("usage: :upgrade TAG")
 		}
 	case "env":
 		if c.arg == "" || len(f) > 2 {
@@ -822,13 +827,10 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		m.setStatus(":"+c.name+" is not available in read-only mode", true)
 		return nil
 	}
+	if k, ok := kindOfCommand(c.name); ok && c.name != "drill" {
+		return m.plan(common.PlanMsg{Kind: vm.WorkflowKind(k.Name), Params: commandParams(k, c.arg)})
+	}
 	switch c.name {
-	case "repair":
-		return m.plan(common.PlanMsg{Kind: vm.KindRepair})
-	case "backup":
-		return m.plan(common.PlanMsg{Kind: vm.KindBackup})
-	case "upgrade":
-		return m.plan(common.PlanMsg{Kind: vm.KindUpgrade, Params: vm.WorkflowParams{Tag: c.arg}})
 	case "backups":
 		return m.navigate(common.ScreenBackups, "")
 	case "runs":

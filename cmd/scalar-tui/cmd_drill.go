@@ -19,7 +19,6 @@ import (
 	"scalar-tui/internal/demo"
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
-	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/drill"
 )
@@ -139,35 +138,24 @@ func simMatches(dir string, inv *inventory.Inventory) error {
 }
 
 func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string, s cmdStreams) error {
-	if _, ok := drill.Lookup(name); !ok {
-		return badInput(fmt.Errorf("unknown drill %q (known: %s)", name, strings.Join(drill.Names(), ", ")))
-	}
-	if o.host == "" {
-		return badInput(errors.New("--host is required"))
-	}
-	if o.interval <= 0 || o.deadline <= 0 {
-		return badInput(errors.New("--interval and --deadline must be positive"))
+	v := workflow.Values{"name": name, "host": o.host, "allow-production": o.allowProduction,
+		"confirm-deployment": o.confirm, "interval": o.interval, "deadline": o.deadline}
+	k, _ := workflow.Lookup(drill.Workflow)
+	if err := k.Validate(v); err != nil {
+		return badInput(err)
 	}
 	kind, err := envKind(g)
 	if err != nil {
 		return err
 	}
-	// The console plans a drill through this command (planViaCommand) on
-	// its own deployment and SSH client: build, never run.
-	capture, _ := ctx.Value(planCaptureKey{}).(*planCapture)
-	var inv *inventory.Inventory
-	var cl *sshx.Client
-	if capture != nil {
-		inv, cl = capture.inv, capture.cl
-	} else {
-		inv, cl, err = openDeployment(ctx, g)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
+	inv, cl, err := openDeployment(ctx, g)
+	if err != nil {
+		return err
 	}
+	defer cl.Close()
 	o.wf.dep = g.deploymentOf(inv, o.wf.lockPath)
-	var simr drill.Simulator
+	deps := kindDeps(inv, cl, o.wf, s)
+	deps.EnvKind = kind
 	if o.labDir != "" && name == drill.DiskLow {
 		// The lab's hosts run the real node exporter, which reports this
 		// machine's disks, not the simulator's /data: the fault would never
@@ -183,37 +171,25 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 		if _, err := simBinary(); err != nil {
 			return badInput(err)
 		}
-		kind, simr = drill.KindLab, labFaults{dir: o.labDir}
+		deps.Faults = labFaults{dir: o.labDir}
 	}
 	if o.simState != "" {
 		if err := simMatches(o.simState, inv); err != nil {
 			return badInput(err)
 		}
-		kind, simr = drill.KindLab, demo.Faults{State: o.simState}
+		deps.Faults = demo.Faults{State: o.simState}
 	}
-	safety := drill.Safety{Kind: kind, Deployment: inv.NetworkName, AllowProduction: o.allowProduction, Confirm: o.confirm}
-	if err := drill.CheckSafety(safety); err != nil {
-		return failed(fmt.Errorf("drill %s: %w", name, err))
-	}
-	src, err := drillHealth(inv, cl)
-	if err != nil {
-		return err
-	}
-	d, err := drill.Build(inv, drill.Options{Name: name, Host: o.host, Health: src, Sim: simr,
-		Safety:   safety,
-		Interval: o.interval, Deadline: o.deadline})
-	if err != nil {
+	d, err := drill.Prepare(deps, v)
+	var unsafe *drill.SafetyError
+	switch {
+	case errors.As(err, &unsafe):
+		return failed(err)
+	case err != nil:
 		return badInput(err)
 	}
-	if capture != nil {
-		dir := drill.ResultsDir(o.wf.dep.dir)
-		capture.plan = d.Plan
-		capture.plan.Steps = append(capture.plan.Steps, drillReportStep(d, dir))
-		// Journalled so that a resume rebuilds the same steps.
-		if po, ok := d.Plan.Params.(drill.Options); ok {
-			capture.plan.Params = consoleDrillParams{Options: po, ReportDir: dir}
-		}
-		return nil
+	src, err := deps.HealthSource(workflow.HealthGateEnvoy)
+	if err != nil {
+		return err
 	}
 	if o.waitHealthy > 0 && !o.wf.dryRun {
 		if err := waitFullyHealthy(ctx, src, o.waitHealthy, o.interval); err != nil {
@@ -259,59 +235,6 @@ func runDrill(ctx context.Context, g *globalOptions, o *drillFlags, name string,
 	return nil
 }
 
-// consoleDrillParams are the journalled parameters of a drill the console
-// runs: the drill's options and where its report step keeps the result.
-type consoleDrillParams struct {
-	drill.Options
-	ReportDir string `json:"console_report_dir,omitempty"`
-}
-
-// drillReportStep is the last step of a drill the console runs: it shows
-// the measured times as notices on the workflow screen and keeps the result
-// for `drills`, as runDrill does after the run for the CLI. A cleanup step,
-// so a failed drill reports what it measured too; the drill passed only when
-// every time was measured (the all-clear step is the last one before it).
-func drillReportStep(d *drill.Drill, resultsDir string) workflow.Step {
-	last := d.Plan.Steps[len(d.Plan.Steps)-1]
-	short, _, _ := strings.Cut(last.Host, ".")
-	return workflow.Step{
-		ID:         short + "/report",
-		Title:      "report the measured times and keep the result (scalar-tui drills)",
-		Host:       last.Host,
-		Cleanup:    true,
-		Idempotent: true,
-		Run: func(_ context.Context, env *workflow.Env) error {
-			r := d.Result(workflow.StatusDone, nil)
-			if !r.Pass() {
-				r = d.Result(workflow.StatusFailed, nil)
-			}
-			if _, err := drill.Save(resultsDir, r); err != nil {
-				env.Notice("keep the drill result: " + err.Error())
-			}
-			// The workflow screen shows the last notice: the times go last,
-			// on one line.
-			env.Notice("clients: " + clientsText(r))
-			env.Notice(drillSummary(r))
-			return nil
-		},
-	}
-}
-
-// drillSummary is a drill's result on one line.
-func drillSummary(r drill.Result) string {
-	verdict := "FAIL"
-	if r.Pass() {
-		verdict = "PASS"
-	}
-	short, _, _ := strings.Cut(r.Host, ".")
-	clients := "clients unknown"
-	if r.ClientsAffected != nil {
-		clients = map[bool]string{true: "clients AFFECTED", false: "clients not affected"}[*r.ClientsAffected]
-	}
-	return fmt.Sprintf("drill %s on %s: %s · detect: alert %s, health %s · recover: alert %s, healthy %s · %s",
-		r.Drill, short, verdict, dur(r.DetectAlert), dur(r.DetectHealth), dur(r.RecoverAlert), dur(r.RecoverHealthy), clients)
-}
-
 // waitFullyHealthy polls src until drill.FullyHealthy passes or within ends.
 func waitFullyHealthy(ctx context.Context, src health.Source, within, every time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, within)
@@ -334,16 +257,6 @@ func waitFullyHealthy(ctx context.Context, src health.Source, within, every time
 	}
 }
 
-// drillHealth is the monitor's Prometheus, with the Envoy admin pages read
-// for the clients-affected measure.
-func drillHealth(inv *inventory.Inventory, cl *sshx.Client) (health.Source, error) {
-	src, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: cl.DialContext, Timeout: 10 * time.Second, EnvoyAdmin: true})
-	if err != nil {
-		return nil, badInput(fmt.Errorf("drill: monitoring: %w", err))
-	}
-	return src, nil
-}
-
 func writeDrillResult(w io.Writer, asJSON bool, r drill.Result) error {
 	if asJSON {
 		b, err := json.Marshal(struct {
@@ -362,26 +275,8 @@ func writeDrillResult(w io.Writer, asJSON bool, r drill.Result) error {
 		verdict = "PASS"
 	}
 	_, err := fmt.Fprintf(w, "\ndrill %s on %s: %s\n  detect: alert firing after %s, health marked after %s\n  recover: alert resolved after %s, healthy after %s\n  clients: %s\n",
-		r.Drill, r.Host, verdict, dur(r.DetectAlert), dur(r.DetectHealth), dur(r.RecoverAlert), dur(r.RecoverHealthy), clientsText(r))
+		r.Drill, r.Host, verdict, drill.Dur(r.DetectAlert), drill.Dur(r.DetectHealth), drill.Dur(r.RecoverAlert), drill.Dur(r.RecoverHealthy), drill.ClientsText(r))
 	return err
-}
-
-func dur(d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
-func clientsText(r drill.Result) string {
-	switch {
-	case r.ClientsAffected == nil:
-		return r.ClientsNote
-	case *r.ClientsAffected:
-		return "AFFECTED: " + r.ClientsNote
-	default:
-		return "not affected: " + r.ClientsNote
-	}
 }
 
 func newDrillsCmd(g *globalOptions) *cobra.Command {
@@ -444,39 +339,11 @@ func writeDrills(w io.Writer, asJSON bool, rs []drill.Result) error {
 			clients = map[bool]string{true: "affected", false: "ok"}[*r.ClientsAffected]
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Started.UTC().Format(time.RFC3339), r.Drill, short, verdict,
-			dur(r.DetectAlert), dur(r.DetectHealth), dur(r.RecoverAlert), dur(r.RecoverHealthy), clients)
+			drill.Dur(r.DetectAlert), drill.Dur(r.DetectHealth), drill.Dur(r.RecoverAlert), drill.Dur(r.RecoverHealthy), clients)
 	}
 	fmt.Fprintln(tw, "\nTREND\tRUNS\tPASS\tLAST DETECT\tMEAN DETECT\tLAST RECOVER\tMEAN RECOVER")
 	for _, t := range drill.Trends(rs) {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", t.Drill, t.Runs, t.Pass, dur(t.LastDetect), dur(t.MeanDetect), dur(t.LastRecover), dur(t.MeanRecover))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", t.Drill, t.Runs, t.Pass, drill.Dur(t.LastDetect), drill.Dur(t.MeanDetect), drill.Dur(t.LastRecover), drill.Dur(t.MeanRecover))
 	}
 	return tw.Flush()
-}
-
-func init() {
-	// A drill whose console died (kill -9, a lost pod) is resumed for its
-	// recovery only: the plan is rebuilt with RecoverOnly, so nothing is
-	// injected again. Simulator drills need the simulator by hand (the clear
-	// step says how).
-	registerResume(drill.Workflow, func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, raw json.RawMessage) (*workflow.Plan, error) {
-		var cp consoleDrillParams
-		if err := json.Unmarshal(raw, &cp); err != nil {
-			return nil, fmt.Errorf("journalled drill parameters: %w", err)
-		}
-		o := cp.Options
-		src, err := drillHealth(inv, cl)
-		if err != nil {
-			return nil, err
-		}
-		o.Health, o.RecoverOnly = src, true
-		d, err := drill.Build(inv, o)
-		if err != nil {
-			return nil, err
-		}
-		if cp.ReportDir != "" {
-			// Started from the console: its report step too.
-			d.Plan.Steps = append(d.Plan.Steps, drillReportStep(d, cp.ReportDir))
-		}
-		return d.Plan, nil
-	})
 }

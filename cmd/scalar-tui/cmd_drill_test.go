@@ -11,8 +11,11 @@ import (
 
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/sim"
+	"scalar-tui/inventory"
+	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/drill"
+	"scalar-tui/tui/backend"
 	"scalar-tui/tui/vm"
 )
 
@@ -180,18 +183,20 @@ func waitDemoHealthy(t *testing.T, e *runbookEnv) {
 func TestDrillPlannedByConsole(t *testing.T) {
 	e := startRunbookEnv(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 2})
 	g := &globalOptions{tfRoot: e.D.TFRoot, knownHosts: e.D.KnownHosts, identity: e.D.Identity}
-	w := consoleWorkflows{g: g, dep: g.deploymentOf(e.Inv, "")}
+	plan := func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
+		return backend.PlanKind(ctx, consoleWorkflows(g, g.deploymentOf(e.Inv, "")), inv, cl, kind, p)
+	}
 	params := vm.WorkflowParams{Args: []string{"cassandra-stopped"}, Hosts: []string{"cassandra-2"},
 		Options: map[string]string{"interval": "200ms", "deadline": "60s"}}
 	ctx := context.Background()
-	if _, err := w.Plan(ctx, e.Inv, e.Cl, "drill", params); err == nil || !strings.Contains(err.Error(), "--allow-production") {
+	if _, err := plan(ctx, e.Inv, e.Cl, "drill", params); err == nil || !strings.Contains(err.Error(), "--allow-production") {
 		t.Fatalf("console drill without the demo's sim state: %v", err)
 	}
 	g.simState = e.D.SimState
-	if _, err := w.Plan(ctx, e.Inv, e.Cl, "drill", vm.WorkflowParams{Args: []string{"no-such-drill"}, Hosts: []string{"cassandra-2"}}); err == nil || !strings.Contains(err.Error(), "unknown drill") {
+	if _, err := plan(ctx, e.Inv, e.Cl, "drill", vm.WorkflowParams{Args: []string{"no-such-drill"}, Hosts: []string{"cassandra-2"}}); err == nil || !strings.Contains(err.Error(), "unknown drill") {
 		t.Fatalf("unknown drill: %v", err)
 	}
-	p, err := w.Plan(ctx, e.Inv, e.Cl, "drill", params)
+	p, err := plan(ctx, e.Inv, e.Cl, "drill", params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +213,8 @@ func TestDrillPlannedByConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := resumeBuilders[drill.Workflow](ctx, e.Inv, e.Cl, raw)
+	k, _ := workflow.Lookup(drill.Workflow)
+	rp, err := k.Resume(ctx, kindDeps(e.Inv, e.Cl, workflowFlags{}, cmdStreams{}), raw)
 	if err != nil {
 		t.Fatal(err)
 	}

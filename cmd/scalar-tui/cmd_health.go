@@ -19,6 +19,7 @@ import (
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
 )
 
 func init() { register(newHealthCmd) }
@@ -88,18 +89,8 @@ unusable: every host is then unknown, never down), 2 on bad flags.`,
 	return cmd
 }
 
-// readSecret reads a one-line secret file.
-func readSecret(path, what string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s %s is empty", what, path)
-	}
-	return s, nil
-}
+// readSecret reads a one-line secret file (workflow.ReadSecret).
+var readSecret = workflow.ReadSecret
 
 func (o *healthOptions) validate() error {
 	switch o.source {

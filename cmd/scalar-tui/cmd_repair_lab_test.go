@@ -22,6 +22,7 @@ import (
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
+	"scalar-tui/ops/workflow/repair"
 )
 
 func TestLabRepair(t *testing.T) {
@@ -113,7 +114,7 @@ func waitPrometheusCassandra(t *testing.T, l *lab.Lab, n *labnodes.Nodes) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := cassandraActive(src)
+	check := repair.CassandraActive(src)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"scalar-tui/ops/workflow"
-	"scalar-tui/tui/vm"
 )
 
 func init() {
@@ -486,7 +485,7 @@ func newResumeCmd(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if confirm != "" {
-				ctx = vm.WithConfirmDeployment(ctx, confirm)
+				ctx = workflow.WithConfirmDeployment(ctx, confirm)
 			}
 			return resumeWorkflow(ctx, g, wf, streamsOf(cmd), args[0])
 		},

@@ -10,15 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"scalar-tui/internal/demo"
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
 	"scalar-tui/ops/runbook"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
-	"scalar-tui/ops/workflow/backup"
-	"scalar-tui/ops/workflow/repair"
-	"scalar-tui/ops/workflow/silence"
-	"scalar-tui/ops/workflow/upgrade"
 	"scalar-tui/tui"
 	"scalar-tui/tui/backend"
 	"scalar-tui/tui/keymap"
@@ -155,7 +152,7 @@ func newConsoleBackend(g *globalOptions, opts inventory.Options, dep deployment)
 		},
 		StateDir:  dep.dir,
 		ShellArgv: append(append([]string{exe}, g.passThroughArgs()...), "ssh"),
-		Workflows: consoleWorkflows{g: g, dep: dep},
+		Workflows: consoleWorkflows(g, dep),
 		Runbooks: func(a health.Alert) (vm.Runbook, bool) {
 			act, ok := runbook.For(a)
 			return backend.RunbookView(backend.RunbookAction(act)), ok
@@ -199,89 +196,26 @@ func (g *globalOptions) passThroughArgs() []string {
 	return a
 }
 
-// consoleWorkflows plans and runs the console's workflows with the same
-// builders as the CLI's workflow commands.
-type consoleWorkflows struct {
-	g   *globalOptions
-	dep deployment
-}
-
-// Plan builds the workflow's plan without running anything, wrapped in the
-// Alertmanager silence the CLI would make.
-func (w consoleWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
-	plan, err := w.plan(ctx, inv, client, kind, p)
-	if err != nil {
-		return nil, err
-	}
-	// A drill is not silenced, as on the CLI: the operator watches its
-	// alert fire and clear.
-	if err := wrapSilence(inv, client, plan, p.Options["no-silence"] == "true" || kind == "drill"); err != nil {
-		return nil, err
-	}
-	return plan, nil
-}
-
-func (w consoleWorkflows) plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
-	switch kind {
-	case vm.KindRepair:
-		// The same builder as `scalar-tui repair`, with the console's own
-		// health source (Prometheus, else the exporters) as the gate.
-		return buildRepairPlan(inv, client, repairParams{Options: repair.Options{Hosts: p.Hosts}, HealthGate: healthGateAuto}, nil)
-	case vm.KindUpgrade:
-		if p.Tag == "" {
-			return nil, fmt.Errorf("upgrade: give the target tag")
-		}
-		return buildUpgradePlan(inv, client, upgradeParams{Options: upgrade.Options{To: p.Tag, Tarball: p.Options["image-tarball"]}, HealthGate: healthGateAuto})
-	case vm.KindBackup:
-		return buildBackupPlan(inv, client, backup.Options{}, nil)
-	case "drill":
-		// The demo's drills inject the simulator's faults: its state dir
-		// marks the deployment as a lab (simMatches checks it is this one).
-		if w.g.simState != "" && p.Options["sim-state"] == "" {
-			o := map[string]string{"sim-state": w.g.simState}
-			for k, v := range p.Options {
-				o[k] = v
+// consoleWorkflows wires the workflow catalog into the console with the
+// CLI's own functions: the same health gates and engine factory, the
+// environment's kind (drills) and, in the demo, its simulator's faults.
+func consoleWorkflows(g *globalOptions, dep deployment) *backend.Workflows {
+	return &backend.Workflows{
+		Deps: func(inv *inventory.Inventory, client *sshx.Client) workflow.Deps {
+			d := kindDeps(inv, client, workflowFlags{dep: dep}, cmdStreams{})
+			d.StateDir = dep.dir
+			d.EnvKind, _ = envKind(g)
+			// The demo's drills inject the simulator's faults: its state
+			// dir marks the deployment as a lab when it simulates this one.
+			if g.simState != "" && simMatches(g.simState, inv) == nil {
+				d.Faults = demo.Faults{State: g.simState}
 			}
-			p.Options = o
-		}
-		return planViaCommand(ctx, w.g, inv, client, string(kind), p)
-	default:
-		// Any other workflow (the runbooks) is planned by its own CLI
-		// command, from the same options by flag name.
-		return planViaCommand(ctx, w.g, inv, client, string(kind), p)
+			return d
+		},
+		Engine: func(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
+			return deploymentEngine(client, dep, "", workflow.WithEvents(events), workflow.WithCanary(canary))
+		},
 	}
-}
-
-// Rebuild rebuilds a journalled run's plan with the same builders as `scalar-tui resume`.
-func (w consoleWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, st *workflow.RunState) (*workflow.Plan, error) {
-	build, ok := resumeBuilders[st.Workflow]
-	if !ok {
-		return nil, fmt.Errorf("run %s is a %s workflow, which this build cannot resume", st.ID, st.Workflow)
-	}
-	p, err := build(ctx, inv, client, st.Params)
-	if err != nil {
-		return nil, err
-	}
-	if silence.Wrapped(st) {
-		if err := wrapSilence(inv, client, p, false); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// Engine returns an engine journalling in the deployment's state dir and
-// taking the deployment's lock.
-func (w consoleWorkflows) Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
-	dir := w.dep.dir
-	if dir == "" {
-		dir = stateDir()
-	}
-	opts := []workflow.Option{workflow.WithEvents(events), workflow.WithCanary(canary), workflow.WithDeployment(w.dep.name)}
-	if w.dep.lock != "" {
-		opts = append(opts, workflow.WithLockPath(w.dep.lock))
-	}
-	return workflow.New(client, dir, opts...)
 }
 
 var errNoTTY = errors.New("the console needs a terminal: run a subcommand instead (see scalar-tui --help)")

@@ -6,12 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"scalar-tui/ops/workflow/upgrade"
+	"scalar-tui/tui/backend"
 	"scalar-tui/tui/vm"
 )
 
-// The console plans a runbook and a restore through their own CLI commands
-// (planViaCommand): same flags, the console's client, nothing run, and no
-// prompt read from the terminal.
+// The console plans a runbook and a restore through the catalog
+// (backend.PlanKind) with the CLI's wiring (consoleWorkflows): same options
+// by flag name, the console's client, nothing run, and no prompt read from
+// the terminal.
 func TestConsolePlansThroughTheCommands(t *testing.T) {
 	e := startOpsEnv(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -22,12 +25,12 @@ func TestConsolePlansThroughTheCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	w := consoleWorkflows{g: g, dep: g.deploymentOf(inv, "")}
-	p, err := w.Plan(ctx, inv, cl, vm.WorkflowKind("restart-cassandra"), vm.WorkflowParams{Hosts: []string{"cassandra-2"}})
+	w := consoleWorkflows(g, g.deploymentOf(inv, ""))
+	p, err := backend.PlanKind(ctx, w, inv, cl, vm.WorkflowKind("restart-cassandra"), vm.WorkflowParams{Hosts: []string{"cassandra-2"}})
 	if err != nil || p.Workflow != "restart-cassandra" || p.Steps[0].ID != "silence-alerts" {
 		t.Fatalf("restart-cassandra plan: %+v, %v", p, err)
 	}
-	p, err = w.Plan(ctx, inv, cl, vm.WorkflowKind("restore"), vm.WorkflowParams{Options: map[string]string{
+	p, err = backend.PlanKind(ctx, w, inv, cl, vm.WorkflowKind("restore"), vm.WorkflowParams{Options: map[string]string{
 		"tag": "b1", "confirm-deployment": inv.NetworkName}})
 	if err != nil || p.Workflow != "restore" {
 		t.Fatalf("restore plan: %+v, %v", p, err)
@@ -39,10 +42,19 @@ func TestConsolePlansThroughTheCommands(t *testing.T) {
 	if !strings.Contains(strings.Join(steps, " "), "silence-alerts") {
 		t.Errorf("restore plan without its silence: %v", steps)
 	}
-	if _, err := w.Plan(ctx, inv, cl, vm.WorkflowKind("restore"), vm.WorkflowParams{Options: map[string]string{"no-such": "x"}}); err == nil {
+	if _, err := backend.PlanKind(ctx, w, inv, cl, vm.WorkflowKind("restore"), vm.WorkflowParams{Options: map[string]string{"no-such": "x"}}); err == nil {
 		t.Error("an unknown option was accepted")
 	}
-	if _, err := w.Plan(ctx, inv, cl, vm.WorkflowKind("no-such-workflow"), vm.WorkflowParams{}); err == nil {
+	// The console's upgrade reads the nodes' current images first, as the
+	// CLI's does (upgrade.Discover): the plan shows what it replaces.
+	p, err = backend.PlanKind(ctx, w, inv, cl, vm.KindUpgrade, vm.WorkflowParams{Tag: "9.9.9", Options: map[string]string{"no-tfvars": "true"}})
+	if err != nil {
+		t.Fatalf("upgrade plan: %v", err)
+	}
+	if j, ok := p.Params.(upgrade.Journal); !ok || len(j.Current) == 0 || j.HealthGate != "auto" {
+		t.Errorf("console upgrade without the current images or the console's gate: %+v", p.Params)
+	}
+	if _, err := backend.PlanKind(ctx, w, inv, cl, vm.WorkflowKind("no-such-workflow"), vm.WorkflowParams{}); err == nil {
 		t.Error("an unknown workflow was planned")
 	}
 }

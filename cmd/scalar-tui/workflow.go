@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -23,11 +22,10 @@ import (
 	"golang.org/x/term"
 
 	"scalar-tui/inventory"
-	"scalar-tui/ops/alertmanager"
+	"scalar-tui/ops/health"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/silence"
-	"scalar-tui/tui/vm"
 )
 
 // workflowFlags are the flags every workflow command shares.
@@ -147,11 +145,6 @@ func openDeployment(ctx context.Context, g *globalOptions) (*inventory.Inventory
 // plan, then either print it (--dry-run, exit 0, no lock, no change) or
 // confirm and run it. See docs/headless.md for the contract.
 func runWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s cmdStreams, build planBuilder) error {
-	if c, ok := ctx.Value(planCaptureKey{}).(*planCapture); ok {
-		// The console plans through this command: build, never run.
-		c.plan, c.err = build(ctx, c.inv, c.cl)
-		return nil
-	}
 	inv, cl, err := openDeployment(ctx, g)
 	if err != nil {
 		return err
@@ -233,24 +226,31 @@ func isTerminalReader(r io.Reader) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// newEngine returns the engine every workflow command uses, journalling in
-// the deployment's own state directory and taking its lock.
+// newEngine returns the engine of a workflow command: deploymentEngine
+// with the command's --leave-running-on-cancel and redactor.
 func newEngine(cl *sshx.Client, wf workflowFlags, extra ...workflow.Option) *workflow.Engine {
-	dir, lock := wf.dep.dir, wf.dep.lock
+	opts := []workflow.Option{workflow.WithDetachOnCancel(wf.detachOnCancel)}
+	if wf.redactor != nil {
+		opts = append(opts, workflow.WithRedactor(wf.redactor))
+	}
+	return deploymentEngine(cl, wf.dep, wf.lockPath, append(opts, extra...)...)
+}
+
+// deploymentEngine is the one engine factory of the CLI and the console:
+// it journals in the deployment's own state directory and takes its lock
+// (dep's, else lockPath, else workflow.DefaultLockPath).
+func deploymentEngine(cl *sshx.Client, dep deployment, lockPath string, extra ...workflow.Option) *workflow.Engine {
+	dir, lock := dep.dir, dep.lock
 	if dir == "" {
 		dir = stateDir()
 	}
 	if lock == "" {
-		lock = wf.lockPath
+		lock = lockPath
 	}
 	if lock == "" {
 		lock = workflow.DefaultLockPath
 	}
-	opts := []workflow.Option{workflow.WithLockPath(lock), workflow.WithDeployment(wf.dep.name),
-		workflow.WithDetachOnCancel(wf.detachOnCancel)}
-	if wf.redactor != nil {
-		opts = append(opts, workflow.WithRedactor(wf.redactor))
-	}
+	opts := []workflow.Option{workflow.WithLockPath(lock), workflow.WithDeployment(dep.name)}
 	return workflow.New(cl, dir, append(opts, extra...)...)
 }
 
@@ -348,8 +348,8 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 		return failed(err)
 	}
 	if status.Resumable() && status != workflow.StatusRefused {
-		if st, lerr := workflow.LoadRun(e.StateDir(), runID); lerr == nil && resumeHints[st.Workflow] != nil {
-			if hint := resumeHints[st.Workflow](st); hint != "" {
+		if st, lerr := workflow.LoadRun(e.StateDir(), runID); lerr == nil && resumeHintOf(st.Workflow) != nil {
+			if hint := resumeHintOf(st.Workflow)(st); hint != "" {
 				return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; %s", err, runID, hint))
 			}
 		}
@@ -358,9 +358,13 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 	return failed(err)
 }
 
-// resumeHints maps a workflow name to what to tell the operator after a
-// failure when "fix the cause, then resume" would mislead ("" keeps that).
-var resumeHints = map[string]func(*workflow.RunState) string{}
+// resumeHintOf is the kind's ResumeHint (nil: none).
+func resumeHintOf(name string) func(*workflow.RunState) string {
+	if k, ok := workflow.Lookup(name); ok {
+		return k.ResumeHint
+	}
+	return nil
+}
 
 // leftSummary joins what a run left in the cluster.
 func leftSummary(left []workflow.Leftover) string {
@@ -370,16 +374,6 @@ func leftSummary(left []workflow.Leftover) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
-// resumeBuilder rebuilds a journalled run's plan from its Params.
-type resumeBuilder func(ctx context.Context, inv *inventory.Inventory, cl *sshx.Client, params json.RawMessage) (*workflow.Plan, error)
-
-// resumeBuilders maps a workflow name to its resumeBuilder; each workflow
-// command registers its own from init with registerResume.
-var resumeBuilders = map[string]resumeBuilder{}
-
-// registerResume makes `scalar-tui resume` able to continue runs of workflow.
-func registerResume(workflowName string, b resumeBuilder) { resumeBuilders[workflowName] = b }
 
 // resumeWorkflow continues run id: it rebuilds the plan from the journalled
 // Params against the current inventory and lets the engine check the
@@ -410,8 +404,8 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 	if st.Status == workflow.StatusDone {
 		return badInput(fmt.Errorf("run %s already finished (done); nothing to resume", id))
 	}
-	build, ok := resumeBuilders[st.Workflow]
-	if !ok {
+	k, ok := workflow.Lookup(st.Workflow)
+	if !ok || k.Resume == nil {
 		return badInput(fmt.Errorf("run %s is a %s workflow, which this build cannot resume", id, st.Workflow))
 	}
 	cl, err := g.sshClient(inv)
@@ -419,7 +413,7 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 		return err
 	}
 	defer cl.Close()
-	p, err := build(ctx, inv, cl, st.Params)
+	p, err := k.Resume(ctx, kindDeps(inv, cl, wf, s), st.Params)
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) || errors.Is(err, context.Canceled) {
@@ -444,22 +438,12 @@ func resumeWorkflow(ctx context.Context, g *globalOptions, wf workflowFlags, s c
 	err = execWorkflow(ctx, wf, s, cl, opts, st.ID, func(e *workflow.Engine) (workflow.Status, error) {
 		return e.Resume(ctx, id, p)
 	})
-	if fin := resumeFinishers[st.Workflow]; err == nil && fin != nil {
+	if fin := kindCLIs[st.Workflow].after; err == nil && fin != nil {
 		if end, lerr := workflow.LoadRun(wf.dep.dir, id); lerr == nil && end.Status == workflow.StatusDone {
 			return fin(inv, end.Params, wf, s)
 		}
 	}
 	return err
-}
-
-// resumeFinishers run after a resumed run of their workflow ends done (the
-// upgrade offers its tfvars edit); registered with registerResumeFinisher.
-var resumeFinishers = map[string]func(inv *inventory.Inventory, params json.RawMessage, wf workflowFlags, s cmdStreams) error{}
-
-// registerResumeFinisher sets what runs after a resumed run of
-// workflowName is done.
-func registerResumeFinisher(workflowName string, f func(inv *inventory.Inventory, params json.RawMessage, wf workflowFlags, s cmdStreams) error) {
-	resumeFinishers[workflowName] = f
 }
 
 // confirmResume shows where the run stands before the usual confirmation.
@@ -496,86 +480,191 @@ func elsewhere(g *globalOptions, id string, err error) error {
 }
 
 // wrapSilence wraps p in an Alertmanager silence of the hosts its steps run
-// on (ops/workflow/silence), unless off, p changes nothing, or p already
-// carries one (the runbooks make their own). A deployment without a monitor
-// host has no Alertmanager: the plan says so and runs without.
+// on (silence.Around), unless off.
 func wrapSilence(inv *inventory.Inventory, cl *sshx.Client, p *workflow.Plan, off bool) error {
-	if off || p.ReadOnly {
-		return nil
-	}
-	for _, s := range p.Steps {
-		if s.ID == "silence-alerts" {
-			return nil
-		}
-	}
-	hosts := silence.HostsOf(p)
-	if len(hosts) == 0 {
-		return nil
-	}
-	u, err := silence.URL(inv.Endpoints.Prometheus)
-	if err != nil {
-		p.Notes = append(p.Notes, "The deployment has no monitor host: no alert is silenced while the run lasts.")
-		return nil
-	}
-	am, err := alertmanager.New(u, alertmanager.Options{Dial: cl.DialContext, Timeout: 10 * time.Second})
-	if err != nil {
+	if err := silence.Around(inv, cl.DialContext, p, off); err != nil {
 		return badInput(err)
 	}
-	silence.Wrap(p, silence.Options{Client: am, Hosts: hosts})
 	return nil
 }
 
-// planCapture makes runWorkflow return the plan its command builds instead
-// of running it (planViaCommand).
-type planCapture struct {
-	inv  *inventory.Inventory
-	cl   *sshx.Client
-	plan *workflow.Plan
-	err  error
+// kindCLI is what a generated workflow command adds for the terminal, where
+// the catalog's kind cannot: all optional.
+type kindCLI struct {
+	// before runs once the flags are valid; done ends the command there
+	// (free-disk without a selection lists instead of planning).
+	before func(ctx context.Context, g *globalOptions, v workflow.Values, wf workflowFlags, s cmdStreams) (done bool, err error)
+	// run replaces runKind (restore: the deployment's name typed).
+	run func(ctx context.Context, g *globalOptions, k *workflow.Kind, v workflow.Values, wf workflowFlags, s cmdStreams) error
+	// after runs once a run (new or resumed) ended done, with its
+	// journalled Params (the upgrade's tfvars offer).
+	after func(inv *inventory.Inventory, params json.RawMessage, wf workflowFlags, s cmdStreams) error
+	// extend adds subcommands (repair status).
+	extend func(g *globalOptions, cmd *cobra.Command)
 }
 
-type planCaptureKey struct{}
+// kindCLIs are the kindCLI of each kind that has one, by kind name; each
+// cmd_<kind>.go sets its own from init.
+var kindCLIs = map[string]kindCLI{}
 
-// planViaCommand builds the plan of the workflow command name (a runbook:
-// restart-cassandra, restart-container, ...) from options given by flag name
-// without dashes, exactly as the CLI would with those flags, on the console's
-// own deployment and SSH client. Nothing runs.
-func planViaCommand(ctx context.Context, g *globalOptions, inv *inventory.Inventory, cl *sshx.Client, name string, p vm.WorkflowParams) (*workflow.Plan, error) {
-	var cmd *cobra.Command
-	for _, f := range subcommands {
-		if c := f(g); c.Name() == name {
-			cmd = c
-			break
+func init() {
+	// Every kind of the catalog with a top-level command of its own.
+	for _, k := range workflow.Kinds() {
+		if k.Command == "" {
+			k := k
+			register(func(g *globalOptions) *cobra.Command { return newKindCmd(g, k) })
 		}
 	}
-	if cmd == nil {
-		return nil, fmt.Errorf("%s: %w", name, vm.ErrNotSupported)
+}
+
+// newKindCmd generates the CLI subcommand of kind k: the shared workflow
+// flags, one flag per option (name, type, default, help and checks from
+// the catalog), and a run that maps the flags onto the kind's options and
+// plans through the catalog.
+func newKindCmd(g *globalOptions, k *workflow.Kind) *cobra.Command {
+	var wf workflowFlags
+	cmd := &cobra.Command{Use: k.Usage, Short: k.Summary, Long: k.Long, Example: k.Example, Args: cobra.NoArgs}
+	if k.Arg != "" {
+		cmd.Args = cobra.ExactArgs(1)
 	}
-	args := append([]string(nil), p.Args...)
-	if len(p.Hosts) > 0 && cmd.Flags().Lookup("host") != nil && p.Options["host"] == "" {
-		args = append(args, "--host", p.Hosts[0])
-	}
-	keys := make([]string, 0, len(p.Options))
-	for k := range p.Options {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if cmd.Flags().Lookup(k) == nil {
-			return nil, fmt.Errorf("%s has no option %q", name, k)
+	f := cmd.Flags()
+	if k.Runbook && !k.Canary {
+		wf.addFlags(f, false)
+		f.BoolVar(&wf.dryRun, "dry-run", false, "print the plan (every remote command, preflight checks, gates) and exit; nothing is changed")
+	} else {
+		wf.addFlags(f, true)
+		if !k.Canary {
+			_ = f.MarkHidden("canary")
 		}
-		args = append(args, "--"+k+"="+p.Options[k])
 	}
-	c := &planCapture{inv: inv, cl: cl}
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	if err := cmd.ExecuteContext(context.WithValue(ctx, planCaptureKey{}, c)); err != nil {
-		return nil, err
+	values := addKindFlags(f, k)
+	for _, group := range k.Exclusive {
+		cmd.MarkFlagsMutuallyExclusive(group...)
 	}
-	if c.plan == nil && c.err == nil {
-		return nil, fmt.Errorf("%s built no plan", name)
+	if k.ReadOnly {
+		_ = f.MarkHidden("yes")
 	}
-	return c.plan, c.err
+	h := kindCLIs[k.Name]
+	if h.extend != nil {
+		h.extend(g, cmd)
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, s := cmd.Context(), streamsOf(cmd)
+		v := values()
+		if k.Arg != "" {
+			v[k.Arg] = args[0]
+		}
+		if _, own := k.Option("no-silence"); own {
+			wf.noSilence = v.Bool("no-silence")
+		}
+		v["no-silence"] = wf.noSilence
+		if k.ReadOnly {
+			wf.yes = true // nothing to confirm
+		}
+		if k.Validate != nil {
+			if err := k.Validate(v); err != nil {
+				return badInput(err)
+			}
+		}
+		if h.before != nil {
+			if done, err := h.before(ctx, g, v, wf, s); done || err != nil {
+				return err
+			}
+		}
+		if h.run != nil {
+			return h.run(ctx, g, k, v, wf, s)
+		}
+		return runKind(ctx, g, k, v, wf, s)
+	}
+	return cmd
+}
+
+// addKindFlags registers one flag per option of k (but the positional
+// one) and returns a function that reads them all into Values.
+func addKindFlags(f *pflag.FlagSet, k *workflow.Kind) func() workflow.Values {
+	get := map[string]func() any{}
+	for _, o := range k.Options {
+		if o.Name == k.Arg || f.Lookup(o.Name) != nil {
+			continue
+		}
+		switch o.Type {
+		case workflow.OptBool:
+			p := f.Bool(o.Name, o.Default == true, o.Help)
+			get[o.Name] = func() any { return *p }
+		case workflow.OptString:
+			d, _ := o.Default.(string)
+			p := f.String(o.Name, d, o.Help)
+			get[o.Name] = func() any { return *p }
+		case workflow.OptStringList:
+			d, _ := o.Default.([]string)
+			p := f.StringSlice(o.Name, d, o.Help)
+			get[o.Name] = func() any { return *p }
+		case workflow.OptStringArray:
+			d, _ := o.Default.([]string)
+			p := f.StringArray(o.Name, d, o.Help)
+			get[o.Name] = func() any { return *p }
+		case workflow.OptDuration:
+			d, _ := o.Default.(time.Duration)
+			p := f.Duration(o.Name, d, o.Help)
+			get[o.Name] = func() any { return *p }
+		case workflow.OptFloat:
+			d, _ := o.Default.(float64)
+			p := f.Float64(o.Name, d, o.Help)
+			get[o.Name] = func() any { return *p }
+		default:
+			panic(fmt.Sprintf("%s --%s: option type %d has no flag", k.Name, o.Name, o.Type))
+		}
+		if o.Hidden {
+			_ = f.MarkHidden(o.Name)
+		}
+		if o.Positive {
+			positive(f, o.Name)
+		}
+		if o.Max != 0 {
+			atMost(f, o.Name, o.Max)
+		}
+		if o.NegativeOK {
+			negativeOK(f, o.Name)
+		}
+	}
+	return func() workflow.Values {
+		v := workflow.Values{}
+		for n, g := range get {
+			v[n] = g()
+		}
+		return v
+	}
+}
+
+// kindDeps is what the catalog's builders get on the CLI: the deployment,
+// its SSH client, the health gates through the bastion, the journal
+// directory, the command's redactor and stderr for reports.
+func kindDeps(inv *inventory.Inventory, cl *sshx.Client, wf workflowFlags, s cmdStreams) workflow.Deps {
+	return workflow.Deps{Inventory: inv, Client: cl, StateDir: wf.dep.dir, Redactor: wf.redactor, Report: s.err,
+		Health: func(gate string) (health.Source, error) { return healthGateSource(inv, cl, gate) }}
+}
+
+// runKind plans k with v through runWorkflow and, once the run is done,
+// runs the kind's after (the upgrade's tfvars offer).
+func runKind(ctx context.Context, g *globalOptions, k *workflow.Kind, v workflow.Values, wf workflowFlags, s cmdStreams) error {
+	wf.redactor = workflow.NewRedactor()
+	var (
+		plan *workflow.Plan
+		inv  *inventory.Inventory
+	)
+	err := runWorkflow(ctx, g, wf, s, func(ctx context.Context, i *inventory.Inventory, cl *sshx.Client) (*workflow.Plan, error) {
+		wf.dep = g.deploymentOf(i, wf.lockPath)
+		p, err := k.Plan(ctx, kindDeps(i, cl, wf, s), v)
+		plan, inv = p, i
+		return p, err
+	})
+	after := kindCLIs[k.Name].after
+	if err != nil || wf.dryRun || plan == nil || after == nil {
+		return err
+	}
+	st, lerr := workflow.LoadRun(g.deploymentOf(inv, wf.lockPath).dir, plan.ID)
+	if lerr != nil || st.Status != workflow.StatusDone {
+		return nil
+	}
+	return after(inv, st.Params, wf, s)
 }

@@ -500,7 +500,7 @@ func TestLabWorkflows(t *testing.T) {
 			touched = append(touched, h.Name)
 		}
 		plan := func(tag string) *workflow.Plan {
-			p, err := buildBackupPlan(inv, c, backup.Options{Tag: tag, AllowMixedRoutes: true}, nil)
+			p, err := backup.BuildPlan(workflow.Deps{Inventory: inv, Client: c}, backup.Options{Tag: tag, AllowMixedRoutes: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,23 +34,25 @@ type Config struct {
 	// ShellArgv is the argv that opens an interactive shell on a host, with
 	// the host appended: e.g. [scalar-tui --tf-root DIR ssh].
 	ShellArgv []string
-	// Workflows plans and runs workflows; nil makes them unsupported.
-	Workflows Workflows
+	// Workflows wires the workflow catalog to the deployment; nil makes
+	// workflows unsupported.
+	Workflows *Workflows
 	// Runbooks maps a firing alert to its runbook action (ops/runbook.For
 	// through RunbookView); nil shows alerts without one.
 	Runbooks RunbookFunc
 }
 
-// Workflows is what the backend needs from the workflow layer: a plan for a
-// kind, and a way to run it. The CLI implements it with the same code its
-// `repair`, `upgrade` and `backup` commands use.
-type Workflows interface {
-	// Plan builds the plan of kind for inv without running anything.
-	Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, params vm.WorkflowParams) (*workflow.Plan, error)
-	// Rebuild rebuilds the plan of a journalled run from its parameters, for Resume.
-	Rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, run *workflow.RunState) (*workflow.Plan, error)
-	// Engine returns an engine for client that reports events to events.
-	Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine
+// Workflows is what the backend needs beside the workflow catalog
+// (ops/workflow/catalog), which plans every kind: what the kinds' builders
+// need of the deployment, and the engine that runs their plans. The CLI
+// fills it with the same functions its commands use.
+type Workflows struct {
+	// Deps returns what the catalog's builders need on inv through client
+	// (health gates, journal directory, the demo's fault injector).
+	Deps func(inv *inventory.Inventory, client *sshx.Client) workflow.Deps
+	// Engine returns an engine for client that reports events to events,
+	// journalling in the deployment's state dir and taking its lock.
+	Engine func(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine
 }
 
 // Backend implements vm.Backend.

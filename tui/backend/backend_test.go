@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"scalar-tui/ops/health"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
-	"scalar-tui/ops/workflow/repair"
 	"scalar-tui/tui/vm"
 )
 
@@ -27,30 +25,26 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// repairWorkflows plans repairs the way the CLI does, without its flags.
-type repairWorkflows struct{ stateDir string }
-
-func (w repairWorkflows) Plan(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, p vm.WorkflowParams) (*workflow.Plan, error) {
-	if kind != vm.KindRepair {
-		return nil, vm.ErrNotSupported
+// testWorkflows wires the catalog as the console does, with the demo's
+// health source for the gates and a lock in the test's own dir.
+func testWorkflows(stateDir string, src func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error)) *Workflows {
+	return &Workflows{
+		Deps: func(inv *inventory.Inventory, client *sshx.Client) workflow.Deps {
+			return workflow.Deps{Inventory: inv, Client: client, StateDir: stateDir,
+				Health: func(string) (health.Source, error) { return src(inv, client.DialContext) }}
+		},
+		Engine: func(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
+			return workflow.New(client, stateDir, workflow.WithEvents(events), workflow.WithCanary(canary),
+				// The demo's bastion is this machine: a lock in the test's own dir
+				// goes with it, mirror of the journal (<lock>.runs) included.
+				workflow.WithLockPath(filepath.Join(stateDir, "scalar-tui.lock")))
+		},
 	}
-	return repair.Plan(inv, repair.Options{Hosts: p.Hosts, GateInterval: 200 * time.Millisecond})
 }
 
-func (w repairWorkflows) Rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, st *workflow.RunState) (*workflow.Plan, error) {
-	var o repair.Options
-	if err := json.Unmarshal(st.Params, &o); err != nil {
-		return nil, err
-	}
-	return repair.Plan(inv, o)
-}
-
-func (w repairWorkflows) Engine(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
-	return workflow.New(client, w.stateDir, workflow.WithEvents(events), workflow.WithCanary(canary),
-		// The demo's bastion is this machine: a lock in the test's own dir
-		// goes with it, mirror of the journal (<lock>.runs) included.
-		workflow.WithLockPath(filepath.Join(w.stateDir, "scalar-tui.lock")))
-}
+// repairParams plan a repair without a health gate, without a silence and
+// with a short poll.
+var repairParams = vm.WorkflowParams{Options: map[string]string{"health-gate": "off", "gate-interval": "200ms", "no-silence": "true"}}
 
 // newDemoBackend starts a demo deployment and a backend over it, wired as the
 // console wires it (same inventory reader, SSH client and health sources).
@@ -70,6 +64,13 @@ func newDemoBackendWith(t *testing.T, o demo.Options) (*Backend, *demo.Demo) {
 	}
 	t.Cleanup(func() { d.Close() })
 	state := t.TempDir()
+	src := func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
+		prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 2 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		return &health.FallbackSource{Primary: prom, Fallback: health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial})}, nil
+	}
 	b, err := New(Config{
 		LoadInventory: func(ctx context.Context) (*inventory.Inventory, error) {
 			return inventory.Load(ctx, inventory.Options{TFRoot: d.TFRoot})
@@ -78,16 +79,10 @@ func newDemoBackendWith(t *testing.T, o demo.Options) (*Backend, *demo.Demo) {
 			return sshx.New(sshx.Config{BastionAddr: inv.BastionAddr(), User: inv.UserName, IdentityFile: d.Identity,
 				KnownHostsFile: d.KnownHosts, NoAgent: true})
 		},
-		HealthSource: func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
-			prom, err := health.NewPrometheusSource(inv, "", health.PrometheusOptions{Dial: dial, Timeout: 2 * time.Second})
-			if err != nil {
-				return nil, err
-			}
-			return &health.FallbackSource{Primary: prom, Fallback: health.NewScrapeSource(inv, health.ScrapeOptions{Dial: dial})}, nil
-		},
-		StateDir:  state,
-		ShellArgv: []string{"scalar-tui", "ssh"},
-		Workflows: repairWorkflows{stateDir: state},
+		HealthSource: src,
+		StateDir:     state,
+		ShellArgv:    []string{"scalar-tui", "ssh"},
+		Workflows:    testWorkflows(state, src),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +165,7 @@ func TestBackendOnDemo(t *testing.T) {
 	if err := sim.InjectFault(d.SimState, "cassandra-2.internal.scalar-labs.com", "repair-fails", ""); err != nil {
 		t.Fatal(err)
 	}
-	pv, err := b.PlanWorkflow(ctx, vm.KindRepair, vm.WorkflowParams{})
+	pv, err := b.PlanWorkflow(ctx, vm.KindRepair, repairParams)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func TestShutdownWaitsForCleanup(t *testing.T) {
 	b, d := newDemoBackend(t, demo.PromOptions{})
 	ctx := context.Background()
-	pv, err := b.PlanWorkflow(ctx, vm.KindRepair, vm.WorkflowParams{})
+	pv, err := b.PlanWorkflow(ctx, vm.KindRepair, repairParams)
 	if err != nil {
 		t.Fatal(err)
 	}

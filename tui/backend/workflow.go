@@ -8,13 +8,17 @@ import (
 	"sync"
 	"time"
 
+	"scalar-tui/inventory"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
+	_ "scalar-tui/ops/workflow/catalog" // every workflow kind
+	"scalar-tui/ops/workflow/silence"
 	"scalar-tui/tui/vm"
 )
 
-// PlanWorkflow builds the plan of kind and keeps it, keyed by its ID, for
-// StartWorkflow: what the operator confirmed is exactly what runs.
+// PlanWorkflow builds the plan of kind through the workflow catalog and
+// keeps it, keyed by its ID, for StartWorkflow: what the operator confirmed
+// is exactly what runs.
 func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params vm.WorkflowParams) (vm.PlanView, error) {
 	if b.cfg.Workflows == nil {
 		return vm.PlanView{}, fmt.Errorf("workflows: %w", vm.ErrNotSupported)
@@ -36,7 +40,7 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 		opts["confirm-deployment"] = inv.NetworkName
 		params.Options = opts
 	}
-	plan, err := b.cfg.Workflows.Plan(ctx, inv, client, kind, params)
+	plan, err := PlanKind(ctx, b.cfg.Workflows, inv, client, kind, params)
 	if err != nil {
 		return vm.PlanView{}, err
 	}
@@ -44,18 +48,94 @@ func (b *Backend) PlanWorkflow(ctx context.Context, kind vm.WorkflowKind, params
 	b.mu.Lock()
 	b.plans[plan.ID] = plannedRun{plan: plan, kind: kind, canary: params.Canary}
 	b.mu.Unlock()
-	v := PlanView(plan, kind, params)
+	pv := PlanView(plan, kind, params)
 	if kind == vm.KindRestore {
-		v.ConfirmName = inv.NetworkName
+		pv.ConfirmName = inv.NetworkName
 	}
-	return v, nil
+	return pv, nil
+}
+
+// PlanKind builds the plan of kind through the workflow catalog for the
+// console, from the console's parameters, wrapped in the Alertmanager
+// silence the CLI would make. Nothing runs.
+func PlanKind(ctx context.Context, w *Workflows, inv *inventory.Inventory, client *sshx.Client, kind vm.WorkflowKind, params vm.WorkflowParams) (*workflow.Plan, error) {
+	k, ok := workflow.Lookup(string(kind))
+	if !ok || k.Plan == nil {
+		return nil, fmt.Errorf("%s: %w", kind, vm.ErrNotSupported)
+	}
+	v, noSilence, err := kindValues(k, params)
+	if err != nil {
+		return nil, err
+	}
+	d := w.Deps(inv, client)
+	d.Console = true
+	plan, err := k.Plan(ctx, d, v)
+	if err != nil {
+		return nil, err
+	}
+	if err := silence.Around(inv, client.DialContext, plan, noSilence || k.NoSilence); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// kindValues maps the console's parameters onto k's typed options, over
+// the kind's console defaults: Tag is the upgrade's --to, Hosts its --host
+// (all of them where the option repeats), Args[0] its positional option.
+// no-silence is every kind's shared flag, not an option of the kind.
+func kindValues(k *workflow.Kind, p vm.WorkflowParams) (workflow.Values, bool, error) {
+	opts := map[string]string{}
+	for n, x := range k.ConsoleDefaults {
+		opts[n] = x
+	}
+	for n, x := range p.Options {
+		opts[n] = x
+	}
+	noSilence := opts["no-silence"] == "true"
+	if _, own := k.Option("no-silence"); !own {
+		delete(opts, "no-silence")
+	}
+	if p.Tag != "" {
+		if _, ok := k.Option("to"); ok {
+			opts["to"] = p.Tag
+		}
+	}
+	if len(p.Args) > 0 && k.Arg != "" {
+		opts[k.Arg] = p.Args[0]
+	}
+	v, err := k.Parse(opts)
+	if err != nil {
+		return nil, false, err
+	}
+	if o, ok := k.Option("host"); ok && len(p.Hosts) > 0 && opts["host"] == "" {
+		switch o.Type {
+		case workflow.OptStringArray, workflow.OptStringList:
+			v["host"] = append([]string(nil), p.Hosts...)
+		default:
+			v["host"] = p.Hosts[0]
+		}
+	}
+	v["no-silence"] = noSilence
+	if k.Validate != nil {
+		if err := k.Validate(v); err != nil {
+			if !strings.HasPrefix(err.Error(), k.Name) {
+				err = fmt.Errorf("%s: %w", k.Name, err)
+			}
+			return nil, false, err
+		}
+	}
+	return v, noSilence, nil
 }
 
 // canaryHonoured reports whether kind stops after its first host when run
-// with a canary. A backup does not: it pauses every Scalar DL node at once
-// and the engine never stops while that marker is set (the CLI hides
-// `backup --canary` for the same reason), so the console does not offer it.
-func canaryHonoured(kind vm.WorkflowKind) bool { return kind != vm.KindBackup }
+// with a canary: not where the catalog says a canary means nothing (the CLI
+// hides its --canary). A backup pauses every Scalar DL node at once and the
+// engine never stops while that marker is set; a restore stops the whole
+// cluster in one run.
+func canaryHonoured(kind vm.WorkflowKind) bool {
+	k, ok := workflow.Lookup(string(kind))
+	return !ok || !k.HiddenCanary
+}
 
 // PlanView maps a workflow plan onto the console's view model.
 func PlanView(p *workflow.Plan, kind vm.WorkflowKind, params vm.WorkflowParams) vm.PlanView {
@@ -114,7 +194,7 @@ func (b *Backend) ResumeWorkflow(ctx context.Context, id string) (vm.PlanView, <
 	if err != nil {
 		return vm.PlanView{}, nil, nil, err
 	}
-	plan, err := b.cfg.Workflows.Rebuild(ctx, inv, client, st)
+	plan, err := b.rebuild(ctx, inv, client, st)
 	if err != nil {
 		return vm.PlanView{}, nil, nil, fmt.Errorf("rebuild the plan of run %s: %w", id, err)
 	}
@@ -129,6 +209,25 @@ func (b *Backend) ResumeWorkflow(ctx context.Context, id string) (vm.PlanView, <
 		return eng.Resume(runCtx, st.ID, plan)
 	})
 	return pv, ch, ctl, nil
+}
+
+// rebuild rebuilds a journalled run's plan with its kind's Resume, as
+// `scalar-tui resume` does, wrapped again in its silence if it had one.
+func (b *Backend) rebuild(ctx context.Context, inv *inventory.Inventory, client *sshx.Client, st *workflow.RunState) (*workflow.Plan, error) {
+	k, ok := workflow.Lookup(st.Workflow)
+	if !ok || k.Resume == nil {
+		return nil, fmt.Errorf("run %s is a %s workflow, which this build cannot resume", st.ID, st.Workflow)
+	}
+	p, err := k.Resume(ctx, b.cfg.Workflows.Deps(inv, client), st.Params)
+	if err != nil {
+		return nil, err
+	}
+	if silence.Wrapped(st) {
+		if err := silence.Around(inv, client.DialContext, p, false); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // run starts plan in the background with start, maps its events onto the
