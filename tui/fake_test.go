@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"scalar-tui/inventory"
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/vm"
 )
 
@@ -414,19 +415,19 @@ func newFake() *fakeBackend {
 func runningEvents() []vm.WorkflowEvent {
 	c1, c2 := "cassandra-1."+domain, "cassandra-2."+domain
 	return []vm.WorkflowEvent{
-		vm.StepStarted{Step: 0, Host: c1, Title: "check ring", At: testNow.Add(-300 * time.Second)},
-		vm.OutputLine{Host: c1, Line: "UN  10.42.2.10  1.2 GiB  256  ?  rack1"},
-		vm.StepDone{Step: 0, Host: c1},
-		vm.StepStarted{Step: 1, Host: c1, Title: "repair primary ranges", At: testNow.Add(-290 * time.Second)},
-		vm.OutputLine{Host: c1, Line: "[2026-11-24 11:55:10] Repair completed successfully"},
-		vm.StepDone{Step: 1, Host: c1},
-		vm.GatePassed{Step: 1, Host: c1, Gate: "all nodes UN"},
-		vm.StepStarted{Step: 2, Host: c2, Title: "check ring", At: testNow.Add(-120 * time.Second)},
-		vm.StepDone{Step: 2, Host: c2},
-		vm.StepStarted{Step: 3, Host: c2, Title: "repair primary ranges", At: testNow.Add(-83 * time.Second)},
-		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:58:37] Starting repair command #1, repairing keyspace ScalarDL"},
-		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:59:10] Repair session 1 for range (-3074,-2911] finished (progress: 45%)"},
-		vm.Progress{Host: c2, Percent: 45},
+		&wf.StepStarted{Index: 0, Host: c1, Title: "check ring", Header: wf.Header{Time: testNow.Add(-300 * time.Second)}},
+		&wf.OutputLine{Host: c1, Line: "UN  10.42.2.10  1.2 GiB  256  ?  rack1"},
+		&wf.StepDone{Index: 0, Host: c1},
+		&wf.StepStarted{Index: 1, Host: c1, Title: "repair primary ranges", Header: wf.Header{Time: testNow.Add(-290 * time.Second)}},
+		&wf.OutputLine{Host: c1, Line: "[2026-11-24 11:55:10] Repair completed successfully"},
+		&wf.StepDone{Index: 1, Host: c1},
+		&wf.GatePassed{Index: 1, Host: c1, Gate: "all nodes UN"},
+		&wf.StepStarted{Index: 2, Host: c2, Title: "check ring", Header: wf.Header{Time: testNow.Add(-120 * time.Second)}},
+		&wf.StepDone{Index: 2, Host: c2},
+		&wf.StepStarted{Index: 3, Host: c2, Title: "repair primary ranges", Header: wf.Header{Time: testNow.Add(-83 * time.Second)}},
+		&wf.OutputLine{Host: c2, Line: "[2026-11-24 11:58:37] Starting repair command #1, repairing keyspace ScalarDL"},
+		&wf.OutputLine{Host: c2, Line: "[2026-11-24 11:59:10] Repair session 1 for range (-3074,-2911] finished (progress: 45%)"},
+		&wf.Progress{Host: c2, Percent: 45},
 	}
 }
 

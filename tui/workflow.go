@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/components/confirm"
 	"scalar-tui/tui/components/input"
@@ -364,8 +365,8 @@ func (m *workflow) tickCmd() tea.Cmd {
 
 func (m *workflow) apply(ev vm.WorkflowEvent) {
 	switch e := ev.(type) {
-	case vm.StepStarted:
-		m.step, m.stepTitle, m.stepHost, m.stepAt = e.Step, e.Title, e.Host, e.At
+	case *wf.StepStarted:
+		m.step, m.stepTitle, m.stepHost, m.stepAt = e.Index, e.Title, e.Host, e.Time
 		m.gate, m.gateWait = "", false
 		if e.Host != "" {
 			m.status[e.Host] = render.RunRunning
@@ -374,53 +375,42 @@ func (m *workflow) apply(ev vm.WorkflowEvent) {
 		if m.state == wfPaused {
 			m.state = wfRunning
 		}
-	case vm.OutputLine:
-		if e.Host == "" {
-			m.notice = e.Line
-		}
-		l := append(m.logs[e.Host], e.Line)
-		if len(l) > maxLogLines {
-			l = l[len(l)-maxLogLines:]
-		}
-		m.logs[e.Host] = l
-		if e.Host == m.selected() {
-			bottom := m.vp.AtBottom()
-			m.vp.SetContent(strings.Join(l, "\n"))
-			if bottom {
-				m.vp.GotoBottom()
-			}
-		}
-	case vm.GateWaiting:
-		m.gate, m.gateAt, m.gateWait = e.Gate, e.At, true
-	case vm.GatePassed:
-		m.gate, m.gateAt, m.gateWait = e.Gate, e.At, false
-	case vm.StepDone:
+	case *wf.OutputLine:
+		m.addLine(e.Host, e.Line)
+	case *wf.Notice:
+		// The engine's notices are not tied to a host.
+		m.addLine("", e.Message)
+	case *wf.GateWaiting:
+		m.gate, m.gateAt, m.gateWait = e.Gate+": "+e.LastReason, e.Time, true
+	case *wf.GatePassed:
+		m.gate, m.gateAt, m.gateWait = e.Gate, e.Time, false
+	case *wf.StepDone:
 		if e.Host != "" {
-			if m.lastFor[e.Host] <= e.Step {
+			if m.lastFor[e.Host] <= e.Index {
 				m.status[e.Host] = render.RunDone
 			} else {
 				m.status[e.Host] = render.RunWaiting
 			}
 		}
-	case vm.StepFailed:
+	case *wf.StepFailed:
 		if e.Host != "" {
 			m.status[e.Host] = render.RunFailed
 		}
 		m.runErr = errors.New(e.Err)
-	case vm.Progress:
+	case *wf.Progress:
 		m.percent[e.Host] = e.Percent
-	case vm.Paused:
+	case *wf.Paused:
 		m.state, m.canary, m.pauseReq = wfPaused, e.Canary, false
-	case vm.Finished:
+	case *wf.Finished:
 		// Elapsed stops here, whether or not the backend said when.
-		m.ended = e.At
+		m.ended = e.Time
 		if m.ended.IsZero() {
 			m.ended = m.common.Now()
 		}
-		if e.Err != nil {
-			m.runErr = e.Err
+		if e.Err != "" {
+			m.runErr = errors.New(e.Err)
 		}
-		m.endStatus = e.Status
+		m.endStatus = string(e.Status)
 		if m.endStatus == "" {
 			m.endStatus = "done"
 			if m.runErr != nil {
@@ -432,6 +422,25 @@ func (m *workflow) apply(ev vm.WorkflowEvent) {
 			m.state, m.runErr = wfDone, nil
 		}
 		m.stopped()
+	}
+}
+
+// addLine keeps one output line of host ("" for the engine's notices).
+func (m *workflow) addLine(host, line string) {
+	if host == "" {
+		m.notice = line
+	}
+	l := append(m.logs[host], line)
+	if len(l) > maxLogLines {
+		l = l[len(l)-maxLogLines:]
+	}
+	m.logs[host] = l
+	if host == m.selected() {
+		bottom := m.vp.AtBottom()
+		m.vp.SetContent(strings.Join(l, "\n"))
+		if bottom {
+			m.vp.GotoBottom()
+		}
 	}
 }
 
