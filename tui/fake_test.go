@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -193,7 +194,34 @@ func (fb *fakeBackend) PlanWorkflow(_ context.Context, kind vm.WorkflowKind, p v
 	if p.Tag != "" {
 		plan.Title += " to " + p.Tag
 	}
-	return plan, nil
+	return withLines(plan), nil
+}
+
+// withLines renders v as the backend does (workflow.Plan.Lines), with IDs
+// and names made from the titles: step "cassandra-1/check-ring", check
+// "3/3-nodes", gate "all-nodes".
+func withLines(v vm.PlanView) vm.PlanView {
+	slug := func(s string) string {
+		w := strings.Fields(s)
+		return strings.Join(w[:min(len(w), 2)], "-")
+	}
+	p := &wf.Plan{ID: v.ID, Workflow: string(v.Kind), Operator: "ops@laptop-3", Created: testNow, Fingerprint: "3f9a0c1d2e4b5a69"}
+	for _, c := range v.Checks {
+		p.Preflight = append(p.Preflight, wf.Check{Name: slug(c), Description: c})
+	}
+	for _, s := range v.Steps {
+		id := slug(s.Title)
+		if s.Host != "" {
+			id = strings.SplitN(s.Host, ".", 2)[0] + "/" + id
+		}
+		st := wf.Step{ID: id, Title: s.Title, Host: s.Host, Commands: s.Commands}
+		if s.Gate != "" {
+			st.Gate = &wf.Gate{Name: slug(s.Gate), Description: s.Gate}
+		}
+		p.Steps = append(p.Steps, st)
+	}
+	v.Lines = p.Lines()
+	return v
 }
 
 func (fb *fakeBackend) StartWorkflow(_ context.Context, plan vm.PlanView) (<-chan vm.WorkflowEvent, vm.WorkflowControl, error) {
@@ -230,7 +258,7 @@ func (fb *fakeBackend) ResumeWorkflow(_ context.Context, id string) (vm.PlanView
 	if fb.resumePlan != nil {
 		plan = *fb.resumePlan
 	}
-	return plan, fb.stream(), fb.ctl, nil
+	return withLines(plan), fb.stream(), fb.ctl, nil
 }
 
 func (fb *fakeBackend) resumedIDs() []string {

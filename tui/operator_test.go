@@ -67,7 +67,7 @@ func TestPreflightShownBeforeConfirm(t *testing.T) {
 	m := newTest(t, fb, false)
 	press(t, m, "R")
 	v := m.View()
-	for _, want := range []string{"✓ 3/3 nodes UN", "✓ no repair running", "Preflight (checked now"} {
+	for _, want := range []string{"✓ 3/3-nodes: 3/3 nodes UN", "✓ no-repair: no repair running", "Preflight (checked now"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("plan lacks %q:\n%s", want, v)
 		}
@@ -89,7 +89,7 @@ func TestFailedPreflightCannotBeConfirmed(t *testing.T) {
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	press(t, m, "R")
 	v := m.View()
-	if !strings.Contains(v, "✗ no repair running") || !strings.Contains(flat(v), fb.failReason) {
+	if !strings.Contains(v, "✗ no-repair: no repair running") || !strings.Contains(flat(v), fb.failReason) {
 		t.Errorf("the failed check and its whole reason must show:\n%s", v)
 	}
 	if strings.Contains(footerOf(v), "enter") {
@@ -124,7 +124,7 @@ func TestNoopUpgradeRefusedInPlan(t *testing.T) {
 		t.Fatalf("planned %+v", fb.planned)
 	}
 	v := m.View()
-	if !strings.Contains(v, "✗ at least one node does not run the target tag yet") || !strings.Contains(v, "already runs") || !strings.Contains(v, "cannot run") {
+	if !strings.Contains(v, "✗ at-least: at least one node does not run the target tag yet") || !strings.Contains(v, "already runs") || !strings.Contains(v, "cannot run") {
 		t.Errorf("no-op upgrade plan:\n%s", v)
 	}
 	press(t, m, "enter", "y")

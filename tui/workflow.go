@@ -762,70 +762,56 @@ func canaryLine(p vm.PlanView, km *keymap.KeyMap) string {
 	return "canary: off — runs every host without stopping (" + km.Key(keymap.CanaryMode) + " here stops after the first host)"
 }
 
-// planLines renders the plan shown in full: the preflight checks with
-// their results so far, each step, its host, its exact commands and its
-// gate.
+// planLines is the plan shown in full, as workflow.Plan.Lines rendered it
+// (the text --dry-run prints) without its title, which the screen's head
+// shows: each preflight check marked with its result so far, each step, its
+// host, its exact commands and its gate.
 func (m *workflow) planLines() []string {
-	p := m.plan
-	var out []string
-	if len(p.Checks) > 0 {
-		switch {
-		case m.checking:
-			out = append(out, "Preflight (checking now…):")
-		case m.checks != nil || m.checkErr != nil:
-			out = append(out, "Preflight (checked now, and again when the run starts):")
-		default:
-			out = append(out, "Preflight (checked when the run starts; any failure refuses it):")
-		}
-	}
 	results := map[int]vm.CheckView{}
 	for i, c := range m.checks {
 		results[i] = c
 	}
-	for i, c := range p.Checks {
-		r, ok := results[i]
-		mark := "?"
+	var out []string
+	for _, l := range m.plan.Lines {
 		switch {
-		case m.checking:
-			mark = "…"
-		case ok && r.OK:
-			mark = "✓"
-		case ok:
-			mark = "✗"
-		}
-		for j, l := range wrapText(c, max(m.width-4, 10)) {
-			if j == 0 {
-				out = append(out, "  "+mark+" "+l)
-			} else {
-				out = append(out, "    "+l)
+		case l.Kind == wf.PlanTitle:
+		case l.Kind == wf.PlanHeading && l.Body == wf.HeadingPreflight:
+			switch {
+			case m.checking:
+				out = append(out, "Preflight (checking now…):")
+			case m.checks != nil || m.checkErr != nil:
+				out = append(out, "Preflight (checked now, and again when the run starts):")
+			default:
+				out = append(out, "Preflight (checked when the run starts; any failure refuses it):")
 			}
-		}
-		if ok && !r.OK {
-			for _, l := range wrapText(r.Reason, max(m.width-6, 10)) {
-				out = append(out, "      "+l)
+		case l.Kind == wf.PlanCheck:
+			r, ok := results[l.Index]
+			mark := "-"
+			switch {
+			case m.checking:
+				mark = "…"
+			case ok && r.OK:
+				mark = "✓"
+			case ok:
+				mark = "✗"
 			}
-		}
-	}
-	if m.checkErr != nil {
-		out = append(out, "  ✗ preflight could not run: "+m.checkErr.Error())
-	}
-	for _, w := range p.Warnings {
-		out = append(out, "! "+w)
-	}
-	if len(out) > 0 {
-		out = append(out, "")
-	}
-	for i, s := range p.Steps {
-		host := s.Host
-		if host == "" {
-			host = "(local)"
-		}
-		out = append(out, fmt.Sprintf("%2d. %s — %s", i+1, render.ShortHost(host), s.Title))
-		for _, c := range s.Commands {
-			out = append(out, "      $ "+c)
-		}
-		if s.Gate != "" {
-			out = append(out, "      gate: "+s.Gate)
+			for j, w := range wrapText(l.Body, max(m.width-4, 10)) {
+				if j == 0 {
+					out = append(out, "  "+mark+" "+w)
+				} else {
+					out = append(out, "    "+w)
+				}
+			}
+			if ok && !r.OK {
+				for _, w := range wrapText(r.Reason, max(m.width-6, 10)) {
+					out = append(out, "      "+w)
+				}
+			}
+			if l.Index == len(m.plan.Checks)-1 && m.checkErr != nil {
+				out = append(out, "  ✗ preflight could not run: "+m.checkErr.Error())
+			}
+		default:
+			out = append(out, l.Text)
 		}
 	}
 	return out

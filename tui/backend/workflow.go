@@ -60,7 +60,7 @@ func canaryHonoured(kind vm.WorkflowKind) bool { return kind != vm.KindBackup }
 // PlanView maps a workflow plan onto the console's view model.
 func PlanView(p *workflow.Plan, kind vm.WorkflowKind, params vm.WorkflowParams) vm.PlanView {
 	v := vm.PlanView{ID: p.ID, Kind: kind, Title: fmt.Sprintf("%s (%d steps)", p.Workflow, len(p.Steps)), Params: params,
-		CanaryOK: canaryHonoured(kind)}
+		CanaryOK: canaryHonoured(kind), Lines: p.Lines()}
 	for _, c := range p.Preflight {
 		v.Checks = append(v.Checks, c.Description)
 	}

@@ -248,9 +248,10 @@ type PlanView struct {
 	Params WorkflowParams
 	// Checks are the preflight checks the run verifies before its first step.
 	Checks []string
-	// Warnings are shown above the steps.
-	Warnings []string
-	Steps    []StepView
+	Steps  []StepView
+	// Lines is the plan as workflow.Plan.Lines renders it, the same text
+	// --dry-run prints; the console shows these, marking the checks.
+	Lines []workflow.PlanLine
 	// DoneSteps are indexes into Steps already done before this console
 	// followed the run: set by Resumer.ResumeWorkflow so the progress map
 	// starts with them done. Empty for a fresh plan.
