@@ -200,7 +200,7 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 			bastionMu.Unlock()
 			if berr != nil {
 				err := fmt.Errorf("not tried, the bastion failed: %w", berr)
-				p.print(stderr, t.label, firstLine(err.Error()))
+				p.print(stderr, t.label, shell.FirstLine(err.Error()))
 				results[i] = outcome{sshx.Result{Host: t.name, ExitCode: -1}, err}
 				return
 			}
@@ -246,7 +246,7 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 		}
 		msg := ""
 		if o.err != nil {
-			msg = firstLine(o.err.Error())
+			msg = shell.FirstLine(o.err.Error())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.label, code, o.res.Duration.Round(time.Millisecond), msg)
 	}
@@ -258,14 +258,4 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 		return failed(fmt.Errorf("%d of %d hosts failed", bad, len(targets)))
 	}
 	return nil
-}
-
-// firstLine keeps summaries one line per host (the changed-key warning is long).
-func firstLine(s string) string {
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.Trim(l, "@ "); l != "" {
-			return l
-		}
-	}
-	return s
 }
