@@ -50,6 +50,12 @@ func Merge(inv *inventory.Inventory, hv HealthView) []HostRow {
 			rows[i].Alerts = alerts[rows[i].Host.Name]
 		}
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return inventory.HostLess(rows[i].Host, rows[j].Host) })
+	// inventory.Load already sorts its hosts in this order: sort again only
+	// when health rows outside the inventory (or an unsorted inventory)
+	// broke it.
+	less := func(i, j int) bool { return inventory.HostLess(rows[i].Host, rows[j].Host) }
+	if !sort.SliceIsSorted(rows, less) {
+		sort.SliceStable(rows, less)
+	}
 	return rows
 }
