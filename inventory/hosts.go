@@ -64,17 +64,24 @@ func roleRank(r Role) int {
 	return len(Roles)
 }
 
+// HostLess is the one order of hosts everywhere (the inventory, the health
+// table, the console's rows): by role in Roles order (unknown roles last, by
+// name), then by index within the role, then by name.
+func HostLess(a, b Host) bool {
+	if ra, rb := roleRank(a.Role), roleRank(b.Role); ra != rb {
+		return ra < rb
+	}
+	if a.Role != b.Role {
+		return a.Role < b.Role
+	}
+	if a.Index != b.Index {
+		return a.Index < b.Index
+	}
+	return a.Name < b.Name
+}
+
 func sortHosts(hosts []Host) {
-	sort.SliceStable(hosts, func(i, j int) bool {
-		a, b := hosts[i], hosts[j]
-		if ra, rb := roleRank(a.Role), roleRank(b.Role); ra != rb {
-			return ra < rb
-		}
-		if a.Index != b.Index {
-			return a.Index < b.Index
-		}
-		return a.Name < b.Name
-	})
+	sort.SliceStable(hosts, func(i, j int) bool { return HostLess(hosts[i], hosts[j]) })
 }
 
 // hasManaged reports whether the state holds any managed resource instance.

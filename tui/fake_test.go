@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
 	"scalar-tui/inventory"
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/vm"
 )
 
@@ -192,7 +194,34 @@ func (fb *fakeBackend) PlanWorkflow(_ context.Context, kind vm.WorkflowKind, p v
 	if p.Tag != "" {
 		plan.Title += " to " + p.Tag
 	}
-	return plan, nil
+	return withLines(plan), nil
+}
+
+// withLines renders v as the backend does (workflow.Plan.Lines), with IDs
+// and names made from the titles: step "cassandra-1/check-ring", check
+// "3/3-nodes", gate "all-nodes".
+func withLines(v vm.PlanView) vm.PlanView {
+	slug := func(s string) string {
+		w := strings.Fields(s)
+		return strings.Join(w[:min(len(w), 2)], "-")
+	}
+	p := &wf.Plan{ID: v.ID, Workflow: string(v.Kind), Operator: "ops@laptop-3", Created: testNow, Fingerprint: "3f9a0c1d2e4b5a69"}
+	for _, c := range v.Checks {
+		p.Preflight = append(p.Preflight, wf.Check{Name: slug(c), Description: c})
+	}
+	for _, s := range v.Steps {
+		id := slug(s.Title)
+		if s.Host != "" {
+			id = strings.SplitN(s.Host, ".", 2)[0] + "/" + id
+		}
+		st := wf.Step{ID: id, Title: s.Title, Host: s.Host, Commands: s.Commands}
+		if s.Gate != "" {
+			st.Gate = &wf.Gate{Name: slug(s.Gate), Description: s.Gate}
+		}
+		p.Steps = append(p.Steps, st)
+	}
+	v.Lines = p.Lines()
+	return v
 }
 
 func (fb *fakeBackend) StartWorkflow(_ context.Context, plan vm.PlanView) (<-chan vm.WorkflowEvent, vm.WorkflowControl, error) {
@@ -229,7 +258,7 @@ func (fb *fakeBackend) ResumeWorkflow(_ context.Context, id string) (vm.PlanView
 	if fb.resumePlan != nil {
 		plan = *fb.resumePlan
 	}
-	return plan, fb.stream(), fb.ctl, nil
+	return withLines(plan), fb.stream(), fb.ctl, nil
 }
 
 func (fb *fakeBackend) resumedIDs() []string {
@@ -414,19 +443,19 @@ func newFake() *fakeBackend {
 func runningEvents() []vm.WorkflowEvent {
 	c1, c2 := "cassandra-1."+domain, "cassandra-2."+domain
 	return []vm.WorkflowEvent{
-		vm.StepStarted{Step: 0, Host: c1, Title: "check ring", At: testNow.Add(-300 * time.Second)},
-		vm.OutputLine{Host: c1, Line: "UN  10.42.2.10  1.2 GiB  256  ?  rack1"},
-		vm.StepDone{Step: 0, Host: c1},
-		vm.StepStarted{Step: 1, Host: c1, Title: "repair primary ranges", At: testNow.Add(-290 * time.Second)},
-		vm.OutputLine{Host: c1, Line: "[2026-11-24 11:55:10] Repair completed successfully"},
-		vm.StepDone{Step: 1, Host: c1},
-		vm.GatePassed{Step: 1, Host: c1, Gate: "all nodes UN"},
-		vm.StepStarted{Step: 2, Host: c2, Title: "check ring", At: testNow.Add(-120 * time.Second)},
-		vm.StepDone{Step: 2, Host: c2},
-		vm.StepStarted{Step: 3, Host: c2, Title: "repair primary ranges", At: testNow.Add(-83 * time.Second)},
-		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:58:37] Starting repair command #1, repairing keyspace ScalarDL"},
-		vm.OutputLine{Host: c2, Line: "[2026-11-24 11:59:10] Repair session 1 for range (-3074,-2911] finished (progress: 45%)"},
-		vm.Progress{Host: c2, Percent: 45},
+		&wf.StepStarted{Index: 0, Host: c1, Title: "check ring", Header: wf.Header{Time: testNow.Add(-300 * time.Second)}},
+		&wf.OutputLine{Host: c1, Line: "UN  10.42.2.10  1.2 GiB  256  ?  rack1"},
+		&wf.StepDone{Index: 0, Host: c1},
+		&wf.StepStarted{Index: 1, Host: c1, Title: "repair primary ranges", Header: wf.Header{Time: testNow.Add(-290 * time.Second)}},
+		&wf.OutputLine{Host: c1, Line: "[2026-11-24 11:55:10] Repair completed successfully"},
+		&wf.StepDone{Index: 1, Host: c1},
+		&wf.GatePassed{Index: 1, Host: c1, Gate: "all nodes UN"},
+		&wf.StepStarted{Index: 2, Host: c2, Title: "check ring", Header: wf.Header{Time: testNow.Add(-120 * time.Second)}},
+		&wf.StepDone{Index: 2, Host: c2},
+		&wf.StepStarted{Index: 3, Host: c2, Title: "repair primary ranges", Header: wf.Header{Time: testNow.Add(-83 * time.Second)}},
+		&wf.OutputLine{Host: c2, Line: "[2026-11-24 11:58:37] Starting repair command #1, repairing keyspace ScalarDL"},
+		&wf.OutputLine{Host: c2, Line: "[2026-11-24 11:59:10] Repair session 1 for range (-3074,-2911] finished (progress: 45%)"},
+		&wf.Progress{Host: c2, Percent: 45},
 	}
 }
 

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/vm"
 )
 
@@ -137,8 +137,8 @@ func TestGoldenRunDetail80x24(t *testing.T) {
 func TestGoldenFailedRun80x24(t *testing.T) {
 	fb := newFake()
 	why := "step cassandra-2/repair-scalar: cassandra-2.internal.scalar-labs.com: `nodetool repair -full -pr scalar` exited 2; the coordinator lost its session with 10.42.2.12 (Connection reset by peer)"
-	fb.events = append(runningEvents(), vm.StepFailed{Step: 3, Host: "cassandra-2." + domain, Err: why},
-		vm.Finished{Status: "failed", Err: errors.New(why), At: testNow.Add(30 * time.Second)})
+	fb.events = append(runningEvents(), &wf.StepFailed{Index: 3, Host: "cassandra-2." + domain, Err: why},
+		&wf.Finished{Status: "failed", Err: why, Header: wf.Header{Time: testNow.Add(30 * time.Second)}})
 	goldenRunSized(t, fb, false, 80, 24, []string{"refreshed 5s ago", "more hosts below"}, func(tm *teatest.TestModel) {
 		keys(tm, "R")
 		waitFor(t, tm, "repair-20261124-1200")

@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/vm"
 )
@@ -66,7 +67,7 @@ func TestPreflightShownBeforeConfirm(t *testing.T) {
 	m := newTest(t, fb, false)
 	press(t, m, "R")
 	v := m.View()
-	for _, want := range []string{"✓ 3/3 nodes UN", "✓ no repair running", "Preflight (checked now"} {
+	for _, want := range []string{"✓ 3/3-nodes: 3/3 nodes UN", "✓ no-repair: no repair running", "Preflight (checked now"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("plan lacks %q:\n%s", want, v)
 		}
@@ -88,7 +89,7 @@ func TestFailedPreflightCannotBeConfirmed(t *testing.T) {
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	press(t, m, "R")
 	v := m.View()
-	if !strings.Contains(v, "✗ no repair running") || !strings.Contains(flat(v), fb.failReason) {
+	if !strings.Contains(v, "✗ no-repair: no repair running") || !strings.Contains(flat(v), fb.failReason) {
 		t.Errorf("the failed check and its whole reason must show:\n%s", v)
 	}
 	if strings.Contains(footerOf(v), "enter") {
@@ -123,7 +124,7 @@ func TestNoopUpgradeRefusedInPlan(t *testing.T) {
 		t.Fatalf("planned %+v", fb.planned)
 	}
 	v := m.View()
-	if !strings.Contains(v, "✗ at least one node does not run the target tag yet") || !strings.Contains(v, "already runs") || !strings.Contains(v, "cannot run") {
+	if !strings.Contains(v, "✗ at-least: at least one node does not run the target tag yet") || !strings.Contains(v, "already runs") || !strings.Contains(v, "cannot run") {
 		t.Errorf("no-op upgrade plan:\n%s", v)
 	}
 	press(t, m, "enter", "y")
@@ -169,11 +170,11 @@ func TestFooterShowsOnlyKeysThatApply(t *testing.T) {
 	if strings.Contains(f, "continue") || strings.Contains(f, "enter") {
 		t.Errorf("running footer offers keys that do not apply: %q", f)
 	}
-	m.workflow.Update(runEventMsg{seq: m.workflow.seq, ev: vm.Paused{Step: 3, Canary: true}})
+	m.workflow.Update(runEventMsg{seq: m.workflow.seq, ev: &wf.Paused{Index: 3, Canary: true}})
 	if f := footerOf(m.View()); !strings.Contains(f, "c continue canary") || strings.Contains(f, "pause") {
 		t.Errorf("paused footer: %q", f)
 	}
-	m.workflow.Update(runEventMsg{seq: m.workflow.seq, ev: vm.Finished{Status: "done", At: testNow}})
+	m.workflow.Update(runEventMsg{seq: m.workflow.seq, ev: &wf.Finished{Status: "done", Header: wf.Header{Time: testNow}}})
 	if f := footerOf(m.View()); strings.Contains(f, "cancel") || strings.Contains(f, "pause") || strings.Contains(f, "continue") {
 		t.Errorf("footer after the end: %q", f)
 	}
@@ -194,17 +195,17 @@ func (c *clock) add(d time.Duration) {
 
 func TestStatusWordsAndElapsedStop(t *testing.T) {
 	for _, c := range []struct {
-		fin  vm.Finished
+		fin  *wf.Finished
 		want string
 	}{
-		{vm.Finished{Status: "canceled", Err: errors.New("run x canceled: context canceled"), At: testNow.Add(90 * time.Second)}, "✗ canceled"},
-		{vm.Finished{Status: "refused", Err: errors.New("refused: preflight ring-UN: cassandra-2 is DN"), At: testNow.Add(90 * time.Second)}, "✗ refused"},
-		{vm.Finished{Status: "failed", Err: errors.New("step x failed"), At: testNow.Add(90 * time.Second)}, "✗ failed"},
-		{vm.Finished{Status: "done", At: testNow.Add(90 * time.Second)}, "✓ done"},
+		{&wf.Finished{Status: "canceled", Err: "run x canceled: context canceled", Header: wf.Header{Time: testNow.Add(90 * time.Second)}}, "✗ canceled"},
+		{&wf.Finished{Status: "refused", Err: "refused: preflight ring-UN: cassandra-2 is DN", Header: wf.Header{Time: testNow.Add(90 * time.Second)}}, "✗ refused"},
+		{&wf.Finished{Status: "failed", Err: "step x failed", Header: wf.Header{Time: testNow.Add(90 * time.Second)}}, "✗ failed"},
+		{&wf.Finished{Status: "done", Header: wf.Header{Time: testNow.Add(90 * time.Second)}}, "✓ done"},
 		// Stopped, not failed: the journal keeps a canary stop resumable.
-		{vm.Finished{Status: "canary-wait", Err: errors.New("stopped while canary-wait"), At: testNow.Add(90 * time.Second)}, "‖ canary-wait"},
+		{&wf.Finished{Status: "canary-wait", Err: "stopped while canary-wait", Header: wf.Header{Time: testNow.Add(90 * time.Second)}}, "‖ canary-wait"},
 		// No At from the backend: elapsed stops when the console got it.
-		{vm.Finished{Status: "canceled", Err: errors.New("canceled")}, "✗ canceled"},
+		{&wf.Finished{Status: "canceled", Err: "canceled"}, "✗ canceled"},
 	} {
 		t.Run(c.want, func(t *testing.T) {
 			clk := &clock{now: testNow}
@@ -256,7 +257,7 @@ func TestLongErrorsAreNeverCutOff(t *testing.T) {
 	long := "step cassandra-2/repair-scalar: cassandra-2.internal.scalar-labs.com: `nodetool repair -full -pr scalar` exited 2; " +
 		"the repair coordinator lost its session with 10.42.2.12 (Connection reset by peer); check `nodetool netstats` on cassandra-3 and resume run 20261124-1200-repair-3fa2b1"
 	fb := newFake()
-	fb.events = append(runningEvents(), vm.StepFailed{Step: 3, Host: "cassandra-2." + domain, Err: long}, vm.Finished{Status: "failed", Err: errors.New(long), At: testNow})
+	fb.events = append(runningEvents(), &wf.StepFailed{Index: 3, Host: "cassandra-2." + domain, Err: long}, &wf.Finished{Status: "failed", Err: long, Header: wf.Header{Time: testNow}})
 	m := newTest(t, fb, false)
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	press(t, m, "R", "enter", "y")

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 
 	"scalar-tui/inventory"
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/vm"
 )
@@ -69,7 +70,7 @@ func TestResumeOfferedAtStart(t *testing.T) {
 
 func TestResumeShowsEngineNotice(t *testing.T) {
 	fb := withUnfinished(newFake())
-	fb.events = append([]vm.WorkflowEvent{vm.OutputLine{Line: "marker scalardl-paused set: unpausing Scalar DL before resuming"}}, runningEvents()[7:]...)
+	fb.events = append([]vm.WorkflowEvent{&wf.Notice{Message: "marker scalardl-paused set: unpausing Scalar DL before resuming"}}, runningEvents()[7:]...)
 	m := newTest(t, fb, false)
 	press(t, m, "r", "y")
 	if v := m.View(); !strings.Contains(v, "note: marker scalardl-paused set: unpausing Scalar DL") {

@@ -12,6 +12,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"scalar-tui/inventory"
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/vm"
 )
@@ -359,7 +360,7 @@ func TestQuitAsksWhileRunning(t *testing.T) {
 
 func TestPausedCanaryContinueAsks(t *testing.T) {
 	fb := newFake()
-	fb.events = append(runningEvents()[:6], vm.Paused{Step: 1, Canary: true, At: testNow})
+	fb.events = append(runningEvents()[:6], &wf.Paused{Index: 1, Canary: true, Header: wf.Header{Time: testNow}})
 	m := newTest(t, fb, false)
 	press(t, m, "R", "enter", "y")
 	if m.workflow.state != wfPaused {
@@ -377,7 +378,7 @@ func TestPausedCanaryContinueAsks(t *testing.T) {
 
 func TestFinishedStream(t *testing.T) {
 	fb := newFake()
-	fb.events = append(runningEvents(), vm.StepFailed{Step: 3, Host: "cassandra-2." + domain, Err: "nodetool exited 2"}, vm.Finished{At: testNow})
+	fb.events = append(runningEvents(), &wf.StepFailed{Index: 3, Host: "cassandra-2." + domain, Err: "nodetool exited 2"}, &wf.Finished{Header: wf.Header{Time: testNow}})
 	fb.closeCh = true
 	m := newTest(t, fb, false)
 	press(t, m, "R", "enter", "y")

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 
+	wf "scalar-tui/ops/workflow"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/components/confirm"
 	"scalar-tui/tui/components/input"
@@ -364,8 +365,8 @@ func (m *workflow) tickCmd() tea.Cmd {
 
 func (m *workflow) apply(ev vm.WorkflowEvent) {
 	switch e := ev.(type) {
-	case vm.StepStarted:
-		m.step, m.stepTitle, m.stepHost, m.stepAt = e.Step, e.Title, e.Host, e.At
+	case *wf.StepStarted:
+		m.step, m.stepTitle, m.stepHost, m.stepAt = e.Index, e.Title, e.Host, e.Time
 		m.gate, m.gateWait = "", false
 		if e.Host != "" {
 			m.status[e.Host] = render.RunRunning
@@ -374,53 +375,42 @@ func (m *workflow) apply(ev vm.WorkflowEvent) {
 		if m.state == wfPaused {
 			m.state = wfRunning
 		}
-	case vm.OutputLine:
-		if e.Host == "" {
-			m.notice = e.Line
-		}
-		l := append(m.logs[e.Host], e.Line)
-		if len(l) > maxLogLines {
-			l = l[len(l)-maxLogLines:]
-		}
-		m.logs[e.Host] = l
-		if e.Host == m.selected() {
-			bottom := m.vp.AtBottom()
-			m.vp.SetContent(strings.Join(l, "\n"))
-			if bottom {
-				m.vp.GotoBottom()
-			}
-		}
-	case vm.GateWaiting:
-		m.gate, m.gateAt, m.gateWait = e.Gate, e.At, true
-	case vm.GatePassed:
-		m.gate, m.gateAt, m.gateWait = e.Gate, e.At, false
-	case vm.StepDone:
+	case *wf.OutputLine:
+		m.addLine(e.Host, e.Line)
+	case *wf.Notice:
+		// The engine's notices are not tied to a host.
+		m.addLine("", e.Message)
+	case *wf.GateWaiting:
+		m.gate, m.gateAt, m.gateWait = e.Gate+": "+e.LastReason, e.Time, true
+	case *wf.GatePassed:
+		m.gate, m.gateAt, m.gateWait = e.Gate, e.Time, false
+	case *wf.StepDone:
 		if e.Host != "" {
-			if m.lastFor[e.Host] <= e.Step {
+			if m.lastFor[e.Host] <= e.Index {
 				m.status[e.Host] = render.RunDone
 			} else {
 				m.status[e.Host] = render.RunWaiting
 			}
 		}
-	case vm.StepFailed:
+	case *wf.StepFailed:
 		if e.Host != "" {
 			m.status[e.Host] = render.RunFailed
 		}
 		m.runErr = errors.New(e.Err)
-	case vm.Progress:
+	case *wf.Progress:
 		m.percent[e.Host] = e.Percent
-	case vm.Paused:
+	case *wf.Paused:
 		m.state, m.canary, m.pauseReq = wfPaused, e.Canary, false
-	case vm.Finished:
+	case *wf.Finished:
 		// Elapsed stops here, whether or not the backend said when.
-		m.ended = e.At
+		m.ended = e.Time
 		if m.ended.IsZero() {
 			m.ended = m.common.Now()
 		}
-		if e.Err != nil {
-			m.runErr = e.Err
+		if e.Err != "" {
+			m.runErr = errors.New(e.Err)
 		}
-		m.endStatus = e.Status
+		m.endStatus = string(e.Status)
 		if m.endStatus == "" {
 			m.endStatus = "done"
 			if m.runErr != nil {
@@ -432,6 +422,25 @@ func (m *workflow) apply(ev vm.WorkflowEvent) {
 			m.state, m.runErr = wfDone, nil
 		}
 		m.stopped()
+	}
+}
+
+// addLine keeps one output line of host ("" for the engine's notices).
+func (m *workflow) addLine(host, line string) {
+	if host == "" {
+		m.notice = line
+	}
+	l := append(m.logs[host], line)
+	if len(l) > maxLogLines {
+		l = l[len(l)-maxLogLines:]
+	}
+	m.logs[host] = l
+	if host == m.selected() {
+		bottom := m.vp.AtBottom()
+		m.vp.SetContent(strings.Join(l, "\n"))
+		if bottom {
+			m.vp.GotoBottom()
+		}
 	}
 }
 
@@ -754,70 +763,56 @@ func canaryLine(p vm.PlanView, km *keymap.KeyMap) string {
 	return "canary: off — runs every host without stopping (" + km.Key(keymap.CanaryMode) + " here stops after the first host)"
 }
 
-// planLines renders the plan shown in full: the preflight checks with
-// their results so far, each step, its host, its exact commands and its
-// gate.
+// planLines is the plan shown in full, as workflow.Plan.Lines rendered it
+// (the text --dry-run prints) without its title, which the screen's head
+// shows: each preflight check marked with its result so far, each step, its
+// host, its exact commands and its gate.
 func (m *workflow) planLines() []string {
-	p := m.plan
-	var out []string
-	if len(p.Checks) > 0 {
-		switch {
-		case m.checking:
-			out = append(out, "Preflight (checking now…):")
-		case m.checks != nil || m.checkErr != nil:
-			out = append(out, "Preflight (checked now, and again when the run starts):")
-		default:
-			out = append(out, "Preflight (checked when the run starts; any failure refuses it):")
-		}
-	}
 	results := map[int]vm.CheckView{}
 	for i, c := range m.checks {
 		results[i] = c
 	}
-	for i, c := range p.Checks {
-		r, ok := results[i]
-		mark := "?"
+	var out []string
+	for _, l := range m.plan.Lines {
 		switch {
-		case m.checking:
-			mark = "…"
-		case ok && r.OK:
-			mark = "✓"
-		case ok:
-			mark = "✗"
-		}
-		for j, l := range wrapText(c, max(m.width-4, 10)) {
-			if j == 0 {
-				out = append(out, "  "+mark+" "+l)
-			} else {
-				out = append(out, "    "+l)
+		case l.Kind == wf.PlanTitle:
+		case l.Kind == wf.PlanHeading && l.Body == wf.HeadingPreflight:
+			switch {
+			case m.checking:
+				out = append(out, "Preflight (checking now…):")
+			case m.checks != nil || m.checkErr != nil:
+				out = append(out, "Preflight (checked now, and again when the run starts):")
+			default:
+				out = append(out, "Preflight (checked when the run starts; any failure refuses it):")
 			}
-		}
-		if ok && !r.OK {
-			for _, l := range wrapText(r.Reason, max(m.width-6, 10)) {
-				out = append(out, "      "+l)
+		case l.Kind == wf.PlanCheck:
+			r, ok := results[l.Index]
+			mark := "-"
+			switch {
+			case m.checking:
+				mark = "…"
+			case ok && r.OK:
+				mark = "✓"
+			case ok:
+				mark = "✗"
 			}
-		}
-	}
-	if m.checkErr != nil {
-		out = append(out, "  ✗ preflight could not run: "+m.checkErr.Error())
-	}
-	for _, w := range p.Warnings {
-		out = append(out, "! "+w)
-	}
-	if len(out) > 0 {
-		out = append(out, "")
-	}
-	for i, s := range p.Steps {
-		host := s.Host
-		if host == "" {
-			host = "(local)"
-		}
-		out = append(out, fmt.Sprintf("%2d. %s — %s", i+1, render.ShortHost(host), s.Title))
-		for _, c := range s.Commands {
-			out = append(out, "      $ "+c)
-		}
-		if s.Gate != "" {
-			out = append(out, "      gate: "+s.Gate)
+			for j, w := range wrapText(l.Body, max(m.width-4, 10)) {
+				if j == 0 {
+					out = append(out, "  "+mark+" "+w)
+				} else {
+					out = append(out, "    "+w)
+				}
+			}
+			if ok && !r.OK {
+				for _, w := range wrapText(r.Reason, max(m.width-6, 10)) {
+					out = append(out, "      "+w)
+				}
+			}
+			if l.Index == len(m.plan.Checks)-1 && m.checkErr != nil {
+				out = append(out, "  ✗ preflight could not run: "+m.checkErr.Error())
+			}
+		default:
+			out = append(out, l.Text)
 		}
 	}
 	return out

@@ -119,12 +119,13 @@ func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stde
 	if err != nil {
 		return err
 	}
+	if runConsole != nil && !o.noTUI {
+		// The console reads the state itself, once.
+		return runConsole(ctx, g)
+	}
 	inv, err := inventory.Load(ctx, opts)
 	if err != nil {
 		return failed(fmt.Errorf("demo: read the generated state: %w", err))
-	}
-	if runConsole != nil && !o.noTUI {
-		return runConsole(ctx, g)
 	}
 	if err := writeInventoryTable(stdout, inv); err != nil {
 		return failed(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"scalar-tui/inventory"
+	"scalar-tui/ops/fanout"
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
 )
@@ -178,59 +179,46 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 		err error
 	}
 	results := make([]outcome, len(targets))
-	sem := make(chan struct{}, parallel)
 	// The first bastion failure fails the hosts not yet started: every one
 	// of them would wait for the same bastion in turn.
 	var bastionMu sync.Mutex
 	var bastionErr error
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] = outcome{sshx.Result{Host: t.name, ExitCode: -1}, ctx.Err()}
-				return
+	fanout.Each(ctx, len(targets), parallel, func(i int) {
+		t := targets[i]
+		bastionMu.Lock()
+		berr := bastionErr
+		bastionMu.Unlock()
+		if berr != nil {
+			err := fmt.Errorf("not tried, the bastion failed: %w", berr)
+			p.print(stderr, t.label, shell.FirstLine(err.Error()))
+			results[i] = outcome{sshx.Result{Host: t.name, ExitCode: -1}, err}
+			return
+		}
+		opts := sshx.RunOptions{
+			Stdout: func(l string) { p.print(stdout, t.label, l) },
+			Stderr: func(l string) { p.print(stderr, t.label, l) },
+		}
+		var res sshx.Result
+		var err error
+		if t.bastion {
+			res, err = r.RunBastion(ctx, command, opts)
+		} else {
+			res, err = r.Run(ctx, t.name, command, opts)
+		}
+		if err != nil {
+			for _, l := range strings.Split(err.Error(), "\n") {
+				p.print(stderr, t.label, l)
 			}
-			defer func() { <-sem }()
-			bastionMu.Lock()
-			berr := bastionErr
-			bastionMu.Unlock()
-			if berr != nil {
-				err := fmt.Errorf("not tried, the bastion failed: %w", berr)
-				p.print(stderr, t.label, firstLine(err.Error()))
-				results[i] = outcome{sshx.Result{Host: t.name, ExitCode: -1}, err}
-				return
-			}
-			opts := sshx.RunOptions{
-				Stdout: func(l string) { p.print(stdout, t.label, l) },
-				Stderr: func(l string) { p.print(stderr, t.label, l) },
-			}
-			var res sshx.Result
-			var err error
-			if t.bastion {
-				res, err = r.RunBastion(ctx, command, opts)
-			} else {
-				res, err = r.Run(ctx, t.name, command, opts)
-			}
-			if err != nil {
-				for _, l := range strings.Split(err.Error(), "\n") {
-					p.print(stderr, t.label, l)
+			if be := (*sshx.BastionError)(nil); errors.As(err, &be) {
+				bastionMu.Lock()
+				if bastionErr == nil {
+					bastionErr = be
 				}
-				if be := (*sshx.BastionError)(nil); errors.As(err, &be) {
-					bastionMu.Lock()
-					if bastionErr == nil {
-						bastionErr = be
-					}
-					bastionMu.Unlock()
-				}
+				bastionMu.Unlock()
 			}
-			results[i] = outcome{res, err}
-		}()
-	}
-	wg.Wait()
+		}
+		results[i] = outcome{res, err}
+	}, func(i int, err error) { results[i] = outcome{sshx.Result{Host: targets[i].name, ExitCode: -1}, err} })
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nHOST\tEXIT\tDURATION\tERROR")
@@ -246,7 +234,7 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 		}
 		msg := ""
 		if o.err != nil {
-			msg = firstLine(o.err.Error())
+			msg = shell.FirstLine(o.err.Error())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.label, code, o.res.Duration.Round(time.Millisecond), msg)
 	}
@@ -258,14 +246,4 @@ func runExec(ctx context.Context, r remoteRunner, targets []execTarget, command 
 		return failed(fmt.Errorf("%d of %d hosts failed", bad, len(targets)))
 	}
 	return nil
-}
-
-// firstLine keeps summaries one line per host (the changed-key warning is long).
-func firstLine(s string) string {
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.Trim(l, "@ "); l != "" {
-			return l
-		}
-	}
-	return s
 }

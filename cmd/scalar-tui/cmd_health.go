@@ -289,26 +289,7 @@ func isTerminal(w io.Writer) bool {
 // of its arguments.
 func renderHealth(w io.Writer, s *health.Snapshot, now time.Time) {
 	hosts := append([]health.HostHealth(nil), s.Hosts...)
-	order := map[inventory.Role]int{}
-	for i, r := range inventory.Roles {
-		order[r] = i
-	}
-	rank := func(r inventory.Role) int {
-		if i, ok := order[r]; ok {
-			return i
-		}
-		return len(order)
-	}
-	sort.SliceStable(hosts, func(i, j int) bool {
-		a, b := hosts[i].Host, hosts[j].Host
-		if rank(a.Role) != rank(b.Role) {
-			return rank(a.Role) < rank(b.Role)
-		}
-		if a.Role != b.Role {
-			return a.Role < b.Role
-		}
-		return a.Index < b.Index
-	})
+	sort.SliceStable(hosts, func(i, j int) bool { return inventory.HostLess(hosts[i].Host, hosts[j].Host) })
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROLE\tNAME\tSTATE\tCPU\tMEM\tDISK USED\tLOAD\tSERVICE\tTAG\tREASONS")

@@ -71,7 +71,7 @@ func runConsoleTUI(ctx context.Context, g *globalOptions) error {
 	}
 	// The console shows, offers and journals only this deployment's runs.
 	dep := g.deploymentOf(inv, "")
-	b, err := newConsoleBackend(g, opts, dep)
+	b, err := newConsoleBackend(g, opts, inv, dep)
 	if err != nil {
 		return err
 	}
@@ -138,14 +138,15 @@ func shutdownWorkflows(b *backend.Backend, w io.Writer) error {
 }
 
 // newConsoleBackend wires the console's backend to the same code paths the
-// subcommands use.
-func newConsoleBackend(g *globalOptions, opts inventory.Options, dep deployment) (*backend.Backend, error) {
+// subcommands use; inv is the deployment already read at start-up.
+func newConsoleBackend(g *globalOptions, opts inventory.Options, inv *inventory.Inventory, dep deployment) (*backend.Backend, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
 	}
 	return backend.New(backend.Config{
 		LoadInventory: func(ctx context.Context) (*inventory.Inventory, error) { return inventory.Load(ctx, opts) },
+		Inventory:     inv,
 		Connect:       g.sshClient,
 		HealthSource: func(inv *inventory.Inventory, dial health.DialFunc) (health.Source, error) {
 			return consoleHealthSource(inv, dial)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"scalar-tui/inventory"
+	"scalar-tui/ops/fanout"
 )
 
 // Ports are the exporter ports scalar-terraform uses; ScrapeOptions can override
@@ -206,27 +207,14 @@ func (s *ScrapeSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 		err     error
 	}
 	results := make([]result, len(targets))
-	sem := make(chan struct{}, s.conc)
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i].err = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
-			if t.job == jobEnvoyClusters {
-				results[i].members, results[i].err = s.envoyClusters(ctx, t)
-				return
-			}
-			results[i].mfs, results[i].err = s.scrape(ctx, t)
-		}()
-	}
-	wg.Wait()
+	fanout.Each(ctx, len(targets), s.conc, func(i int) {
+		t := targets[i]
+		if t.job == jobEnvoyClusters {
+			results[i].members, results[i].err = s.envoyClusters(ctx, t)
+			return
+		}
+		results[i].mfs, results[i].err = s.scrape(ctx, t)
+	}, func(i int, err error) { results[i].err = err })
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scrape exporters: %w", err)
 	}

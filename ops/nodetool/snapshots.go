@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"scalar-tui/ops/shell"
 )
 
 // Snapshot is one row of `nodetool listsnapshots` (one table of one snapshot).
@@ -79,7 +81,7 @@ func ParseListSnapshots(text string) ([]Snapshot, error) {
 		return out, fmt.Errorf("listsnapshots: %w", err)
 	}
 	if !sawHead && starts == nil {
-		return nil, fmt.Errorf("listsnapshots: no snapshot table in output: %q", firstLine(text))
+		return nil, fmt.Errorf("listsnapshots: no snapshot table in output: %q", shell.FirstLine(text))
 	}
 	if out == nil {
 		out = []Snapshot{}
@@ -121,14 +123,6 @@ func cutColumns(line string, starts []int) []string {
 	return cells
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
 // Info is the subset of `nodetool info` the console uses.
 type Info struct {
 	// ID is the node's host id.
@@ -166,7 +160,7 @@ func ParseInfo(text string) (Info, error) {
 	}
 	info.ID = info.Fields["ID"]
 	if info.ID == "" {
-		return info, fmt.Errorf("nodetool info: no ID line in output: %q", firstLine(text))
+		return info, fmt.Errorf("nodetool info: no ID line in output: %q", shell.FirstLine(text))
 	}
 	info.GossipActive = info.Fields["Gossip active"] == "true"
 	info.NativeTransportActive = info.Fields["Native Transport active"] == "true"

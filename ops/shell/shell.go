@@ -164,3 +164,16 @@ func ParseKillGroup(s string) (sig string, pgid int, ok bool) {
 	}
 	return sig, n, true
 }
+
+// FirstLine is the first line of s that holds text, trimmed of white space
+// and of the '@' framing ssh draws around its warnings: a command's output or
+// error reduced to one line for a summary or an error message. It is "" when
+// s holds no text.
+func FirstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.Trim(l, "@ \t\r"); l != "" {
+			return l
+		}
+	}
+	return ""
+}

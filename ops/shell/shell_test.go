@@ -131,3 +131,19 @@ func TestKillGroupWithRealSh(t *testing.T) {
 		t.Fatal("the group survived KillGroup")
 	}
 }
+
+func TestFirstLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"one", "one"},
+		{"\n\n  two  \nthree", "two"},
+		{"error: x\r\nmore", "error: x"},
+		// ssh's changed-key warning: the framing is not the message.
+		{"@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@", "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"},
+		{" \n\t\n", ""},
+	} {
+		if got := FirstLine(c.in); got != c.want {
+			t.Errorf("FirstLine(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"scalar-tui/internal/sshtest"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
 )
 
 func TestTailKeepsTheEndAndSaysItWasCut(t *testing.T) {
@@ -66,28 +66,29 @@ func TestRunCutsHugeLines(t *testing.T) {
 	}
 }
 
-// Attach reads a detached command's output chunk by chunk: every line
-// arrives, in order, however much was written, and a line longer than a
-// chunk arrives cut.
-func TestAttachReadsLongOutputInChunks(t *testing.T) {
-	defer sshx.SetPollChunk(1000)()
+// Following a detached command delivers every line, in order, however much
+// was written, and a line longer than MaxLineBytes arrives cut.
+func TestFollowDeliversLongOutput(t *testing.T) {
 	e := newEnv(t, sshtest.ClusterOptions{Hosts: hosts3[:1], RealShellDir: t.TempDir()})
 	c := e.client(t)
+	det := workflow.ShellDetacher{R: c}
 	ctx := context.Background()
 	cmd := `i=0; while [ $i -lt 300 ]; do echo "line $i $(printf '%040d' $i)"; i=$((i+1)); done; ` +
-		`head -c 5000 /dev/zero | tr '\0' x; echo; echo after-long; echo e1 >&2; printf 'no-newline'`
-	d, err := c.StartDetached(ctx, hosts3[0], "~/.scalar-tui/runs/r2/step1", cmd)
-	if err != nil {
+		`head -c 100000 /dev/zero | tr '\0' x; echo; echo after-long; echo e1 >&2; printf 'no-newline'`
+	d := workflow.DetachedHandle{Host: hosts3[0], Dir: ".scalar-tui/runs/r2/step1", Command: cmd}
+	if err := det.Start(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	var out, errs []string
-	code, err := c.Attach(ctx, d, sshx.AttachOptions{
-		Stdout:       func(l string) { out = append(out, l) },
-		Stderr:       func(l string) { errs = append(errs, l) },
-		PollInterval: 20 * time.Millisecond,
+	err := det.Follow(ctx, d, 0, 0, sshx.RunOptions{
+		Stdout: func(l string) { out = append(out, l) },
+		Stderr: func(l string) { errs = append(errs, l) },
 	})
-	if err != nil || code != 0 {
-		t.Fatalf("Attach = %d, %v", code, err)
+	if err != nil {
+		t.Fatalf("Follow: %v", err)
+	}
+	if st, err := det.Status(ctx, d); err != nil || !st.Exited || st.ExitCode != 0 {
+		t.Fatalf("status %+v %v", st, err)
 	}
 	if len(out) != 303 {
 		t.Fatalf("got %d lines, want 303: ...%q", len(out), out[max(0, len(out)-4):])
@@ -97,7 +98,7 @@ func TestAttachReadsLongOutputInChunks(t *testing.T) {
 			t.Fatalf("line %d = %q, want %q", i, out[i], want)
 		}
 	}
-	if !strings.HasPrefix(out[300], "xxxxxxxxxx") || !strings.HasSuffix(out[300], sshx.LineCutMarker) || len(out[300]) > 1000+len(sshx.LineCutMarker) {
+	if !strings.HasPrefix(out[300], "xxxxxxxxxx") || !strings.HasSuffix(out[300], sshx.LineCutMarker) || len(out[300]) != sshx.MaxLineBytes+len(sshx.LineCutMarker) {
 		t.Errorf("long line: %d bytes, %.20q...", len(out[300]), out[300])
 	}
 	if out[301] != "after-long" || out[302] != "no-newline" || strings.Join(errs, "|") != "e1" {

@@ -69,7 +69,7 @@ func WithKillGrace(d time.Duration) Option { return func(c *Client) { c.killGrac
 // is re-read for every new connection so `trust` takes effect at once. When
 // the bastion connection drops, calls using it fail with a
 // *ConnectionLostError and the next call dials again; commands that must
-// survive a drop belong in StartDetached.
+// survive a drop run detached (workflow.ShellDetacher).
 type Client struct {
 	cfg       Config
 	log       *slog.Logger

@@ -25,6 +25,7 @@ import (
 	"scalar-tui/inventory"
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
 )
 
 // labTimeout bounds every subtest's SSH calls.
@@ -502,48 +503,43 @@ func TestLab(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), labTimeout)
 		defer cancel()
 		c := labClient(t, labConfig(l))
-		runDir := fmt.Sprintf("~/.scalar-tui/runs/labtest-%d", time.Now().UnixNano())
-		script := `for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.3; done; echo "to stderr" >&2; exit 0`
-		d, err := c.StartDetached(ctx, host, runDir, script)
-		if err != nil {
+		det := workflow.ShellDetacher{R: c}
+		d := workflow.DetachedHandle{Host: host, Dir: fmt.Sprintf(".scalar-tui/runs/labtest-%d/step", time.Now().UnixNano()),
+			Command: `for i in 1 2 3 4 5 6 7 8; do echo "line $i"; sleep 0.3; done; echo "to stderr" >&2; exit 0`}
+		if err := det.Start(ctx, d); err != nil {
 			t.Fatal(err)
-		}
-		if d.PID <= 0 {
-			t.Fatalf("detached PID %d", d.PID)
 		}
 		// Follow a little, then drop every connection through the bastion.
 		var mu sync.Mutex
 		var outLines, errLines []string
-		attachCtx, stopAttach := context.WithTimeout(ctx, 700*time.Millisecond)
-		_, err = c.Attach(attachCtx, d, sshx.AttachOptions{
-			PollInterval: 100 * time.Millisecond,
-			Stdout:       func(s string) { mu.Lock(); outLines = append(outLines, s); mu.Unlock() },
-		})
-		stopAttach()
+		opts := sshx.RunOptions{
+			Stdout: func(s string) { mu.Lock(); outLines = append(outLines, s); mu.Unlock() },
+			Stderr: func(s string) { mu.Lock(); errLines = append(errLines, s); mu.Unlock() },
+		}
+		followCtx, stopFollow := context.WithTimeout(ctx, 700*time.Millisecond)
+		err := det.Follow(followCtx, d, 0, 0, opts)
+		stopFollow()
 		if err == nil {
-			t.Fatal("first Attach returned before its deadline: the command ended too early for the test")
+			t.Fatal("first Follow returned before its deadline: the command ended too early for the test")
 		}
 		if err := l.KillConnections(); err != nil {
 			t.Fatal(err)
 		}
-		st, err := c.Status(ctx, d)
+		st, err := det.Status(ctx, d)
 		if err != nil {
 			t.Fatalf("Status after the drop: %v", err)
 		}
-		if st.State != sshx.StateRunning {
-			t.Errorf("after the drop the command is %s, want running", st.State)
+		if !st.Running {
+			t.Errorf("after the drop the command is %+v, want running", st)
 		}
 		mu.Lock()
-		seen := len(outLines)
+		seen, seenErr := len(outLines), len(errLines)
 		mu.Unlock()
-		code, err := c.Attach(ctx, d, sshx.AttachOptions{
-			PollInterval: 100 * time.Millisecond,
-			FromLine:     seen,
-			Stdout:       func(s string) { mu.Lock(); outLines = append(outLines, s); mu.Unlock() },
-			Stderr:       func(s string) { mu.Lock(); errLines = append(errLines, s); mu.Unlock() },
-		})
-		if err != nil || code != 0 {
-			t.Fatalf("re-attach: exit %d, %v", code, err)
+		if err := det.Follow(ctx, d, seen, seenErr, opts); err != nil {
+			t.Fatalf("follow again: %v", err)
+		}
+		if st, err := det.Status(ctx, d); err != nil || !st.Exited || st.ExitCode != 0 {
+			t.Fatalf("after the end: %+v, %v", st, err)
 		}
 		var want []string
 		for i := 1; i <= 8; i++ {
@@ -553,6 +549,37 @@ func TestLab(t *testing.T) {
 			t.Errorf("output stdout=%q stderr=%q, want %q and [to stderr]", outLines, errLines, want)
 		}
 		t.Logf("lines before the drop: %d", seen)
+	})
+
+	t.Run("DetachedKillStopsProcessGroup", func(t *testing.T) {
+		labReset(t, l)
+		ctx, cancel := context.WithTimeout(context.Background(), labTimeout)
+		defer cancel()
+		c := labClient(t, labConfig(l))
+		det := workflow.ShellDetacher{R: c}
+		// A unique duration marks our sleep among the machine's processes;
+		// it runs as a child of the detached wrapper, in its process group.
+		marker := fmt.Sprintf("300.%09d", time.Now().UnixNano()%1e9)
+		d := workflow.DetachedHandle{Host: host, Dir: fmt.Sprintf(".scalar-tui/runs/labkill-%d/step", time.Now().UnixNano()),
+			Command: shell.Join("sleep", marker) + "; echo never"}
+		if err := det.Start(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if !eventually(15*time.Second, func() bool { return strings.Contains(hostProcs(ctx, t, l, host), "sleep "+marker) }) {
+			t.Fatalf("sleep %s never showed up on %s", marker, host)
+		}
+		if err := det.Kill(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if !eventually(10*time.Second, func() bool { return !strings.Contains(hostProcs(ctx, t, l, host), "sleep "+marker) }) {
+			t.Fatalf("sleep %s still runs on %s after Kill", marker, host)
+		}
+		// The wrapper shell ends (and is reaped) a moment after its child.
+		var st workflow.DetachedStatus
+		var serr error
+		if !eventually(10*time.Second, func() bool { st, serr = det.Status(ctx, d); return serr == nil && !st.Running }) || st.Exited {
+			t.Errorf("after Kill: %+v %v, want gone without an exit code", st, serr)
+		}
 	})
 
 	t.Run("CancelStopsRemoteProcess", func(t *testing.T) {

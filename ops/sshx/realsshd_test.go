@@ -17,6 +17,7 @@ import (
 
 	"scalar-tui/internal/sshtest"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
 )
 
 // realSSHD starts OpenSSH's sshd on 127.0.0.1 (foreground, killed at
@@ -143,11 +144,11 @@ func TestRealSSHD(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	// Detached: survives dropping every client connection, Attach resumes.
-	runDir := filepath.Join(dir, "runs", "1")
+	// Detached (the workflow's runner): survives dropping every client
+	// connection, and Follow picks up after the lines already seen.
 	goFile := filepath.Join(dir, "go")
-	d, err := c.StartDetached(ctx, host, runDir, "echo one; while [ ! -f "+goFile+" ]; do sleep 0.05; done; echo two; exit 5")
-	if err != nil {
+	d := workflow.DetachedHandle{Host: host, Dir: filepath.Join(dir, "runs", "1"), Command: "echo one; while [ ! -f " + goFile + " ]; do sleep 0.05; done; echo two; exit 5"}
+	if err := (workflow.ShellDetacher{R: c}).Start(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	c.Close() // every connection gone
@@ -156,14 +157,16 @@ func TestRealSSHD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if st, err := c2.Status(ctx, d); err != nil || st.State != sshx.StateRunning {
+	det := workflow.ShellDetacher{R: c2}
+	if st, err := det.Status(ctx, d); err != nil || !st.Running {
 		t.Fatalf("status after drop: %+v %v", st, err)
 	}
 	os.WriteFile(goFile, nil, 0o600)
 	aout, alines := collect()
-	code, err := c2.Attach(ctx, d, sshx.AttachOptions{Stdout: aout, PollInterval: 50 * time.Millisecond})
-	if err != nil || code != 5 || strings.Join(alines(), ",") != "one,two" {
-		t.Fatalf("attach: %d %v %q", code, err, alines())
+	err = det.Follow(ctx, d, 0, 0, sshx.RunOptions{Stdout: aout})
+	st, serr := det.Status(ctx, d)
+	if err != nil || serr != nil || st.ExitCode != 5 || !st.Exited || strings.Join(alines(), ",") != "one,two" {
+		t.Fatalf("follow: %v; status %+v %v; lines %q", err, st, serr, alines())
 	}
 	// RunBastion works on a real bastion too.
 	if res, err := c2.RunBastion(ctx, "true", sshx.RunOptions{}); err != nil || res.ExitCode != 0 {

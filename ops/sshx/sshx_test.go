@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"scalar-tui/internal/sshtest"
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
+	"scalar-tui/ops/workflow"
 )
 
 type env struct {
@@ -466,86 +468,126 @@ func alive(pid string) bool {
 	return len(f) > 0 && f[0] != "Z"
 }
 
-func TestDetachedSurvivesDropAndAttachResumes(t *testing.T) {
+// The workflow's one detached runner over a real SSH transport: the command
+// survives every connection being dropped, Follow picks up from the lines
+// already seen, and the exit code lands in the run directory.
+func TestDetachedSurvivesDropAndFollowResumes(t *testing.T) {
 	e := newEnv(t, sshtest.ClusterOptions{Hosts: hosts3[:1], RealShellDir: t.TempDir()})
 	c := e.client(t)
+	det := workflow.ShellDetacher{R: c}
 	ctx := context.Background()
 	h := hosts3[0]
 	home := e.cl.Shells[h].Home()
 	// The command waits for a go file so the test controls its progress.
 	cmd := `for i in 1 2 3; do echo line$i; done; echo err1 >&2; while [ ! -f "$HOME/go" ]; do sleep 0.05; done; printf 'tail-no-newline'; exit 7`
-	d, err := c.StartDetached(ctx, h, "~/.scalar-tui/runs/r1/step1", cmd)
-	if err != nil {
+	d := workflow.DetachedHandle{Host: h, Dir: ".scalar-tui/runs/r1/step1", Command: cmd}
+	if err := det.Start(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	if d.PID <= 0 {
-		t.Fatalf("pid %d", d.PID)
+	if err := det.Start(ctx, workflow.DetachedHandle{Host: h, Dir: d.Dir, Command: "true"}); !errors.Is(err, workflow.ErrAlreadyStarted) {
+		t.Errorf("a second start in the same run dir: %v, want ErrAlreadyStarted", err)
 	}
-	st, err := c.Status(ctx, d)
-	if err != nil || st.State != sshx.StateRunning {
-		t.Fatalf("status %+v %v", st, err)
-	}
-	if _, err := c.StartDetached(ctx, h, "~/.scalar-tui/runs/r1/step1", "true"); err == nil {
-		t.Error("a second start in the same run dir must fail")
-	}
+	waitFor(t, func() bool { st, err := det.Status(ctx, d); return err == nil && st.Running })
 
 	var mu sync.Mutex
 	var out, errs []string
-	attachCtx, stopAttach := context.WithCancel(ctx)
-	defer stopAttach()
-	done := make(chan struct{})
-	var code int
-	var attachErr error
-	go func() {
-		defer close(done)
-		code, attachErr = c.Attach(attachCtx, d, sshx.AttachOptions{
-			Stdout:       func(l string) { mu.Lock(); out = append(out, l); mu.Unlock() },
-			Stderr:       func(l string) { mu.Lock(); errs = append(errs, l); mu.Unlock() },
-			FromLine:     1, // pretend line1 was seen before a restart
-			PollInterval: 30 * time.Millisecond,
-		})
-	}()
+	opts := sshx.RunOptions{
+		Stdout: func(l string) { mu.Lock(); out = append(out, l); mu.Unlock() },
+		Stderr: func(l string) { mu.Lock(); errs = append(errs, l); mu.Unlock() },
+	}
+	done := make(chan error, 1)
+	// Pretend line1 was seen before a restart.
+	go func() { done <- det.Follow(ctx, d, 1, 0, opts) }()
 	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(out) == 2 && len(errs) == 1 })
-	// Drop every connection: the remote work must go on and Attach must resume.
+	// Drop every connection: the remote work must go on and Follow must end
+	// with an error (the engine follows again).
 	e.cl.Bastion.KillConnections()
-	time.Sleep(100 * time.Millisecond)
-	if st, err := c.Status(ctx, d); err != nil || st.State != sshx.StateRunning {
+	if err := <-done; err == nil {
+		t.Fatal("Follow returned nil although its connection was dropped")
+	}
+	if st, err := det.Status(ctx, d); err != nil || !st.Running {
 		t.Fatalf("after drop: %+v %v", st, err)
 	}
 	os.WriteFile(filepath.Join(home, "go"), nil, 0o600)
-	<-done
-	if attachErr != nil || code != 7 {
-		t.Fatalf("Attach = %d, %v", code, attachErr)
+	mu.Lock()
+	seenOut, seenErr := len(out)+1, len(errs)
+	mu.Unlock()
+	if err := det.Follow(ctx, d, seenOut, seenErr, opts); err != nil {
+		t.Fatalf("follow again: %v", err)
 	}
 	want := []string{"line2", "line3", "tail-no-newline"}
 	if strings.Join(out, "|") != strings.Join(want, "|") || strings.Join(errs, "|") != "err1" {
 		t.Fatalf("stdout %q stderr %q", out, errs)
 	}
-	if st, err := c.Status(ctx, d); err != nil || st.State != sshx.StateExited || st.ExitCode != 7 {
+	if st, err := det.Status(ctx, d); err != nil || !st.Exited || st.ExitCode != 7 {
 		t.Fatalf("final status %+v %v", st, err)
+	}
+	// The on-disk format the journal and resume depend on.
+	for _, f := range []string{"cmd.sh", "pid", "stdout", "stderr", "rc"} {
+		if _, err := os.Stat(filepath.Join(home, d.Dir, f)); err != nil {
+			t.Errorf("run directory lacks %s: %v", f, err)
+		}
 	}
 }
 
-func TestStatusUnknownAndLost(t *testing.T) {
+// A run directory that does not exist is missing; a command killed with
+// SIGKILL is gone without an exit code; Kill stops the whole process group.
+func TestDetachedStatusMissingGoneAndKill(t *testing.T) {
 	e := newEnv(t, sshtest.ClusterOptions{Hosts: hosts3[:1], RealShellDir: t.TempDir()})
 	c := e.client(t)
+	det := workflow.ShellDetacher{R: c}
 	ctx := context.Background()
-	st, err := c.Status(ctx, sshx.Detached{Host: hosts3[0], RunDir: "~/nothing here"})
-	if err != nil || st.State != sshx.StateUnknown {
+	h := hosts3[0]
+	home := e.cl.Shells[h].Home()
+	st, err := det.Status(ctx, workflow.DetachedHandle{Host: h, Dir: "nothing here"})
+	if err != nil || st.Exists {
 		t.Fatalf("%+v %v", st, err)
 	}
-	d, err := c.StartDetached(ctx, hosts3[0], "~/runs/lost", "sleep 300")
-	if err != nil {
+	pidOf := func(d workflow.DetachedHandle) int {
+		var pid int
+		waitFor(t, func() bool {
+			b, err := os.ReadFile(filepath.Join(home, d.Dir, "pid"))
+			if err != nil {
+				return false
+			}
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+			return err == nil
+		})
+		return pid
+	}
+
+	lost := workflow.DetachedHandle{Host: h, Dir: "runs/lost", Command: "sleep 300"}
+	if err := det.Start(ctx, lost); err != nil {
 		t.Fatal(err)
 	}
-	// Kill it the hard way: no exit file gets written.
-	if _, err := c.Run(ctx, hosts3[0], shell.KillGroup("KILL", d.PID), sshx.RunOptions{}); err != nil {
+	// Kill it the hard way: no exit code gets written.
+	if _, err := c.Run(ctx, h, shell.KillGroup("KILL", pidOf(lost)), sshx.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { st, err := c.Status(ctx, d); return err == nil && st.State == sshx.StateLost })
-	if _, err := c.Attach(ctx, d, sshx.AttachOptions{PollInterval: 10 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "without writing an exit code") {
-		t.Fatalf("Attach on a lost command: %v", err)
+	waitFor(t, func() bool {
+		st, err := det.Status(ctx, lost)
+		return err == nil && st.Exists && !st.Running && !st.Exited
+	})
+	if err := det.Follow(ctx, lost, 0, 0, sshx.RunOptions{}); err != nil {
+		t.Fatalf("Follow on a lost command: %v", err)
 	}
+
+	// Kill: the wrapper and its children (the process group) end.
+	grp := workflow.DetachedHandle{Host: h, Dir: "runs/kill", Command: `sleep 300 & echo $! > child.pid; wait`}
+	if err := det.Start(ctx, grp); err != nil {
+		t.Fatal(err)
+	}
+	pid := pidOf(grp)
+	var child string
+	waitFor(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(home, grp.Dir, "child.pid"))
+		child = strings.TrimSpace(string(b))
+		return err == nil && child != ""
+	})
+	if err := det.Kill(ctx, grp); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return !alive(strconv.Itoa(pid)) && !alive(child) })
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -68,6 +68,8 @@ type Engine struct {
 	audit    *auditLog
 	evMu     sync.Mutex
 	pause    atomic.Bool
+	hold     atomic.Bool
+	contC    chan struct{} // Continue; buffered 1
 
 	deployment     string
 	noMirror       bool
@@ -147,6 +149,7 @@ func New(r Runner, stateDir string, opts ...Option) *Engine {
 		remote:   DefaultRemoteDir,
 		now:      time.Now,
 		detachC:  make(chan struct{}),
+		contC:    make(chan struct{}, 1),
 	}
 	e.lock = &ClusterLock{R: r}
 	e.det = ShellDetacher{R: r}
@@ -167,6 +170,47 @@ func (e *Engine) StateDir() string { return e.stateDir }
 // status paused (the TUI's `p`). It is deferred while a cluster-state marker
 // is set, so the cluster is never left e.g. paused. Resume clears it.
 func (e *Engine) RequestPause() { e.pause.Store(true) }
+
+// HoldAtStops makes Run and Resume wait at an operator's pause and at the
+// canary stop instead of returning: the run sends a Paused event (not
+// Finished) and waits for Continue, then goes on as Resume would, or ends
+// with its status (paused or canary-wait) and an error wrapping
+// context.Canceled when ctx ends first. The cluster lock is released while
+// the run waits, exactly as when it returns, and taken again by Continue.
+// The console uses it; the CLI, which exits at a stop, does not.
+func (e *Engine) HoldAtStops(on bool) { e.hold.Store(on) }
+
+// Continue lets a run held at a stop (HoldAtStops) go on. A Continue sent
+// while no run is held is kept for the next stop. With several runs held,
+// one of them goes on.
+func (e *Engine) Continue() {
+	select {
+	case e.contC <- struct{}{}:
+	default:
+	}
+}
+
+// holdAtStops waits at the stop a run ended at when the engine holds (see
+// HoldAtStops) and resumes it on Continue, until the run ends otherwise.
+// st is the run's journal as the run left it.
+func (e *Engine) holdAtStops(ctx context.Context, p *Plan, st *RunState, status Status, err error) (Status, error) {
+	for e.hold.Load() && (status == StatusPaused || status == StatusCanaryWait) {
+		msg := ""
+		if err != nil {
+			msg = e.red.Redact(err.Error())
+		}
+		e.emit(&Paused{Header: Header{Run: p.ID}, Index: lastDone(st), Canary: status == StatusCanaryWait, Reason: msg})
+		select {
+		case <-ctx.Done():
+			err = fmt.Errorf("stopped while %s; run %s stays %s in the journal (resume it from :runs): %w", status, p.ID, status, context.Canceled)
+			e.emit(&Finished{Header: Header{Run: p.ID}, Status: status, Err: err.Error()})
+			return status, err
+		case <-e.contC:
+		}
+		st, status, err = e.resume(ctx, p.ID, p)
+	}
+	return status, err
+}
 
 // RequestDetach asks every run in progress to stop following its detached
 // remote commands and leave them running on purpose: the run ends with
@@ -236,6 +280,7 @@ type runCtx struct {
 	mu      sync.Mutex
 	st      *RunState
 	plan    *Plan
+	index   map[string]int // step ID -> index in plan.Steps
 	e       *Engine
 	logMu   sync.Mutex
 	logs    map[string]*os.File
@@ -250,6 +295,15 @@ type runCtx struct {
 	mirrorMu   sync.Mutex
 	mirrorDone int // guarded by mirrorMu
 	mirrorErr  bool
+}
+
+// stepIndex is the index of step id in the plan, -1 for a step that is not
+// one of its Steps (a compensation).
+func (rc *runCtx) stepIndex(id string) int {
+	if i, ok := rc.index[id]; ok {
+		return i
+	}
+	return -1
 }
 
 func (rc *runCtx) addLeft(l Leftover) {
@@ -381,7 +435,7 @@ func (e *Engine) exec(ctx context.Context, rc *runCtx, host, command string, opt
 		return func(line string) {
 			rc.logLine(logHost, stream, line)
 			if step != "" {
-				e.emit(&OutputLine{Header: Header{Run: rc.st.ID}, Step: step, Host: host, Stream: stream, Line: e.red.Redact(line)})
+				e.emit(&OutputLine{Header: Header{Run: rc.st.ID}, Step: step, Index: rc.stepIndex(step), Host: host, Stream: stream, Line: e.red.Redact(line)})
 				if progress != nil {
 					if p, ok := progress(line); ok {
 						if s := rc.plan.step(step); s != nil {
@@ -446,7 +500,7 @@ func (e *Engine) progress(rc *runCtx, s *Step, pct float64) {
 			ss.Percent = pct
 		}
 	})
-	e.emit(&Progress{Header: Header{Run: rc.st.ID}, Step: s.ID, Host: s.Host, Percent: pct})
+	e.emit(&Progress{Header: Header{Run: rc.st.ID}, Step: s.ID, Index: rc.stepIndex(s.ID), Host: s.Host, Percent: pct})
 }
 
 func (p *Plan) step(id string) *Step {
@@ -491,7 +545,8 @@ func (e *Engine) Run(ctx context.Context, p *Plan) (Status, error) {
 			Status: StatusPending, Idempotent: s.Idempotent, Cleanup: s.Cleanup,
 		})
 	}
-	return e.execute(ctx, p, st, false)
+	status, err := e.execute(ctx, p, st, false)
+	return e.holdAtStops(ctx, p, st, status, err)
 }
 
 func redactAll(r *Redactor, in []string) []string {
@@ -512,15 +567,22 @@ func redactAll(r *Redactor, in []string) []string {
 // host by hand, then MarkStep). Preflight is checked again. Compensations of
 // markers still set run first. Running detached steps are re-attached.
 func (e *Engine) Resume(ctx context.Context, id string, p *Plan) (Status, error) {
+	st, status, err := e.resume(ctx, id, p)
+	return e.holdAtStops(ctx, p, st, status, err)
+}
+
+// resume is Resume without holding at stops; it returns the journal as the
+// run left it (nil when refused before reading it).
+func (e *Engine) resume(ctx context.Context, id string, p *Plan) (*RunState, Status, error) {
 	if e.r == nil {
-		return StatusRefused, &RefusedError{Reason: errors.New("engine has no runner")}
+		return nil, StatusRefused, &RefusedError{Reason: errors.New("engine has no runner")}
 	}
 	st, err := LoadRun(e.stateDir, id)
 	if err != nil {
-		return StatusRefused, &RefusedError{Reason: err}
+		return nil, StatusRefused, &RefusedError{Reason: err}
 	}
-	refuse := func(format string, a ...any) (Status, error) {
-		return StatusRefused, &RefusedError{Reason: fmt.Errorf("resume %s: "+format, append([]any{id}, a...)...)}
+	refuse := func(format string, a ...any) (*RunState, Status, error) {
+		return st, StatusRefused, &RefusedError{Reason: fmt.Errorf("resume %s: "+format, append([]any{id}, a...)...)}
 	}
 	if st.Status == StatusDone {
 		return refuse("the run already finished")
@@ -572,12 +634,16 @@ func (e *Engine) Resume(ctx context.Context, id string, p *Plan) (Status, error)
 	p.ID = st.ID
 	e.pause.Store(false)
 	e.clearDetach()
-	return e.execute(ctx, p, st, true)
+	status, err := e.execute(ctx, p, st, true)
+	return st, status, err
 }
 
 // execute runs a plan whose journal is st.
 func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed bool) (status Status, err error) {
-	rc := &runCtx{st: st, plan: p, e: e}
+	rc := &runCtx{st: st, plan: p, e: e, index: make(map[string]int, len(p.Steps))}
+	for i, s := range p.Steps {
+		rc.index[s.ID] = i
+	}
 	ctx = e.auditScope(ctx, rc)
 	defer rc.closeLogs()
 	runID := st.ID
@@ -617,6 +683,10 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 		if ferr == nil && rc.saveErr != nil {
 			s, ferr = StatusFailed, fmt.Errorf("journal: %w", rc.saveErr)
 			msg = ferr.Error()
+		}
+		if e.hold.Load() && (s == StatusPaused || s == StatusCanaryWait) {
+			// holdAtStops says Paused once the lock is released.
+			return s, ferr
 		}
 		e.emit(&Finished{Header: Header{Run: runID}, Status: s, Err: msg})
 		return s, ferr
@@ -785,7 +855,7 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 					reason = "the run was canceled"
 				}
 				_ = rc.update(func(st *RunState) { st.Steps[k].Status = StatusSkipped; st.Steps[k].Error = reason })
-				e.emit(&StepSkipped{Header: Header{Run: runID}, Step: s.ID, Reason: reason})
+				e.emit(&StepSkipped{Header: Header{Run: runID}, Step: s.ID, Index: k, Host: s.Host, Reason: reason})
 				continue
 			}
 			group = append(group, k)
@@ -849,6 +919,17 @@ func (e *Engine) execute(ctx context.Context, p *Plan, st *RunState, resumed boo
 	return finish(StatusDone, nil)
 }
 
+// lastDone is the index of the last step st shows done, 0 when none.
+func lastDone(st *RunState) int {
+	last := 0
+	for i, ss := range st.Steps {
+		if ss.Status == StatusDone {
+			last = i
+		}
+	}
+	return last
+}
+
 // hasWork reports whether a step from i on still has to run.
 func (e *Engine) hasWork(p *Plan, st *RunState, i int) bool {
 	for ; i < len(p.Steps); i++ {
@@ -907,7 +988,7 @@ func (e *Engine) runStep(ctx context.Context, rc *runCtx, k int) error {
 		ss.Ended = nil
 		ss.Error = ""
 	})
-	e.emit(&StepStarted{Header: Header{Run: runID}, Step: s.ID, Title: s.Title, Host: s.Host, Attempt: attempt, Reattach: reattach})
+	e.emit(&StepStarted{Header: Header{Run: runID}, Step: s.ID, Index: k, Title: s.Title, Host: s.Host, Attempt: attempt, Reattach: reattach})
 	err := e.runStepBody(ctx, rc, s, &rc.st.Steps[k], reattach)
 	end := e.now().UTC()
 	var lre *LeftRunningError
@@ -931,14 +1012,14 @@ func (e *Engine) runStep(ctx context.Context, rc *runCtx, k int) error {
 			st.Steps[k].Ended = &end
 			st.Steps[k].Error = msg
 		})
-		e.emit(&StepFailed{Header: Header{Run: runID}, Step: s.ID, Err: msg})
+		e.emit(&StepFailed{Header: Header{Run: runID}, Step: s.ID, Index: k, Host: s.Host, Err: msg})
 		return fmt.Errorf("step %s: %w", s.ID, err)
 	}
 	_ = rc.update(func(st *RunState) {
 		st.Steps[k].Status = StatusDone
 		st.Steps[k].Ended = &end
 	})
-	e.emit(&StepDone{Header: Header{Run: runID}, Step: s.ID, Duration: end.Sub(start)})
+	e.emit(&StepDone{Header: Header{Run: runID}, Step: s.ID, Index: k, Host: s.Host, Duration: end.Sub(start)})
 	return nil
 }
 
@@ -1113,7 +1194,7 @@ func (e *Engine) streamLine(rc *runCtx, s *Step, stream, line string, log bool) 
 	if log {
 		rc.logLine(s.Host, stream, line)
 	}
-	e.emit(&OutputLine{Header: Header{Run: rc.st.ID}, Step: s.ID, Host: s.Host, Stream: stream, Line: e.red.Redact(line)})
+	e.emit(&OutputLine{Header: Header{Run: rc.st.ID}, Step: s.ID, Index: rc.stepIndex(s.ID), Host: s.Host, Stream: stream, Line: e.red.Redact(line)})
 	if s.Progress != nil {
 		if p, ok := s.Progress(line); ok {
 			e.progress(rc, s, p)
@@ -1143,7 +1224,7 @@ func (e *Engine) waitGate(ctx context.Context, rc *runCtx, s *Step) error {
 		}
 		elapsed := e.now().Sub(start)
 		if err == nil && ok {
-			e.emit(&GatePassed{Header: Header{Run: runID}, Step: s.ID, Gate: g.Name, Elapsed: elapsed})
+			e.emit(&GatePassed{Header: Header{Run: runID}, Step: s.ID, Index: rc.stepIndex(s.ID), Host: s.Host, Gate: g.Name, Elapsed: elapsed})
 			return nil
 		}
 		switch {
@@ -1156,7 +1237,7 @@ func (e *Engine) waitGate(ctx context.Context, rc *runCtx, s *Step) error {
 		default:
 			last = "condition not met"
 		}
-		e.emit(&GateWaiting{Header: Header{Run: runID}, Step: s.ID, Gate: g.Name, Elapsed: elapsed, LastReason: last})
+		e.emit(&GateWaiting{Header: Header{Run: runID}, Step: s.ID, Index: rc.stepIndex(s.ID), Host: s.Host, Gate: g.Name, Elapsed: elapsed, LastReason: last})
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("gate %s: %w", g.Name, ctx.Err())

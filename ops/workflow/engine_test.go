@@ -715,12 +715,12 @@ func TestUniqueRunID(t *testing.T) {
 }
 
 func TestEventJSONAndText(t *testing.T) {
-	ev := &OutputLine{Header: Header{Run: "r1", Time: fixedTime}, Step: "s", Host: "h1", Stream: "stdout", Line: "x"}
+	ev := &OutputLine{Header: Header{Run: "r1", Time: fixedTime}, Step: "s", Index: 2, Host: "h1", Stream: "stdout", Line: "x"}
 	b, err := MarshalEventJSON(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"type":"output","run":"r1","time":"2026-11-24T22:31:00Z","step":"s","host":"h1","stream":"stdout","line":"x"}`
+	want := `{"type":"output","run":"r1","time":"2026-11-24T22:31:00Z","step":"s","index":2,"host":"h1","stream":"stdout","line":"x"}`
 	if string(b) != want {
 		t.Errorf("json = %s", b)
 	}
@@ -830,5 +830,98 @@ func TestCompensationBeforePreflight(t *testing.T) {
 	}
 	if st, _ := LoadRun(state, p.ID); len(st.Markers) != 0 {
 		t.Errorf("markers left: %v", st.Markers)
+	}
+}
+
+// An engine that holds at stops waits at a pause (and at the canary stop)
+// with the cluster lock released, says Paused with the last step done, and
+// goes on in the same engine on Continue; cancelled while held, the run ends
+// with its stop's status and stays resumable.
+func TestHoldAtStopsPauseThenContinue(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		canary bool
+		cancel bool
+	}{{"pause-continue", false, false}, {"canary-continue", true, false}, {"pause-cancel", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			lr := &workflowtest.LocalRunner{Root: t.TempDir()}
+			var e *Engine
+			e, state, rec := newTestEngine(t, lr, WithCanary(tc.canary))
+			e.HoldAtStops(true)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			p := hostPlan("h1", "h2", "h3")
+			var heldLock []bool
+			var heldStatus []Status
+			rec.on = func(ev Event) {
+				switch ev := ev.(type) {
+				case *StepStarted:
+					if ev.Step == "h1/work" && !tc.canary {
+						e.RequestPause()
+					}
+				case *Paused:
+					heldLock = append(heldLock, lockExists(lr))
+					if st, err := LoadRun(state, p.ID); err == nil {
+						heldStatus = append(heldStatus, st.Status)
+					}
+					if tc.cancel {
+						cancel()
+					} else {
+						e.Continue()
+					}
+				}
+			}
+			status, err := e.Run(ctx, p)
+			evs := rec.events()
+			var paused []*Paused
+			finished := 0
+			for _, ev := range evs {
+				switch ev := ev.(type) {
+				case *Paused:
+					paused = append(paused, ev)
+				case *Finished:
+					finished++
+				}
+			}
+			if len(paused) != 1 || paused[0].Index != 0 || paused[0].Canary != tc.canary {
+				t.Fatalf("Paused events %+v, want one after step 0 (canary %t)", paused, tc.canary)
+			}
+			if len(heldLock) != 1 || heldLock[0] {
+				t.Errorf("cluster lock held while the run waited: %v", heldLock)
+			}
+			stop := StatusPaused
+			if tc.canary {
+				stop = StatusCanaryWait
+			}
+			if len(heldStatus) != 1 || heldStatus[0] != stop {
+				t.Errorf("journal while held: %v, want %s", heldStatus, stop)
+			}
+			if f, ok := evs[len(evs)-1].(*Finished); !ok || finished != 1 {
+				t.Fatalf("last event %T, %d Finished events: want exactly one, last", evs[len(evs)-1], finished)
+			} else if tc.cancel && (f.Status != StatusPaused || !strings.Contains(f.Err, "stays paused")) {
+				t.Errorf("Finished after a cancel while held: %+v", f)
+			}
+			if tc.cancel {
+				if status != StatusPaused || !errors.Is(err, context.Canceled) {
+					t.Fatalf("Run = %s, %v; want paused, canceled", status, err)
+				}
+				want := map[string]Status{"h1/work": StatusDone, "h2/work": StatusPending, "h3/work": StatusPending}
+				if got := stepStatuses(t, state, p.ID); !equalStatuses(got, want) {
+					t.Errorf("steps %v", got)
+				}
+				return
+			}
+			if status != StatusDone || err != nil {
+				t.Fatalf("Run = %s, %v", status, err)
+			}
+			for _, h := range []string{"h1", "h2", "h3"} {
+				if n := countLines(t, filepath.Join(lr.Dir(h), "ran.txt")); n != 1 {
+					t.Errorf("%s ran %d times", h, n)
+				}
+			}
+			if lockExists(lr) {
+				t.Error("lock left after the run")
+			}
+		})
 	}
 }

@@ -8,8 +8,11 @@ import (
 
 // Event is one thing that happened during a run. The concrete types are
 // PlanEvent, StepStarted, OutputLine, GateWaiting, GatePassed, StepDone,
-// StepFailed, StepSkipped, Progress, Notice and Finished. Every event embeds
-// Header.
+// StepFailed, StepSkipped, Progress, Notice, Paused and Finished. Every event
+// embeds Header. Events about a step carry its ID, its index in the plan's
+// Steps (Index; -1 for a compensation step, which is not one of them) and
+// its host ("" for the bastion or the cluster): the CLI, --json and the
+// console all consume these same values.
 type Event interface {
 	// Kind is the event's name in JSON output, e.g. "step_started".
 	Kind() string
@@ -36,6 +39,7 @@ type PlanEvent struct {
 type StepStarted struct {
 	Header
 	Step     string `json:"step"`
+	Index    int    `json:"index"`
 	Title    string `json:"title"`
 	Host     string `json:"host,omitempty"`
 	Attempt  int    `json:"attempt"`
@@ -46,6 +50,7 @@ type StepStarted struct {
 type OutputLine struct {
 	Header
 	Step   string `json:"step"`
+	Index  int    `json:"index"`
 	Host   string `json:"host"`
 	Stream string `json:"stream"` // "stdout" or "stderr"
 	Line   string `json:"line"`
@@ -55,6 +60,8 @@ type OutputLine struct {
 type GateWaiting struct {
 	Header
 	Step       string        `json:"step"`
+	Index      int           `json:"index"`
+	Host       string        `json:"host,omitempty"`
 	Gate       string        `json:"gate"`
 	Elapsed    time.Duration `json:"elapsed_ns"`
 	LastReason string        `json:"last_reason"`
@@ -64,6 +71,8 @@ type GateWaiting struct {
 type GatePassed struct {
 	Header
 	Step    string        `json:"step"`
+	Index   int           `json:"index"`
+	Host    string        `json:"host,omitempty"`
 	Gate    string        `json:"gate"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
@@ -72,20 +81,26 @@ type GatePassed struct {
 type StepDone struct {
 	Header
 	Step     string        `json:"step"`
+	Index    int           `json:"index"`
+	Host     string        `json:"host,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
 // StepFailed is sent when a step failed or was canceled.
 type StepFailed struct {
 	Header
-	Step string `json:"step"`
-	Err  string `json:"error"`
+	Step  string `json:"step"`
+	Index int    `json:"index"`
+	Host  string `json:"host,omitempty"`
+	Err   string `json:"error"`
 }
 
 // StepSkipped is sent for steps not run because an earlier step failed.
 type StepSkipped struct {
 	Header
 	Step   string `json:"step"`
+	Index  int    `json:"index"`
+	Host   string `json:"host,omitempty"`
 	Reason string `json:"reason"`
 }
 
@@ -93,6 +108,7 @@ type StepSkipped struct {
 type Progress struct {
 	Header
 	Step    string  `json:"step"`
+	Index   int     `json:"index"`
 	Host    string  `json:"host"`
 	Percent float64 `json:"percent"`
 }
@@ -102,6 +118,18 @@ type Progress struct {
 type Notice struct {
 	Header
 	Message string `json:"message"`
+}
+
+// Paused is sent instead of Finished when an engine that holds at stops
+// (Engine.HoldAtStops) reaches an operator's pause or the canary stop: the
+// run waits for Engine.Continue. Index is the last step done (0 when none);
+// Canary is true at the canary stop. Engines that do not hold end the run
+// with Finished (status paused or canary-wait) instead.
+type Paused struct {
+	Header
+	Index  int    `json:"index"`
+	Canary bool   `json:"canary,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Finished is the last event of a run.
@@ -140,6 +168,9 @@ func (*Progress) Kind() string { return "progress" }
 
 // Kind implements Event.
 func (*Notice) Kind() string { return "notice" }
+
+// Kind implements Event.
+func (*Paused) Kind() string { return "paused" }
 
 // Kind implements Event.
 func (*Finished) Kind() string { return "finished" }
@@ -202,6 +233,8 @@ func FormatEvent(e Event) string {
 		return fmt.Sprintf("%s   %s %.0f%%", ts, hostLabel(e.Host), e.Percent)
 	case *Notice:
 		return fmt.Sprintf("%s %s", ts, e.Message)
+	case *Paused:
+		return fmt.Sprintf("%s run %s paused: %s", ts, e.Run, e.Reason)
 	case *Finished:
 		if e.Err != "" {
 			return fmt.Sprintf("%s run %s %s: %s", ts, e.Run, e.Status, e.Err)

@@ -182,40 +182,101 @@ func Fingerprint(inv *inventory.Inventory) string {
 	return hex.EncodeToString(sum.Sum(nil))[:16]
 }
 
-// Render writes the plan as text, for --dry-run and the TUI's confirm screen.
-// It shows every remote command exactly as it will run.
-func (p *Plan) Render(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Plan %s (workflow %s)\n", p.ID, p.Workflow)
-	fmt.Fprintf(&b, "  operator:    %s\n", p.Operator)
-	fmt.Fprintf(&b, "  created:     %s\n", p.Created.UTC().Format(time.RFC3339))
+// PlanLineKind says what a line of a rendered plan is, so that a console
+// can style it (and mark preflight checks with their results).
+type PlanLineKind int
+
+// The kinds of plan lines.
+const (
+	// PlanTitle is the first line: "Plan ID (workflow NAME)".
+	PlanTitle PlanLineKind = iota
+	// PlanField is one of the fields under the title (operator, created,
+	// inventory fingerprint, cluster lock).
+	PlanField
+	// PlanBlank separates the sections.
+	PlanBlank
+	// PlanHeading opens a section: the notes, the preflight checks, the steps.
+	PlanHeading
+	// PlanNote is a line of a note the operator must read first.
+	PlanNote
+	// PlanCheck is a preflight check; Index is its index in Plan.Preflight.
+	PlanCheck
+	// PlanStep is a step's first line; Index is its index in Plan.Steps.
+	PlanStep
+	// PlanFlags lists a step's properties (detached, idempotent, cleanup...).
+	PlanFlags
+	// PlanCommand is a command the step runs, exactly as it will run.
+	PlanCommand
+	// PlanGate is the gate after a step.
+	PlanGate
+)
+
+// The headings of the plan's sections (PlanHeading lines).
+const (
+	HeadingNotes     = "Read first:"
+	HeadingPreflight = "Preflight (the run is refused unless all pass):"
+	HeadingSteps     = "Steps:"
+)
+
+// PlanLine is one line of a rendered plan. Text is the line as --dry-run
+// prints it; Body is Text without its indent and bullet ("- ", "! ", "$ "),
+// for a console that draws its own; Index is the check's or the step's index
+// (PlanCheck, and every line of a step), -1 otherwise.
+type PlanLine struct {
+	Kind  PlanLineKind
+	Index int
+	Text  string
+	Body  string
+}
+
+// Lines renders the plan: the one rendering of a plan, which --dry-run
+// prints (Render) and the console shows. It shows every remote command
+// exactly as it will run.
+func (p *Plan) Lines() []PlanLine {
+	var out []PlanLine
+	add := func(kind PlanLineKind, index int, indent, body string) {
+		out = append(out, PlanLine{Kind: kind, Index: index, Text: indent + body, Body: body})
+	}
+	blank := func() { out = append(out, PlanLine{Kind: PlanBlank, Index: -1}) }
+	add(PlanTitle, -1, "", fmt.Sprintf("Plan %s (workflow %s)", p.ID, p.Workflow))
+	add(PlanField, -1, "  ", "operator:    "+p.Operator)
+	add(PlanField, -1, "  ", "created:     "+p.Created.UTC().Format(time.RFC3339))
 	if p.Fingerprint != "" {
-		fmt.Fprintf(&b, "  inventory:   %s\n", p.Fingerprint)
+		add(PlanField, -1, "  ", "inventory:   "+p.Fingerprint)
 	}
 	if p.ReadOnly {
-		b.WriteString("  read-only:   yes (no cluster lock)\n")
+		add(PlanField, -1, "  ", "read-only:   yes (no cluster lock)")
 	} else {
-		b.WriteString("  cluster lock: taken on the bastion for the whole run\n")
+		add(PlanField, -1, "  ", "cluster lock: taken on the bastion for the whole run")
 	}
 	if len(p.Notes) > 0 {
-		b.WriteString("\nRead first:\n")
+		blank()
+		add(PlanHeading, -1, "", HeadingNotes)
 		for _, n := range p.Notes {
-			fmt.Fprintf(&b, "  ! %s\n", strings.ReplaceAll(n, "\n", "\n    "))
+			for i, l := range strings.Split(n, "\n") {
+				if i == 0 {
+					add(PlanNote, -1, "  ! ", l)
+				} else {
+					add(PlanNote, -1, "    ", l)
+				}
+			}
 		}
 	}
 	if len(p.Preflight) > 0 {
-		b.WriteString("\nPreflight (the run is refused unless all pass):\n")
-		for _, c := range p.Preflight {
-			fmt.Fprintf(&b, "  - %s: %s\n", c.Name, c.Description)
+		blank()
+		add(PlanHeading, -1, "", HeadingPreflight)
+		for i, c := range p.Preflight {
+			add(PlanCheck, i, "  - ", c.Name+": "+c.Description)
 		}
 	}
-	b.WriteString("\nSteps:\n")
+	blank()
+	add(PlanHeading, -1, "", HeadingSteps)
 	for i, s := range p.Steps {
 		host := s.Host
 		if host == "" {
 			host = "(cluster)"
 		}
-		fmt.Fprintf(&b, "  %d. [%s] %s on %s\n", i+1, s.ID, s.Title, host)
+		add(PlanStep, i, "  ", fmt.Sprintf("%d. [%s] %s on %s", i+1, s.ID, s.Title, host))
 		var flags []string
 		if s.Detached {
 			flags = append(flags, "detached")
@@ -233,14 +294,24 @@ func (p *Plan) Render(w io.Writer) error {
 			flags = append(flags, "timeout "+s.Timeout.String())
 		}
 		if len(flags) > 0 {
-			fmt.Fprintf(&b, "     (%s)\n", strings.Join(flags, ", "))
+			add(PlanFlags, i, "     ", "("+strings.Join(flags, ", ")+")")
 		}
 		for _, c := range s.Commands {
-			fmt.Fprintf(&b, "     $ %s\n", c)
+			add(PlanCommand, i, "     $ ", c)
 		}
 		if g := s.Gate; g != nil {
-			fmt.Fprintf(&b, "     gate %s: %s (deadline %s, every %s)\n", g.Name, g.Description, g.deadline(), g.interval())
+			add(PlanGate, i, "     ", fmt.Sprintf("gate %s: %s (deadline %s, every %s)", g.Name, g.Description, g.deadline(), g.interval()))
 		}
+	}
+	return out
+}
+
+// Render writes the plan's Lines as text, for --dry-run.
+func (p *Plan) Render(w io.Writer) error {
+	var b strings.Builder
+	for _, l := range p.Lines() {
+		b.WriteString(l.Text)
+		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

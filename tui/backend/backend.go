@@ -23,6 +23,10 @@ import (
 type Config struct {
 	// LoadInventory reads the deployment (inventory.Load with the CLI's options).
 	LoadInventory func(ctx context.Context) (*inventory.Inventory, error)
+	// Inventory, when set, is the deployment as the caller already read it
+	// at start-up: the console's first LoadInventory returns it instead of
+	// reading the Terraform state again; later ones read it.
+	Inventory *inventory.Inventory
 	// Connect opens the SSH client through the bastion for inv.
 	Connect func(inv *inventory.Inventory) (*sshx.Client, error)
 	// HealthSource builds the health source for inv; dial goes through the bastion.
@@ -59,11 +63,13 @@ type Workflows struct {
 type Backend struct {
 	cfg Config
 
-	mu     sync.Mutex
-	inv    *inventory.Inventory
-	client *sshx.Client
-	source health.Source
-	plans  map[string]plannedRun
+	mu  sync.Mutex
+	inv *inventory.Inventory
+	// initial is Config.Inventory until the first LoadInventory takes it.
+	initial *inventory.Inventory
+	client  *sshx.Client
+	source  health.Source
+	plans   map[string]plannedRun
 
 	// runs are the workflows started by this backend and not yet ended.
 	runs   map[*control]struct{}
@@ -92,7 +98,7 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.LoadInventory == nil || cfg.Connect == nil || cfg.HealthSource == nil {
 		return nil, errors.New("backend: LoadInventory, Connect and HealthSource are required")
 	}
-	return &Backend{cfg: cfg, plans: map[string]plannedRun{}, runs: map[*control]struct{}{}}, nil
+	return &Backend{cfg: cfg, initial: cfg.Inventory, plans: map[string]plannedRun{}, runs: map[*control]struct{}{}}, nil
 }
 
 // Close closes the SSH client. Call Shutdown first when a workflow may be
@@ -111,9 +117,15 @@ func (b *Backend) Close() error {
 // LoadInventory reads the deployment again. When it changed, the SSH client
 // and the health source are rebuilt on next use.
 func (b *Backend) LoadInventory(ctx context.Context) (*inventory.Inventory, error) {
-	inv, err := b.cfg.LoadInventory(ctx)
-	if err != nil {
-		return nil, err
+	b.mu.Lock()
+	inv := b.initial
+	b.initial = nil
+	b.mu.Unlock()
+	if inv == nil {
+		var err error
+		if inv, err = b.cfg.LoadInventory(ctx); err != nil {
+			return nil, err
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -109,12 +109,12 @@ func drain(t *testing.T, ch <-chan vm.WorkflowEvent) []vm.WorkflowEvent {
 	}
 }
 
-func finishedOf(t *testing.T, evs []vm.WorkflowEvent) vm.Finished {
+func finishedOf(t *testing.T, evs []vm.WorkflowEvent) *workflow.Finished {
 	t.Helper()
 	if len(evs) == 0 {
 		t.Fatal("no events")
 	}
-	f, ok := evs[len(evs)-1].(vm.Finished)
+	f, ok := evs[len(evs)-1].(*workflow.Finished)
 	if !ok {
 		t.Fatalf("last event %T, want Finished", evs[len(evs)-1])
 	}
@@ -200,12 +200,12 @@ func TestBackendOnDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := drain(t, ch)
-	if f := finishedOf(t, evs); f.Err == nil || f.Status != "failed" {
+	if f := finishedOf(t, evs); f.Err == "" || f.Status != "failed" {
 		t.Fatalf("run with a failing repair on cassandra-2 finished with %q %v, want failed", f.Status, f.Err)
 	}
 	var failedHost string
 	for _, e := range evs {
-		if f, ok := e.(vm.StepFailed); ok {
+		if f, ok := e.(*workflow.StepFailed); ok {
 			failedHost = f.Host
 		}
 	}
@@ -254,11 +254,11 @@ func TestBackendOnDemo(t *testing.T) {
 		t.Errorf("done steps before resume = %v, want cassandra-1's two", rpv.DoneSteps)
 	}
 	evs = drain(t, ch)
-	if f := finishedOf(t, evs); f.Err != nil {
+	if f := finishedOf(t, evs); f.Err != "" {
 		t.Fatalf("resume: %v", f.Err)
 	}
 	for _, e := range evs {
-		if s, ok := e.(vm.StepStarted); ok && strings.HasPrefix(s.Host, "cassandra-1") {
+		if s, ok := e.(*workflow.StepStarted); ok && strings.HasPrefix(s.Host, "cassandra-1") {
 			t.Errorf("resume repeated a cassandra-1 step: %+v", s)
 		}
 	}

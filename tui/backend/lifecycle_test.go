@@ -33,7 +33,7 @@ func TestShutdownWaitsForCleanup(t *testing.T) {
 	for started := false; !started; {
 		select {
 		case e := <-ch:
-			if o, ok := e.(vm.OutputLine); ok && strings.Contains(o.Line, "progress") {
+			if o, ok := e.(*workflow.OutputLine); ok && strings.Contains(o.Line, "progress") {
 				started = true
 			}
 		case <-time.After(time.Minute):

@@ -140,7 +140,7 @@ func canaryHonoured(kind vm.WorkflowKind) bool {
 // PlanView maps a workflow plan onto the console's view model.
 func PlanView(p *workflow.Plan, kind vm.WorkflowKind, params vm.WorkflowParams) vm.PlanView {
 	v := vm.PlanView{ID: p.ID, Kind: kind, Title: fmt.Sprintf("%s (%d steps)", p.Workflow, len(p.Steps)), Params: params,
-		CanaryOK: canaryHonoured(kind)}
+		CanaryOK: canaryHonoured(kind), Lines: p.Lines()}
 	for _, c := range p.Preflight {
 		v.Checks = append(v.Checks, c.Description)
 	}
@@ -230,19 +230,14 @@ func (b *Backend) rebuild(ctx context.Context, inv *inventory.Inventory, client 
 	return p, nil
 }
 
-// run starts plan in the background with start, maps its events onto the
-// view model, and waits at pauses and canary stops for Continue or Cancel.
+// run starts plan in the background with start and forwards its events. The
+// engine holds at pauses and canary stops (Engine.HoldAtStops) until the
+// control's Continue or Cancel.
 func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.Plan, canary bool,
 	start func(*workflow.Engine, context.Context) (workflow.Status, error)) (<-chan vm.WorkflowEvent, vm.WorkflowControl) {
-	index := map[string]int{}
-	hostOf := map[string]string{}
-	for i, s := range plan.Steps {
-		index[s.ID] = i
-		hostOf[s.ID] = s.Host
-	}
 	ch := make(chan vm.WorkflowEvent, 256)
 	runCtx, cancel := context.WithCancel(ctx)
-	ctl := &control{cancel: cancel, resume: make(chan struct{}, 1)}
+	ctl := &control{cancel: cancel}
 	b.mu.Lock()
 	b.runs[ctl] = struct{}{}
 	b.runsWG.Add(1)
@@ -258,56 +253,24 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 			b.runsWG.Done()
 		})
 	}
-	// send never blocks the engine for long: the console drains the channel.
-	send := func(e vm.WorkflowEvent) {
+	// finished is the engine's Finished, held back until the engine has
+	// returned; fmu guards it because parallel steps report events from
+	// their own goroutines.
+	var (
+		fmu      sync.Mutex
+		finished *workflow.Finished
+	)
+	onEvent := func(e workflow.Event) {
+		if f, ok := e.(*workflow.Finished); ok {
+			fmu.Lock()
+			finished = f
+			fmu.Unlock()
+			return
+		}
+		// Never block the engine for long: the console drains the channel.
 		select {
 		case ch <- e:
 		case <-runCtx.Done():
-		}
-	}
-	// finished is set by the Finished event; fmu guards it because parallel
-	// steps may report events from their own goroutines.
-	var (
-		fmu         sync.Mutex
-		finished    vm.Finished
-		gotFinished bool
-	)
-	isFinished := func() bool { fmu.Lock(); defer fmu.Unlock(); return gotFinished }
-	onEvent := func(e workflow.Event) {
-		switch e := e.(type) {
-		case *workflow.StepStarted:
-			send(vm.StepStarted{Step: index[e.Step], Host: e.Host, Title: e.Title, At: e.Time})
-		case *workflow.OutputLine:
-			send(vm.OutputLine{Host: e.Host, Line: e.Line})
-		case *workflow.GateWaiting:
-			send(vm.GateWaiting{Step: index[e.Step], Host: hostOf[e.Step], Gate: e.Gate + ": " + e.LastReason, At: e.Time})
-		case *workflow.GatePassed:
-			send(vm.GatePassed{Step: index[e.Step], Host: hostOf[e.Step], Gate: e.Gate, At: e.Time})
-		case *workflow.StepDone:
-			send(vm.StepDone{Step: index[e.Step], Host: hostOf[e.Step], At: e.Time})
-		case *workflow.StepFailed:
-			send(vm.StepFailed{Step: index[e.Step], Host: hostOf[e.Step], Err: e.Err, At: e.Time})
-		case *workflow.Progress:
-			send(vm.Progress{Host: e.Host, Percent: e.Percent})
-		case *workflow.Notice:
-			send(vm.OutputLine{Host: "", Line: e.Message})
-		case *workflow.Finished:
-			switch e.Status {
-			case workflow.StatusPaused, workflow.StatusCanaryWait:
-				send(vm.Paused{Step: lastDone(plan, e.Run, b.cfg.StateDir), Canary: e.Status == workflow.StatusCanaryWait, At: e.Time})
-			default:
-				f := vm.Finished{At: e.Time, Status: string(e.Status)}
-				if e.Status != workflow.StatusDone {
-					msg := e.Err
-					if msg == "" {
-						msg = string(e.Status)
-					}
-					f.Err = errors.New(msg)
-				}
-				fmu.Lock()
-				finished, gotFinished = f, true
-				fmu.Unlock()
-			}
 		}
 	}
 	go func() {
@@ -315,70 +278,40 @@ func (b *Backend) run(ctx context.Context, client *sshx.Client, plan *workflow.P
 		defer cancel()
 		defer ended()
 		eng := b.cfg.Workflows.Engine(client, onEvent, canary)
+		eng.HoldAtStops(true)
 		ctl.setEngine(eng)
 		status, err := start(eng, runCtx)
-		// A pause or canary stop ends the engine's run; wait for Continue or Cancel.
-		for status == workflow.StatusPaused || status == workflow.StatusCanaryWait {
-			select {
-			case <-runCtx.Done():
-				// The engine's run already ended paused, and the journal
-				// says so: report the journal's word. Sent directly (not
-				// through send, which gives up once runCtx is done) so the
-				// console gets its Finished, but never held for long by a
-				// console that has gone (Shutdown).
-				ended()
-				select {
-				case ch <- vm.Finished{Status: string(status),
-					Err: fmt.Errorf("stopped while %s; run %s stays %s in the journal (resume it from :runs): %w", status, plan.ID, status, context.Canceled)}:
-				case <-time.After(5 * time.Second):
-				}
-				return
-			case <-ctl.resume:
-			}
-			eng = b.cfg.Workflows.Engine(client, onEvent, false)
-			ctl.setEngine(eng)
-			status, err = eng.Resume(runCtx, plan.ID, plan)
-		}
-		if !isFinished() {
-			fmu.Lock()
-			finished, gotFinished = vm.Finished{Err: err, Status: string(status)}, true
-			if err == nil && status != workflow.StatusDone {
-				finished.Err = errors.New(string(status))
-			}
-			fmu.Unlock()
-		}
 		fmu.Lock()
 		f := finished
 		fmu.Unlock()
-		if err != nil && f.Err == nil {
-			f.Err = err
+		if f == nil {
+			// Refused before the run started: the engine said nothing.
+			f = &workflow.Finished{Header: workflow.Header{Run: plan.ID, Time: time.Now().UTC()}, Status: status}
+		}
+		if f.Err == "" && status != workflow.StatusDone {
+			f.Err = string(status)
+			if err != nil {
+				f.Err = err.Error()
+			}
 		}
 		ended()
-		// Finished must arrive: the console waits for it to end the run.
-		ch <- f
+		// Finished must arrive: the console waits for it to end the run;
+		// but a console that has gone (Shutdown) does not hold it long.
+		if runCtx.Err() == nil {
+			ch <- f
+			return
+		}
+		select {
+		case ch <- f:
+		case <-time.After(5 * time.Second):
+		}
 	}()
 	return ch, ctl
-}
-
-// lastDone is the index of the last step the journal shows done.
-func lastDone(p *workflow.Plan, id, stateDir string) int {
-	st, err := workflow.LoadRun(stateDir, id)
-	if err != nil {
-		return 0
-	}
-	last := 0
-	for i, s := range p.Steps {
-		if ss := st.Step(s.ID); ss != nil && ss.Status == workflow.StatusDone {
-			last = i
-		}
-	}
-	return last
 }
 
 // control implements vm.WorkflowControl over one run.
 type control struct {
 	cancel context.CancelFunc
-	resume chan struct{}
 
 	mu  sync.Mutex
 	eng *workflow.Engine
@@ -390,23 +323,32 @@ func (c *control) setEngine(e *workflow.Engine) {
 	c.mu.Unlock()
 }
 
-// Pause asks the engine to stop after the current step.
-func (c *control) Pause(ctx context.Context) error {
+func (c *control) engine() (*workflow.Engine, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.eng == nil {
-		return errors.New("the run has not started")
+		return nil, errors.New("the run has not started")
 	}
-	c.eng.RequestPause()
+	return c.eng, nil
+}
+
+// Pause asks the engine to stop after the current step.
+func (c *control) Pause(ctx context.Context) error {
+	eng, err := c.engine()
+	if err != nil {
+		return err
+	}
+	eng.RequestPause()
 	return nil
 }
 
-// Continue resumes a paused or canary-stopped run.
+// Continue lets a paused or canary-stopped run go on.
 func (c *control) Continue(ctx context.Context) error {
-	select {
-	case c.resume <- struct{}{}:
-	default:
+	eng, err := c.engine()
+	if err != nil {
+		return err
 	}
+	eng.Continue()
 	return nil
 }
 
@@ -450,12 +392,11 @@ func (b *Backend) Preflight(ctx context.Context, planID string) ([]vm.CheckView,
 // cluster lock, says what still runs where, and resume re-attaches. The
 // console may offer it through interface{ Detach(context.Context) error }.
 func (c *control) Detach(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.eng == nil {
-		return errors.New("the run has not started")
+	eng, err := c.engine()
+	if err != nil {
+		return err
 	}
-	c.eng.RequestDetach()
+	eng.RequestDetach()
 	return nil
 }
 

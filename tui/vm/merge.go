@@ -7,9 +7,8 @@ import (
 )
 
 // Merge joins the inventory with a health snapshot by Host.Name and returns
-// one row per host, grouped by role in inventory.Roles order and by index
-// within a role. Inventory hosts the health source does not know come back
-// as StateUnknown; health rows for hosts missing from the inventory are kept
+// one row per host, in inventory.HostLess order. Inventory hosts the health
+// source does not know come back as StateUnknown; health rows for hosts missing from the inventory are kept
 // (with whatever Host fields the adapter filled in) so nothing disappears.
 func Merge(inv *inventory.Inventory, hv HealthView) []HostRow {
 	byName := make(map[string]HostRow, len(hv.Hosts))
@@ -51,28 +50,12 @@ func Merge(inv *inventory.Inventory, hv HealthView) []HostRow {
 			rows[i].Alerts = alerts[rows[i].Host.Name]
 		}
 	}
-	order := map[inventory.Role]int{}
-	for i, r := range inventory.Roles {
-		order[r] = i
+	// inventory.Load already sorts its hosts in this order: sort again only
+	// when health rows outside the inventory (or an unsorted inventory)
+	// broke it.
+	less := func(i, j int) bool { return inventory.HostLess(rows[i].Host, rows[j].Host) }
+	if !sort.SliceIsSorted(rows, less) {
+		sort.SliceStable(rows, less)
 	}
-	rank := func(r inventory.Role) int {
-		if i, ok := order[r]; ok {
-			return i
-		}
-		return len(order)
-	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i].Host, rows[j].Host
-		if ra, rb := rank(a.Role), rank(b.Role); ra != rb {
-			return ra < rb
-		}
-		if a.Role != b.Role {
-			return a.Role < b.Role
-		}
-		if a.Index != b.Index {
-			return a.Index < b.Index
-		}
-		return a.Name < b.Name
-	})
 	return rows
 }

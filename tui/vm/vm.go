@@ -2,10 +2,11 @@
 // interface through which it reaches the cluster.
 //
 // These types are the seam between the console and the ops packages: the
-// lead's adapter maps ops/health, ops/workflow and the audit journal onto
-// them, so the tui never depends on types that are still moving. Everything
-// here is plain data; vm must not import bubbletea, lipgloss, ops/* or any
-// other tui package, and it does no I/O itself.
+// backend maps ops/health and the audit journal onto them. A running
+// workflow's events are ops/workflow's own (WorkflowEvent), not a copy.
+// Everything here is plain data; vm must not import bubbletea, lipgloss, any
+// ops package but ops/workflow (for its event types), or any other tui
+// package, and it does no I/O itself.
 package vm
 
 import (
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"scalar-tui/inventory"
+	"scalar-tui/ops/workflow"
 )
 
 // Backend is everything the console asks of the outside world. Every method
@@ -246,9 +248,10 @@ type PlanView struct {
 	Params WorkflowParams
 	// Checks are the preflight checks the run verifies before its first step.
 	Checks []string
-	// Warnings are shown above the steps.
-	Warnings []string
-	Steps    []StepView
+	Steps  []StepView
+	// Lines is the plan as workflow.Plan.Lines renders it, the same text
+	// --dry-run prints; the console shows these, marking the checks.
+	Lines []workflow.PlanLine
 	// DoneSteps are indexes into Steps already done before this console
 	// followed the run: set by Resumer.ResumeWorkflow so the progress map
 	// starts with them done. Empty for a fresh plan.
@@ -296,87 +299,12 @@ type WorkflowControl interface {
 	Cancel()
 }
 
-// WorkflowEvent is one event of a running workflow; the concrete types
-// below mirror ops/workflow's event stream one-to-one.
-type WorkflowEvent interface{ workflowEvent() }
-
-// StepStarted says step Step (index into PlanView.Steps) began.
-type StepStarted struct {
-	Step  int
-	Host  string
-	Title string
-	At    time.Time
-}
-
-// OutputLine is one line of a host's output.
-type OutputLine struct {
-	Host string
-	Line string
-}
-
-// GateWaiting says the run waits for a gate after step Step.
-type GateWaiting struct {
-	Step int
-	Host string
-	Gate string
-	At   time.Time
-}
-
-// GatePassed says the gate after step Step holds.
-type GatePassed struct {
-	Step int
-	Host string
-	Gate string
-	At   time.Time
-}
-
-// StepDone says step Step succeeded.
-type StepDone struct {
-	Step int
-	Host string
-	At   time.Time
-}
-
-// StepFailed says step Step failed; the run stops.
-type StepFailed struct {
-	Step int
-	Host string
-	Err  string
-	At   time.Time
-}
-
-// Progress reports a percentage (0-100) for Host, e.g. repair progress.
-type Progress struct {
-	Host    string
-	Percent float64
-}
-
-// Paused says the run stopped after a step and waits for Continue; Canary is
-// true when it stopped after the canary host.
-type Paused struct {
-	Step   int
-	Canary bool
-	At     time.Time
-}
-
-// Finished is the last event; Err is nil on success.
-type Finished struct {
-	Err error
-	At  time.Time
-	// Status is the journal's word for how the run ended: "done",
-	// "failed", "canceled" or "refused"; empty when unknown.
-	Status string
-}
-
-func (StepStarted) workflowEvent() {}
-func (OutputLine) workflowEvent()  {}
-func (GateWaiting) workflowEvent() {}
-func (GatePassed) workflowEvent()  {}
-func (StepDone) workflowEvent()    {}
-func (StepFailed) workflowEvent()  {}
-func (Progress) workflowEvent()    {}
-func (Paused) workflowEvent()      {}
-func (Finished) workflowEvent()    {}
+// WorkflowEvent is one event of a running workflow: the engine's own event
+// (*workflow.StepStarted, *workflow.OutputLine, *workflow.Paused,
+// *workflow.Finished...), which carries the step's index into
+// PlanView.Steps and its host. The backend sends them unchanged and ends the
+// stream with one *workflow.Finished.
+type WorkflowEvent = workflow.Event
 
 // AuditQuery selects audit entries.
 type AuditQuery struct {

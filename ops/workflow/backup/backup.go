@@ -476,7 +476,7 @@ func verifyContainers(ctx context.Context, env *workflow.Env, ring []inventory.H
 	for _, h := range ring {
 		r, err := env.Exec(context.WithoutCancel(ctx), h.Name, clearCmd)
 		if err == nil && r.ExitCode != 0 {
-			err = fmt.Errorf("exited %d: %s", r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
+			err = fmt.Errorf("exited %d: %s", r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout))
 		}
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s (%v)", h.Short, err))
@@ -540,7 +540,7 @@ func checkDisk(ctx context.Context, env *workflow.Env, ring []inventory.Host, mi
 			return fmt.Errorf("df on %s: %w", h.Short, err)
 		}
 		if r.ExitCode != 0 {
-			return fmt.Errorf("`df -Pk /data` on %s exited %d: %s", h.Short, r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
+			return fmt.Errorf("`df -Pk /data` on %s exited %d: %s", h.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout))
 		}
 		free, avail, err := ParseDF(r.Stdout)
 		if err != nil {
@@ -561,7 +561,7 @@ func checkDisk(ctx context.Context, env *workflow.Env, ring []inventory.Host, mi
 func ParseDF(out string) (freePercent float64, availKB int64, err error) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 2 {
-		return 0, 0, fmt.Errorf("unexpected df output %q", gates.FirstLine(out))
+		return 0, 0, fmt.Errorf("unexpected df output %q", shell.FirstLine(out))
 	}
 	f := strings.Fields(lines[len(lines)-1])
 	if len(f) < 6 {
@@ -581,7 +581,7 @@ func listSnapshots(ctx context.Context, exec execFunc, h inventory.Host) ([]node
 		return nil, fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
 	}
 	if r.ExitCode != 0 {
-		return nil, fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
+		return nil, fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout))
 	}
 	s, err := nodetool.ParseListSnapshots(r.Stdout)
 	if err != nil {

@@ -22,7 +22,6 @@ import (
 
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/workflow"
-	"scalar-tui/ops/workflow/gates"
 )
 
 // ContainerName is the Scalar DL container on every Scalar DL host
@@ -104,7 +103,7 @@ var InspectCommand = shell.Join("docker", "inspect", "-f", "{{.Id}} {{.State.Sta
 func parseInspect(out string) (containerState, error) {
 	f := strings.Fields(strings.TrimSpace(out))
 	if len(f) != 3 {
-		return containerState{}, fmt.Errorf("unexpected docker inspect output %q", gates.FirstLine(out))
+		return containerState{}, fmt.Errorf("unexpected docker inspect output %q", shell.FirstLine(out))
 	}
 	if _, err := time.Parse(time.RFC3339Nano, f[1]); err != nil {
 		return containerState{}, fmt.Errorf("unexpected StartedAt %q in docker inspect output", f[1])
@@ -142,7 +141,7 @@ func inspectContainers(ctx context.Context, env *workflow.Env, hosts []string) (
 			switch {
 			case err != nil:
 			case r.ExitCode != 0:
-				err = fmt.Errorf("exited %d: %s", r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
+				err = fmt.Errorf("exited %d: %s", r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout))
 			default:
 				c, err = parseInspect(r.Stdout)
 			}

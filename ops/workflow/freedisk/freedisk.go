@@ -239,7 +239,7 @@ func run(ctx context.Context, exec Exec, h inventory.Host, cmd string) (string, 
 		return "", fmt.Errorf("%s on %s: %w", strings.Fields(cmd)[0], h.Short, err)
 	}
 	if r.ExitCode != 0 {
-		return "", fmt.Errorf("`%s` on %s exited %d: %s", cmd, h.Short, r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
+		return "", fmt.Errorf("`%s` on %s exited %d: %s", cmd, h.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout))
 	}
 	return r.Stdout, nil
 }

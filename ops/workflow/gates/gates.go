@@ -12,6 +12,7 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/nodetool"
+	"scalar-tui/ops/shell"
 	"scalar-tui/ops/workflow"
 )
 
@@ -25,7 +26,7 @@ func RingUN(ctx context.Context, env *workflow.Env, ring []inventory.Host, on in
 		return false, "", fmt.Errorf("nodetool status on %s: %w", on.Short, err)
 	}
 	if r.ExitCode != 0 {
-		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", on.Short, r.ExitCode, FirstLine(r.Stderr+r.Stdout)), nil
+		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", on.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout)), nil
 	}
 	nodes, err := nodetool.ParseStatus(r.Stdout)
 	if err != nil {
@@ -65,15 +66,6 @@ func inRing(ring []inventory.Host, ip string) bool {
 		}
 	}
 	return false
-}
-
-// FirstLine is the first non-empty line of s, for one-line error texts.
-func FirstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // RingUNCheck is the preflight check "every node of ring is UN", run with

@@ -63,7 +63,7 @@ func NodeUN(ctx context.Context, env *workflow.Env, ring []inventory.Host, targe
 			continue
 		}
 		if r.ExitCode != 0 {
-			tried = append(tried, fmt.Sprintf("%s: exit %d: %s", on.Short, r.ExitCode, FirstLine(r.Stderr+r.Stdout)))
+			tried = append(tried, fmt.Sprintf("%s: exit %d: %s", on.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout)))
 			continue
 		}
 		nodes, err := nodetool.ParseStatus(r.Stdout)
@@ -146,7 +146,7 @@ func ContainerRunning(ctx context.Context, env *workflow.Env, host inventory.Hos
 		return false, "", fmt.Errorf("docker ps on %s: %w", host.Short, err)
 	}
 	if r.ExitCode != 0 {
-		return false, fmt.Sprintf("docker ps on %s exited %d: %s", host.Short, r.ExitCode, FirstLine(r.Stderr+r.Stdout)), nil
+		return false, fmt.Sprintf("docker ps on %s exited %d: %s", host.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout)), nil
 	}
 	if strings.TrimSpace(r.Stdout) == "" {
 		return false, fmt.Sprintf("no running %s container on %s", service, host.Short), nil
@@ -185,7 +185,7 @@ func Serving(ctx context.Context, env *workflow.Env, host inventory.Host) (bool,
 	if r.ExitCode == 0 && strings.HasSuffix(out, "SERVING") && !strings.HasSuffix(out, "NOT_SERVING") {
 		return true, "", nil
 	}
-	return false, fmt.Sprintf("%s: health probe exited %d: %s", host.Short, r.ExitCode, FirstLine(r.Stderr+r.Stdout)), nil
+	return false, fmt.Sprintf("%s: health probe exited %d: %s", host.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout)), nil
 }
 
 // EnvoyClustersCommand prints Envoy's upstream cluster state.

@@ -22,6 +22,7 @@ import (
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
 	"scalar-tui/ops/nodetool"
+	"scalar-tui/ops/shell"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/gates"
 )
@@ -162,7 +163,7 @@ func OthersUNCheck(ring []inventory.Host, target inventory.Host) workflow.Check 
 					continue
 				}
 				if r.ExitCode != 0 {
-					tried = append(tried, fmt.Sprintf("%s: exit %d: %s", on.Short, r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout)))
+					tried = append(tried, fmt.Sprintf("%s: exit %d: %s", on.Short, r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout)))
 					continue
 				}
 				nodes, err := nodetool.ParseStatus(r.Stdout)

@@ -385,7 +385,7 @@ func (r *restorer) snapshotTables(ctx context.Context, env *workflow.Env, h inve
 		return nil, fmt.Errorf("list snapshot %s on %s: %w", tag, h.Short, err)
 	}
 	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("list snapshot %s on %s: exit %d: %s", tag, h.Short, res.ExitCode, gates.FirstLine(res.Stderr))
+		return nil, fmt.Errorf("list snapshot %s on %s: exit %d: %s", tag, h.Short, res.ExitCode, shell.FirstLine(res.Stderr))
 	}
 	var out []string
 	for _, l := range strings.Split(res.Stdout, "\n") {
@@ -431,7 +431,7 @@ func (r *restorer) checkComplete(ctx context.Context, env *workflow.Env) error {
 			}
 			env.Notice(fmt.Sprintf("%s: Cassandra is %s; snapshot %s checked from its files under %s", h.Short, st, tag, r.opts.DataDir))
 		default:
-			return fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, res.ExitCode, gates.FirstLine(res.Stderr+res.Stdout))
+			return fmt.Errorf("nodetool listsnapshots on %s exited %d: %s", h.Short, res.ExitCode, shell.FirstLine(res.Stderr+res.Stdout))
 		}
 		var lack []string
 		for _, ks := range r.opts.Keyspaces {
@@ -471,7 +471,7 @@ func (r *restorer) checkSpace(ctx context.Context, env *workflow.Env, h inventor
 		return fmt.Errorf("df on %s: %w", h.Short, err)
 	}
 	if res.ExitCode != 0 {
-		return fmt.Errorf("`df -Pk %s; du -sk %s` on %s exited %d: %s", r.opts.DataDir, r.opts.CommitlogDir, h.Short, res.ExitCode, gates.FirstLine(res.Stderr+res.Stdout))
+		return fmt.Errorf("`df -Pk %s; du -sk %s` on %s exited %d: %s", r.opts.DataDir, r.opts.CommitlogDir, h.Short, res.ExitCode, shell.FirstLine(res.Stderr+res.Stdout))
 	}
 	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
 	if len(lines) < 3 {
@@ -749,7 +749,7 @@ func serving(ctx context.Context, env *workflow.Env, h inventory.Host) (bool, st
 	if res.ExitCode == 0 && strings.HasSuffix(out, "SERVING") && !strings.HasSuffix(out, "NOT_SERVING") {
 		return true, ""
 	}
-	return false, fmt.Sprintf("%s: health probe exited %d: %s", h.Short, res.ExitCode, gates.FirstLine(res.Stderr+res.Stdout))
+	return false, fmt.Sprintf("%s: health probe exited %d: %s", h.Short, res.ExitCode, shell.FirstLine(res.Stderr+res.Stdout))
 }
 
 func inEnvoy(ctx context.Context, env *workflow.Env, envoys []inventory.Host, h inventory.Host) (bool, string) {
@@ -912,7 +912,7 @@ func execOut(ctx context.Context, env *workflow.Env, h inventory.Host, cmd strin
 		return "", fmt.Errorf("%s: %w", h.Short, err)
 	}
 	if res.ExitCode != 0 {
-		return "", fmt.Errorf("%s: exit %d: %s", h.Short, res.ExitCode, gates.FirstLine(res.Stderr+res.Stdout))
+		return "", fmt.Errorf("%s: exit %d: %s", h.Short, res.ExitCode, shell.FirstLine(res.Stderr+res.Stdout))
 	}
 	return res.Stdout, nil
 }
@@ -933,7 +933,7 @@ func cassandraState(ctx context.Context, env *workflow.Env, h inventory.Host) st
 		return "unreachable (" + err.Error() + ")"
 	}
 	if res.ExitCode == 255 {
-		return "unreachable (" + gates.FirstLine(res.Stderr) + ")"
+		return "unreachable (" + shell.FirstLine(res.Stderr) + ")"
 	}
 	s := strings.TrimSpace(res.Stdout)
 	if s == "" {
@@ -948,7 +948,7 @@ func containerState(ctx context.Context, env *workflow.Env, h inventory.Host) (s
 		return "", fmt.Errorf("%s: %w", h.Short, err)
 	}
 	if res.ExitCode != 0 {
-		return "", fmt.Errorf("%s: docker inspect exited %d: %s", h.Short, res.ExitCode, gates.FirstLine(res.Stderr))
+		return "", fmt.Errorf("%s: docker inspect exited %d: %s", h.Short, res.ExitCode, shell.FirstLine(res.Stderr))
 	}
 	return strings.TrimSpace(res.Stdout), nil
 }
@@ -969,7 +969,7 @@ func (r *restorer) dataState(ctx context.Context, env *workflow.Env, h inventory
 	}
 	res, err := env.Exec(ctx, h.Name, cmd)
 	if err == nil && res.ExitCode == 255 {
-		err = errors.New(gates.FirstLine(res.Stderr))
+		err = errors.New(shell.FirstLine(res.Stderr))
 	}
 	if err != nil {
 		return "data state unknown: unreachable (" + err.Error() + ")"
@@ -1037,7 +1037,7 @@ func nodesUN(ctx context.Context, env *workflow.Env, want []inventory.Host, obse
 		return false, fmt.Sprintf("nodetool status on %s: %v", observer.Short, err), nil
 	}
 	if res.ExitCode != 0 {
-		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", observer.Short, res.ExitCode, gates.FirstLine(res.Stderr+res.Stdout)), nil
+		return false, fmt.Sprintf("nodetool status on %s exited %d: %s", observer.Short, res.ExitCode, shell.FirstLine(res.Stderr+res.Stdout)), nil
 	}
 	nodes, err := nodetool.ParseStatus(res.Stdout)
 	if err != nil {

@@ -27,7 +27,6 @@ import (
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
-	"scalar-tui/ops/workflow/gates"
 )
 
 // Workflow is the workflow's name in plans, journals and run IDs.
@@ -485,7 +484,7 @@ func (u *upgrader) pullPreflight(ctx context.Context, env *workflow.Env) error {
 			return fmt.Errorf("%s: %w", h.Short, err)
 		}
 		if r.ExitCode != 0 {
-			bad = append(bad, h.Short+": "+gates.FirstLine(r.Stderr+r.Stdout))
+			bad = append(bad, h.Short+": "+shell.FirstLine(r.Stderr+r.Stdout))
 		}
 	}
 	if len(bad) == 0 {
@@ -562,7 +561,7 @@ func (u *upgrader) load(ctx context.Context, env *workflow.Env, h inventory.Host
 		return err
 	}
 	if r.ExitCode != 0 {
-		return fmt.Errorf("image %s still missing on %s after loading it: %s", u.ref, h.Short, gates.FirstLine(r.Stderr))
+		return fmt.Errorf("image %s still missing on %s after loading it: %s", u.ref, h.Short, shell.FirstLine(r.Stderr))
 	}
 	return nil
 }
@@ -622,7 +621,7 @@ func (u *upgrader) switchNode(ctx context.Context, env *workflow.Env, h inventor
 		return err
 	}
 	if inspect.ExitCode != 0 {
-		return fmt.Errorf("not switching %s: image %s is not loaded there (%s)", h.Short, u.ref, gates.FirstLine(inspect.Stderr))
+		return fmt.Errorf("not switching %s: image %s is not loaded there (%s)", h.Short, u.ref, shell.FirstLine(inspect.Stderr))
 	}
 	backup := u.backupName(env.RunID())
 	if r, err := env.Exec(ctx, h.Name, "cat ~/provision/"+shell.Quote(backup)); err == nil && r.ExitCode == 0 {
@@ -722,7 +721,7 @@ func (u *upgrader) serving(ctx context.Context, env *workflow.Env, h inventory.H
 			if i == 0 {
 				continue
 			}
-			return false, fmt.Sprintf("the ledger container has grpc_health_probe at neither %s nor %s: %s", ProbePath2, ProbePath3, gates.FirstLine(r.Stderr+r.Stdout))
+			return false, fmt.Sprintf("the ledger container has grpc_health_probe at neither %s nor %s: %s", ProbePath2, ProbePath3, shell.FirstLine(r.Stderr+r.Stdout))
 		}
 		u.probeMu.Lock()
 		if u.probe == nil {
@@ -736,7 +735,7 @@ func (u *upgrader) serving(ctx context.Context, env *workflow.Env, h inventory.H
 	if r.ExitCode == 0 && strings.HasSuffix(out, "SERVING") && !strings.HasSuffix(out, "NOT_SERVING") {
 		return true, ""
 	}
-	return false, fmt.Sprintf("health probe exited %d: %s", r.ExitCode, gates.FirstLine(r.Stderr+r.Stdout))
+	return false, fmt.Sprintf("health probe exited %d: %s", r.ExitCode, shell.FirstLine(r.Stderr+r.Stdout))
 }
 
 // inEnvoy checks that every Envoy sees h's scalar-service upstream healthy.
@@ -774,7 +773,7 @@ func (u *upgrader) envImage(ctx context.Context, env *workflow.Env, h inventory.
 		return "", fmt.Errorf("read ~/provision/env on %s: %w", h.Short, err)
 	}
 	if r.ExitCode != 0 {
-		return "", fmt.Errorf("read ~/provision/env on %s: exit %d: %s", h.Short, r.ExitCode, gates.FirstLine(r.Stderr))
+		return "", fmt.Errorf("read ~/provision/env on %s: exit %d: %s", h.Short, r.ExitCode, shell.FirstLine(r.Stderr))
 	}
 	img := ParseEnvImage(r.Stdout)
 	if img == "" {
