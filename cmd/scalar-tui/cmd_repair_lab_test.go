@@ -219,6 +219,11 @@ func TestLabRepairNoCollision(t *testing.T) {
 	}
 	defer c.Close()
 	dead := "20261124-2231-repair-dead01"
+	// The orphan's repair must outlast unlock --force's probes and the next
+	// repair's preflight, which take longer than 15 s on a loaded machine.
+	if err := sim.SetConfig(n.SimState, func(c *sim.Config) { c.RepairDuration = sim.Duration(45 * time.Second) }); err != nil {
+		t.Fatal(err)
+	}
 	c2 := n.Inventory.ByRole("cassandra")[1]
 	h := workflow.DetachedHandle{Host: c2.Name, Dir: workflow.DefaultRemoteDir + "/" + dead + "/cassandra-2_repair-scalar-0-1",
 		Command: "nodetool repair -full -pr scalar", Started: time.Now().UTC()}
@@ -246,7 +251,7 @@ func TestLabRepairNoCollision(t *testing.T) {
 	if rs := repairsOf("cassandra-3"); len(rs) != 0 {
 		t.Errorf("cassandra-3 coordinated %d repairs after the refusal", len(rs))
 	}
-	if o, code := status(ctx, "--wait", "--interval", "500ms", "--timeout", "2m"); code != 0 || !strings.Contains(o, "no repair is running on the cluster") {
+	if o, code := status(ctx, "--wait", "--interval", "500ms", "--timeout", "3m"); code != 0 || !strings.Contains(o, "no repair is running on the cluster") {
 		t.Fatalf("repair status --wait: exit %d\n%s", code, o)
 	}
 }

@@ -318,6 +318,8 @@ func TestConsoleQuitDuringRunInTmux(t *testing.T) {
 		t.Errorf("after resume: %+v", runs)
 	}
 	c2.keys("Escape")
+	// Sent together, Escape and q read as alt+q: wait for the overview.
+	c2.waitScreen("[overview]", 30*time.Second)
 	c2.keys("q")
 	if code := c2.exitCode(time.Minute); code != "0" {
 		t.Fatalf("second console exit %s", code)
