@@ -869,7 +869,11 @@ func (m *workflow) planView() string {
 		}
 		return b.String()
 	}
-	head := st.Title.Render("Plan: "+m.plan.Title) + st.Muted.Render(fmt.Sprintf("  %s · %d steps on %d hosts · id %s", m.plan.Kind, len(m.plan.Steps), len(m.plan.HostOrder()), m.plan.ID))
+	kind := string(m.plan.Kind) + " · "
+	if string(m.plan.Kind) == m.plan.Title {
+		kind = "" // the title is the kind's name: say it once
+	}
+	head := st.Title.Render("Plan: "+m.plan.Title) + st.Muted.Render(fmt.Sprintf("  %s%d steps on %d hosts · id %s", kind, len(m.plan.Steps), len(m.plan.HostOrder()), m.plan.ID))
 	lines := m.planLines()
 	h := max(m.height-4, 1)
 	scroll := min(m.scroll, max(len(lines)-h, 0))

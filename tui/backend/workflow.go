@@ -139,7 +139,7 @@ func canaryHonoured(kind vm.WorkflowKind) bool {
 
 // PlanView maps a workflow plan onto the console's view model.
 func PlanView(p *workflow.Plan, kind vm.WorkflowKind, params vm.WorkflowParams) vm.PlanView {
-	v := vm.PlanView{ID: p.ID, Kind: kind, Title: fmt.Sprintf("%s (%d steps)", p.Workflow, len(p.Steps)), Params: params,
+	v := vm.PlanView{ID: p.ID, Kind: kind, Title: p.Workflow, Params: params,
 		CanaryOK: canaryHonoured(kind), Lines: p.Lines()}
 	for _, c := range p.Preflight {
 		v.Checks = append(v.Checks, c.Description)
