@@ -189,7 +189,7 @@ func (r *restorer) cassySteps() ([]workflow.Step, error) {
 					}
 				}
 				if err := env.Run(ctx, h.Name, r.moveScript(dir)); err != nil {
-					return fmt.Errorf("moving %s's data aside stopped: %w; nothing was deleted: `scalar-tui resume %s` continues or `scalar-tui restore --undo %s` puts it back", h.Short, err, env.RunID(), env.RunID())
+					return fmt.Errorf("moving %s's data aside stopped: %w; nothing was deleted: `scalar-tui resume %s --confirm-deployment %s` continues or `scalar-tui restore --undo %s` puts it back", h.Short, err, env.RunID(), r.inv.NetworkName, env.RunID())
 				}
 				return nil
 			},
@@ -237,7 +237,7 @@ func (r *restorer) cassyRestore(ctx context.Context, env *workflow.Env) error {
 				_ = env.ClearMarker(MarkerCassySent)
 				return fmt.Errorf("Cassy refused the restore: %w", err)
 			}
-			return fmt.Errorf("RestoreBackup: %w; Cassy may have started it: `scalar-tui resume %s` polls its status without sending it again", err, env.RunID())
+			return fmt.Errorf("RestoreBackup: %w; Cassy may have started it: `scalar-tui resume %s --confirm-deployment %s` polls its status without sending it again", err, env.RunID(), r.inv.NetworkName)
 		}
 		env.Notice(fmt.Sprintf("Cassy answered %s for backup %s on %d node(s) (Cassy answers STARTED even when it failed: polling)", resp.GetStatus(), r.opts.BackupID, len(resp.GetTargetIps())))
 	}

@@ -626,8 +626,8 @@ func (r *restorer) swapStep(h inventory.Host) workflow.Step {
 				}
 			}
 			if err := env.Run(ctx, h.Name, r.moveScript(dir)); err != nil {
-				return fmt.Errorf("moving %s's data aside into %s stopped: %w; what was moved is in that directory (nothing was deleted); fix the cause, then `scalar-tui resume %s` continues or `scalar-tui restore --undo %s` puts it back",
-					h.Short, RunDir(r.opts.DataDir, env.RunID()), err, env.RunID(), env.RunID())
+				return fmt.Errorf("moving %s's data aside into %s stopped: %w; what was moved is in that directory (nothing was deleted); fix the cause, then `scalar-tui resume %s --confirm-deployment %s` continues or `scalar-tui restore --undo %s` puts it back",
+					h.Short, RunDir(r.opts.DataDir, env.RunID()), err, env.RunID(), r.inv.NetworkName, env.RunID())
 			}
 			if err := env.Run(ctx, h.Name, r.linkScript(dir)); err != nil {
 				return fmt.Errorf("linking snapshot %s into %s's table directories: %w", r.opts.Tag, h.Short, err)
@@ -672,8 +672,8 @@ func (r *restorer) startSteps() []workflow.Step {
 				}
 				return r.wait(ctx, env, h, func(ctx context.Context) (bool, string, error) {
 					if st := cassandraState(ctx, env, h); st == "failed" {
-						return false, "", fmt.Errorf("Cassandra failed to start on %s (systemctl: failed); see its system.log. Its restored files are in place and the data it had is in %s: fix the cause and `scalar-tui resume %s`, or `scalar-tui restore --undo %s`",
-							h.Short, RunDir(r.opts.DataDir, env.RunID()), env.RunID(), env.RunID())
+						return false, "", fmt.Errorf("Cassandra failed to start on %s (systemctl: failed); see its system.log. Its restored files are in place and the data it had is in %s: fix the cause and `scalar-tui resume %s --confirm-deployment %s`, or `scalar-tui restore --undo %s`",
+							h.Short, RunDir(r.opts.DataDir, env.RunID()), env.RunID(), r.inv.NetworkName, env.RunID())
 					}
 					return nodesUN(ctx, env, upTo, observer)
 				})

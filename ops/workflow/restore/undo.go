@@ -165,7 +165,7 @@ func (r *restorer) unswapStep(h inventory.Host) workflow.Step {
 				return fmt.Errorf("%s: Cassandra is running; its files are not touched while it runs", h.Short)
 			}
 			if err := env.Run(ctx, h.Name, r.unswapScript(env.RunID())); err != nil {
-				return fmt.Errorf("putting %s's kept data back stopped: %w; nothing was deleted: `scalar-tui resume %s` continues", h.Short, err, env.RunID())
+				return fmt.Errorf("putting %s's kept data back stopped: %w; nothing was deleted: `scalar-tui resume %s --confirm-deployment %s` continues", h.Short, err, env.RunID(), r.inv.NetworkName)
 			}
 			return nil
 		},
