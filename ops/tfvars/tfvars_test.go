@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -37,10 +38,14 @@ func TestSetStrings(t *testing.T) {
 		{file: "set", values: map[string]string{"blue_image_tag": `2.2.0"; x`}, err: "characters"},
 	}
 	for _, tc := range cases {
-		name := tc.file
+		// The keys in order: a map's own order would name another golden
+		// file on every other run.
+		keys := make([]string, 0, len(tc.values))
 		for k := range tc.values {
-			name += "/" + k
+			keys = append(keys, k)
 		}
+		sort.Strings(keys)
+		name := tc.file + "/" + strings.Join(keys, "/")
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.file+".tfvars")
 			src, err := os.ReadFile(path)
