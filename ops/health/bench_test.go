@@ -64,10 +64,39 @@ func BenchmarkRefresh1000(b *testing.B) { benchRefresh1000(b, evalTime) }
 // the block boundary: every series is read from a single block.
 func BenchmarkRefresh1000OneBlock(b *testing.B) { benchRefresh1000(b, evalTime.Add(-15*time.Second)) }
 
+// BenchmarkRefresh1000Head is BenchmarkRefresh1000 with the same samples sent
+// to Prometheus's remote-write receiver instead of backfilled into blocks:
+// they sit in its head, where a live Prometheus holds the last hour or more
+// of what it scraped, so this is what a refresh at "now" costs a real
+// monitor. The same evalTime, series and answers as BenchmarkRefresh1000.
+func BenchmarkRefresh1000Head(b *testing.B) { benchRefresh1000Loaded(b, evalTime, loadHead) }
+
 // fixture1000 backfills the 1,000-host deployment (every host healthy, 90s
 // of samples every 15s up to evalTime), starts the real Prometheus over it
 // and returns a source evaluating at at, warmed up by one checked Snapshot.
 func fixture1000(b *testing.B, at time.Time) (src *PrometheusSource, base string) {
+	return fixture1000Loaded(b, at, loadBlocks)
+}
+
+// A loader puts the samples of an OpenMetrics writer into a real Prometheus
+// and returns its base URL.
+type loader func(b *testing.B, w *omWriter) string
+
+// loadBlocks backfills the samples into TSDB blocks with promtool and starts
+// Prometheus over them.
+func loadBlocks(b *testing.B, w *omWriter) string {
+	return startPrometheus(b, backfill(b, w.String()), emptyPromConfig)
+}
+
+// loadHead starts Prometheus on an empty data directory with its
+// remote-write receiver and sends the samples there: they stay in its head.
+func loadHead(b *testing.B, w *omWriter) string {
+	base := startPrometheus(b, b.TempDir(), emptyPromConfig, "--web.enable-remote-write-receiver")
+	w.remoteWrite(b, base)
+	return base
+}
+
+func fixture1000Loaded(b *testing.B, at time.Time, load loader) (src *PrometheusSource, base string) {
 	b.Helper()
 	savedWindow, savedAt := scenarioWindow, evalTime
 	scenarioWindow, evalTime = 90*time.Second, at
@@ -78,8 +107,7 @@ func fixture1000(b *testing.B, at time.Time) (src *PrometheusSource, base string
 		writeHost(w, h, defaultSpec(h.Role))
 	}
 	everyStep(w, "job:active_scalardl_blue_nodes:count", nil, 300)
-	data := backfill(b, w.String())
-	base = startPrometheus(b, data, emptyPromConfig)
+	base = load(b, w)
 	src, err := NewPrometheusSource(inv, base, PrometheusOptions{Clock: func() time.Time { return at }, Timeout: 60 * time.Second})
 	if err != nil {
 		b.Fatal(err)
@@ -94,8 +122,10 @@ func fixture1000(b *testing.B, at time.Time) (src *PrometheusSource, base string
 	return src, base
 }
 
-func benchRefresh1000(b *testing.B, at time.Time) {
-	src, base := fixture1000(b, at)
+func benchRefresh1000(b *testing.B, at time.Time) { benchRefresh1000Loaded(b, at, loadBlocks) }
+
+func benchRefresh1000Loaded(b *testing.B, at time.Time, load loader) {
+	src, base := fixture1000Loaded(b, at, load)
 	b.ResetTimer()
 	queries := 0
 	var took []time.Duration

@@ -2,8 +2,10 @@ package health
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +15,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
 
 	"scalar-tui/inventory"
 )
@@ -91,7 +97,7 @@ func tail(s string, n int) string {
 
 // startPrometheus runs a real Prometheus on a free loopback port over dataDir
 // with the given config and returns its base URL.
-func startPrometheus(tb testing.TB, dataDir, config string) string {
+func startPrometheus(tb testing.TB, dataDir, config string, extra ...string) string {
 	tb.Helper()
 	bin := needTool(tb, "prometheus")
 	dir := tb.TempDir()
@@ -101,9 +107,9 @@ func startPrometheus(tb testing.TB, dataDir, config string) string {
 	}
 	port := freePort(tb)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	startDaemon(tb, dir, "prometheus", bin,
-		"--config.file="+cfg, "--storage.tsdb.path="+dataDir, "--web.listen-address="+addr,
-		"--storage.tsdb.retention.time=100y", "--log.level=warn")
+	startDaemon(tb, dir, "prometheus", bin, append([]string{
+		"--config.file=" + cfg, "--storage.tsdb.path=" + dataDir, "--web.listen-address=" + addr,
+		"--storage.tsdb.retention.time=100y", "--log.level=warn"}, extra...)...)
 	waitHTTP(tb, "http://"+addr+"/-/ready", 30*time.Second, filepath.Join(dir, "prometheus.log"))
 	return "http://" + addr
 }
@@ -131,6 +137,7 @@ func backfill(tb testing.TB, om string) string {
 // samples are written in time order, as promtool requires.
 type omWriter struct {
 	series map[string]map[string][]omSample // name -> labels -> samples
+	pairs  map[string][]string              // name{labels} -> the sorted "k=v" pairs (for remoteWrite)
 }
 
 type omSample struct {
@@ -138,7 +145,9 @@ type omSample struct {
 	v float64
 }
 
-func newOM() *omWriter { return &omWriter{series: map[string]map[string][]omSample{}} }
+func newOM() *omWriter {
+	return &omWriter{series: map[string]map[string][]omSample{}, pairs: map[string][]string{}}
+}
 
 // add appends one sample; labels are "k=v" pairs.
 func (w *omWriter) add(name string, labels []string, t time.Time, v float64) {
@@ -153,6 +162,7 @@ func (w *omWriter) add(name string, labels []string, t time.Time, v float64) {
 		w.series[name] = map[string][]omSample{}
 	}
 	w.series[name][ls] = append(w.series[name][ls], omSample{t, v})
+	w.pairs[name+"{"+ls] = append([]string(nil), labels...)
 }
 
 func (w *omWriter) String() string {
@@ -209,4 +219,62 @@ func smallInventory() *inventory.Inventory {
 		},
 		Endpoints: inventory.Endpoints{Prometheus: "monitor." + domain + ":9090"},
 	}
+}
+
+// remoteWrite sends every sample of w to the remote-write receiver of the
+// Prometheus at base (started with --web.enable-remote-write-receiver), in
+// batches of series, each series' samples in time order. The timestamps are
+// the OpenMetrics file's (whole seconds), so the head holds exactly what
+// promtool would have backfilled.
+func (w *omWriter) remoteWrite(tb testing.TB, base string) {
+	tb.Helper()
+	var batch []prompb.TimeSeries
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		req := &prompb.WriteRequest{Timeseries: batch}
+		raw, err := req.Marshal()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		hr, err := http.NewRequest(http.MethodPost, base+"/api/v1/write", bytes.NewReader(snappy.Encode(nil, raw)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		hr.Header.Set("Content-Encoding", "snappy")
+		hr.Header.Set("Content-Type", "application/x-protobuf")
+		hr.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			tb.Fatalf("remote write: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			tb.Fatalf("remote write: %s: %s", resp.Status, body)
+		}
+		batch = batch[:0]
+	}
+	for name, byLabels := range w.series {
+		for ls, samples := range byLabels {
+			b := labels.NewScratchBuilder(0)
+			b.Add(labels.MetricName, name)
+			for _, kv := range w.pairs[name+"{"+ls] {
+				k, v, _ := strings.Cut(kv, "=")
+				b.Add(k, v)
+			}
+			b.Sort()
+			ts := prompb.TimeSeries{}
+			b.Labels().Range(func(l labels.Label) { ts.Labels = append(ts.Labels, prompb.Label{Name: l.Name, Value: l.Value}) })
+			for _, s := range samples {
+				ts.Samples = append(ts.Samples, prompb.Sample{Value: s.v, Timestamp: s.t.Unix() * 1000})
+			}
+			batch = append(batch, ts)
+			if len(batch) == 2000 {
+				flush()
+			}
+		}
+	}
+	flush()
 }
