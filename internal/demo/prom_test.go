@@ -195,3 +195,28 @@ func httpThrough(cl *sshx.Client, url string) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// From the monitor's first scrapes on, the CPU the console shows is the
+// simulated load (5–34% of each CPU at rest), not the near-100% that
+// rate(…[1m]) gives while its window holds only a few seconds of samples.
+func TestDemoCPUTrueFromTheFirstScrapes(t *testing.T) {
+	begin := time.Now()
+	d := start(t, demo.Options{Cassandra: 3, Blue: 2, Envoy: 1, Prom: demo.PromOptions{ScrapeInterval: 500 * time.Millisecond, EvalInterval: time.Second}})
+	src := promThroughBastion(t, d)
+	s := waitSnapshot(t, src, "CPU on every host", 20*time.Second, func(s *health.Snapshot) bool {
+		for _, h := range s.Hosts {
+			if h.CPU == nil {
+				return false
+			}
+		}
+		return len(s.Hosts) > 0
+	})
+	if age := time.Since(begin); age > 30*time.Second {
+		t.Fatalf("the first snapshot with CPU came %s after start: the [1m] window was already full, the test shows nothing", age)
+	}
+	for _, h := range s.Hosts {
+		if *h.CPU < 2 || *h.CPU > 37 {
+			t.Errorf("%s: CPU %.1f%%, want the simulated 5–34%%", h.Host.Name, *h.CPU)
+		}
+	}
+}

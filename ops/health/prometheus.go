@@ -41,7 +41,12 @@ const diskSel = `mountpoint=~"/|/data",fstype!~"tmpfs|rootfs"`
 var snapshotQueries = []namedQuery{
 	{QUp, `up{job="host"}`},
 	{QCassandraService, `node_systemd_unit_state{name="cassandra.service",state="active"}`},
-	{QCPU, `(1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m]))) * 100`},
+	// irate, not rate: the CPU of the last scrape interval, as the scrape
+	// source computes it from its last two scrapes. rate over a [1m] window
+	// that holds only a few seconds of samples (a Prometheus, or the demo,
+	// started under a minute ago) under-extrapolates the idle counter and
+	// shows every host near 90% busy; irate needs only two samples.
+	{QCPU, `(1 - avg by (instance) (irate(node_cpu_seconds_total{mode="idle"}[1m]))) * 100`},
 	{QMemory, `(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) * 100`},
 	{QDisk, `node_filesystem_avail_bytes{` + diskSel + `} / node_filesystem_size_bytes{` + diskSel + `} * 100`},
 	{QLoad1, `node_load1`},

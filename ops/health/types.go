@@ -121,7 +121,7 @@ type HostHealth struct {
 	// source): past PrometheusOptions.StaleAfter the host is unknown, since
 	// its figures are that old. In JSON it is in nanoseconds.
 	SampleAge *time.Duration `json:"sample_age,omitempty"`
-	// CPU and Mem are percent used. CPU is 100 - idle%, averaged over CPUs, over 1m.
+	// CPU and Mem are percent used. CPU is 100 - idle%, averaged over CPUs, over the last scrape interval (irate).
 	CPU *float64 `json:"cpu_percent,omitempty"`
 	Mem *float64 `json:"mem_percent,omitempty"`
 	// DiskRoot and DiskData are percent FREE on "/" and "/data" (kept for
