@@ -444,7 +444,7 @@ func renderRun(w io.Writer, st *workflow.RunState, dir string) {
 	}
 	fmt.Fprintf(w, "\nHost logs: %s\n", filepath.Join(workflow.RunsDir(dir), st.ID))
 	if st.Status.Resumable() {
-		fmt.Fprintf(w, "Continue with: scalar-tui resume %s\n", st.ID)
+		fmt.Fprintf(w, "Continue with: %s\n", workflow.ResumeCommand(st))
 	}
 }
 

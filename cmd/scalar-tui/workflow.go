@@ -305,12 +305,20 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 	}()
 	defer func() { close(stopWatch); <-watchDone }()
 	status, err := start(e)
+	// resumeCmd is the resume command as the hints print it (a restore's
+	// needs --confirm-deployment).
+	resumeCmd := func() string {
+		if st, lerr := workflow.LoadRun(e.StateDir(), runID); lerr == nil {
+			return workflow.ResumeCommand(st)
+		}
+		return "scalar-tui resume " + runID
+	}
 	switch {
 	case status == workflow.StatusDone && err == nil:
 		return nil
 	case status == workflow.StatusCanaryWait:
 		if !wf.json {
-			fmt.Fprintf(s.err, "canary host done: check it, then continue with `scalar-tui resume %s`\n", runID)
+			fmt.Fprintf(s.err, "canary host done: check it, then continue with `%s`\n", resumeCmd())
 		}
 		return nil
 	case status == workflow.StatusDetached:
@@ -318,7 +326,7 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 		if !errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %w", err, context.Canceled)
 		}
-		return fmt.Errorf("left detached on purpose: the remote command goes on and the cluster lock stays with run %s; `scalar-tui resume %s` re-attaches: %w", runID, runID, err)
+		return fmt.Errorf("left detached on purpose: the remote command goes on and the cluster lock stays with run %s; `%s` re-attaches: %w", runID, resumeCmd(), err)
 	case errors.Is(err, context.Canceled) || status == workflow.StatusCanceled:
 		if err == nil {
 			err = context.Canceled
@@ -339,7 +347,7 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 				return fmt.Errorf("canceled: %s: %w", r, err)
 			}
 		}
-		return fmt.Errorf("canceled: %s; `scalar-tui resume %s` continues: %w", what, runID, err)
+		return fmt.Errorf("canceled: %s; `%s` continues: %w", what, resumeCmd(), err)
 	case err == nil:
 		return failed(fmt.Errorf("run %s ended %s", runID, status))
 	}
@@ -353,7 +361,7 @@ func execWorkflow(ctx context.Context, wf workflowFlags, s cmdStreams, cl *sshx.
 				return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; %s", err, runID, hint))
 			}
 		}
-		return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; fix the cause, then `scalar-tui resume %s`", err, runID, runID))
+		return failed(fmt.Errorf("%w\nsee `scalar-tui runs show %s`; fix the cause, then `%s`", err, runID, resumeCmd()))
 	}
 	return failed(err)
 }

@@ -183,6 +183,12 @@ type Kind struct {
 	// Resume rebuilds a journalled run's plan from its Params; nil when
 	// the kind cannot be resumed.
 	Resume func(ctx context.Context, d Deps, params json.RawMessage) (*Plan, error)
+	// ConfirmResume kinds replace data again when resumed (a restore, its
+	// undo): the resume needs the deployment's name typed again
+	// (--confirm-deployment, the console's resume dialog), and every hint
+	// that names the resume command says so (ResumeCommand). Their Params
+	// hold the name typed at the start as "confirm_deployment".
+	ConfirmResume bool
 	// ResumeHint, when set, says what to do after a failure instead of
 	// "fix the cause, then resume" ("" keeps that).
 	ResumeHint func(*RunState) string

@@ -2,7 +2,10 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+
+	"scalar-tui/ops/shell"
 )
 
 // confirmKey is the context key of the deployment name the operator typed.
@@ -37,4 +40,40 @@ func ResumeConfirmed(ctx context.Context, deployment, wf string) (string, error)
 		return "", fmt.Errorf("--confirm-deployment %q is not this deployment (%q): nothing was resumed", name, deployment)
 	}
 	return name, nil
+}
+
+// ResumeConfirmName is the name the resume of run st must be confirmed with:
+// the deployment name typed when a ConfirmResume kind's run started (from
+// its Params). It is "" for a kind that needs no confirmation, and for a
+// ConfirmResume run whose Params hold no name.
+func ResumeConfirmName(st *RunState) string {
+	if !confirmsResume(st) {
+		return ""
+	}
+	var p struct {
+		ConfirmDeployment string `json:"confirm_deployment"`
+	}
+	_ = json.Unmarshal(st.Params, &p)
+	return p.ConfirmDeployment
+}
+
+// confirmsResume reports whether run st's kind is a ConfirmResume one.
+func confirmsResume(st *RunState) bool {
+	k, ok := Lookup(st.Workflow)
+	return ok && k.ConfirmResume
+}
+
+// ResumeCommand is the command line that resumes run st, as hints print it:
+// `scalar-tui resume ID`, with `--confirm-deployment NAME` for a run whose
+// resume must be confirmed (a restore's), so that the hint works as printed.
+func ResumeCommand(st *RunState) string {
+	cmd := "scalar-tui resume " + shell.Quote(st.ID)
+	if confirmsResume(st) {
+		name := ResumeConfirmName(st)
+		if name == "" {
+			name = "NAME"
+		}
+		cmd += " --confirm-deployment " + shell.Quote(name)
+	}
+	return cmd
 }

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -285,7 +284,7 @@ func runView(r *workflow.RunState) vm.RunView {
 			rv.Warning = "CRASHED while Scalar DL was paused: `scalar-tui resume " + r.ID + "` unpauses it"
 		}
 	}
-	rv.ConfirmName = resumeConfirmName(r)
+	rv.ConfirmName = workflow.ResumeConfirmName(r)
 	for _, l := range r.Left {
 		if l.OnPurpose {
 			rv.Detail += "; left running: " + l.String()
@@ -297,20 +296,6 @@ func runView(r *workflow.RunState) vm.RunView {
 		rv.Ended = r.Updated
 	}
 	return rv
-}
-
-// resumeConfirmName is the deployment name a run's resume must be confirmed
-// with: a restore (or its undo) journals the name the operator typed to
-// start it, and resuming it replaces data again, so it is typed again.
-func resumeConfirmName(r *workflow.RunState) string {
-	if r.Workflow != string(vm.KindRestore) && r.Workflow != string(vm.KindRestore)+"-undo" {
-		return ""
-	}
-	var p struct {
-		ConfirmDeployment string `json:"confirm_deployment"`
-	}
-	_ = json.Unmarshal(r.Params, &p)
-	return p.ConfirmDeployment
 }
 
 // historyWindow is how far back the host detail's sparklines reach.

@@ -17,6 +17,8 @@ func init() {
 	workflow.Register(&workflow.Kind{
 		Name:      Workflow,
 		Dangerous: true,
+		// Resuming replaces data again: the name is typed again.
+		ConfirmResume: true,
 		// Cassandra starts one node at a time inside one run.
 		HiddenCanary: true,
 		Usage:        "restore --tag TAG [--keyspace KS]... [--via nodetool|cassy --backup ID] [--dry-run] [--yes --confirm-deployment NAME] [--json] | restore --undo RUN",
@@ -86,6 +88,8 @@ Exit status: 0 done, 1 failed or refused, 2 bad input, 130 canceled.`,
 		Name:      UndoWorkflow,
 		Command:   "-", // restore --undo RUN
 		Dangerous: true,
+		// Resuming replaces data again: the name is typed again.
+		ConfirmResume: true,
 		Resume: workflow.DecodeParams("restore --undo", func(ctx context.Context, d workflow.Deps, o UndoOptions) (*workflow.Plan, error) {
 			name, err := workflow.ResumeConfirmed(ctx, d.Inventory.NetworkName, UndoWorkflow)
 			if err != nil {
