@@ -202,207 +202,13 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 
 	p := workflow.NewPlan(Workflow, inv, now)
 	p.Params = opts
-	p.Preflight = []workflow.Check{
-		{
-			Name:        "nodes-serving",
-			Description: fmt.Sprintf("`%s` says SERVING on all %d %s nodes", ProbeCommand, len(nodes), opts.Color),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				if m := u.switching(env); m != nil {
-					return nil // Resume: the compensation checks that node first
-				}
-				var bad []string
-				for _, h := range nodes {
-					if ok, why := u.serving(ctx, env, h); !ok {
-						bad = append(bad, h.Short+": "+why)
-					}
-				}
-				if len(bad) > 0 {
-					return fmt.Errorf("%s; a rolling upgrade takes one node out at a time, so every node must serve first", strings.Join(bad, "; "))
-				}
-				return nil
-			},
-		},
-		{
-			Name:        "discoverable",
-			Description: fmt.Sprintf("`%s` on the Envoy hosts lists the %s nodes (the colour is discoverable by Envoy)", EnvoyCommand, opts.Color),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				for _, e := range envoys {
-					r, err := env.Exec(ctx, e.Name, EnvoyCommand)
-					if err != nil {
-						return fmt.Errorf("envoy %s: %w", e.Short, err)
-					}
-					if r.ExitCode != 0 {
-						return fmt.Errorf("envoy %s admin: curl exited %d", e.Short, r.ExitCode)
-					}
-					for _, h := range nodes {
-						if strings.Contains(r.Stdout, "scalar-service::"+h.PrivateIP+":50051::") {
-							return nil
-						}
-					}
-				}
-				return fmt.Errorf("no Envoy lists any %s node: the %s colour is not discoverable by Envoy "+
-					"(%s_discoverable_by_envoy is false in the scalardl root's `scalardl = {...}` tfvars, so the `scalardl` DNS record Envoy resolves leaves it out), "+
-					"and the gate after each node needs Envoy to see it; upgrade the colour Envoy serves, or make this one discoverable first (docs/BlueGreenDeploy.md)",
-					opts.Color, opts.Color, opts.Color)
-			},
-		},
-		{
-			Name:        "envoy-healthy",
-			Description: fmt.Sprintf("`%s` on every Envoy host shows all %s nodes healthy", EnvoyCommand, opts.Color),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				if m := u.switching(env); m != nil {
-					return nil
-				}
-				for _, h := range nodes {
-					if ok, why := u.inEnvoy(ctx, env, h); !ok {
-						return errors.New(why)
-					}
-				}
-				return nil
-			},
-		},
-	}
+	p.Preflight = []workflow.Check{u.checkNodesServing(), u.checkDiscoverable(), u.checkEnvoyHealthy()}
 	if opts.Health != nil {
-		// The gate after each node needs the health source: check it before
-		// any node is touched, or a dead Prometheus costs a node two needless
-		// restarts (switch, wait the whole deadline, roll back).
-		p.Preflight = append(p.Preflight, workflow.Check{
-			Name:        "health-source",
-			Description: fmt.Sprintf("the health source answers and sees all %d %s nodes serving (the gate after each node needs it)", len(nodes), opts.Color),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				m := u.switching(env)
-				var bad []string
-				for _, h := range nodes {
-					ok, why, err := opts.Health(ctx, h)
-					if err != nil {
-						return fmt.Errorf("health source: %w (the gate after each node needs it: use --health-gate scrape when Prometheus is down, or --health-gate off for a deployment without monitoring)", err)
-					}
-					if !ok && (m == nil || m.Host != h.Name) {
-						bad = append(bad, h.Short+": "+why)
-					}
-				}
-				if len(bad) > 0 {
-					return fmt.Errorf("the health source does not see every node serving (%s); the gate after each node would fail", strings.Join(bad, "; "))
-				}
-				return nil
-			},
-		})
+		p.Preflight = append(p.Preflight, u.checkHealthSource())
 	}
-	p.Preflight = append(p.Preflight, []workflow.Check{
-		{
-			Name:        "no-drift",
-			Description: "every node runs the image Terraform records (state's Image/Tag), or " + ref + " already (--allow-drift skips this)",
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				if opts.AllowDrift {
-					return nil
-				}
-				var bad []string
-				for _, h := range nodes {
-					want := StateRef(h, opts.Image)
-					if want == "" {
-						continue
-					}
-					run, err := u.envImage(ctx, env, h)
-					if err != nil {
-						return err
-					}
-					if run == want || run == ref || (opts.TFVarsTag != "" && tagOf(run) == opts.TFVarsTag) {
-						continue
-					}
-					bad = append(bad, fmt.Sprintf("%s runs %s, Terraform records %s", h.Short, run, want))
-				}
-				if len(bad) == 0 {
-					return nil
-				}
-				return fmt.Errorf("drift left by an earlier upgrade: %s; a routine `terraform apply` in the scalardl root would put Terraform's tag back on every %s node at once. "+
-					"Set %s_image_tag in the scalardl root's tfvars to what runs (`scalar-tui upgrade --tfvars FILE` offers the edit) and apply it, or pass --allow-drift",
-					strings.Join(bad, "; "), opts.Color, opts.Color)
-			},
-		},
-		{
-			Name:        "target-differs",
-			Description: fmt.Sprintf("at least one node does not run %s yet (`%s`)", ref, EnvCommand),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				for _, h := range nodes {
-					img, err := u.envImage(ctx, env, h)
-					if err != nil {
-						return err
-					}
-					if img != ref {
-						return nil
-					}
-				}
-				return fmt.Errorf("every %s node already runs %s", opts.Color, ref)
-			},
-		},
-		{
-			Name:        "image-available",
-			Description: u.imageSourceText(),
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				switch {
-				case opts.Tarball != "":
-					fi, err := os.Stat(opts.Tarball)
-					if err != nil {
-						return fmt.Errorf("image tarball: %w", err)
-					}
-					if !fi.Mode().IsRegular() || fi.Size() == 0 {
-						return fmt.Errorf("image tarball %s is not a non-empty file", opts.Tarball)
-					}
-					return nil
-				case opts.Pull:
-					return u.pullPreflight(ctx, env)
-				}
-				var missing []string
-				for _, h := range nodes {
-					r, err := env.Exec(ctx, h.Name, "docker image inspect "+shell.Quote(ref)+" >/dev/null")
-					if err != nil {
-						return fmt.Errorf("%s: %w", h.Short, err)
-					}
-					if r.ExitCode != 0 {
-						missing = append(missing, h.Short)
-					}
-				}
-				if len(missing) > 0 {
-					return fmt.Errorf("image %s is not loaded on %s; give --image-tarball FILE (docker save %s | gzip -1 > FILE) or --pull", ref, strings.Join(missing, ", "), ref)
-				}
-				return nil
-			},
-		},
-	}...)
+	p.Preflight = append(p.Preflight, u.checkNoDrift(), u.checkTargetDiffers(), u.checkImageAvailable())
 	for _, h := range nodes {
-		cur := opts.Current[h.Short]
-		if cur == "" && h.ImageTag != "" {
-			img := h.Image
-			if img == "" {
-				img = opts.Image
-			}
-			cur = img + ":" + h.ImageTag + " (Terraform state)"
-		}
-		if cur == "" {
-			cur = "unknown"
-		}
-		host := h
-		p.Steps = append(p.Steps, workflow.Step{
-			ID:         h.Short + "/load-image",
-			Title:      "make " + ref + " available (docker image inspect, else " + u.loadText() + ")",
-			Host:       h.Name,
-			Commands:   u.loadCommands(),
-			Idempotent: true,
-			Run:        func(ctx context.Context, env *workflow.Env) error { return u.load(ctx, env, host) },
-		})
-		p.Steps = append(p.Steps, workflow.Step{
-			ID:    h.Short + "/switch",
-			Title: fmt.Sprintf("%s → %s; then gate: SERVING, healthy in all %d Envoys (deadline %s), else roll back and stop", cur, ref, len(envoys), opts.GateDeadline),
-			Host:  h.Name,
-			Commands: []string{
-				"# first: every other " + opts.Color + " node must answer SERVING to the probe",
-				u.switchScript("<run-id>"),
-				ProbeCommand + "   # " + ProbePath3 + " in 3.x images: whichever the container has",
-				EnvoyCommand + "   # on each Envoy host",
-			},
-			Idempotent: true,
-			Run:        func(ctx context.Context, env *workflow.Env) error { return u.switchNode(ctx, env, host) },
-		})
+		p.Steps = append(p.Steps, u.nodeSteps(h)...)
 	}
 	if note := majorNote(nodes, opts); note != "" {
 		p.Notes = append(p.Notes, note)
@@ -418,6 +224,247 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		},
 	}
 	return p, nil
+}
+
+// checkNodesServing: every node answers SERVING to the probe (a resume
+// skips it: its compensation checks the node it was switching first).
+func (u *upgrader) checkNodesServing() workflow.Check {
+	nodes, opts := u.nodes, u.opts
+	return workflow.Check{
+		Name:        "nodes-serving",
+		Description: fmt.Sprintf("`%s` says SERVING on all %d %s nodes", ProbeCommand, len(nodes), opts.Color),
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			if m := u.switching(env); m != nil {
+				return nil // Resume: the compensation checks that node first
+			}
+			var bad []string
+			for _, h := range nodes {
+				if ok, why := u.serving(ctx, env, h); !ok {
+					bad = append(bad, h.Short+": "+why)
+				}
+			}
+			if len(bad) > 0 {
+				return fmt.Errorf("%s; a rolling upgrade takes one node out at a time, so every node must serve first", strings.Join(bad, "; "))
+			}
+			return nil
+		},
+	}
+}
+
+// checkDiscoverable: some Envoy lists the colour's nodes, or the gate
+// after each node could never pass.
+func (u *upgrader) checkDiscoverable() workflow.Check {
+	nodes, envoys, opts := u.nodes, u.envoys, u.opts
+	return workflow.Check{
+		Name:        "discoverable",
+		Description: fmt.Sprintf("`%s` on the Envoy hosts lists the %s nodes (the colour is discoverable by Envoy)", EnvoyCommand, opts.Color),
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			for _, e := range envoys {
+				r, err := env.Exec(ctx, e.Name, EnvoyCommand)
+				if err != nil {
+					return fmt.Errorf("envoy %s: %w", e.Short, err)
+				}
+				if r.ExitCode != 0 {
+					return fmt.Errorf("envoy %s admin: curl exited %d", e.Short, r.ExitCode)
+				}
+				for _, h := range nodes {
+					if strings.Contains(r.Stdout, "scalar-service::"+h.PrivateIP+":50051::") {
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("no Envoy lists any %s node: the %s colour is not discoverable by Envoy "+
+				"(%s_discoverable_by_envoy is false in the scalardl root's `scalardl = {...}` tfvars, so the `scalardl` DNS record Envoy resolves leaves it out), "+
+				"and the gate after each node needs Envoy to see it; upgrade the colour Envoy serves, or make this one discoverable first (docs/BlueGreenDeploy.md)",
+				opts.Color, opts.Color, opts.Color)
+		},
+	}
+}
+
+// checkEnvoyHealthy: every Envoy shows every node healthy.
+func (u *upgrader) checkEnvoyHealthy() workflow.Check {
+	nodes, opts := u.nodes, u.opts
+	return workflow.Check{
+		Name:        "envoy-healthy",
+		Description: fmt.Sprintf("`%s` on every Envoy host shows all %s nodes healthy", EnvoyCommand, opts.Color),
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			if m := u.switching(env); m != nil {
+				return nil
+			}
+			for _, h := range nodes {
+				if ok, why := u.inEnvoy(ctx, env, h); !ok {
+					return errors.New(why)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// checkHealthSource: the health source answers and sees every node
+// serving. The gate after each node needs it: check it before any node is
+// touched, or a dead Prometheus costs a node two needless restarts
+// (switch, wait the whole deadline, roll back).
+func (u *upgrader) checkHealthSource() workflow.Check {
+	nodes, opts := u.nodes, u.opts
+	return workflow.Check{
+		Name:        "health-source",
+		Description: fmt.Sprintf("the health source answers and sees all %d %s nodes serving (the gate after each node needs it)", len(nodes), opts.Color),
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			m := u.switching(env)
+			var bad []string
+			for _, h := range nodes {
+				ok, why, err := opts.Health(ctx, h)
+				if err != nil {
+					return fmt.Errorf("health source: %w (the gate after each node needs it: use --health-gate scrape when Prometheus is down, or --health-gate off for a deployment without monitoring)", err)
+				}
+				if !ok && (m == nil || m.Host != h.Name) {
+					bad = append(bad, h.Short+": "+why)
+				}
+			}
+			if len(bad) > 0 {
+				return fmt.Errorf("the health source does not see every node serving (%s); the gate after each node would fail", strings.Join(bad, "; "))
+			}
+			return nil
+		},
+	}
+}
+
+// checkNoDrift: every node runs what Terraform records, or the target
+// already (--allow-drift skips it).
+func (u *upgrader) checkNoDrift() workflow.Check {
+	nodes, opts, ref := u.nodes, u.opts, u.ref
+	return workflow.Check{
+		Name:        "no-drift",
+		Description: "every node runs the image Terraform records (state's Image/Tag), or " + ref + " already (--allow-drift skips this)",
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			if opts.AllowDrift {
+				return nil
+			}
+			var bad []string
+			for _, h := range nodes {
+				want := StateRef(h, opts.Image)
+				if want == "" {
+					continue
+				}
+				run, err := u.envImage(ctx, env, h)
+				if err != nil {
+					return err
+				}
+				if run == want || run == ref || (opts.TFVarsTag != "" && tagOf(run) == opts.TFVarsTag) {
+					continue
+				}
+				bad = append(bad, fmt.Sprintf("%s runs %s, Terraform records %s", h.Short, run, want))
+			}
+			if len(bad) == 0 {
+				return nil
+			}
+			return fmt.Errorf("drift left by an earlier upgrade: %s; a routine `terraform apply` in the scalardl root would put Terraform's tag back on every %s node at once. "+
+				"Set %s_image_tag in the scalardl root's tfvars to what runs (`scalar-tui upgrade --tfvars FILE` offers the edit) and apply it, or pass --allow-drift",
+				strings.Join(bad, "; "), opts.Color, opts.Color)
+		},
+	}
+}
+
+// checkTargetDiffers: at least one node does not run the target yet.
+func (u *upgrader) checkTargetDiffers() workflow.Check {
+	nodes, opts, ref := u.nodes, u.opts, u.ref
+	return workflow.Check{
+		Name:        "target-differs",
+		Description: fmt.Sprintf("at least one node does not run %s yet (`%s`)", ref, EnvCommand),
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			for _, h := range nodes {
+				img, err := u.envImage(ctx, env, h)
+				if err != nil {
+					return err
+				}
+				if img != ref {
+					return nil
+				}
+			}
+			return fmt.Errorf("every %s node already runs %s", opts.Color, ref)
+		},
+	}
+}
+
+// checkImageAvailable: the image can be had: the tarball, a pull, or
+// already loaded on every node.
+func (u *upgrader) checkImageAvailable() workflow.Check {
+	nodes, opts, ref := u.nodes, u.opts, u.ref
+	return workflow.Check{
+		Name:        "image-available",
+		Description: u.imageSourceText(),
+		Run: func(ctx context.Context, env *workflow.Env) error {
+			switch {
+			case opts.Tarball != "":
+				fi, err := os.Stat(opts.Tarball)
+				if err != nil {
+					return fmt.Errorf("image tarball: %w", err)
+				}
+				if !fi.Mode().IsRegular() || fi.Size() == 0 {
+					return fmt.Errorf("image tarball %s is not a non-empty file", opts.Tarball)
+				}
+				return nil
+			case opts.Pull:
+				return u.pullPreflight(ctx, env)
+			}
+			var missing []string
+			for _, h := range nodes {
+				r, err := env.Exec(ctx, h.Name, "docker image inspect "+shell.Quote(ref)+" >/dev/null")
+				if err != nil {
+					return fmt.Errorf("%s: %w", h.Short, err)
+				}
+				if r.ExitCode != 0 {
+					missing = append(missing, h.Short)
+				}
+			}
+			if len(missing) > 0 {
+				return fmt.Errorf("image %s is not loaded on %s; give --image-tarball FILE (docker save %s | gzip -1 > FILE) or --pull", ref, strings.Join(missing, ", "), ref)
+			}
+			return nil
+		},
+	}
+}
+
+// nodeSteps are node h's steps: make the image available, then switch it
+// and gate it (rolled back and stopped when the gate fails).
+func (u *upgrader) nodeSteps(h inventory.Host) []workflow.Step {
+	envoys, opts, ref := u.envoys, u.opts, u.ref
+	var steps []workflow.Step
+	cur := opts.Current[h.Short]
+	if cur == "" && h.ImageTag != "" {
+		img := h.Image
+		if img == "" {
+			img = opts.Image
+		}
+		cur = img + ":" + h.ImageTag + " (Terraform state)"
+	}
+	if cur == "" {
+		cur = "unknown"
+	}
+	host := h
+	steps = append(steps, workflow.Step{
+		ID:         h.Short + "/load-image",
+		Title:      "make " + ref + " available (docker image inspect, else " + u.loadText() + ")",
+		Host:       h.Name,
+		Commands:   u.loadCommands(),
+		Idempotent: true,
+		Run:        func(ctx context.Context, env *workflow.Env) error { return u.load(ctx, env, host) },
+	})
+	steps = append(steps, workflow.Step{
+		ID:    h.Short + "/switch",
+		Title: fmt.Sprintf("%s → %s; then gate: SERVING, healthy in all %d Envoys (deadline %s), else roll back and stop", cur, ref, len(envoys), opts.GateDeadline),
+		Host:  h.Name,
+		Commands: []string{
+			"# first: every other " + opts.Color + " node must answer SERVING to the probe",
+			u.switchScript("<run-id>"),
+			ProbeCommand + "   # " + ProbePath3 + " in 3.x images: whichever the container has",
+			EnvoyCommand + "   # on each Envoy host",
+		},
+		Idempotent: true,
+		Run:        func(ctx context.Context, env *workflow.Env) error { return u.switchNode(ctx, env, host) },
+	})
+	return steps
 }
 
 // upgrader holds what the steps share.
