@@ -88,6 +88,19 @@ var DiskRules = []DiskRule{
 	{Alert: "CassandraDriveSpaceLow", Role: inventory.RoleCassandra, Mount: "/data", MinFreePercent: 25},
 }
 
+// RuleMinFreePercent is the free space Mount on a host of role must keep
+// for none of DiskRules to fire: the strictest rule that applies (0 when
+// none does). Preflights that check disk space take their default from it.
+func RuleMinFreePercent(role inventory.Role, mount string) float64 {
+	min := 0.0
+	for _, r := range DiskRules {
+		if r.Mount == mount && (r.Role == "" || r.Role == role) && r.MinFreePercent > min {
+			min = r.MinFreePercent
+		}
+	}
+	return min
+}
+
 // DiskRuleFor returns the strictest rule for mount on a host of role (the one
 // with the highest MinFreePercent), and false when no rule covers the mount.
 // Workflows' free-space preflights use it so they agree with the alerts.

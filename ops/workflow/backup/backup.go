@@ -34,6 +34,7 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/cassy"
+	"scalar-tui/ops/health"
 	"scalar-tui/ops/nodetool"
 	"scalar-tui/ops/shell"
 	"scalar-tui/ops/workflow"
@@ -96,7 +97,8 @@ type Options struct {
 	// UnpauseBudget is how long unpausing keeps retrying a node (default 2 minutes).
 	UnpauseBudget time.Duration `json:"unpause_budget,omitempty"`
 	// MinFreePercent is the free space /data needs on every node (default
-	// 10; negative skips the check, for labs without a /data mount).
+	// DefaultMinFreePercent; negative skips the check, for labs without a
+	// /data mount).
 	MinFreePercent float64 `json:"min_free_percent,omitempty"`
 	// AllowMixedRoutes lets a backup run although the other route is used on
 	// this deployment: Cassy clears every local snapshot of its keyspaces on
@@ -155,6 +157,12 @@ func Plan(inv *inventory.Inventory, opts Options) (*workflow.Plan, error) {
 }
 
 // PlanAt is Plan with an explicit clock (for the run ID, the default tag and tests).
+// DefaultMinFreePercent is the free space the disk-free preflight wants on
+// every Cassandra node's /data: the threshold of the deployment's own
+// CassandraDriveSpaceLow rule (health.DiskRules), so that a backup never
+// starts on a node the monitoring already calls low on disk.
+var DefaultMinFreePercent = health.RuleMinFreePercent(inventory.RoleCassandra, "/data")
+
 func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Plan, error) {
 	if inv == nil {
 		return nil, errors.New("backup: no inventory")
@@ -201,7 +209,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		opts.UnpauseBudget = 2 * time.Minute
 	}
 	if opts.MinFreePercent == 0 {
-		opts.MinFreePercent = 10
+		opts.MinFreePercent = DefaultMinFreePercent
 	}
 	// NaN compares false with everything: it would pass every node.
 	if math.IsNaN(opts.MinFreePercent) || math.IsInf(opts.MinFreePercent, 0) || opts.MinFreePercent > 100 {

@@ -299,6 +299,19 @@ func TestBackupPreflightRefusals(t *testing.T) {
 			t.Fatalf("run: %s %v", st, err)
 		}
 	})
+	// 20% free passes a 10% check but is below the deployment's own
+	// CassandraDriveSpaceLow rule (25%): the default check is the rule's.
+	t.Run("disk below the alert rule", func(t *testing.T) {
+		l := newLab(t, nil)
+		l.setDF("cassandra-2.internal.scalar-labs.com", 20)
+		st, err := l.engine().Run(testCtx(t, 30*time.Second), planFor(t, l, backup.Options{}))
+		if st != workflow.StatusRefused || err == nil || !strings.Contains(err.Error(), "cassandra-2 has 20.0% free") {
+			t.Fatalf("run: %s %v", st, err)
+		}
+		if len(l.paused()) != 0 {
+			t.Error("paused")
+		}
+	})
 	t.Run("admin unreachable", func(t *testing.T) {
 		l := newLab(t, nil)
 		l.fault("scalardl-blue-3", sim.FaultNodeDown, "")
