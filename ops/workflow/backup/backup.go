@@ -189,6 +189,33 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	if err := ValidTag(opts.Tag); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
+	ring, err := opts.normalize(inv)
+	if err != nil {
+		return nil, err
+	}
+	adm := admin{dial: opts.Dial}
+	targets := append([]string(nil), opts.Targets...)
+
+	p := workflow.NewPlan(Workflow, inv, now)
+	p.Params = opts
+	p.Preflight = nodetoolPreflight(inv, ring, targets, adm, opts)
+	p.Steps = nodetoolSteps(ring, targets, adm, opts)
+	p.Compensations = map[string]workflow.Step{
+		workflow.MarkerScalarDLPaused: {
+			ID:       "compensate-unpause",
+			Title:    "unpause Scalar DL left paused by the interrupted run",
+			Commands: unpauseCommands(targets),
+			Run: func(ctx context.Context, env *workflow.Env) error {
+				return unpauseStep(ctx, env, adm, targets, opts)
+			},
+		},
+	}
+	return p, nil
+}
+
+// normalize fills the nodetool route's defaults in and checks them against
+// inv; it returns the Cassandra ring.
+func (opts *Options) normalize(inv *inventory.Inventory) ([]inventory.Host, error) {
 	ring := inv.ByRole(inventory.RoleCassandra)
 	if len(ring) == 0 {
 		return nil, errors.New("backup: the inventory has no Cassandra nodes (is the cassandra root loaded?)")
@@ -215,12 +242,13 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	if math.IsNaN(opts.MinFreePercent) || math.IsInf(opts.MinFreePercent, 0) || opts.MinFreePercent > 100 {
 		return nil, fmt.Errorf("backup: MinFreePercent %v: want a number up to 100 (negative skips the check)", opts.MinFreePercent)
 	}
-	adm := admin{dial: opts.Dial}
-	targets := append([]string(nil), opts.Targets...)
+	return ring, nil
+}
 
-	p := workflow.NewPlan(Workflow, inv, now)
-	p.Params = opts
-	p.Preflight = []workflow.Check{
+// nodetoolPreflight returns the nodetool route's checks. Each passes at once while
+// this run holds Scalar DL paused (a resume): see below.
+func nodetoolPreflight(inv *inventory.Inventory, ring []inventory.Host, targets []string, adm admin, opts Options) []workflow.Check {
+	checks := []workflow.Check{
 		gates.RingUNCheck(ring, "a cluster-wide snapshot needs every node up"),
 		{
 			Name:        "disk-free",
@@ -281,9 +309,9 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	// in the way of the unpause (a node down, the pause itself): the checks
 	// pass, the compensation unpauses, and the pause step refuses to pause a
 	// second time.
-	for i := range p.Preflight {
-		check := p.Preflight[i].Run
-		p.Preflight[i].Run = func(ctx context.Context, env *workflow.Env) error {
+	for i := range checks {
+		check := checks[i].Run
+		checks[i].Run = func(ctx context.Context, env *workflow.Env) error {
 			if _, ok := env.Markers()[workflow.MarkerScalarDLPaused]; ok {
 				return nil
 			}
@@ -291,6 +319,14 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		}
 	}
 
+	return checks
+}
+
+// nodetoolSteps returns the nodetool route's steps: record the containers, pause,
+// snapshot every node at once, check no container restarted, and always
+// unpause.
+func nodetoolSteps(ring []inventory.Host, targets []string, adm admin, opts Options) []workflow.Step {
+	var steps []workflow.Step
 	pauseCmds := make([]string, 0, len(targets))
 	unpauseCmds := make([]string, 0, len(targets))
 	for _, t := range targets {
@@ -298,7 +334,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		unpauseCmds = append(unpauseCmds, "rpc.Admin/Unpause "+t)
 	}
 	hosts := scalarHosts(targets)
-	p.Steps = append(p.Steps, workflow.Step{
+	steps = append(steps, workflow.Step{
 		ID:       "record-containers",
 		Title:    fmt.Sprintf("record the Scalar DL containers' id, StartedAt and RestartCount on all %d hosts (journal marker %s), to detect a restart during the pause", len(hosts), MarkerContainers),
 		Commands: []string{InspectCommand + "   # on every Scalar DL host"},
@@ -315,7 +351,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			return nil
 		},
 	})
-	p.Steps = append(p.Steps, workflow.Step{
+	steps = append(steps, workflow.Step{
 		ID:         "pause-scalardl",
 		Title:      fmt.Sprintf("pause Scalar DL on all %d admin targets (journal marker %s set first)", len(targets), workflow.MarkerScalarDLPaused),
 		Commands:   pauseCmds,
@@ -328,7 +364,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	for _, h := range ring {
 		cmd := shell.Join(append([]string{"nodetool", "snapshot", "-t", opts.Tag}, opts.Keyspaces...)...)
 		host := h
-		p.Steps = append(p.Steps, workflow.Step{
+		steps = append(steps, workflow.Step{
 			ID:       h.Short + "/snapshot",
 			Title:    "snapshot " + strings.Join(opts.Keyspaces, ", ") + " as " + opts.Tag + " (hard links under /data on this node only: no off-host copy)",
 			Host:     h.Name,
@@ -350,7 +386,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		})
 	}
 	clearCmd := shell.Join("nodetool", "clearsnapshot", "-t", opts.Tag)
-	p.Steps = append(p.Steps, workflow.Step{
+	steps = append(steps, workflow.Step{
 		ID: "verify-containers",
 		Title: fmt.Sprintf("check that no Scalar DL container restarted during the pause (id, StartedAt, RestartCount vs. before Pause); if one did, "+
 			"the backup is inconsistent: clear %s on every Cassandra node and fail", opts.Tag),
@@ -371,18 +407,17 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			return unpauseStep(ctx, env, adm, targets, opts)
 		},
 	}
-	p.Steps = append(p.Steps, unpause)
-	p.Compensations = map[string]workflow.Step{
-		workflow.MarkerScalarDLPaused: {
-			ID:       "compensate-unpause",
-			Title:    "unpause Scalar DL left paused by the interrupted run",
-			Commands: unpauseCmds,
-			Run: func(ctx context.Context, env *workflow.Env) error {
-				return unpauseStep(ctx, env, adm, targets, opts)
-			},
-		},
+	steps = append(steps, unpause)
+	return steps
+}
+
+// unpauseCommands lists what unpausing sends, one line per admin target.
+func unpauseCommands(targets []string) []string {
+	cmds := make([]string, 0, len(targets))
+	for _, t := range targets {
+		cmds = append(cmds, "rpc.Admin/Unpause "+t)
 	}
-	return p, nil
+	return cmds
 }
 
 // adminTargets lists the rpc.Admin addresses of inv.
