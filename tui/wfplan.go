@@ -109,6 +109,15 @@ func (p *planModel) refusal() string {
 	return ""
 }
 
+// confirmTitle is the confirm dialog's question about the plan shown, in
+// environment env ("" when unknown).
+func (p *planModel) confirmTitle(env string) string {
+	if env == "" {
+		env = "this environment"
+	}
+	return fmt.Sprintf("Run %s on %d hosts of %s? (%d steps)", p.shown.Title, len(p.shown.HostOrder()), env, len(p.shown.Steps))
+}
+
 // SetSize sets the plan view's area.
 func (p *planModel) SetSize(w, h int) { p.width, p.height = w, h }
 

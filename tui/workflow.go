@@ -251,7 +251,7 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, common.Status(msg.what+" requested", false)
 	case wfTickMsg:
 		if msg.seq == m.seq && m.Running() {
-			return m, m.tickCmd()
+			return m, tickCmd(m.seq)
 		}
 	case runPlanMsg, cancelRunMsg, continueRunMsg:
 		return m, m.confirmed(msg)
@@ -286,7 +286,7 @@ func (m *workflow) runStarted(msg runStartedMsg) tea.Cmd {
 		}
 	}
 	m.run.running(msg.events, msg.control)
-	return tea.Batch(waitForEvent(m.seq, m.run.events), m.tickCmd())
+	return tea.Batch(waitForEvent(m.seq, m.run.events), tickCmd(m.seq))
 }
 
 // waitForEvent reads one event per message and is re-armed by Update
@@ -301,9 +301,8 @@ func waitForEvent(seq int, ch <-chan vm.WorkflowEvent) tea.Cmd {
 	}
 }
 
-// tickCmd re-renders elapsed times once a second while running.
-func (m *workflow) tickCmd() tea.Cmd {
-	seq := m.seq
+// tickCmd re-renders elapsed times once a second while run seq runs.
+func tickCmd(seq int) tea.Cmd {
 	return tea.Tick(time.Second, func(time.Time) tea.Msg {
 		return common.Envelope{To: common.WorkflowID, Msg: wfTickMsg{seq: seq}}
 	})
@@ -509,19 +508,14 @@ func (m *workflow) confirmRun() tea.Cmd {
 	if cl := canaryLine(plan, m.common.Keys); cl != "" {
 		lines = append([]string{cl}, lines...)
 	}
-	d := m.openDialog("run", m.runTitle(), lines, runPlanMsg{plan: plan})
+	env := ""
+	if m.env != nil {
+		env = m.env()
+	}
+	d := m.openDialog("run", m.plan.confirmTitle(env), lines, runPlanMsg{plan: plan})
 	d.ConfirmLabel = "Run " + string(plan.Kind)
 	d.TypeToConfirm = plan.ConfirmName
 	return nil
-}
-
-func (m *workflow) runTitle() string {
-	env := "this environment"
-	if m.env != nil && m.env() != "" {
-		env = m.env()
-	}
-	p := m.plan.shown
-	return fmt.Sprintf("Run %s on %d hosts of %s? (%d steps)", p.Title, len(p.HostOrder()), env, len(p.Steps))
 }
 
 // View renders the current stage.
