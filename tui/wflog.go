@@ -103,9 +103,21 @@ func (l *logModel) SetSize(w, h int) {
 	}
 }
 
-// Update handles the keys that choose the host and scroll its output; it
-// reports whether k was one of them.
-func (l *logModel) Update(k tea.KeyMsg) bool {
+// Update keeps the run's output (runEventMsg, of this run: the
+// coordinator checked its seq) and handles the keys that choose the host
+// and scroll its output; it reports whether msg was for it.
+func (l *logModel) Update(msg tea.Msg) bool {
+	switch msg := msg.(type) {
+	case runEventMsg:
+		l.apply(msg.ev)
+		return true
+	case tea.KeyMsg:
+		return l.key(msg)
+	}
+	return false
+}
+
+func (l *logModel) key(k tea.KeyMsg) bool {
 	km := l.common.Keys
 	switch {
 	case km.Matches(k, keymap.NextHost):

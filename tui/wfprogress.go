@@ -105,6 +105,14 @@ func (p *progressModel) fail(status string, err error) {
 	p.stopped()
 }
 
+// Update follows the run's events (runEventMsg, of this run: the
+// coordinator checked its seq).
+func (p *progressModel) Update(msg tea.Msg) {
+	if ev, ok := msg.(runEventMsg); ok {
+		p.apply(ev.ev)
+	}
+}
+
 // apply updates the progress with one event of the run.
 func (p *progressModel) apply(ev vm.WorkflowEvent) {
 	switch e := ev.(type) {

@@ -233,8 +233,8 @@ func (m *workflow) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.seq != m.seq {
 			return m, nil
 		}
-		m.run.apply(msg.ev)
-		m.log.apply(msg.ev)
+		m.run.Update(msg)
+		m.log.Update(msg)
 		m.layoutLog()
 		return m, waitForEvent(m.seq, m.run.events)
 	case runClosedMsg:
