@@ -62,7 +62,7 @@ func TestBackupsListEnterAndRestorePlan(t *testing.T) {
 		t.Errorf("enter on the partial backup: status %q", m.status)
 	}
 	press(t, m, "up", "R")
-	if m.screen != common.ScreenWorkflow || m.workflow.state != wfPlan {
+	if m.screen != common.ScreenWorkflow || m.workflow.State() != wfPlan {
 		t.Fatalf("R: screen %v, want the restore plan", m.screen)
 	}
 	if got := fb.planned; len(got) != 1 || got[0].Options["tag"] != "scalar-tui-20261123-120000" || got[0].Options["confirm-deployment"] != "example-aws-0j5y83k" {
@@ -90,7 +90,7 @@ func TestBackupsListEnterAndRestorePlan(t *testing.T) {
 func TestBackupsReadonlyShowsPlanNeverRuns(t *testing.T) {
 	m, fb := newBackupsTest(t, true)
 	press(t, m, "R")
-	if m.screen != common.ScreenWorkflow || m.workflow.state != wfPlan {
+	if m.screen != common.ScreenWorkflow || m.workflow.State() != wfPlan {
 		t.Fatalf("read-only R: screen %v, want the restore plan shown", m.screen)
 	}
 	press(t, m, "enter", "y", "tab", "enter", "example-aws-0j5y83k", "enter")

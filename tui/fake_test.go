@@ -191,8 +191,8 @@ func (fb *fakeBackend) PlanWorkflow(_ context.Context, kind vm.WorkflowKind, p v
 		return vm.PlanView{}, fmt.Errorf("no %s plan", kind)
 	}
 	plan.Params = p
-	if p.Tag != "" {
-		plan.Title += " to " + p.Tag
+	if tag := p.Options["to"]; tag != "" {
+		plan.Title += " to " + tag
 	}
 	return withLines(plan), nil
 }

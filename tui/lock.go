@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"scalar-tui/tui/common"
+	"scalar-tui/tui/components/confirm"
 	"scalar-tui/tui/keymap"
 	"scalar-tui/tui/render"
 	"scalar-tui/tui/vm"
@@ -116,7 +117,7 @@ func (m *Model) unlockResult(msg tea.Msg) tea.Cmd {
 			m.setStatus("the cluster is not locked", false)
 		default:
 			m.setStatus("", false)
-			m.openDialog("unlock", "Break the cluster lock of "+m.envOrUnknown()+"?", lockLines(*msg.holder, m.common), *msg.holder)
+			m.openDialog("unlock", "Break the cluster lock of "+m.envOrUnknown()+"?", lockLines(*msg.holder, m.common), confirm.Sends(forceUnlockMsg{lock: *msg.holder}))
 			m.dialog.ConfirmLabel = "Unlock"
 		}
 	case unlockedMsg:
@@ -165,7 +166,7 @@ func (m *Model) askDiscard(run vm.RunView) {
 		lines = append(lines, "Warning: "+run.Warning)
 	}
 	lines = append(lines, "", "It will no longer be offered for resume; the journal keeps it.")
-	m.openDialog("discard", fmt.Sprintf("Discard %s run %s?", run.Kind, run.ID), lines, run)
+	m.openDialog("discard", fmt.Sprintf("Discard %s run %s?", run.Kind, run.ID), lines, confirm.Sends(discardRunMsg{run: run}))
 	m.dialog.ConfirmLabel = "Discard"
 }
 

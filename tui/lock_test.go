@@ -26,7 +26,7 @@ func TestUnlockShowsHolderAndAsks(t *testing.T) {
 	fb.lock = staleLock()
 	m := newTest(t, fb, false)
 	press(t, m, ":", "unlock", "enter")
-	if m.dialog == nil || m.dialog.ID != "unlock" || m.dialog.Focus() != confirm.Cancel {
+	if m.dialog == nil || m.dialog.Label != "unlock" || m.dialog.Focus() != confirm.Cancel {
 		t.Fatalf(":unlock should open the unlock dialog focused on Cancel, dialog %+v status %q", m.dialog, m.status)
 	}
 	v := m.View()
@@ -56,7 +56,7 @@ func TestUnlockChangedHands(t *testing.T) {
 	fb.lock = staleLock()
 	m := newTest(t, fb, false)
 	press(t, m, ":", "runs", "enter", "u")
-	if m.dialog == nil || m.dialog.ID != "unlock" {
+	if m.dialog == nil || m.dialog.Label != "unlock" {
 		t.Fatalf("u on :runs should open the unlock dialog, status %q", m.status)
 	}
 	fb.mu.Lock()
@@ -81,7 +81,7 @@ func TestDiscardFromRuns(t *testing.T) {
 		t.Errorf("runs footer lacks the discard key:\n%s", m.View())
 	}
 	press(t, m, "d")
-	if m.dialog == nil || m.dialog.ID != "discard" || m.dialog.Focus() != confirm.Cancel || m.dialog.Target().(vm.RunView).ID != unfinishedRun().ID {
+	if m.dialog == nil || m.dialog.Label != "discard" || m.dialog.Focus() != confirm.Cancel || m.dialog.Msg().(discardRunMsg).run.ID != unfinishedRun().ID {
 		t.Fatalf("d should ask about %s, dialog %+v", unfinishedRun().ID, m.dialog)
 	}
 	press(t, m, "enter")

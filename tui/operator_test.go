@@ -120,7 +120,7 @@ func TestNoopUpgradeRefusedInPlan(t *testing.T) {
 	fb.failReason = "every blue node already runs ghcr.io/scalar-labs/scalar-ledger:2.1.0"
 	m := newTest(t, fb, false)
 	press(t, m, "U", "enter") // the prompt is prefilled with the running tag
-	if len(fb.planned) != 1 || fb.planned[0].Tag != "2.1.0" {
+	if len(fb.planned) != 1 || fb.planned[0].Options["to"] != "2.1.0" {
 		t.Fatalf("planned %+v", fb.planned)
 	}
 	v := m.View()
@@ -448,13 +448,13 @@ func TestEnterWhilePreflightRuns(t *testing.T) {
 		m := newTest(t, newFake(), false)
 		press(t, m, "R")
 		w := m.workflow
-		w.checking, w.checks = true, nil // a check still in flight
+		w.plan.checking, w.plan.checks = true, nil // a check still in flight
 		press(t, m, "enter")
 		if w.dialog != nil {
 			t.Fatal("Enter opened the dialog before preflight finished")
 		}
 		checks := []vm.CheckView{{Name: "a", OK: true}, {Name: "b", OK: pass, Reason: "node down"}}
-		_, cmd := m.Update(common.Envelope{To: common.WorkflowID, Msg: preflightDoneMsg{seq: w.seq, planID: w.plan.ID, checks: checks}})
+		_, cmd := m.Update(common.Envelope{To: common.WorkflowID, Msg: preflightDoneMsg{seq: w.seq, planID: w.plan.shown.ID, checks: checks}})
 		settle(t, m, cmd)
 		if (w.dialog != nil) != pass {
 			t.Errorf("preflight pass=%v: dialog open %v", pass, w.dialog != nil)

@@ -603,7 +603,10 @@ func kindOfKey(km *keymap.KeyMap, k tea.KeyMsg) (*opsworkflow.Kind, bool) {
 func planKindCmd(kd *opsworkflow.Kind, tag string) tea.Cmd {
 	msg := common.PlanMsg{Kind: vm.WorkflowKind(kd.Name)}
 	if kd.ConsoleAsk != "" {
-		msg.Params.Tag, msg.AskTag = tag, true
+		msg.Ask = true
+		if tag != "" {
+			msg.Params.Options = map[string]string{kd.ConsoleAsk: tag}
+		}
 	}
 	return func() tea.Msg { return msg }
 }
@@ -620,22 +623,17 @@ func kindOfCommand(name string) (*opsworkflow.Kind, bool) {
 }
 
 // commandParams maps a `:` command's arguments onto k's ConsoleArgs
-// options; the upgrade's tag (its ConsoleAsk option) goes where the tag
-// form puts it.
+// options, where the option form puts them too (the upgrade's tag).
 func commandParams(k *opsworkflow.Kind, arg string) vm.WorkflowParams {
 	var p vm.WorkflowParams
 	for i, a := range strings.Fields(arg) {
 		if i >= len(k.ConsoleArgs) {
 			break
 		}
-		if name := k.ConsoleArgs[i]; name == k.ConsoleAsk {
-			p.Tag = a
-		} else {
-			if p.Options == nil {
-				p.Options = map[string]string{}
-			}
-			p.Options[name] = a
+		if p.Options == nil {
+			p.Options = map[string]string{}
 		}
+		p.Options[k.ConsoleArgs[i]] = a
 	}
 	return p
 }

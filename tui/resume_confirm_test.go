@@ -47,7 +47,7 @@ func TestResumeOfRestoreAsksForTheDeploymentName(t *testing.T) {
 	}
 
 	press(t, m, ":", "resume "+restoreRun.ID, "enter")
-	if m.dialog == nil || m.dialog.ID != "resume" {
+	if m.dialog == nil || m.dialog.Label != "resume" {
 		t.Fatalf(":resume of a restore should ask to confirm; status %q", m.status)
 	}
 	if m.dialog.TypeToConfirm != "scalar-prod-tokyo" {

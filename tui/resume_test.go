@@ -35,7 +35,7 @@ func TestResumeOfferedAtStart(t *testing.T) {
 	}
 
 	press(t, m, "r")
-	if m.dialog == nil || m.dialog.ID != "resume" || m.dialog.Target().(vm.RunView).ID != "repair-20261124-1100" {
+	if m.dialog == nil || m.dialog.Label != "resume" || m.dialog.Msg().(resumeRunMsg).run.ID != "repair-20261124-1100" {
 		t.Fatalf("r should ask to resume the selected run, dialog %+v", m.dialog)
 	}
 	if v := m.View(); !strings.Contains(v, "Resume repair run repair-20261124-1100 on scalar-prod-tokyo?") || !strings.Contains(v, "! Scalar DL may be paused") {
@@ -53,8 +53,8 @@ func TestResumeOfferedAtStart(t *testing.T) {
 	if got := fb.resumedIDs(); len(got) != 1 || got[0] != "repair-20261124-1100" {
 		t.Fatalf("y: resumed %v", got)
 	}
-	if m.offer != nil || m.screen != common.ScreenWorkflow || m.workflow.state != wfRunning {
-		t.Fatalf("after resuming: offer %v screen %v state %v", m.offer != nil, m.screen, m.workflow.state)
+	if m.offer != nil || m.screen != common.ScreenWorkflow || m.workflow.State() != wfRunning {
+		t.Fatalf("after resuming: offer %v screen %v state %v", m.offer != nil, m.screen, m.workflow.State())
 	}
 	v = m.View()
 	for _, want := range []string{"Repair Cassandra", "✓ cassandra-1", "[▶ cassandra-2]", "· cassandra-3", "step 4/6: repair primary ranges on cassandra-2", "progress: 45%", "Starting repair command #1"} {
@@ -109,7 +109,7 @@ func TestResumeOfferDismissAndRunsScreen(t *testing.T) {
 		t.Fatalf("r on a done run: dialog %v status %q", m.dialog != nil, m.status)
 	}
 	press(t, m, "down", "r")
-	if m.dialog == nil || m.dialog.Target().(vm.RunView).ID != "upgrade-20261124-0900" {
+	if m.dialog == nil || m.dialog.Msg().(resumeRunMsg).run.ID != "upgrade-20261124-0900" {
 		t.Fatalf("r on the canary-wait run should ask, dialog %+v", m.dialog)
 	}
 	press(t, m, "enter")
@@ -143,7 +143,7 @@ func TestResumeCommand(t *testing.T) {
 		t.Errorf(":resume of a done run: status %q", m.status)
 	}
 	press(t, m, ":", "resume upgrade-20261124-0900", "enter")
-	if m.dialog == nil || m.dialog.ID != "resume" {
+	if m.dialog == nil || m.dialog.Label != "resume" {
 		t.Fatal(":resume ID should ask to confirm")
 	}
 	press(t, m, "enter")
@@ -207,16 +207,16 @@ func TestResumeFailsCleanly(t *testing.T) {
 	fb.resumeErr = errors.New("inventory changed since the run was planned: start a new run")
 	m := newTest(t, fb, false)
 	press(t, m, "r", "y")
-	if m.workflow.state != wfFailed || m.workflow.Running() {
-		t.Fatalf("state %v", m.workflow.state)
+	if m.workflow.State() != wfFailed || m.workflow.Running() {
+		t.Fatalf("state %v", m.workflow.State())
 	}
 	if v := m.View(); !strings.Contains(v, "inventory changed since the run was planned") || !strings.Contains(m.status, "resume repair-20261124-1100") {
 		t.Errorf("resume error not shown (status %q):\n%s", m.status, v)
 	}
 	fb.resumeErr = nil
 	press(t, m, ":", "resume repair-20261124-1100", "enter", "y")
-	if m.workflow.state != wfRunning {
-		t.Errorf("a second resume after a failed one: state %v", m.workflow.state)
+	if m.workflow.State() != wfRunning {
+		t.Errorf("a second resume after a failed one: state %v", m.workflow.State())
 	}
 }
 
@@ -248,8 +248,8 @@ func TestCanaryToggleInPlan(t *testing.T) {
 		t.Fatalf("the plan should say canary is off:\n%s", m.View())
 	}
 	press(t, m, "C")
-	if n := len(fb.planned); n != 2 || !fb.planned[1].Canary || m.workflow.state != wfPlan {
-		t.Fatalf("C should re-plan with Canary set: planned %+v state %v", fb.planned, m.workflow.state)
+	if n := len(fb.planned); n != 2 || !fb.planned[1].Canary || m.workflow.State() != wfPlan {
+		t.Fatalf("C should re-plan with Canary set: planned %+v state %v", fb.planned, m.workflow.State())
 	}
 	if v := m.View(); !strings.Contains(v, "canary: ON — stops after cassandra-1") {
 		t.Errorf("plan view:\n%s", v)
@@ -280,7 +280,7 @@ func TestEnvSwitchResetsHeaderAndSelection(t *testing.T) {
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 35})
 	settle(t, m, m.Init())
 	press(t, m, "down", "down", "R") // select cassandra-2, then plan a repair
-	if m.workflow.state != wfPlan {
+	if m.workflow.State() != wfPlan {
 		t.Fatal("no plan")
 	}
 	press(t, m, "esc")
@@ -304,8 +304,8 @@ func TestEnvSwitchResetsHeaderAndSelection(t *testing.T) {
 	if !strings.Contains(v, "staging-1") || strings.Contains(v, "scalar-prod-tokyo") || strings.Contains(v, "degraded") || !strings.Contains(v, "health pending") {
 		t.Errorf("right after the switch:\n%s", v)
 	}
-	if m.overview.selected != "" || m.workflow.state != wfIdle || m.workflow.plan.ID != "" {
-		t.Errorf("selection %q, workflow %v plan %q: the old environment's state survived", m.overview.selected, m.workflow.state, m.workflow.plan.ID)
+	if m.overview.selected != "" || m.workflow.State() != wfIdle || m.workflow.plan.shown.ID != "" {
+		t.Errorf("selection %q, workflow %v plan %q: the old environment's state survived", m.overview.selected, m.workflow.State(), m.workflow.plan.shown.ID)
 	}
 	settle(t, m, load)
 	settle(t, m, stale)
@@ -406,13 +406,13 @@ func TestClosedStreamWithoutFinished(t *testing.T) {
 	fb.closeCh = true
 	m := newTest(t, fb, false)
 	press(t, m, "R", "enter", "y")
-	if m.workflow.state != wfFailed || m.workflow.Running() {
-		t.Fatalf("state %v after the stream closed without Finished", m.workflow.state)
+	if m.workflow.State() != wfFailed || m.workflow.Running() {
+		t.Fatalf("state %v after the stream closed without Finished", m.workflow.State())
 	}
 	if v := m.View(); !strings.Contains(v, "event stream closed before the run finished") {
 		t.Errorf("view:\n%s", v)
 	}
-	if m.workflow.cancel != nil {
+	if m.workflow.run.cancel != nil {
 		t.Error("the run's context was not released")
 	}
 	press(t, m, "c", "p", "ctrl+c")
@@ -427,8 +427,8 @@ func TestClosedStreamWithoutFinished(t *testing.T) {
 	fb2.mu.Unlock()
 	press(t, m2, "B", "enter", "y")
 	m2.workflow.Update(runStartedMsg{seq: m2.workflow.seq})
-	if m2.workflow.state != wfFailed {
-		t.Errorf("nil stream: state %v", m2.workflow.state)
+	if m2.workflow.State() != wfFailed {
+		t.Errorf("nil stream: state %v", m2.workflow.State())
 	}
 }
 

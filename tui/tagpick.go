@@ -8,21 +8,27 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	opsworkflow "scalar-tui/ops/workflow"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/components/input"
 	"scalar-tui/tui/keymap"
 	"scalar-tui/tui/vm"
 )
 
-// tagPicker is the upgrade's tag choice: the tags a vm.TagLister reports
-// (loaded on the nodes, in Terraform state, running), then "other tag…",
-// which falls back to the free-text input. Without a TagLister, or when the
-// listing fails or finds nothing, only the free-text input is offered.
+// tagPicker is the completion of the upgrade's tag (KindOption.Complete
+// "image-tag"): the tags a vm.TagLister reports (loaded on the nodes, in
+// Terraform state, running), then "other tag…", which falls back to the
+// field's free-text input. Without a TagLister, or when the listing fails
+// or finds nothing, only the free-text input is offered.
 type tagPicker struct {
-	loading bool
-	tags    []vm.TagCandidate
-	err     error
-	sel     int
+	common common.Common
+	// option is the field's option (the tag); color the colour whose
+	// nodes are listed.
+	option, color string
+	loading       bool
+	tags          []vm.TagCandidate
+	err           error
+	sel           int
 	// free is set while the free-text input has the keys.
 	free bool
 	// tarball is set while the tarball path input has the keys: the
@@ -32,12 +38,14 @@ type tagPicker struct {
 	path    input.Model
 }
 
+// tarballOption is the upgrade's option the tarball path input fills.
+const tarballOption = "image-tarball"
+
 // tarballKey opens the tarball path input for the tag under the cursor.
 var tarballKey = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tag + image tarball"))
 
 // tagsLoadedMsg is a vm.TagLister's answer.
 type tagsLoadedMsg struct {
-	seq  int
 	tags []vm.TagCandidate
 	err  error
 }
@@ -45,121 +53,146 @@ type tagsLoadedMsg struct {
 // otherTag is the picker's last entry.
 const otherTag = "other tag…"
 
-// startTagPick lists the candidate tags, or opens the free-text input when
-// the backend cannot list them.
-func (m *workflow) startTagPick() tea.Cmd {
-	m.pick = tagPicker{free: true}
-	lister, ok := m.common.Backend.(vm.TagLister)
+func newTagPicker(c common.Common, o opsworkflow.KindOption, values map[string]string) completion {
+	return &tagPicker{common: c, option: o.Name, color: values["color"], free: true}
+}
+
+// Init lists the candidate tags, or leaves the free-text input to the
+// field when the backend cannot list them.
+func (p *tagPicker) Init() tea.Cmd {
+	lister, ok := p.common.Backend.(vm.TagLister)
 	if !ok {
 		return nil
 	}
-	m.pick = tagPicker{loading: true}
-	m.seq++
-	seq, c, color := m.seq, m.common, m.params.Options["color"]
-	return common.Wrap(common.WorkflowID, func() tea.Msg {
+	p.loading, p.free = true, false
+	c, color := p.common, p.color
+	return func() tea.Msg {
 		tags, err := lister.UpgradeTags(c.Ctx, color)
-		return tagsLoadedMsg{seq: seq, tags: tags, err: err}
-	})
+		return tagsLoadedMsg{tags: tags, err: err}
+	}
 }
 
-func (m *workflow) tagsLoaded(msg tagsLoadedMsg) {
-	if msg.seq != m.seq || m.state != wfAskTag || !m.pick.loading {
+// Active reports whether the picker (not the free text) has the keys.
+func (p *tagPicker) Active() bool { return !p.free }
+
+// Reopen returns from the free text to the listed tags, if any.
+func (p *tagPicker) Reopen() bool {
+	if len(p.tags) == 0 {
+		return false
+	}
+	p.free = false
+	return true
+}
+
+// Note says why no tag is listed, when the listing failed.
+func (p *tagPicker) Note() string {
+	if p.err == nil {
+		return ""
+	}
+	return "could not list the loaded tags: " + p.err.Error()
+}
+
+// Update handles the listing's answer and the picker's keys.
+func (p *tagPicker) Update(msg tea.Msg) (map[string]string, bool, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tagsLoadedMsg:
+		p.loaded(msg)
+	case tea.KeyMsg:
+		return p.key(msg)
+	}
+	return nil, false, nil
+}
+
+func (p *tagPicker) loaded(msg tagsLoadedMsg) {
+	if !p.loading {
 		return
 	}
 	if msg.err != nil {
 		msg.tags = nil
 	}
-	m.pick = tagPicker{tags: msg.tags, err: msg.err, free: msg.err != nil || len(msg.tags) == 0}
+	*p = tagPicker{common: p.common, option: p.option, color: p.color,
+		tags: msg.tags, err: msg.err, free: msg.err != nil || len(msg.tags) == 0}
 	// Start on the first tag that is not running: the running one is a
 	// no-op upgrade that preflight refuses.
 	for i, t := range msg.tags {
 		if !t.Running {
-			m.pick.sel = i
+			p.sel = i
 			break
 		}
 	}
 }
 
-// pickKey handles a key while the picker (not the free text) is shown.
-func (m *workflow) pickKey(k tea.KeyMsg) tea.Cmd {
-	km := m.common.Keys
-	if m.pick.tarball {
-		return m.tarballKey(k)
+// key handles a key while the picker (not the free text) is shown.
+func (p *tagPicker) key(k tea.KeyMsg) (map[string]string, bool, tea.Cmd) {
+	km := p.common.Keys
+	if p.tarball {
+		return p.tarballKey(k)
 	}
 	switch {
 	case k.Type == tea.KeyEsc:
-		m.state = wfIdle
-		return func() tea.Msg { return common.BackMsg{} }
-	case m.pick.loading:
-		return nil
+		return nil, true, nil
+	case p.loading:
+		return nil, false, nil
 	case km.Matches(k, keymap.Up):
-		if m.pick.sel > 0 {
-			m.pick.sel--
+		if p.sel > 0 {
+			p.sel--
 		}
 	case km.Matches(k, keymap.Down):
-		if m.pick.sel < len(m.pick.tags) {
-			m.pick.sel++
+		if p.sel < len(p.tags) {
+			p.sel++
 		}
-	case key.Matches(k, tarballKey) && m.pick.sel < len(m.pick.tags):
-		m.pick.tarball = true
-		m.pick.path = input.New("")
+	case key.Matches(k, tarballKey) && p.sel < len(p.tags):
+		p.tarball = true
+		p.path = input.New("")
 	case k.Type == tea.KeyEnter:
-		if m.pick.sel == len(m.pick.tags) {
-			m.pick.free = true
-			return nil
+		if p.sel == len(p.tags) {
+			p.free = true
+			return nil, false, nil
 		}
-		m.params.Tag = m.pick.tags[m.pick.sel].Tag
-		return m.requestPlan()
+		return map[string]string{p.option: p.tags[p.sel].Tag}, false, nil
 	}
-	return nil
+	return nil, false, nil
 }
 
 // tarballKey handles a key while the tarball path input is shown.
-func (m *workflow) tarballKey(k tea.KeyMsg) tea.Cmd {
+func (p *tagPicker) tarballKey(k tea.KeyMsg) (map[string]string, bool, tea.Cmd) {
 	switch k.Type {
 	case tea.KeyEsc:
-		m.pick.tarball = false // back to the picker
-		return nil
+		p.tarball = false // back to the picker
+		return nil, false, nil
 	case tea.KeyEnter:
-		path := strings.TrimSpace(m.pick.path.Value())
+		path := strings.TrimSpace(p.path.Value())
 		if path == "" {
-			return common.Status("upgrade: type the path of the image tarball (docker save IMAGE:TAG | gzip > FILE)", true)
+			return nil, false, common.Status("upgrade: type the path of the image tarball (docker save IMAGE:TAG | gzip > FILE)", true)
 		}
-		opts := map[string]string{}
-		for k, v := range m.params.Options {
-			opts[k] = v
-		}
-		opts["image-tarball"] = path
-		m.params.Options = opts
-		m.params.Tag = m.pick.tags[m.pick.sel].Tag
-		return m.requestPlan()
+		return map[string]string{p.option: p.tags[p.sel].Tag, tarballOption: path}, false, nil
 	}
-	m.pick.path, _ = m.pick.path.Update(k)
-	return nil
+	p.path, _ = p.path.Update(k)
+	return nil, false, nil
 }
 
-// pickView lists the candidates with what the operator needs to choose.
-func (m *workflow) pickView() string {
-	st := m.common.Styles
-	if m.pick.loading {
+// View lists the candidates with what the operator needs to choose.
+func (p *tagPicker) View(label string) string {
+	st := p.common.Styles
+	if p.loading {
 		return st.Muted.Render("listing the tags loaded on the Scalar DL nodes…")
 	}
 	var b strings.Builder
-	b.WriteString("new tag:\n")
+	b.WriteString("new " + label + ":\n")
 	width := utf8.RuneCountInString(otherTag)
-	for _, t := range m.pick.tags {
+	for _, t := range p.tags {
 		width = max(width, utf8.RuneCountInString(t.Tag))
 	}
-	for i := 0; i <= len(m.pick.tags); i++ {
+	for i := 0; i <= len(p.tags); i++ {
 		cursor := "  "
-		if i == m.pick.sel {
+		if i == p.sel {
 			cursor = "> "
 		}
-		if i == len(m.pick.tags) {
+		if i == len(p.tags) {
 			b.WriteString(cursor + otherTag + "\n")
 			break
 		}
-		t := m.pick.tags[i]
+		t := p.tags[i]
 		var notes []string
 		if t.Running {
 			notes = append(notes, "running")
@@ -173,23 +206,23 @@ func (m *workflow) pickView() string {
 			notes = append(notes, "not loaded on "+strings.Join(t.Missing, ", ")+" (needs an image tarball or a pull)")
 		}
 		line := fmt.Sprintf("%s%-*s  %s", cursor, width, t.Tag, strings.Join(notes, " · "))
-		if i == m.pick.sel {
+		if i == p.sel {
 			line = st.Bold.Render(line)
 		}
 		b.WriteString(line + "\n")
 	}
-	if m.pick.tarball {
-		b.WriteString("\nimage tarball for " + m.pick.tags[m.pick.sel].Tag + " (local file, copied to the nodes lacking it): " + m.pick.path.View() + "\n")
+	if p.tarball {
+		b.WriteString("\nimage tarball for " + p.tags[p.sel].Tag + " (local file, copied to the nodes lacking it): " + p.path.View() + "\n")
 	}
 	return b.String()
 }
 
-// pickHelp is the picker's key help.
-func (m *workflow) pickHelp() []key.Binding {
-	if m.pick.tarball {
-		return m.pick.path.ShortHelp()
+// ShortHelp is the picker's key help.
+func (p *tagPicker) ShortHelp() []key.Binding {
+	if p.tarball {
+		return p.path.ShortHelp()
 	}
-	km := m.common.Keys
+	km := p.common.Keys
 	return []key.Binding{km.Binding(keymap.Up), km.Binding(keymap.Down),
 		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "pick")), tarballKey,
 		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))}

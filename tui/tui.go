@@ -369,8 +369,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.shell(msg.Host)
 		}
 		m.openDialog("shell", fmt.Sprintf("Open a shell on %s (%s)?", msg.Host, m.envOrUnknown()),
-			[]string{"Commands typed there are not checked by the console."}, msg.Host)
+			[]string{"Commands typed there are not checked by the console."}, confirm.Sends(openShellMsg{host: msg.Host}))
 		return m, nil
+	case confirmQuitMsg, openShellMsg, resumeRunMsg, forceUnlockMsg, discardRunMsg:
+		return m, m.confirmed(msg)
 	case shellDoneMsg:
 		switch {
 		case msg.err != nil && msg.reason != "":
@@ -541,14 +543,35 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 
 func (m *Model) quit() tea.Cmd {
 	if m.workflow.Running() {
-		m.openDialog("quit", "Quit and cancel the running workflow?", []string{m.workflow.Describe()}, nil)
+		m.openDialog("quit", "Quit and cancel the running workflow?", []string{m.workflow.Describe()}, confirm.Sends(confirmQuitMsg{}))
 		return nil
 	}
 	return tea.Quit
 }
 
-func (m *Model) openDialog(id, title string, lines []string, target any) {
-	m.dialog = confirm.New(m.common, id, title, lines, target)
+// Messages the root's confirm dialogs send when confirmed; each carries
+// what the dialog was opened about.
+type (
+	// confirmQuitMsg quits, canceling the running workflow.
+	confirmQuitMsg struct{}
+	// openShellMsg opens a shell on host.
+	openShellMsg struct{ host string }
+	// resumeRunMsg resumes run; typed is what the operator typed (a
+	// restore's deployment name).
+	resumeRunMsg struct {
+		run   vm.RunView
+		typed string
+	}
+	// forceUnlockMsg breaks the cluster lock shown in the dialog.
+	forceUnlockMsg struct{ lock vm.LockView }
+	// discardRunMsg discards run.
+	discardRunMsg struct{ run vm.RunView }
+)
+
+// openDialog opens a confirm dialog; label names the action when it is
+// not confirmed, send makes the message it sends when it is.
+func (m *Model) openDialog(label, title string, lines []string, send func(typed string) tea.Msg) {
+	m.dialog = confirm.New(m.common, label, title, lines, send)
 	m.dialog.SetSize(m.width, max(m.height-3, 1))
 }
 
@@ -560,30 +583,34 @@ func (m *Model) dialogKey(k tea.KeyMsg) tea.Cmd {
 	d := m.dialog
 	m.dialog = nil
 	if !d.Confirmed() {
-		m.setStatus(d.ID+": not confirmed, nothing done", false)
+		m.setStatus(d.Label+": not confirmed, nothing done", false)
 		return nil
 	}
-	switch d.ID {
-	case "quit":
+	return m.confirmed(d.Msg())
+}
+
+// confirmed acts on the message of a confirmed dialog.
+func (m *Model) confirmed(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case confirmQuitMsg:
 		m.quitting = true
 		m.status, m.statusEr = "canceling… waiting for the workflow's cleanup (unpause, stop the remote command, release the cluster lock)", false
 		return tea.Batch(m.workflow.CancelCmd(), quitPoll(m.common.Now().Add(quitWait)))
-	case "shell":
-		return m.shell(d.Target().(string))
-	case "resume":
-		run := d.Target().(vm.RunView)
+	case openShellMsg:
+		return m.shell(msg.host)
+	case resumeRunMsg:
 		if m.workflow.Running() {
-			m.setStatus("a workflow is already running; "+run.ID+" was not resumed", true)
+			m.setStatus("a workflow is already running; "+msg.run.ID+" was not resumed", true)
 			return nil
 		}
 		m.offer = nil
-		cmd := m.workflow.Resume(run, d.Typed())
+		cmd := m.workflow.Resume(msg.run, msg.typed)
 		m.navigate(common.ScreenWorkflow, "")
 		return cmd
-	case "unlock":
-		return m.forceUnlock(d.Target().(vm.LockView))
-	case "discard":
-		return m.discard(d.Target().(vm.RunView))
+	case forceUnlockMsg:
+		return m.forceUnlock(msg.lock)
+	case discardRunMsg:
+		return m.discard(msg.run)
 	}
 	return nil
 }
@@ -637,7 +664,8 @@ func (m *Model) askResume(run vm.RunView) {
 		return
 	}
 	title := fmt.Sprintf("Resume %s run %s on %s?", run.Kind, run.ID, m.envOrUnknown())
-	m.openDialog("resume", title, resumeLines(run, render.Age(m.common.Now().Sub(run.Started))), run)
+	m.openDialog("resume", title, resumeLines(run, render.Age(m.common.Now().Sub(run.Started))),
+		func(typed string) tea.Msg { return resumeRunMsg{run: run, typed: typed} })
 	m.dialog.ConfirmLabel = "Resume"
 	// A restore's resume replaces data again: its name is typed again.
 	m.dialog.TypeToConfirm = run.ConfirmName

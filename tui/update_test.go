@@ -112,8 +112,8 @@ func TestEnterDoesNotConfirm(t *testing.T) {
 	fb := newFake()
 	m := newTest(t, fb, false)
 	press(t, m, "R")
-	if m.screen != common.ScreenWorkflow || m.workflow.state != wfPlan {
-		t.Fatalf("R: screen %v state %v, want the repair plan", m.screen, m.workflow.state)
+	if m.screen != common.ScreenWorkflow || m.workflow.State() != wfPlan {
+		t.Fatalf("R: screen %v state %v, want the repair plan", m.screen, m.workflow.State())
 	}
 	press(t, m, "enter") // opens the dialog
 	if m.workflow.dialog == nil {
@@ -139,7 +139,7 @@ func TestConfirmByYAndCapturedTarget(t *testing.T) {
 	fb := newFake()
 	m := newTest(t, fb, false)
 	press(t, m, "R", "enter")
-	m.workflow.plan.ID = "changed-underneath" // a re-plan after the dialog opened
+	m.workflow.plan.shown.ID = "changed-underneath" // a re-plan after the dialog opened
 	press(t, m, "y")
 	if got := fb.startedPlans(); len(got) != 1 || got[0].ID != "repair-20261124-1200" {
 		t.Fatalf("y should run the plan captured when the dialog opened, started %v", got)
@@ -264,7 +264,7 @@ func TestShellAsksThenExecs(t *testing.T) {
 	m := newTest(t, newFake(), false)
 	_, cmd := m.Update(keyMsgs("s")[0])
 	settle(t, m, cmd)
-	if m.dialog == nil || m.dialog.Target() != "bastion-1."+domain {
+	if m.dialog == nil || m.dialog.Msg() != (openShellMsg{host: "bastion-1." + domain}) {
 		t.Fatalf("s should ask about the selected host, dialog %+v", m.dialog)
 	}
 	_, cmd = m.Update(keyMsgs("enter")[0])
@@ -284,12 +284,12 @@ func TestUpgradeAsksForTag(t *testing.T) {
 	fb := newFake()
 	m := newTest(t, fb, false)
 	press(t, m, "U")
-	if m.workflow.state != wfAskTag || !strings.Contains(m.View(), "current tag: 2.1.0") {
+	if m.workflow.State() != wfAsk || !strings.Contains(m.View(), "current tag: 2.1.0") {
 		t.Fatalf("U should ask for the tag showing the current one:\n%s", m.View())
 	}
 	press(t, m, "backspace", "backspace", "backspace", "backspace", "backspace", "2.2.0", "enter")
-	if len(fb.planned) != 1 || fb.planned[0].Tag != "2.2.0" || m.workflow.state != wfPlan {
-		t.Fatalf("planned %v state %v", fb.planned, m.workflow.state)
+	if len(fb.planned) != 1 || fb.planned[0].Options["to"] != "2.2.0" || m.workflow.State() != wfPlan {
+		t.Fatalf("planned %v state %v", fb.planned, m.workflow.State())
 	}
 	if !strings.Contains(m.View(), "Upgrade Scalar DL to 2.2.0") {
 		t.Errorf("plan view:\n%s", m.View())
@@ -302,8 +302,8 @@ func TestWorkflowEventsAndPerHostLog(t *testing.T) {
 	m := newTest(t, fb, false)
 	press(t, m, "R", "enter", "y")
 	w := m.workflow
-	if w.state != wfRunning || w.step != 3 {
-		t.Fatalf("state %v step %d", w.state, w.step)
+	if w.State() != wfRunning || w.run.step != 3 {
+		t.Fatalf("state %v step %d", w.State(), w.run.step)
 	}
 	v := m.View()
 	for _, want := range []string{"✓ cassandra-1", "[▶ cassandra-2]", "· cassandra-3", "step 4/6: repair primary ranges on cassandra-2 · 1:23", "45%", "progress: 45%"} {
@@ -323,7 +323,7 @@ func TestWorkflowEventsAndPerHostLog(t *testing.T) {
 		t.Errorf("p: pauses %d", fb.ctl.pauses)
 	}
 	press(t, m, "ctrl+c")
-	if w.dialog == nil || w.dialog.ID != "cancel" {
+	if w.dialog == nil || w.dialog.Label != "cancel" {
 		t.Fatal("ctrl+c while running should ask before cancelling")
 	}
 	press(t, m, "enter")
@@ -345,7 +345,7 @@ func TestQuitAsksWhileRunning(t *testing.T) {
 		t.Fatalf("esc from a run: screen %v", m.screen)
 	}
 	_, cmd := m.Update(keyMsgs("q")[0])
-	if cmd != nil || m.dialog == nil || m.dialog.ID != "quit" {
+	if cmd != nil || m.dialog == nil || m.dialog.Label != "quit" {
 		t.Fatal("q while a workflow runs must ask")
 	}
 	_, cmd = m.Update(keyMsgs("enter")[0])
@@ -363,8 +363,8 @@ func TestPausedCanaryContinueAsks(t *testing.T) {
 	fb.events = append(runningEvents()[:6], &wf.Paused{Index: 1, Canary: true, Header: wf.Header{Time: testNow}})
 	m := newTest(t, fb, false)
 	press(t, m, "R", "enter", "y")
-	if m.workflow.state != wfPaused {
-		t.Fatalf("state %v", m.workflow.state)
+	if m.workflow.State() != wfPaused {
+		t.Fatalf("state %v", m.workflow.State())
 	}
 	press(t, m, "c", "enter")
 	if fb.ctl.continues != 0 {
@@ -382,8 +382,8 @@ func TestFinishedStream(t *testing.T) {
 	fb.closeCh = true
 	m := newTest(t, fb, false)
 	press(t, m, "R", "enter", "y")
-	if m.workflow.state != wfFailed || !strings.Contains(m.View(), "✗ cassandra-2") || !strings.Contains(m.View(), "nodetool exited 2") {
-		t.Fatalf("state %v:\n%s", m.workflow.state, m.View())
+	if m.workflow.State() != wfFailed || !strings.Contains(m.View(), "✗ cassandra-2") || !strings.Contains(m.View(), "nodetool exited 2") {
+		t.Fatalf("state %v:\n%s", m.workflow.State(), m.View())
 	}
 }
 
@@ -455,8 +455,8 @@ func TestCommandsNavigate(t *testing.T) {
 		t.Fatalf("audit:\n%s", m.View())
 	}
 	press(t, m, ":", "upgrade 2.3.1", "enter")
-	if m.workflow.state != wfPlan || fb.planned[0].Tag != "2.3.1" {
-		t.Fatalf(":upgrade: state %v", m.workflow.state)
+	if m.workflow.State() != wfPlan || fb.planned[0].Options["to"] != "2.3.1" {
+		t.Fatalf(":upgrade: state %v", m.workflow.State())
 	}
 	press(t, m, ":", "env other", "enter")
 	if !strings.Contains(m.status, "not supported") {

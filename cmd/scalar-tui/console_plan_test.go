@@ -47,7 +47,7 @@ func TestConsolePlansThroughTheCommands(t *testing.T) {
 	}
 	// The console's upgrade reads the nodes' current images first, as the
 	// CLI's does (upgrade.Discover): the plan shows what it replaces.
-	p, err = backend.PlanKind(ctx, w, inv, cl, vm.KindUpgrade, vm.WorkflowParams{Tag: "9.9.9", Options: map[string]string{"no-tfvars": "true"}})
+	p, err = backend.PlanKind(ctx, w, inv, cl, vm.KindUpgrade, vm.WorkflowParams{Options: map[string]string{"to": "9.9.9", "no-tfvars": "true"}})
 	if err != nil {
 		t.Fatalf("upgrade plan: %v", err)
 	}

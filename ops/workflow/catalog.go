@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -61,6 +62,14 @@ type KindOption struct {
 	Positive   bool
 	NegativeOK bool
 	Max        float64
+	// Label names the option's field in the console's option form
+	// ("tag": "current tag", "new tag"); "" reads as Name.
+	Label string
+	// Note is said under the form field (what preflight refuses).
+	Note string
+	// Complete names the console's completion of the form field
+	// ("image-tag": the tags the nodes have loaded); "" is free text.
+	Complete string
 }
 
 // Values are a kind's options by name, typed as their KindOption says.
@@ -168,7 +177,8 @@ type Kind struct {
 	ConsoleUsage string
 	// ConsoleAsk is the option the console asks for in a form before it
 	// plans after the key (the upgrade's target tag); "" plans at once.
-	ConsoleAsk string
+	// ConsoleTitle is the form's title ("" reads as Name).
+	ConsoleAsk, ConsoleTitle string
 	// ConsoleDefaults override option defaults when the console plans
 	// (the console's gates read Prometheus, else the exporters: "auto").
 	ConsoleDefaults map[string]string
@@ -268,6 +278,33 @@ func (o KindOption) ParseValue(s string) (any, error) {
 		return strconv.ParseFloat(s, 64)
 	}
 	return nil, fmt.Errorf("option %s has no type", o.Name)
+}
+
+// Check range-checks v, a value ParseValue returned, as the CLI checks
+// the option's flag: no NaN or infinity, no negative number unless
+// NegativeOK, no zero where Positive, no float above Max.
+func (o KindOption) Check(v any) error {
+	var x, limit float64
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%v: want a finite number", v)
+		}
+		x, limit = v, o.Max
+	case time.Duration:
+		x = float64(v)
+	default:
+		return nil
+	}
+	switch {
+	case o.Positive && x <= 0:
+		return fmt.Errorf("%v: must be greater than 0", v)
+	case x < 0 && !o.NegativeOK:
+		return fmt.Errorf("%v: must not be negative", v)
+	case limit != 0 && x > limit:
+		return fmt.Errorf("%v: must be at most %g", v, o.Max)
+	}
+	return nil
 }
 
 var (

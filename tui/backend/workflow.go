@@ -80,8 +80,9 @@ func PlanKind(ctx context.Context, w *Workflows, inv *inventory.Inventory, clien
 }
 
 // kindValues maps the console's parameters onto k's typed options, over
-// the kind's console defaults: Tag is the upgrade's --to, Hosts its --host
-// (all of them where the option repeats), Args[0] its positional option.
+// the kind's console defaults: Options by flag name (the upgrade's tag is
+// its "to"), Hosts its --host (all of them where the option repeats),
+// Args[0] its positional option.
 // no-silence is every kind's shared flag, not an option of the kind.
 func kindValues(k *workflow.Kind, p vm.WorkflowParams) (workflow.Values, bool, error) {
 	opts := map[string]string{}
@@ -94,11 +95,6 @@ func kindValues(k *workflow.Kind, p vm.WorkflowParams) (workflow.Values, bool, e
 	noSilence := opts["no-silence"] == "true"
 	if _, own := k.Option("no-silence"); !own {
 		delete(opts, "no-silence")
-	}
-	if p.Tag != "" {
-		if _, ok := k.Option("to"); ok {
-			opts["to"] = p.Tag
-		}
 	}
 	if len(p.Args) > 0 && k.Arg != "" {
 		opts[k.Arg] = p.Args[0]

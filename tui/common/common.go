@@ -137,11 +137,13 @@ type OpenRunMsg struct{ ID string }
 type BackMsg struct{}
 
 // PlanMsg asks the root to open the workflow screen and plan kind. When
-// AskTag is true the workflow screen first asks for the tag, prefilled with Params.Tag.
+// Ask is true and the kind's catalog entry asks for options first
+// (ConsoleAsk: the upgrade's tag), the workflow screen shows their form,
+// prefilled from Params.Options.
 type PlanMsg struct {
 	Kind   vm.WorkflowKind
 	Params vm.WorkflowParams
-	AskTag bool
+	Ask    bool
 }
 
 // ResumeMsg asks the root to resume Run, an unfinished run from the journal

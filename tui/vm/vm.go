@@ -223,16 +223,14 @@ const (
 
 // WorkflowParams are the operator's inputs to a plan.
 type WorkflowParams struct {
-	// Tag is the Scalar DL image tag for an upgrade.
-	Tag string
 	// Hosts optionally restricts the workflow to these host FQDNs.
 	Hosts []string
 	// Canary asks the run to stop after the first host and wait for
 	// WorkflowControl.Continue (the console's `c`) before the rest.
 	Canary bool
-	// Options are a catalog workflow's other options by CLI flag name
-	// without dashes (e.g. {"service": "scalar"} for a runbook's
-	// restart-container); nil for the built-in kinds.
+	// Options are a catalog workflow's options by CLI flag name without
+	// dashes (e.g. {"to": "2.2.0"} for an upgrade, {"service": "scalar"}
+	// for a runbook's restart-container).
 	Options map[string]string
 	// Args are a catalog workflow's positional CLI arguments (the drill's
 	// name for `drill NAME`); nil for the others.

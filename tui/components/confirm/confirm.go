@@ -3,8 +3,9 @@
 //
 // Its safety rules: the focused button starts on Cancel, so Enter alone
 // never confirms; the operator must move to Confirm (tab, →, l) and press
-// Enter, or press y. The target is captured when the dialog opens and is
-// what the owner acts on, whatever changes underneath meanwhile. confirm
+// Enter, or press y. The message a confirmed dialog sends is made when the
+// dialog opens (a typed tea.Msg carrying its target) and is what the owner
+// acts on, whatever changes underneath meanwhile. confirm
 // must not import the root tui package or ops/*; it does no I/O.
 package confirm
 
@@ -34,8 +35,9 @@ const (
 // check Closed and Confirmed.
 type Model struct {
 	common common.Common
-	// ID says what the dialog is for, e.g. "run", "quit", "shell".
-	ID    string
+	// Label names the action in the status line of a dialog not
+	// confirmed ("quit: not confirmed, nothing done").
+	Label string
 	Title string
 	// Lines are shown in the body, e.g. the plan's commands; they scroll.
 	Lines []string
@@ -47,7 +49,7 @@ type Model struct {
 	TypeToConfirm string
 	typed         string
 	mismatch      bool
-	target        any
+	send          func(typed string) tea.Msg
 	focus         Button
 	offset        int
 	closed        bool
@@ -56,13 +58,26 @@ type Model struct {
 	height        int
 }
 
-// New opens a dialog about target, focused on Cancel.
-func New(c common.Common, id, title string, lines []string, target any) *Model {
-	return &Model{common: c, ID: id, Title: title, Lines: lines, ConfirmLabel: "Confirm", target: target, width: c.Width, height: c.Height}
+// New opens a dialog focused on Cancel. send makes the message the
+// dialog sends when confirmed, from the text typed (TypeToConfirm dialogs;
+// "" otherwise); use Sends for a message known when the dialog opens.
+func New(c common.Common, label, title string, lines []string, send func(typed string) tea.Msg) *Model {
+	return &Model{common: c, Label: label, Title: title, Lines: lines, ConfirmLabel: "Confirm", send: send, width: c.Width, height: c.Height}
 }
 
-// Target returns what the dialog was opened about.
-func (m *Model) Target() any { return m.target }
+// Sends is the send of a dialog whose message does not depend on typed text.
+func Sends(msg tea.Msg) func(string) tea.Msg {
+	return func(string) tea.Msg { return msg }
+}
+
+// Msg returns the message the dialog sends when confirmed (nil when it has
+// none); owners act on it only once Confirmed.
+func (m *Model) Msg() tea.Msg {
+	if m.send == nil {
+		return nil
+	}
+	return m.send(m.typed)
+}
 
 // Focus returns the focused button.
 func (m *Model) Focus() Button { return m.focus }

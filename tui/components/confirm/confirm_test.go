@@ -16,7 +16,7 @@ func newDialog(t *testing.T) *Model {
 		t.Fatal(err)
 	}
 	c := common.Common{Keys: km, Styles: styles.DefaultStyles(), Width: 80, Height: 24}
-	return New(c, "run", "Run?", []string{"$ nodetool repair -pr"}, "plan-1")
+	return New(c, "run", "Run?", []string{"$ nodetool repair -pr"}, Sends("plan-1"))
 }
 
 func kmsg(t tea.KeyType, r ...rune) tea.KeyMsg { return tea.KeyMsg{Type: t, Runes: r} }
@@ -37,8 +37,8 @@ func TestMoveThenEnterConfirms(t *testing.T) {
 		d := newDialog(t)
 		d.Update(k)
 		d.Update(kmsg(tea.KeyEnter))
-		if !d.Confirmed() || d.Target() != "plan-1" {
-			t.Errorf("%v then enter: confirmed=%v target=%v", k, d.Confirmed(), d.Target())
+		if !d.Confirmed() || d.Msg() != "plan-1" {
+			t.Errorf("%v then enter: confirmed=%v msg=%v", k, d.Confirmed(), d.Msg())
 		}
 	}
 }
@@ -78,7 +78,7 @@ func TestTypeToConfirmRefusesWrongName(t *testing.T) {
 	}
 	d.Update(kmsg(tea.KeyRunes, 'k'))
 	d.Update(kmsg(tea.KeyEnter))
-	if !d.Confirmed() || d.Target() != "plan-1" {
+	if !d.Confirmed() || d.Msg() != "plan-1" {
 		t.Fatalf("the exact name must confirm (typed %q)", d.Typed())
 	}
 	d = newDialog(t)

@@ -1,5 +1,5 @@
 // Package input is a one-line text input (the `:` command line, the `/`
-// filter and the upgrade tag prompt).
+// filter and the fields of the workflow option form).
 //
 // It replaces bubbles/textinput, which needs github.com/atotto/clipboard, a
 // module this repository does not carry yet. input must not import the root
