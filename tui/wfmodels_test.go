@@ -53,3 +53,29 @@ func TestProgressModelStartsFromDoneSteps(t *testing.T) {
 		t.Errorf("after Finished canceled: state %v end %q err %v", p.state, p.endStatus, p.runErr)
 	}
 }
+
+// The bar is the current step's progress: a step that reported 0% and ended
+// (the image was already loaded, nothing to copy) shows 100% once done, and
+// the host's next step starts without a figure until it reports one.
+func TestProgressBarIsTheCurrentStepsProgress(t *testing.T) {
+	m := newTest(t, newFake(), false)
+	p := newProgressModel(m.common)
+	plan := m.workflow.common.Backend.(*fakeBackend).plans["repair"]
+	p.follow(plan)
+	p.SetSize(100, 20)
+	h := plan.Steps[0].Host
+	now := time.Now()
+	p.apply(&opsworkflow.StepStarted{Index: 0, Host: h, Header: opsworkflow.Header{Time: now}})
+	p.apply(&opsworkflow.Progress{Index: 0, Host: h, Percent: 0})
+	if v := p.View(h); !strings.Contains(v, "  0%") {
+		t.Fatalf("running step at 0%%:\n%s", v)
+	}
+	p.apply(&opsworkflow.StepDone{Index: 0, Host: h})
+	if v := p.View(h); !strings.Contains(v, "100%") {
+		t.Errorf("a done step's bar says 100%%:\n%s", v)
+	}
+	p.apply(&opsworkflow.StepStarted{Index: 1, Host: h, Header: opsworkflow.Header{Time: now}})
+	if v := p.View(h); strings.Contains(v, "100%") || !strings.Contains(v, "progress: -") {
+		t.Errorf("the next step has no figure yet:\n%s", v)
+	}
+}

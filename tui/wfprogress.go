@@ -121,6 +121,10 @@ func (p *progressModel) apply(ev vm.WorkflowEvent) {
 		p.gate, p.gateWait = "", false
 		if e.Host != "" {
 			p.status[e.Host] = render.RunRunning
+			// The bar is the current step's: an earlier step's figure
+			// (a copy that ended at 0% because the image was there) is
+			// not this one's.
+			delete(p.percent, e.Host)
 		}
 		if p.state == wfPaused {
 			p.state = wfRunning
@@ -133,6 +137,9 @@ func (p *progressModel) apply(ev vm.WorkflowEvent) {
 		p.gate, p.gateAt, p.gateWait = e.Gate, e.Time, false
 	case *wf.StepDone:
 		if e.Host != "" {
+			if _, ok := p.percent[e.Host]; ok {
+				p.percent[e.Host] = 100 // the step that reported progress is done
+			}
 			if p.lastFor[e.Host] <= e.Index {
 				p.status[e.Host] = render.RunDone
 			} else {
