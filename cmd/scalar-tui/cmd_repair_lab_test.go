@@ -149,7 +149,10 @@ func TestLabRepairNoCollision(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := sim.DefaultConfig()
-	cfg.RepairDuration = sim.Duration(15 * time.Second)
+	// The canceled repair goes on server-side: it must outlast the cancel's
+	// cleanup and the resume's preflight, which take over 15 s on a loaded
+	// machine (the resume then found no repair running and repaired again).
+	cfg.RepairDuration = sim.Duration(45 * time.Second)
 	l, n := labnodes.ForTest(t, lab.Config{Hosts: hosts}, labnodes.Options{SimBinary: bin, SimConfig: &cfg})
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())

@@ -201,7 +201,7 @@ func httpThrough(cl *sshx.Client, url string) (string, error) {
 // rate(…[1m]) gives while its window holds only a few seconds of samples.
 func TestDemoCPUTrueFromTheFirstScrapes(t *testing.T) {
 	begin := time.Now()
-	d := start(t, demo.Options{Cassandra: 3, Blue: 2, Envoy: 1, Prom: demo.PromOptions{ScrapeInterval: 500 * time.Millisecond, EvalInterval: time.Second}})
+	d := start(t, demo.Options{Cassandra: 3, Blue: 2, Envoy: 1, Prom: demo.PromOptions{ScrapeInterval: time.Second, EvalInterval: time.Second}})
 	src := promThroughBastion(t, d)
 	s := waitSnapshot(t, src, "CPU on every host", 20*time.Second, func(s *health.Snapshot) bool {
 		for _, h := range s.Hosts {
@@ -215,8 +215,13 @@ func TestDemoCPUTrueFromTheFirstScrapes(t *testing.T) {
 		t.Fatalf("the first snapshot with CPU came %s after start: the [1m] window was already full, the test shows nothing", age)
 	}
 	for _, h := range s.Hosts {
-		if *h.CPU < 2 || *h.CPU > 37 {
-			t.Errorf("%s: CPU %.1f%%, want the simulated 5–34%%", h.Host.Name, *h.CPU)
+		// The simulated counters follow the wall clock at the moment each
+		// exporter answers, Prometheus stamps the scrape's start: on a
+		// loaded machine the two differ by tens of ms, so irate wobbles
+		// around the simulated 5–34%. rate over the unfilled window gives
+		// 90–99% on every host.
+		if *h.CPU < 0 || *h.CPU > 60 {
+			t.Errorf("%s: CPU %.1f%%, want about the simulated 5–34%%", h.Host.Name, *h.CPU)
 		}
 	}
 }
