@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 HOSTS=${HOSTS:-30}
 RUNS=${RUNS:-3}
 BIN=${BIN:-bin/scalar-tui}
-PREFIX=${PREFIX:-stlbench}
+# A prefix per run: `lab up` replaces a lab with the same prefix (another run's).
+PREFIX=${PREFIX:-b$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')}
 DOMAIN=internal.scalar-labs.com
 
 # calc EXPR evaluates a floating-point expression.

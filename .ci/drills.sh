@@ -7,17 +7,21 @@ BIN=${BIN:-bin/scalar-tui}
 BIN=$(readlink -f "$BIN")
 work=$(mktemp -d /tmp/scalar-tui-drills.XXXXXX)
 labdir=$work/lab
+# A prefix of its own: a fixed one let two runs on one machine share the
+# bastion's cluster lock (a killed run's lock refused the next run's drills)
+# and let `lab up` remove the other run's namespaces as leftovers.
+prefix=d$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 cleanup() {
   local rc=$?
   "$BIN" lab down --dir "$labdir" >/dev/null 2>&1 || true
   # The lab bastion's /tmp is this machine's: its cluster lock and journal copies.
-  rm -rf /tmp/scalar-tui-lab-drl.lock /tmp/scalar-tui-lab-drl.lock.runs
+  rm -rf "/tmp/scalar-tui-lab-$prefix.lock" "/tmp/scalar-tui-lab-$prefix.lock.runs"
   rm -rf "$work"
-  # Nothing of the lab may be left: namespaces drl-*, the bastion link drlr,
+  # Nothing of the lab may be left: namespaces $prefix-*, the bastion link ${prefix}r,
   # its registry entry (internal/lab) and its processes.
   local left
-  left=$( { ip netns list 2>/dev/null | grep -E '^drl-' ; ip -o link show drlr 2>/dev/null ;
-            ls -d /run/scalar-tui-lab/drl /run/scalar-tui-lab/drl.json 2>/dev/null ; pgrep -af -- "$labdir" 2>/dev/null ; } | head -20)
+  left=$( { ip netns list 2>/dev/null | grep -E "^$prefix-" ; ip -o link show "${prefix}r" 2>/dev/null ;
+            ls -d "/run/scalar-tui-lab/$prefix" "/run/scalar-tui-lab/$prefix.json" 2>/dev/null ; pgrep -af -- "$labdir" 2>/dev/null ; } | head -20)
   if [ -n "$left" ]; then
     echo "drills: FAIL: the lab left this behind:"; echo "$left"; rc=1
   fi
@@ -33,7 +37,7 @@ start=$(date +%s)
 # (and the exercise's last step would see them all degraded). The drills
 # measure the rules without a `for:` (InstanceDown, CassandraProcessStopped,
 # the *ContainerDown ones), which fire at the next evaluation whatever this is.
-if ! "$BIN" lab up --dir "$labdir" --prefix drl --alert-for 30m >"$work/lab-up.txt" 2>&1; then
+if ! "$BIN" lab up --dir "$labdir" --prefix "$prefix" --alert-for 30m >"$work/lab-up.txt" 2>&1; then
   cat "$work/lab-up.txt"; echo "drills: lab up failed"; exit 1
 fi
 # The lab prints how to use it: take the global flags from its first example.
