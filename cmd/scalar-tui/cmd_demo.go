@@ -105,6 +105,7 @@ func runDemo(ctx context.Context, g *globalOptions, o *demoOptions, stdout, stde
 	g.knownHosts, g.identity = d.KnownHosts, d.Identity
 	g.stateRoot, g.lockDir = demoStateDir(d), filepath.Join(d.Dir, "locks")
 	g.simState = d.SimState
+	g.kindDefaults = demo.OptionDefaults()
 	if g.logFile == "" {
 		g.logFile = filepath.Join(d.Dir, "scalar-tui.log")
 	}

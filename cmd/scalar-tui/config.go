@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"scalar-tui/ops/workflow"
 )
 
 // config is $XDG_CONFIG_HOME/scalar-tui/config.yaml. Example:
@@ -24,6 +28,8 @@ import (
 //	    tf_dirs: [/srv/stg/network, /srv/stg/cassandra]
 //	    terraform: /usr/local/bin/terraform
 //	    known_hosts: ~/.ssh/known_hosts_stg
+//	    options:
+//	      restore: {data-dir: /var/lib/cassandra/data}
 //	keys:
 //	  repair: R
 type config struct {
@@ -45,6 +51,12 @@ type environment struct {
 	// Kind is production, staging or lab (drills refuse production
 	// without --allow-production; unset counts as production).
 	Kind string `yaml:"kind"`
+	// Options are this deployment's defaults of workflow options, by
+	// workflow and flag name, for the CLI and the console alike: e.g.
+	// restore: {data-dir: /var/lib/cassandra/data}. A flag given on the
+	// command line wins; options said for each run (a tag, a host,
+	// --confirm-deployment, --force) cannot be set here.
+	Options map[string]map[string]string `yaml:"options"`
 }
 
 func defaultConfigPath() string {
@@ -89,6 +101,9 @@ func loadConfig(path string) (*config, error) {
 		default:
 			return nil, fmt.Errorf("config %s: environment %q: kind %q is not production, staging or lab", path, name, env.Kind)
 		}
+		if err := checkOptionDefaults(env.Options); err != nil {
+			return nil, fmt.Errorf("config %s: environment %q: options: %w", path, name, err)
+		}
 		env.TFRoot = expandHome(env.TFRoot)
 		for i := range env.TFDirs {
 			env.TFDirs[i] = expandHome(env.TFDirs[i])
@@ -97,6 +112,50 @@ func loadConfig(path string) (*config, error) {
 		env.Identity = expandHome(env.Identity)
 	}
 	return cfg, nil
+}
+
+// checkOptionDefaults checks a deployment's option defaults against the
+// catalog: known workflows with a command, known options, values their
+// flags accept, nothing said for each run.
+func checkOptionDefaults(opts map[string]map[string]string) error {
+	for _, n := range slices.Sorted(maps.Keys(opts)) {
+		k, ok := workflow.Lookup(n)
+		if !ok || k.Plan == nil {
+			return fmt.Errorf("no workflow %q", n)
+		}
+		if err := k.CheckDefaults(opts[n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// optionDefaults returns workflow kind's option defaults for the deployment
+// in use, as flag text by option name: the demo's, then those of the
+// config's environment when the deployment comes from it (no --tf-root or
+// --tf-dir), as the inventory does.
+func (g *globalOptions) optionDefaults(kind string) (map[string]string, error) {
+	out := map[string]string{}
+	for n, x := range g.kindDefaults[kind] {
+		out[n] = x
+	}
+	if g.tfRoot != "" || len(g.tfDirs) > 0 {
+		return out, nil
+	}
+	cfg, err := loadConfig(g.configPath)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	env, err := cfg.environment(g.envName)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	if env != nil {
+		for n, x := range env.Options[kind] {
+			out[n] = x
+		}
+	}
+	return out, nil
 }
 
 // environment returns the named environment, the `current` one when name is

@@ -70,6 +70,20 @@ func TestConfigBadInput(t *testing.T) {
 	}{
 		"not yaml":  {"environments: [unclosed", "not valid YAML"},
 		"empty env": {"environments:\n  prod:\n", `environment "prod" is empty`},
+		"options of no workflow": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restor: {data-dir: /d}\n",
+			`environment "prod": options: no workflow "restor"`},
+		"no such option": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restore: {datadir: /d}\n",
+			`restore has no option "datadir"`},
+		"typed name as a default": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restore: {confirm-deployment: prod}\n",
+			"restore --confirm-deployment is said for each run"},
+		"force as a default": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      free-disk: {force: \"true\"}\n",
+			"free-disk --force is said for each run"},
+		"bad duration": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restore: {gate-deadline: soon}\n",
+			`restore --gate-deadline "soon"`},
+		"negative duration": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restore: {gate-deadline: -1m}\n",
+			`restore --gate-deadline "-1m"`},
+		"NaN": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restore: {min-free-percent: NaN}\n",
+			"want a finite number"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -90,5 +104,44 @@ func TestConfigBadInput(t *testing.T) {
 	code := run(t.Context(), []string{"inventory"})
 	if code != exitBadInput {
 		t.Errorf("inventory with no deployment exit = %d, want 2", code)
+	}
+}
+
+// An environment's option defaults reach the workflow of the deployment it
+// names, under the demo's (the demo's deployment is never the config's) and
+// only when the deployment comes from the config.
+func TestOptionDefaults(t *testing.T) {
+	p := writeConfig(t, `current: stg
+environments:
+  stg:
+    tf_root: /srv/stg
+    options:
+      restore: {data-dir: /var/lib/cassandra/data, gate-interval: 2s}
+  prod:
+    tf_root: /srv/prod
+`)
+	g := &globalOptions{configPath: p}
+	got, err := g.optionDefaults("restore")
+	if err != nil || got["data-dir"] != "/var/lib/cassandra/data" || got["gate-interval"] != "2s" || len(got) != 2 {
+		t.Fatalf("stg restore defaults: %v, %v", got, err)
+	}
+	if got, _ := g.optionDefaults("repair"); len(got) != 0 {
+		t.Errorf("repair has no defaults, got %v", got)
+	}
+	g.envName = "prod"
+	if got, _ := g.optionDefaults("restore"); len(got) != 0 {
+		t.Errorf("prod has no defaults, got %v", got)
+	}
+	g = &globalOptions{configPath: p, tfRoot: "/elsewhere"}
+	if got, _ := g.optionDefaults("restore"); len(got) != 0 {
+		t.Errorf("--tf-root names another deployment: the config's defaults do not apply, got %v", got)
+	}
+	g.kindDefaults = map[string]map[string]string{"restore": {"data-dir": "~/data"}}
+	if got, _ := g.optionDefaults("restore"); got["data-dir"] != "~/data" {
+		t.Errorf("demo defaults: %v", got)
+	}
+	g = &globalOptions{configPath: p, envName: "nope"}
+	if _, err := g.optionDefaults("restore"); exitCodeOf(err) != exitBadInput {
+		t.Errorf("unknown --env: %v", err)
 	}
 }

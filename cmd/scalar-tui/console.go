@@ -216,6 +216,12 @@ func consoleWorkflows(g *globalOptions, dep deployment) *backend.Workflows {
 		Engine: func(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine {
 			return deploymentEngine(client, dep, "", workflow.WithEvents(events), workflow.WithCanary(canary))
 		},
+		// The config was read when the console started: an error here
+		// was reported then.
+		Defaults: func(kind string) map[string]string {
+			defs, _ := g.optionDefaults(kind)
+			return defs
+		},
 	}
 }
 

@@ -38,6 +38,9 @@ type globalOptions struct {
 	// simState, set by the demo, is its simulator state directory: the
 	// console's drills pass it as --sim-state (the deployment is a lab).
 	simState string
+	// kindDefaults, set by the demo, are its workflow option defaults
+	// (its layout: demo.OptionDefaults), under the config's.
+	kindDefaults map[string]map[string]string
 
 	console *consoleOptions
 }

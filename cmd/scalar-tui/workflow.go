@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -558,6 +560,9 @@ func newKindCmd(g *globalOptions, k *workflow.Kind) *cobra.Command {
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx, s := cmd.Context(), streamsOf(cmd)
+		if err := setOptionDefaults(g, k, f); err != nil {
+			return err
+		}
 		v := values()
 		if k.Arg != "" {
 			v[k.Arg] = args[0]
@@ -585,6 +590,23 @@ func newKindCmd(g *globalOptions, k *workflow.Kind) *cobra.Command {
 		return runKind(ctx, g, k, v, wf, s)
 	}
 	return cmd
+}
+
+// setOptionDefaults sets each flag of k the command line left unset to the
+// deployment's default for it (config `options:`, the demo's layout).
+func setOptionDefaults(g *globalOptions, k *workflow.Kind, f *pflag.FlagSet) error {
+	defs, err := g.optionDefaults(k.Name)
+	if err != nil {
+		return err
+	}
+	for _, n := range slices.Sorted(maps.Keys(defs)) {
+		if fl := f.Lookup(n); fl != nil && !fl.Changed {
+			if err := f.Set(n, defs[n]); err != nil {
+				return badInput(fmt.Errorf("%s --%s %q (the deployment's default): %w", k.Name, n, defs[n], err))
+			}
+		}
+	}
+	return nil
 }
 
 // addKindFlags registers one flag per option of k (but the positional

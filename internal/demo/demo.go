@@ -322,6 +322,18 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 	return d, nil
 }
 
+// OptionDefaults are the workflow option defaults of the demo's layout, as
+// a deployment's config gives them (`options:`): its Cassandra nodes keep
+// their data and commit log as real files in their home directories, seen
+// as ~/data and ~/commitlog, not at scalar-terraform's /data and
+// /commitlog. The demo's console plans with them, so that a restore
+// planned from `:backups` checks and moves the files that are there.
+func OptionDefaults() map[string]map[string]string {
+	return map[string]map[string]string{
+		"restore": {"data-dir": "~/data", "commitlog-dir": "~/commitlog"},
+	}
+}
+
 // ParseFault splits "HOST:KIND[:PARAM]" and checks KIND.
 func ParseFault(s string) (host, kind, param string, err error) {
 	parts := strings.SplitN(s, ":", 3)

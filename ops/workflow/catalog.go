@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +72,11 @@ type KindOption struct {
 	// Complete names the console's completion of the form field
 	// ("image-tag": the tags the nodes have loaded); "" is free text.
 	Complete string
+	// PerRun options are said for each run: what it acts on, or a guard
+	// the operator types (the tag to restore, --confirm-deployment,
+	// --force). A deployment's option defaults (CheckDefaults: the
+	// config's `options:`, the demo's layout) never set them.
+	PerRun bool
 }
 
 // Values are a kind's options by name, typed as their KindOption says.
@@ -229,12 +236,7 @@ func (k *Kind) Defaults() Values {
 // name (the console's options, a form's fields). Lists are comma-separated.
 func (k *Kind) Parse(opts map[string]string) (Values, error) {
 	v := k.Defaults()
-	names := make([]string, 0, len(opts))
-	for n := range opts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(opts)) {
 		o, ok := k.Option(n)
 		if !ok {
 			return nil, fmt.Errorf("%s has no option %q", k.Name, n)
@@ -246,6 +248,30 @@ func (k *Kind) Parse(opts map[string]string) (Values, error) {
 		v[n] = x
 	}
 	return v, nil
+}
+
+// CheckDefaults checks option defaults given as text by option name, as a
+// deployment's config sets them (`options: {restore: {data-dir: …}}`):
+// each is an option of k that is not PerRun (nor the positional one), and
+// its value is one the option's flag accepts.
+func (k *Kind) CheckDefaults(opts map[string]string) error {
+	for _, n := range slices.Sorted(maps.Keys(opts)) {
+		o, ok := k.Option(n)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s has no option %q", k.Name, n)
+		case o.PerRun || n == k.Arg:
+			return fmt.Errorf("%s --%s is said for each run: it cannot have a default", k.Name, n)
+		}
+		x, err := o.ParseValue(opts[n])
+		if err == nil {
+			err = o.Check(x)
+		}
+		if err != nil {
+			return fmt.Errorf("%s --%s %q: %w", k.Name, n, opts[n], err)
+		}
+	}
+	return nil
 }
 
 // ParseValue converts s to the option's type.

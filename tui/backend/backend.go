@@ -56,6 +56,11 @@ type Workflows struct {
 	// Engine returns an engine for client that reports events to events,
 	// journalling in the deployment's state dir and taking its lock.
 	Engine func(client *sshx.Client, events func(workflow.Event), canary bool) *workflow.Engine
+	// Defaults, when set, returns the deployment's defaults of a kind's
+	// options as flag text by name (the config's `options:`, the demo's
+	// layout): over the kind's console defaults, under what the operator
+	// chose in the console.
+	Defaults func(kind string) map[string]string
 }
 
 // Backend implements vm.Backend.

@@ -63,7 +63,11 @@ func PlanKind(ctx context.Context, w *Workflows, inv *inventory.Inventory, clien
 	if !ok || k.Plan == nil {
 		return nil, fmt.Errorf("%s: %w", kind, vm.ErrNotSupported)
 	}
-	v, noSilence, err := kindValues(k, params)
+	var defs map[string]string
+	if w.Defaults != nil {
+		defs = w.Defaults(k.Name)
+	}
+	v, noSilence, err := kindValues(k, defs, params)
 	if err != nil {
 		return nil, err
 	}
@@ -80,13 +84,16 @@ func PlanKind(ctx context.Context, w *Workflows, inv *inventory.Inventory, clien
 }
 
 // kindValues maps the console's parameters onto k's typed options, over
-// the kind's console defaults: Options by flag name (the upgrade's tag is
-// its "to"), Hosts its --host (all of them where the option repeats),
-// Args[0] its positional option.
+// the deployment's defaults (defs), over the kind's console defaults:
+// Options by flag name (the upgrade's tag is its "to"), Hosts its --host
+// (all of them where the option repeats), Args[0] its positional option.
 // no-silence is every kind's shared flag, not an option of the kind.
-func kindValues(k *workflow.Kind, p vm.WorkflowParams) (workflow.Values, bool, error) {
+func kindValues(k *workflow.Kind, defs map[string]string, p vm.WorkflowParams) (workflow.Values, bool, error) {
 	opts := map[string]string{}
 	for n, x := range k.ConsoleDefaults {
+		opts[n] = x
+	}
+	for n, x := range defs {
 		opts[n] = x
 	}
 	for n, x := range p.Options {

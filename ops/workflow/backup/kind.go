@@ -58,7 +58,7 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 		Example: "  scalar-tui backup --dry-run\n  scalar-tui backup --tag before-upgrade --yes",
 		Options: []workflow.KindOption{
 			{Name: "keyspace", Type: workflow.OptStringList, Help: "keyspace to snapshot (repeatable or comma-separated; default scalar,coordinator)"},
-			{Name: "tag", Type: workflow.OptString, Default: "", Help: "snapshot name (default scalar-tui-YYYYMMDD-HHMMSS; not with --via cassy: Cassy picks the id)"},
+			{Name: "tag", PerRun: true, Type: workflow.OptString, Default: "", Help: "snapshot name (default scalar-tui-YYYYMMDD-HHMMSS; not with --via cassy: Cassy picks the id)"},
 			{Name: "allow-mixed-routes", Type: workflow.OptBool, Default: false, Help: "run although the other backup route is used on this deployment (Cassy deletes the nodetool route's local snapshots)"},
 			{Name: "via", Type: workflow.OptString, Default: ViaNodetool, Help: "how to back up: nodetool (pause + nodetool snapshot) or cassy (rpc.Cassy TakeBackup)"},
 			{Name: "cassy-register", Type: workflow.OptBool, Default: false, Help: "with --via cassy: register the cluster with Cassy (RegisterCluster) if none is registered"},
@@ -97,7 +97,7 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 		HiddenCanary: true,
 		Usage:        "clear TAG [--dry-run] [--yes] [--json]",
 		Summary:      "Delete snapshot TAG on every Cassandra node (dangerous: nodetool clearsnapshot -t TAG)",
-		Options:      []workflow.KindOption{{Name: "tag", Type: workflow.OptString, Help: "the snapshot to delete"}},
+		Options:      []workflow.KindOption{{Name: "tag", PerRun: true, Type: workflow.OptString, Help: "the snapshot to delete"}},
 		Plan: func(_ context.Context, d workflow.Deps, v workflow.Values) (*workflow.Plan, error) {
 			return ClearPlan(d.Inventory, ClearOptions{Tag: v.String("tag")})
 		},

@@ -68,3 +68,41 @@ func TestKindParse(t *testing.T) {
 		t.Error("a negative deadline was accepted")
 	}
 }
+
+// A deployment's option defaults (the config's options:) are checked as
+// flags are; what is said for each run (what a run acts on, the guards the
+// operator types) cannot be a default in any kind.
+func TestCheckDefaults(t *testing.T) {
+	k, _ := workflow.Lookup("restore")
+	if err := k.CheckDefaults(map[string]string{"data-dir": "/var/lib/cassandra/data", "gate-deadline": "20m", "keyspace": "scalar"}); err != nil {
+		t.Errorf("good defaults refused: %v", err)
+	}
+	for opts, want := range map[[2]string]string{
+		{"confirm-deployment", "prod"}: "said for each run",
+		{"tag", "b1"}:                  "said for each run",
+		{"undo", "r"}:                  "said for each run",
+		{"gate-deadline", "0s"}:        "must be positive",
+		{"min-free-percent", "+Inf"}:   "finite",
+		{"min-free-percent", "101"}:    "101",
+		{"no-such", "x"}:               "no option",
+	} {
+		err := k.CheckDefaults(map[string]string{opts[0]: opts[1]})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%s: %v, want %q", opts[0], opts[1], err, want)
+		}
+	}
+	guards := map[string]bool{"host": true, "to": true, "tag": true, "backup": true, "undo": true,
+		"confirm-deployment": true, "allow-production": true, "force": true}
+	for _, k := range workflow.Kinds() {
+		for _, o := range k.Options {
+			if guards[o.Name] && !o.PerRun {
+				t.Errorf("%s --%s can be set as a deployment default", k.Name, o.Name)
+			}
+			if guards[o.Name] || o.Name == k.Arg {
+				if err := k.CheckDefaults(map[string]string{o.Name: "x"}); err == nil {
+					t.Errorf("%s --%s accepted as a default", k.Name, o.Name)
+				}
+			}
+		}
+	}
+}

@@ -36,9 +36,9 @@ func init() {
 		Summary:   "Run a drill: inject one fault, watch the alert fire, recover with the runbook",
 		Options: []workflow.KindOption{
 			{Name: "name", Type: workflow.OptString, Help: "the drill"},
-			{Name: "host", Type: workflow.OptString, Default: "", Help: "the host to inject the fault on: name, short name or IP"},
-			{Name: "allow-production", Type: workflow.OptBool, Default: false, Help: "allow a drill on a production environment (with --confirm-deployment)"},
-			{Name: "confirm-deployment", Type: workflow.OptString, Default: "", Help: "the deployment's network name, typed, to confirm a production drill"},
+			{Name: "host", PerRun: true, Type: workflow.OptString, Default: "", Help: "the host to inject the fault on: name, short name or IP"},
+			{Name: "allow-production", PerRun: true, Type: workflow.OptBool, Default: false, Help: "allow a drill on a production environment (with --confirm-deployment)"},
+			{Name: "confirm-deployment", PerRun: true, Type: workflow.OptString, Default: "", Help: "the deployment's network name, typed, to confirm a production drill"},
 			{Name: "interval", Type: workflow.OptDuration, Default: time.Second, Help: "poll interval of the monitoring"},
 			{Name: "deadline", Type: workflow.OptDuration, Default: 5 * time.Minute, Help: "bound of detection and of each recovery wait"},
 		},

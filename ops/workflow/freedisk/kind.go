@@ -34,10 +34,10 @@ deployment, 130 canceled.`,
 			Example: "  scalar-tui free-disk --host cassandra-2\n  scalar-tui free-disk --host cassandra-2 --snapshot before-migration --dry-run\n" +
 				"  scalar-tui free-disk --host cassandra-2 --backups scalar --yes --json",
 			Options: []workflow.KindOption{
-				{Name: "host", Type: workflow.OptString, Default: "", Help: "the Cassandra node: name, short name or IP"},
+				{Name: "host", PerRun: true, Type: workflow.OptString, Default: "", Help: "the Cassandra node: name, short name or IP"},
 				{Name: "snapshot", Type: workflow.OptStringArray, Help: "clear this snapshot tag on the node (repeatable)"},
 				{Name: "backups", Type: workflow.OptStringArray, Help: "delete this keyspace's incremental backups on the node (repeatable)"},
-				{Name: "force", Type: workflow.OptBool, Default: false, Help: "allow clearing the newest backup that is complete on every node"},
+				{Name: "force", PerRun: true, Type: workflow.OptBool, Default: false, Help: "allow clearing the newest backup that is complete on every node"},
 			},
 		},
 		Silence:     true,

@@ -28,7 +28,7 @@ Exit status: 0 done (whatever the verdict), 1 failed, 2 bad flags or
 deployment, 130 canceled.`,
 			Example: "  scalar-tui reachability --host cassandra-2\n  scalar-tui reachability --host envoy-1 --json",
 			Options: []workflow.KindOption{
-				{Name: "host", Type: workflow.OptString, Default: "", Help: "the host: name, short name or IP"},
+				{Name: "host", PerRun: true, Type: workflow.OptString, Default: "", Help: "the host: name, short name or IP"},
 				{Name: "timeout", Type: workflow.OptDuration, Default: 10 * time.Second, Help: "bound on each probe"},
 			},
 		},

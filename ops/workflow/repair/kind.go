@@ -62,7 +62,7 @@ stopped and the lock released; the server-side repair may go on).`,
 			"  scalar-tui repair --yes --json --health-gate scrape",
 		Options: []workflow.KindOption{
 			{Name: "keyspace", Type: workflow.OptStringList, Help: "keyspace to repair (repeatable or comma-separated; default scalar,coordinator)"},
-			{Name: "host", Type: workflow.OptStringArray, Help: "repair only this Cassandra node: name, short name or IP (repeatable); preflight and gates still cover the whole ring"},
+			{Name: "host", PerRun: true, Type: workflow.OptStringArray, Help: "repair only this Cassandra node: name, short name or IP (repeatable); preflight and gates still cover the whole ring"},
 			{Name: "via", Type: workflow.OptString, Default: ViaNodetool, Help: "how to repair: nodetool (each node over SSH) or reaper (Reaper's REST API through the bastion)"},
 			{Name: "reaper-url", Type: workflow.OptString, Default: "", Help: "with --via reaper: Reaper's URL, dialled through the bastion (default http://reaper-1.<domain>:8080)"},
 			{Name: "reaper-user", Type: workflow.OptString, Default: "admin", Help: "with --via reaper: Reaper user"},

@@ -27,7 +27,7 @@ Exit status: 0 done (or canary-wait), 1 failed or refused, 2 bad flags or
 deployment, 130 canceled.`,
 			Example: "  scalar-tui rolling-restart --dry-run\n  scalar-tui rolling-restart --yes --json --canary",
 			Options: []workflow.KindOption{
-				{Name: "host", Type: workflow.OptStringArray, Help: "restart only this Cassandra node (repeatable, in order); preflight and gates still cover the whole ring"},
+				{Name: "host", PerRun: true, Type: workflow.OptStringArray, Help: "restart only this Cassandra node (repeatable, in order); preflight and gates still cover the whole ring"},
 			},
 		},
 		Silence:     true,

@@ -58,7 +58,7 @@ Exit status: 0 done (or canary-wait with --canary), 1 failed or refused,
 		Example: "  scalar-tui upgrade --to 2.2.0 --image-tarball scalar-ledger-2.2.0.tar.gz --dry-run\n" +
 			"  scalar-tui upgrade --to 2.2.0 --canary",
 		Options: []workflow.KindOption{
-			{Name: "to", Type: workflow.OptString, Default: "", Help: "target image tag (required), e.g. 2.2.0",
+			{Name: "to", PerRun: true, Type: workflow.OptString, Default: "", Help: "target image tag (required), e.g. 2.2.0",
 				Label: "tag", Note: "an upgrade to the tag already running is refused by preflight", Complete: "image-tag"},
 			{Name: "image", Type: workflow.OptString, Default: DefaultImage, Help: "image name"},
 			{Name: "image-tarball", Type: workflow.OptString, Default: "", Help: "local `docker save IMAGE:TAG | gzip` file to copy to nodes lacking the image"},
