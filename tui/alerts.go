@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	opsworkflow "scalar-tui/ops/workflow"
 	"scalar-tui/tui/common"
 	"scalar-tui/tui/keymap"
 	"scalar-tui/tui/render"
@@ -26,6 +27,11 @@ func runbookPlan(a vm.AlertView) tea.Cmd {
 		return common.Status("no workflow fixes "+a.Name+": follow "+a.Runbook.Doc+" (its commands are listed under the alert)", false)
 	}
 	msg := common.PlanMsg{Kind: a.Runbook.Workflow, Params: a.Runbook.Params()}
+	// A runbook that needs a choice first asks for it (free-disk: what
+	// to clear on the node).
+	if kd, ok := opsworkflow.Lookup(string(a.Runbook.Workflow)); ok && kd.ConsoleAsk != "" {
+		msg.Ask = true
+	}
 	return func() tea.Msg { return msg }
 }
 

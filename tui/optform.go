@@ -66,7 +66,12 @@ type completion interface {
 // each is made for option o, with the options known (values by name).
 var completions = map[string]func(c common.Common, o opsworkflow.KindOption, values map[string]string) completion{
 	"image-tag": newTagPicker,
+	"disk-item": newDiskPicker,
 }
+
+// ownHeader is a completion that says itself what its field is about
+// while it has the keys (a selection has no "current" value).
+type ownHeader interface{ OwnHeader() bool }
 
 // formMsg carries a completion's async answer to field of the form seq.
 type formMsg struct {
@@ -215,6 +220,9 @@ func (f *optionForm) back() formAction {
 // so it is needed, and it must parse and pass the option's range checks.
 func (f *optionForm) check(fl *formField) string {
 	v := strings.TrimSpace(fl.input.Value())
+	if v == "" && len(f.extra) > 0 {
+		return "" // the completion chose options beside it (the backups to clear, no snapshot)
+	}
 	if v == "" {
 		return f.kind + ": type the " + fl.label() + " (--" + fl.opt.Name + ": " + fl.opt.Help + ")"
 	}
@@ -249,6 +257,10 @@ func (f *optionForm) View() string {
 		cur := fl.current
 		if cur == "" {
 			cur = "unknown"
+		}
+		if oh, ok := fl.complete.(ownHeader); ok && i == f.focus && oh.OwnHeader() {
+			b.WriteString(fl.complete.View(label) + "\n")
+			continue
 		}
 		head := "current " + label + ": "
 		b.WriteString(head + st.Bold.Render(cur) + "\n")

@@ -161,7 +161,14 @@ func (m *workflow) Start(p common.PlanMsg) tea.Cmd {
 	if kd, ok := opsworkflow.Lookup(string(p.Kind)); ok && p.Ask && kd.ConsoleAsk != "" {
 		m.seq++
 		m.stage = stageAsk
-		m.form = newOptionForm(m.common, kd, []string{kd.ConsoleAsk}, p.Params.Options, m.seq)
+		values := map[string]string{}
+		for n, v := range p.Params.Options {
+			values[n] = v
+		}
+		if len(p.Params.Hosts) > 0 && values["host"] == "" {
+			values["host"] = p.Params.Hosts[0] // the node a completion lists (free-disk's)
+		}
+		m.form = newOptionForm(m.common, kd, []string{kd.ConsoleAsk}, values, m.seq)
 		return m.form.Init()
 	}
 	return m.requestPlan()

@@ -20,12 +20,12 @@ func init() {
 		if len(v.Strings("snapshot")) > 0 || len(v.Strings("backups")) > 0 {
 			return false, nil
 		}
-		return true, listFreeDisk(ctx, g, v.String("host"), wf.json, s)
+		return true, listFreeDisk(ctx, g, v.String("host"), v.String("data-dir"), wf.json, s)
 	}}
 }
 
-// listFreeDisk prints what takes space on the node's /data.
-func listFreeDisk(ctx context.Context, g *globalOptions, host string, asJSON bool, s cmdStreams) error {
+// listFreeDisk prints what takes space on the node's data directory.
+func listFreeDisk(ctx context.Context, g *globalOptions, host, dataDir string, asJSON bool, s cmdStreams) error {
 	inv, cl, err := openDeployment(ctx, g)
 	if err != nil {
 		return err
@@ -33,7 +33,7 @@ func listFreeDisk(ctx context.Context, g *globalOptions, host string, asJSON boo
 	defer cl.Close()
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	u, err := freedisk.List(lctx, freedisk.ExecOf(cl), inv, host)
+	u, err := freedisk.List(lctx, freedisk.ExecOf(cl), inv, host, dataDir)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -57,7 +57,7 @@ func listFreeDisk(ctx context.Context, g *globalOptions, host string, asJSON boo
 // renderFreeDisk writes the listing as text.
 func renderFreeDisk(w io.Writer, u *freedisk.Usage) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s /data: %.1f%% free (%s available); %s fires below %.0f%%\n\n", u.Host.Short, u.FreePercent,
+	fmt.Fprintf(&b, "%s %s: %.1f%% free (%s available); %s fires below %.0f%%\n\n", u.Host.Short, u.DataDir, u.FreePercent,
 		nodetool.FormatSize(u.AvailBytes), freedisk.Alert, u.ThresholdPercent)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SNAPSHOT\tSIZE\tTAKEN\tCOMPLETE ON\tKEYSPACES\t")

@@ -327,10 +327,13 @@ func Start(ctx context.Context, o Options) (d *Demo, err error) {
 // their data and commit log as real files in their home directories, seen
 // as ~/data and ~/commitlog, not at scalar-terraform's /data and
 // /commitlog. The demo's console plans with them, so that a restore
-// planned from `:backups` checks and moves the files that are there.
+// planned from `:backups` checks and moves the files that are there, and
+// the free-disk runbook lists (and clears) the node's files, never this
+// machine's /data.
 func OptionDefaults() map[string]map[string]string {
 	return map[string]map[string]string{
-		"restore": {"data-dir": "~/data", "commitlog-dir": "~/commitlog"},
+		"restore":   {"data-dir": "~/data", "commitlog-dir": "~/commitlog"},
+		"free-disk": {"data-dir": "~/data"},
 	}
 }
 

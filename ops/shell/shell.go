@@ -7,8 +7,10 @@ package shell
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Quote returns s as one word of a POSIX shell command line: s itself when it
@@ -176,4 +178,25 @@ func FirstLine(s string) string {
 		}
 	}
 	return ""
+}
+
+// QuotePath quotes a remote path for the remote shell like Quote, except
+// that a path in the SSH user's home ("~/x") becomes "$HOME"/'x', which the
+// remote shell expands (a quoted "~" is not).
+func QuotePath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		return `"$HOME"/` + Quote(rest)
+	}
+	return Quote(p)
+}
+
+// CheckDir accepts a remote directory option: an absolute path or one in
+// the home ("~/x"), without "..", control characters or a trailing slash,
+// and not "/".
+func CheckDir(p string) error {
+	if !(strings.HasPrefix(p, "/") || strings.HasPrefix(p, "~/")) || strings.Contains(p, "..") ||
+		strings.IndexFunc(p, unicode.IsControl) >= 0 || p == "/" || strings.HasSuffix(p, "/") {
+		return fmt.Errorf("bad directory %q: want an absolute path (or ~/path) without '..'", p)
+	}
+	return nil
 }

@@ -147,3 +147,33 @@ func TestFirstLine(t *testing.T) {
 		}
 	}
 }
+
+// QuotePath gives a real /bin/sh back the path, with ~/ as the home, even
+// for names holding quotes, spaces and $(...).
+func TestQuotePathWithRealSh(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/data", "/data"},
+		{"/var/lib/cassandra data", "/var/lib/cassandra data"},
+		{"~/data", "/home/op/data"},
+		{"~/it's $(id)/x", "/home/op/it's $(id)/x"},
+		{"~", "~"}, // not a path in the home: quoted as is
+	} {
+		got := viaSh(t, "HOME=/home/op; printf %s "+QuotePath(c.in))
+		if got != c.want {
+			t.Errorf("QuotePath(%q) = %s: sh printed %q, want %q", c.in, QuotePath(c.in), got, c.want)
+		}
+	}
+}
+
+func TestCheckDir(t *testing.T) {
+	for _, ok := range []string{"/data", "~/data", "/var/lib/cassandra/data"} {
+		if err := CheckDir(ok); err != nil {
+			t.Errorf("CheckDir(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "/", "data", "~", "~/", "/data/", "/data/../etc", "/da\nta", "$HOME/data"} {
+		if err := CheckDir(bad); err == nil {
+			t.Errorf("CheckDir(%q) accepted", bad)
+		}
+	}
+}

@@ -18,7 +18,7 @@ func BackupRows(bs []vm.BackupView, now time.Time) [][]string {
 		if !b.Complete() {
 			comp = fmt.Sprintf("PARTIAL %d/%d", len(b.Nodes), b.Total)
 		}
-		rows = append(rows, []string{b.Route, b.Tag, comp, BackupAge(b.Tag, now), formatBytes(b.Bytes), strings.Join(b.Keyspaces, ",")})
+		rows = append(rows, []string{b.Route, b.Tag, comp, BackupAge(b.Tag, now), Bytes(b.Bytes), strings.Join(b.Keyspaces, ",")})
 	}
 	return rows
 }
@@ -48,7 +48,7 @@ func BackupAge(tag string, now time.Time) string {
 func BackupDetail(b vm.BackupView) string {
 	var parts []string
 	for _, n := range b.Nodes {
-		parts = append(parts, n+" "+formatBytes(b.NodeBytes[n]))
+		parts = append(parts, n+" "+Bytes(b.NodeBytes[n]))
 	}
 	for _, n := range b.Missing {
 		parts = append(parts, n+" MISSING")
@@ -57,11 +57,11 @@ func BackupDetail(b vm.BackupView) string {
 	if !b.Complete() {
 		state = "PARTIAL"
 	}
-	return fmt.Sprintf("%s %s, %s, %d tables, %s: %s", b.Route, b.Tag, state, b.Tables, formatBytes(b.Bytes), strings.Join(parts, "; "))
+	return fmt.Sprintf("%s %s, %s, %d tables, %s: %s", b.Route, b.Tag, state, b.Tables, Bytes(b.Bytes), strings.Join(parts, "; "))
 }
 
-// formatBytes renders a size in binary units like nodetool ("1.5 MiB").
-func formatBytes(b float64) string {
+// Bytes renders a size in binary units like nodetool ("1.5 MiB").
+func Bytes(b float64) string {
 	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
 	i := 0
 	for b >= 1024 && i < len(units)-1 {

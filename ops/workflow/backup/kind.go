@@ -59,7 +59,7 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags, 130 canceled.`,
 		Options: []workflow.KindOption{
 			{Name: "keyspace", Type: workflow.OptStringList, Help: "keyspace to snapshot (repeatable or comma-separated; default scalar,coordinator)"},
 			{Name: "tag", PerRun: true, Type: workflow.OptString, Default: "", Help: "snapshot name (default scalar-tui-YYYYMMDD-HHMMSS; not with --via cassy: Cassy picks the id)"},
-			{Name: "allow-mixed-routes", Type: workflow.OptBool, Default: false, Help: "run although the other backup route is used on this deployment (Cassy deletes the nodetool route's local snapshots)"},
+			{Name: "allow-mixed-routes", PerRun: true, Type: workflow.OptBool, Default: false, Help: "run although the other backup route is used on this deployment (Cassy deletes the nodetool route's local snapshots)"},
 			{Name: "via", Type: workflow.OptString, Default: ViaNodetool, Help: "how to back up: nodetool (pause + nodetool snapshot) or cassy (rpc.Cassy TakeBackup)"},
 			{Name: "cassy-register", Type: workflow.OptBool, Default: false, Help: "with --via cassy: register the cluster with Cassy (RegisterCluster) if none is registered"},
 			{Name: "cassy-cluster-id", Type: workflow.OptString, Default: "", Help: "with --via cassy: the Cassy cluster_id (default: the registered cluster covering the Cassandra nodes)"},

@@ -92,7 +92,8 @@ func TestCheckDefaults(t *testing.T) {
 		}
 	}
 	guards := map[string]bool{"host": true, "to": true, "tag": true, "backup": true, "undo": true,
-		"confirm-deployment": true, "allow-production": true, "force": true}
+		"confirm-deployment": true, "allow-production": true, "force": true, "snapshot": true, "backups": true,
+		"service": true, "allow-mixed-routes": true, "allow-drift": true, "image-tarball": true}
 	for _, k := range workflow.Kinds() {
 		for _, o := range k.Options {
 			if guards[o.Name] && !o.PerRun {

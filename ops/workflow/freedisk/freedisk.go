@@ -36,23 +36,38 @@ const Workflow = "free-disk"
 // Alert is the alert this runbook clears.
 const Alert = "CassandraDriveSpaceLow"
 
-// DataMount is Cassandra's data volume on scalar-terraform nodes.
+// DataMount is Cassandra's data volume on scalar-terraform nodes (the
+// mount point of the CassandraDriveSpaceLow rule).
 const DataMount = "/data"
 
-// Remote commands, exactly as run.
-const (
-	DFCommand        = "df -P -k /data"
-	SnapshotsCommand = "nodetool listsnapshots"
-	// AgesCommand prints "<mtime epoch> <tag>" per snapshot directory; the
-	// oldest directory of a tag is when it was taken.
-	AgesCommand = `sudo find /data -mindepth 4 -maxdepth 4 -type d -path '/data/*/*/snapshots/*' -printf '%T@ %f\n' 2>/dev/null; true`
-	// BackupsCommand prints "<KiB>\t<dir>" per table's incremental backups.
-	BackupsCommand = "sudo du -sk /data/*/*/backups 2>/dev/null; true"
-)
+// DefaultDataDir is Cassandra's data_file_directories on scalar-terraform
+// nodes: the data volume's mount point.
+const DefaultDataDir = DataMount
+
+// SnapshotsCommand lists the node's snapshots.
+const SnapshotsCommand = "nodetool listsnapshots"
+
+// Remote commands on the data directory dir ("/data", or "~/x" in the SSH
+// user's home), exactly as run; dir is quoted by shell.QuotePath.
+
+// DFCommand measures the volume that holds dir.
+func DFCommand(dir string) string { return "df -P -k " + shell.QuotePath(dir) }
+
+// AgesCommand prints "<mtime epoch> <tag>" per snapshot directory; the
+// oldest directory of a tag is when it was taken.
+func AgesCommand(dir string) string {
+	return "D=" + shell.QuotePath(dir) + `; sudo find "$D" -mindepth 4 -maxdepth 4 -type d -path "$D/*/*/snapshots/*" -printf '%T@ %f\n' 2>/dev/null; true`
+}
+
+// BackupsCommand prints "<KiB>\t<dir>/<keyspace>/<table>/backups" per
+// table's incremental backups.
+func BackupsCommand(dir string) string {
+	return "D=" + shell.QuotePath(dir) + `; sudo du -sk "$D"/*/*/backups 2>/dev/null; true`
+}
 
 // ClearBackupsCommand deletes the incremental backup files of keyspace.
-func ClearBackupsCommand(keyspace string) string {
-	return "sudo find /data/" + shell.Quote(keyspace) + "/*/backups -mindepth 1 -maxdepth 1 -type f -delete"
+func ClearBackupsCommand(dir, keyspace string) string {
+	return "D=" + shell.QuotePath(dir) + `; sudo find "$D"/` + shell.Quote(keyspace) + "/*/backups -mindepth 1 -maxdepth 1 -type f -delete"
 }
 
 // Exec runs a command on a host; workflow.Env.Exec fits, ExecOf adapts an
@@ -96,7 +111,9 @@ type Backups struct {
 // Usage is what List found on one node.
 type Usage struct {
 	Host inventory.Host `json:"host"`
-	// FreePercent of /data, and the alert's threshold (CassandraDriveSpaceLow).
+	// DataDir is the data directory listed.
+	DataDir string `json:"data_dir"`
+	// FreePercent of the data volume, and the alert's threshold (CassandraDriveSpaceLow).
 	FreePercent      float64    `json:"free_percent"`
 	AvailBytes       float64    `json:"avail_bytes"`
 	ThresholdPercent float64    `json:"threshold_percent"`
@@ -104,10 +121,16 @@ type Usage struct {
 	Backups          []Backups  `json:"backups"`
 }
 
-// List reads the node's /data usage, snapshots (with their cluster-wide
-// completeness, from `nodetool listsnapshots` on every node) and incremental
-// backups.
-func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host string) (*Usage, error) {
+// List reads the usage of the node's data directory dataDir ("" is
+// DefaultDataDir), its snapshots (with their cluster-wide completeness, from
+// `nodetool listsnapshots` on every node) and incremental backups.
+func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host, dataDir string) (*Usage, error) {
+	if dataDir == "" {
+		dataDir = DefaultDataDir
+	}
+	if err := shell.CheckDir(dataDir); err != nil {
+		return nil, fmt.Errorf("free-disk --data-dir: %w", err)
+	}
 	if inv == nil {
 		return nil, errors.New("free-disk: no inventory")
 	}
@@ -118,11 +141,11 @@ func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host string)
 	if h.Role != inventory.RoleCassandra {
 		return nil, fmt.Errorf("free-disk: %s is a %s host, not a Cassandra node (for other hosts see docs/InstanceDriveSpaceLow.md)", h.Name, h.Role)
 	}
-	u := &Usage{Host: h}
+	u := &Usage{Host: h, DataDir: dataDir}
 	if rule, ok := health.DiskRuleFor(h.Role, DataMount); ok {
 		u.ThresholdPercent = rule.MinFreePercent
 	}
-	r, err := run(ctx, exec, h, DFCommand)
+	r, err := run(ctx, exec, h, DFCommand(dataDir))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +163,7 @@ func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host string)
 	if err != nil {
 		return nil, fmt.Errorf("nodetool listsnapshots on %s: %w", h.Short, err)
 	}
-	ages, err := run(ctx, exec, h, AgesCommand)
+	ages, err := run(ctx, exec, h, AgesCommand(dataDir))
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +227,7 @@ func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host string)
 		return a.Tag < b.Tag
 	})
 
-	du, err := run(ctx, exec, h, BackupsCommand)
+	du, err := run(ctx, exec, h, BackupsCommand(dataDir))
 	if err != nil {
 		return nil, err
 	}
@@ -284,19 +307,24 @@ func TagTime(tag string) time.Time {
 	return time.Time{}
 }
 
-// ParseBackups reads BackupsCommand's output ("KiB\t/data/ks/table/backups").
+// ParseBackups reads BackupsCommand's output ("KiB\t<dir>/ks/table/backups",
+// whatever the data directory).
 func ParseBackups(out string) []Backups {
 	by := map[string]*Backups{}
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
-		if len(f) != 2 {
+		if len(f) < 2 {
 			continue
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
-		parts := strings.Split(strings.TrimPrefix(f[1], "/data/"), "/")
-		if err != nil || len(parts) != 3 || parts[2] != "backups" {
+		// The data directory may hold spaces: the path is the rest of the
+		// line after the size and a tab.
+		_, path, _ := strings.Cut(l, "\t")
+		parts := strings.Split(path, "/")
+		if err != nil || len(parts) < 4 || parts[len(parts)-1] != "backups" {
 			continue
 		}
+		parts = parts[len(parts)-3:]
 		b, ok := by[parts[0]]
 		if !ok {
 			b = &Backups{Keyspace: parts[0]}
@@ -323,6 +351,9 @@ type Options struct {
 	Backups []string `json:"backups,omitempty"`
 	// Force clears the newest complete backup's snapshot too.
 	Force bool `json:"force,omitempty"`
+	// DataDir is Cassandra's data directory on the node ("" is
+	// DefaultDataDir; "~/x" in the SSH user's home).
+	DataDir string `json:"data_dir,omitempty"`
 	// GateDeadline and GateInterval bound the alert-clear wait.
 	GateDeadline time.Duration `json:"gate_deadline,omitempty"`
 	GateInterval time.Duration `json:"gate_interval,omitempty"`
@@ -352,6 +383,13 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	if h.Role != inventory.RoleCassandra {
 		return nil, fmt.Errorf("free-disk: %s is a %s host, not a Cassandra node", h.Name, h.Role)
 	}
+	if opts.DataDir == "" {
+		opts.DataDir = DefaultDataDir
+	}
+	if err := shell.CheckDir(opts.DataDir); err != nil {
+		return nil, fmt.Errorf("free-disk --data-dir: %w", err)
+	}
+	dir := opts.DataDir
 	if len(opts.Snapshots) == 0 && len(opts.Backups) == 0 {
 		return nil, errors.New("free-disk: nothing selected: name snapshots (--snapshot TAG) or keyspaces' incremental backups (--backups KS); list them first without a selection")
 	}
@@ -382,7 +420,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			if len(opts.Snapshots) == 0 {
 				return nil
 			}
-			u, err := List(ctx, env.Exec, inv, h.Name)
+			u, err := List(ctx, env.Exec, inv, h.Name, dir)
 			if err != nil {
 				return err
 			}
@@ -420,7 +458,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 	for _, ks := range opts.Backups {
 		p.Steps = append(p.Steps, workflow.Step{
 			ID: h.Short + "/clear-backups-" + ks, Title: "delete the incremental backups of keyspace " + ks, Host: h.Name,
-			Commands: []string{ClearBackupsCommand(ks)}, Timeout: 10 * time.Minute, Idempotent: true,
+			Commands: []string{ClearBackupsCommand(dir, ks)}, Timeout: 10 * time.Minute, Idempotent: true,
 		})
 	}
 	threshold := 0.0
@@ -428,10 +466,10 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 		threshold = rule.MinFreePercent
 	}
 	p.Steps = append(p.Steps, workflow.Step{
-		ID: h.Short + "/measure", Title: fmt.Sprintf("measure /data (the alert needs at least %.0f%% free)", threshold), Host: h.Name,
-		Commands: []string{DFCommand}, Idempotent: true,
+		ID: h.Short + "/measure", Title: fmt.Sprintf("measure %s (the alert needs at least %.0f%% free)", dir, threshold), Host: h.Name,
+		Commands: []string{DFCommand(dir)}, Idempotent: true,
 		Run: func(ctx context.Context, env *workflow.Env) error {
-			out, err := run(ctx, env.Exec, h, DFCommand)
+			out, err := run(ctx, env.Exec, h, DFCommand(dir))
 			if err != nil {
 				return err
 			}
@@ -439,9 +477,9 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 			if err != nil {
 				return err
 			}
-			env.Notice(fmt.Sprintf("%s /data: %.1f%% free (%s available)", h.Short, free, nodetool.FormatSize(float64(avail)*1024)))
+			env.Notice(fmt.Sprintf("%s %s: %.1f%% free (%s available)", h.Short, dir, free, nodetool.FormatSize(float64(avail)*1024)))
 			if free < threshold {
-				return fmt.Errorf("%s /data is still %.1f%% free, below the %.0f%% of %s: clear more (list with `scalar-tui free-disk --host %s`) or grow the volume", h.Short, free, threshold, Alert, h.Short)
+				return fmt.Errorf("%s %s is still %.1f%% free, below the %.0f%% of %s: clear more (list with `scalar-tui free-disk --host %s`) or grow the volume", h.Short, dir, free, threshold, Alert, h.Short)
 			}
 			return nil
 		},

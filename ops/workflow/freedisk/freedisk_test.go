@@ -3,6 +3,7 @@ package freedisk_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"scalar-tui/internal/demo"
 	"scalar-tui/internal/demoenv"
 	"scalar-tui/internal/sim"
+	"scalar-tui/ops/sshx"
 	"scalar-tui/ops/workflow"
 	"scalar-tui/ops/workflow/freedisk"
 	"scalar-tui/ops/workflow/silence"
@@ -55,7 +57,7 @@ func TestListAndClear(t *testing.T) {
 	fill(t, e)
 	e.WaitFiring(t, freedisk.Alert, "cassandra-2", 40*time.Second)
 
-	u, err := freedisk.List(context.Background(), freedisk.ExecOf(e.Cl), e.Inv, "cassandra-2")
+	u, err := freedisk.List(context.Background(), freedisk.ExecOf(e.Cl), e.Inv, "cassandra-2", "~/data")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestListAndClear(t *testing.T) {
 	}
 
 	run := func(o freedisk.Options) (workflow.Status, error) {
-		o.GateInterval, o.GateDeadline = 200*time.Millisecond, 40*time.Second
+		o.GateInterval, o.GateDeadline, o.DataDir = 200*time.Millisecond, 40*time.Second, "~/data"
 		p, err := freedisk.Plan(e.Inv, o)
 		if err != nil {
 			t.Fatal(err)
@@ -118,6 +120,11 @@ func TestParsers(t *testing.T) {
 	if len(b) != 2 || b[0].Keyspace != "coordinator" || b[1].Tables != 2 || b[1].Bytes != 3072*1024 {
 		t.Errorf("backups %+v", b)
 	}
+	// Any data directory: in a home, with a space in it.
+	b = freedisk.ParseBackups("8\t/home/centos/my data/scalar/asset-1a2b/backups\n8\t/home/centos/my data/scalar/tx-9f/backups\n")
+	if len(b) != 1 || b[0].Keyspace != "scalar" || b[0].Tables != 2 {
+		t.Errorf("backups under a home: %+v", b)
+	}
 	if tt := freedisk.TagTime("scalar-tui-20261120-153000"); tt.Format(time.RFC3339) != "2026-11-20T15:30:00Z" {
 		t.Errorf("tag time %v", tt)
 	}
@@ -137,12 +144,58 @@ func TestPlanBadInput(t *testing.T) {
 	}{
 		{freedisk.Options{}, "--host is required"},
 		{freedisk.Options{Host: "cassandra-1"}, "nothing selected"},
+		{freedisk.Options{Host: "cassandra-1", Snapshots: []string{"a"}, DataDir: "data"}, "bad directory"},
+		{freedisk.Options{Host: "cassandra-1", Snapshots: []string{"a"}, DataDir: "/data/../etc"}, "bad directory"},
 		{freedisk.Options{Host: "envoy-1", Snapshots: []string{"a"}}, "not a Cassandra node"},
 		{freedisk.Options{Host: "cassandra-1", Backups: []string{"a;rm"}}, "bad keyspace"},
 		{freedisk.Options{Host: "cassandra-1", Snapshots: []string{"a b"}}, "tag"},
 	} {
 		if _, err := freedisk.Plan(e.Inv, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
+		}
+	}
+}
+
+// The listing reads the data directory it is given: on the demo the node's
+// files are in ~/data, where find dates a snapshot taken there; /data (not
+// on the demo's nodes) dates nothing, and the commands never run with an
+// unquoted directory.
+func TestListReadsTheDataDir(t *testing.T) {
+	e := demoenv.Start(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Prom: demo.PromOptions{Disabled: true}})
+	ctx := context.Background()
+	c2 := e.Host(t, "cassandra-2")
+	if r, err := e.Cl.Run(ctx, c2.Name, "nodetool snapshot -t hand-made scalar", sshx.RunOptions{}); err != nil || r.ExitCode != 0 {
+		t.Fatalf("nodetool snapshot: %+v %v", r, err)
+	}
+	taken := func(dir string) time.Time {
+		u, err := freedisk.List(ctx, freedisk.ExecOf(e.Cl), e.Inv, "cassandra-2", dir)
+		if err != nil {
+			t.Fatalf("List %s: %v", dir, err)
+		}
+		for _, s := range u.Snapshots {
+			if s.Tag == "hand-made" {
+				return s.Taken
+			}
+		}
+		t.Fatalf("List %s: no hand-made snapshot in %+v", dir, u.Snapshots)
+		return time.Time{}
+	}
+	if tt := taken("~/data"); tt.IsZero() || time.Since(tt) > time.Hour {
+		t.Errorf("~/data: taken %v, want the snapshot directory's time", tt)
+	}
+	if tt := taken("/data"); !tt.IsZero() {
+		t.Errorf("/data is not the demo node's data directory, yet dated the snapshot %v", tt)
+	}
+	// A quote is allowed in a directory name: it must stay a name. (The
+	// demo's hosts run commands on this machine, so the file would appear.)
+	pwned := filepath.Join(t.TempDir(), "pwned")
+	_, _ = freedisk.List(ctx, freedisk.ExecOf(e.Cl), e.Inv, "cassandra-2", "~/x'; touch "+pwned+"; '")
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatal("the data directory was run as a command")
+	}
+	for _, cmd := range []string{freedisk.DFCommand("~/a b"), freedisk.AgesCommand("~/a b"), freedisk.BackupsCommand("~/a b"), freedisk.ClearBackupsCommand("~/a b", "scalar")} {
+		if !strings.Contains(cmd, `"$HOME"/'a b'`) {
+			t.Errorf("unquoted directory in %s", cmd)
 		}
 	}
 }

@@ -35,16 +35,21 @@ deployment, 130 canceled.`,
 				"  scalar-tui free-disk --host cassandra-2 --backups scalar --yes --json",
 			Options: []workflow.KindOption{
 				{Name: "host", PerRun: true, Type: workflow.OptString, Default: "", Help: "the Cassandra node: name, short name or IP"},
-				{Name: "snapshot", Type: workflow.OptStringArray, Help: "clear this snapshot tag on the node (repeatable)"},
-				{Name: "backups", Type: workflow.OptStringArray, Help: "delete this keyspace's incremental backups on the node (repeatable)"},
+				{Name: "snapshot", PerRun: true, Type: workflow.OptStringList, Help: "clear this snapshot tag on the node (repeatable or comma-separated)",
+					Label: "what to clear", Complete: "disk-item"},
+				{Name: "backups", PerRun: true, Type: workflow.OptStringList, Help: "delete this keyspace's incremental backups on the node (repeatable or comma-separated)"},
+				{Name: "data-dir", Type: workflow.OptString, Default: DefaultDataDir, Help: "Cassandra's data_file_directories on the node (~/PATH: in the SSH user's home)"},
 				{Name: "force", PerRun: true, Type: workflow.OptBool, Default: false, Help: "allow clearing the newest backup that is complete on every node"},
 			},
+			// The console lists what fills the node's data volume and asks
+			// what to clear before it plans (from the alert's runbook action).
+			ConsoleAsk: "snapshot", ConsoleTitle: "Free disk: choose what to clear",
 		},
 		Silence:     true,
 		HealthCheck: true,
 		Validate:    runbookkind.HostRequired,
 		Options: func(v workflow.Values) Options {
-			return Options{Host: v.String("host"), Snapshots: v.Strings("snapshot"), Backups: v.Strings("backups"), Force: v.Bool("force"),
+			return Options{Host: v.String("host"), Snapshots: v.Strings("snapshot"), Backups: v.Strings("backups"), Force: v.Bool("force"), DataDir: v.String("data-dir"),
 				GateDeadline: v.Duration("gate-deadline"), GateInterval: v.Duration("gate-interval")}
 		},
 		Plan: func(d workflow.Deps, o Options, src health.Source) (*workflow.Plan, error) {

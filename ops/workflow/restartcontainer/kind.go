@@ -29,7 +29,7 @@ Exit status: 0 done, 1 failed or refused, 2 bad flags or deployment,
 				"  scalar-tui restart-container --host monitor-1 --service grafana --yes",
 			Options: []workflow.KindOption{
 				{Name: "host", PerRun: true, Type: workflow.OptString, Default: "", Help: "the host: name, short name or IP"},
-				{Name: "service", Type: workflow.OptString, Default: "", Help: "the docker-compose service (default: the role's)"},
+				{Name: "service", PerRun: true, Type: workflow.OptString, Default: "", Help: "the docker-compose service (default: the role's)"},
 			},
 		},
 		Silence:     true,

@@ -127,23 +127,11 @@ func ValidTag(tag string) error {
 	return nil
 }
 
-// validDir accepts an absolute path or one in the home ("~/x"), without
-// "..", control characters or a trailing slash.
-func validDir(p string) error {
-	if !(strings.HasPrefix(p, "/") || strings.HasPrefix(p, "~/")) || strings.Contains(p, "..") ||
-		strings.IndexFunc(p, unicode.IsControl) >= 0 || p == "/" || strings.HasSuffix(p, "/") {
-		return fmt.Errorf("bad directory %q: want an absolute path (or ~/path) without '..'", p)
-	}
-	return nil
-}
+// validDir accepts an absolute path or one in the home ("~/x").
+func validDir(p string) error { return shell.CheckDir(p) }
 
 // rpath quotes p for the remote shell; "~/x" becomes "$HOME"/'x'.
-func rpath(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		return `"$HOME"/` + shell.Quote(rest)
-	}
-	return shell.Quote(p)
-}
+func rpath(p string) string { return shell.QuotePath(p) }
 
 func (o *Options) normalize(undo bool) error {
 	switch o.Via {
