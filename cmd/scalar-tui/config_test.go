@@ -82,6 +82,8 @@ func TestConfigBadInput(t *testing.T) {
 			`restore --gate-deadline "soon"`},
 		"negative duration": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restore: {gate-deadline: -1m}\n",
 			`restore --gate-deadline "-1m"`},
+		"relative data dir": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      free-disk: {data-dir: data}\n",
+			`free-disk --data-dir "data": bad directory`},
 		"NaN": {"environments:\n  prod:\n    tf_root: /x\n    options:\n      restore: {min-free-percent: NaN}\n",
 			"want a finite number"},
 	}

@@ -24,6 +24,7 @@ import (
 
 	"scalar-tui/inventory"
 	"scalar-tui/ops/health"
+	"scalar-tui/ops/shell"
 	"scalar-tui/ops/sshx"
 )
 
@@ -72,6 +73,9 @@ type KindOption struct {
 	// Complete names the console's completion of the form field
 	// ("image-tag": the tags the nodes have loaded); "" is free text.
 	Complete string
+	// RemoteDir options name a directory on the nodes: Check accepts
+	// only what shell.CheckDir does (absolute or ~/x, no "..").
+	RemoteDir bool
 	// PerRun options are said for each run: what it acts on, or a guard
 	// the operator types (the tag to restore, --confirm-deployment,
 	// --force). A deployment's option defaults (CheckDefaults: the
@@ -319,6 +323,11 @@ func (o KindOption) Check(v any) error {
 		x, limit = v, o.Max
 	case time.Duration:
 		x = float64(v)
+	case string:
+		if o.RemoteDir && v != "" {
+			return shell.CheckDir(v)
+		}
+		return nil
 	default:
 		return nil
 	}

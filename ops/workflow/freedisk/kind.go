@@ -38,7 +38,7 @@ deployment, 130 canceled.`,
 				{Name: "snapshot", PerRun: true, Type: workflow.OptStringList, Help: "clear this snapshot tag on the node (repeatable or comma-separated)",
 					Label: "what to clear", Complete: "disk-item"},
 				{Name: "backups", PerRun: true, Type: workflow.OptStringList, Help: "delete this keyspace's incremental backups on the node (repeatable or comma-separated)"},
-				{Name: "data-dir", Type: workflow.OptString, Default: DefaultDataDir, Help: "Cassandra's data_file_directories on the node (~/PATH: in the SSH user's home)"},
+				{Name: "data-dir", RemoteDir: true, Type: workflow.OptString, Default: DefaultDataDir, Help: "Cassandra's data_file_directories on the node (~/PATH: in the SSH user's home)"},
 				{Name: "force", PerRun: true, Type: workflow.OptBool, Default: false, Help: "allow clearing the newest backup that is complete on every node"},
 			},
 			// The console lists what fills the node's data volume and asks
