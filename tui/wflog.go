@@ -33,9 +33,11 @@ func newLogModel(c common.Common) *logModel {
 	return &logModel{common: c, vp: viewport.New(80, 10)}
 }
 
-// follow starts empty logs for a run on hosts, the first one selected.
+// follow starts empty logs for a run on hosts. The run's own log ("":
+// the engine's and the workflow's notices, the output of steps that run on
+// no host) comes first and is shown until a host's step starts.
 func (l *logModel) follow(hosts []string) {
-	l.hosts, l.logs, l.sel = hosts, map[string][]string{}, 0
+	l.hosts, l.logs, l.sel = append([]string{""}, hosts...), map[string][]string{}, 0
 	l.vp.SetContent("")
 }
 
@@ -43,14 +45,16 @@ func (l *logModel) follow(hosts []string) {
 func (l *logModel) apply(ev vm.WorkflowEvent) {
 	switch e := ev.(type) {
 	case *wf.StepStarted:
-		if e.Host != "" {
-			l.selectHost(e.Host)
-		}
+		// A step on no host (a Cassy call, a reachability probe) writes
+		// to the run's log.
+		l.selectHost(e.Host)
 	case *wf.OutputLine:
 		l.addLine(e.Host, e.Line)
 	case *wf.Notice:
-		// The engine's notices are not tied to a host.
-		l.addLine("", e.Message)
+		// Notices are the run's (preflight results, the lock, a
+		// reachability verdict, the next commands to run): kept in its
+		// log, which the CLI prints in full.
+		l.addLine("", "note: "+e.Message)
 	}
 }
 
@@ -63,7 +67,7 @@ func (l *logModel) addLine(host, line string) {
 	l.logs[host] = lines
 	if host == l.selected() {
 		bottom := l.vp.AtBottom()
-		l.vp.SetContent(strings.Join(lines, "\n"))
+		l.vp.SetContent(l.content(host))
 		if bottom {
 			l.vp.GotoBottom()
 		}
@@ -83,7 +87,7 @@ func (l *logModel) selectHost(h string) {
 		if x == h {
 			if i != l.sel {
 				l.sel = i
-				l.vp.SetContent(strings.Join(l.logs[h], "\n"))
+				l.vp.SetContent(l.content(h))
 				l.vp.GotoBottom()
 			}
 			return
@@ -91,12 +95,34 @@ func (l *logModel) selectHost(h string) {
 	}
 }
 
+// content is host's kept lines for the viewport. The run's notices are
+// wrapped to the width: a reachability verdict or the commands to run next
+// are read whole, not cut at the edge.
+func (l *logModel) content(host string) string {
+	lines := l.logs[host]
+	if host != "" || l.width <= 0 {
+		return strings.Join(lines, "\n")
+	}
+	var b strings.Builder
+	for i, line := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(strings.Join(wrapText(line, l.width), "\n"))
+	}
+	return b.String()
+}
+
 // SetSize gives the log its width and height, its rule included; it
 // stays at the bottom if it was.
 func (l *logModel) SetSize(w, h int) {
+	bottom := l.vp.AtBottom()
+	if w != l.width && l.selected() == "" {
+		l.width = w
+		l.vp.SetContent(l.content(""))
+	}
 	l.width = w
 	l.vp.Width = w
-	bottom := l.vp.AtBottom()
 	l.vp.Height = max(h-1, 3)
 	if bottom {
 		l.vp.GotoBottom()
@@ -147,6 +173,10 @@ func (l *logModel) key(k tea.KeyMsg) bool {
 // View is the selected host's rule and output.
 func (l *logModel) View() string {
 	sel := l.selected()
-	title := fmt.Sprintf("── output of %s (%d lines) ", render.ShortHost(sel), len(l.logs[sel]))
+	name := "output of " + render.ShortHost(sel)
+	if sel == "" {
+		name = "the run's notices and local steps"
+	}
+	title := fmt.Sprintf("── %s (%d lines) ", name, len(l.logs[sel]))
 	return l.common.Styles.Rule.Render(title+strings.Repeat("─", max(l.width-len([]rune(title)), 0))) + "\n" + l.vp.View()
 }

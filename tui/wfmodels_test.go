@@ -15,22 +15,40 @@ func TestLogModelKeepsEachHostApart(t *testing.T) {
 	l.SetSize(80, 10)
 	l.follow([]string{"a", "b"})
 	l.apply(&opsworkflow.OutputLine{Host: "b", Line: "from b"})
-	l.apply(&opsworkflow.Notice{Message: "engine note"})
-	if l.selected() != "a" || strings.Contains(l.View(), "from b") {
-		t.Fatalf("a is selected, b's line must not show:\n%s", l.View())
+	l.apply(&opsworkflow.Notice{Message: "preflight ring: ok"})
+	// Before a host's step starts, the run's own log is shown: the
+	// notices (a preflight verdict, the lock, a reachability result, the
+	// commands to run next) that the CLI prints and the console showed
+	// only the last of.
+	if v := l.View(); l.selected() != "" || !strings.Contains(v, "note: preflight ring: ok") || !strings.Contains(v, "the run's notices and local steps (1 lines)") || strings.Contains(v, "from b") {
+		t.Fatalf("the run's log comes first, with its notices:\n%s", v)
 	}
 	l.apply(&opsworkflow.StepStarted{Index: 1, Host: "b", Header: opsworkflow.Header{Time: time.Now()}})
 	if l.selected() != "b" || !strings.Contains(l.View(), "from b") || !strings.Contains(l.View(), "output of b (1 lines)") {
 		t.Fatalf("the step's host is followed:\n%s", l.View())
 	}
-	if !l.Update(keyMsgs("tab")[0]) || l.selected() != "a" || strings.Contains(l.View(), "from b") {
+	if !l.Update(keyMsgs("tab")[0]) || l.selected() != "" || !strings.Contains(l.View(), "preflight ring: ok") {
+		t.Fatalf("tab after the last host shows the run's log:\n%s", l.View())
+	}
+	if !l.Update(keyMsgs("tab")[0]) || l.selected() != "a" || strings.Contains(l.View(), "from b") || strings.Contains(l.View(), "preflight") {
 		t.Fatalf("tab should show a's output:\n%s", l.View())
+	}
+	// A step on no host (a Cassy call) shows the run's log again.
+	l.apply(&opsworkflow.StepStarted{Index: 2, Header: opsworkflow.Header{Time: time.Now()}})
+	l.apply(&opsworkflow.OutputLine{Line: "cassy: backup requested"})
+	if v := l.View(); l.selected() != "" || !strings.Contains(v, "cassy: backup requested") || !strings.Contains(v, "(2 lines)") {
+		t.Fatalf("a step on no host shows the run's log:\n%s", v)
+	}
+	// The run's notices are wrapped, not cut: the end of a long one shows.
+	l.apply(&opsworkflow.Notice{Message: "next: " + strings.Repeat("aws ec2 describe-instances ", 6) + "--the-end"})
+	if v := l.View(); !strings.Contains(v, "--the-end") {
+		t.Fatalf("a long notice is cut:\n%s", v)
 	}
 	for i := 0; i < maxLogLines+10; i++ {
 		l.addLine("a", "x")
 	}
-	if n := len(l.logs["a"]); n != maxLogLines || len(l.logs[""]) != 1 {
-		t.Errorf("kept %d lines of a, %d notices", n, len(l.logs[""]))
+	if n := len(l.logs["a"]); n != maxLogLines || len(l.logs[""]) != 3 {
+		t.Errorf("kept %d lines of a, %d of the run", n, len(l.logs[""]))
 	}
 }
 
