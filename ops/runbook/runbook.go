@@ -221,6 +221,13 @@ var entries = map[string]func(a *Action, host string, alert health.Alert){
 			"df -h",
 			"sudo du -x --max-depth=1 / | sort -r -k1,1n",
 		}
+		// Only Cassandra's /data is what free-disk clears (snapshots and
+		// backups); the root filesystem of a Cassandra node filling up is
+		// not helped by deleting them, and keeps the manual steps.
+		if mp := alert.Labels["mountpoint"]; mp != "" && mp != "/data" {
+			a.Title = "Find what fills " + mp + " on " + hostOr(host)
+			return
+		}
 		if roleOf(host, alert) == inventory.RoleCassandra {
 			a.Title = "Free disk on " + hostOr(host) + " /data"
 			a.Workflow, a.HostOption, a.Host = WorkflowFreeDisk, "host", host

@@ -31,6 +31,10 @@ func TestFor(t *testing.T) {
 		{alert("CassandraDriveSpaceLow", c2+":9100"), "free-disk --host " + c2, "docs/CassandraDriveSpaceLow.md"},
 		{alert("InstanceDriveSpaceLow", c2+":9100"), "free-disk --host " + c2, "docs/InstanceDriveSpaceLow.md"},
 		{alert("InstanceDriveSpaceLow", "envoy-1.internal.scalar-labs.com:9100"), "", "docs/InstanceDriveSpaceLow.md"},
+		// The root filesystem of a Cassandra node: clearing /data's
+		// snapshots would not help, so no free-disk is offered.
+		{health.Alert{Name: "InstanceDriveSpaceLow", Instance: c2 + ":9100", Labels: map[string]string{"alertname": "InstanceDriveSpaceLow", "mountpoint": "/"}}, "", "docs/InstanceDriveSpaceLow.md"},
+		{health.Alert{Name: "InstanceDriveSpaceLow", Instance: c2 + ":9100", Labels: map[string]string{"alertname": "InstanceDriveSpaceLow", "mountpoint": "/data"}}, "free-disk --host " + c2, "docs/InstanceDriveSpaceLow.md"},
 		{alert("InstanceDown", "reaper-1.internal.scalar-labs.com:9100"), "reachability --host reaper-1.internal.scalar-labs.com", "docs/InstanceDown.md"},
 		{alert("ScalarDLContainerDown", "scalardl-blue-2.internal.scalar-labs.com:18080"), "restart-container --host scalardl-blue-2.internal.scalar-labs.com --service scalar", "docs/ScalarDLContainerDown.md"},
 		{alert("EnvoyContainerDown", "envoy-1.internal.scalar-labs.com:18080"), "restart-container --host envoy-1.internal.scalar-labs.com --service envoy", "docs/Alerts.md"},
