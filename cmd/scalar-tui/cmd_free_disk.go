@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"scalar-tui/ops/nodetool"
 	"scalar-tui/ops/workflow"
@@ -31,7 +30,7 @@ func listFreeDisk(ctx context.Context, g *globalOptions, host, dataDir string, a
 		return err
 	}
 	defer cl.Close()
-	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	lctx, cancel := context.WithTimeout(ctx, freedisk.ListTimeout)
 	defer cancel()
 	u, err := freedisk.List(lctx, freedisk.ExecOf(cl), inv, host, dataDir)
 	if err != nil {
@@ -70,7 +69,10 @@ func renderFreeDisk(w io.Writer, u *freedisk.Usage) error {
 			taken = sn.Taken.UTC().Format("2006-01-02 15:04")
 		}
 		mark := ""
-		if sn.Protected {
+		switch {
+		case sn.Protected && !sn.Complete:
+			mark = "  protected: may be the newest complete backup (--force)"
+		case sn.Protected:
 			mark = "  protected: newest complete backup (--force)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sn.Tag, nodetool.FormatSize(sn.Bytes), taken, sn.Completeness, strings.Join(sn.Keyspaces, ","), mark)
@@ -85,6 +87,9 @@ func renderFreeDisk(w io.Writer, u *freedisk.Usage) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return failed(err)
+	}
+	if len(u.Unanswered) > 0 {
+		fmt.Fprintf(&b, "\n%s did not say which snapshots they have: a backup on every other node may be complete, and is protected as one\n", strings.Join(u.Unanswered, ", "))
 	}
 	fmt.Fprintf(&b, "\nclear with: scalar-tui free-disk --host %s --snapshot TAG... | --backups KEYSPACE... (review with --dry-run)\n", u.Host.Short)
 	if _, err := io.WriteString(w, b.String()); err != nil {

@@ -23,6 +23,8 @@ func (b *Backend) DiskUsage(ctx context.Context, host string) (vm.DiskUsage, err
 	if w := b.cfg.Workflows; w != nil && w.Defaults != nil {
 		dataDir = w.Defaults(freedisk.Workflow)["data-dir"] // the deployment's layout (config, demo)
 	}
+	ctx, cancel := context.WithTimeout(ctx, freedisk.ListTimeout) // as the CLI: a hung node ends in an error, not an endless "listing…"
+	defer cancel()
 	u, err := freedisk.List(ctx, freedisk.ExecOf(client), inv, host, dataDir)
 	if err != nil {
 		return vm.DiskUsage{}, err
@@ -34,7 +36,10 @@ func (b *Backend) DiskUsage(ctx context.Context, host string) (vm.DiskUsage, err
 			taken = "taken " + s.Taken.UTC().Format("2006-01-02 15:04") + " UTC"
 		}
 		detail := fmt.Sprintf("snapshot on %s · %s", s.Completeness, taken)
-		if s.Protected {
+		switch {
+		case s.Protected && !s.Complete:
+			detail = "may be the newest complete backup · " + detail
+		case s.Protected:
 			detail = "newest complete backup · " + detail
 		}
 		out.Items = append(out.Items, vm.DiskItem{Option: "snapshot", Value: s.Tag, Bytes: s.Bytes, Detail: detail, Protected: s.Protected})

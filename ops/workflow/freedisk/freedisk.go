@@ -96,6 +96,10 @@ type Snapshot struct {
 	// backup); Completeness says how many.
 	Complete     bool   `json:"complete"`
 	Completeness string `json:"completeness"`
+	// MayBeComplete is true when it is on every node that answered and
+	// some did not (Usage.Unanswered): it may be a complete backup, and is
+	// protected as one.
+	MayBeComplete bool `json:"may_be_complete,omitempty"`
 	// Protected is true for the newest complete backup (and complete ones
 	// whose age is unknown, which may be it): clearing needs Force.
 	Protected bool `json:"protected,omitempty"`
@@ -118,8 +122,22 @@ type Usage struct {
 	AvailBytes       float64    `json:"avail_bytes"`
 	ThresholdPercent float64    `json:"threshold_percent"`
 	Snapshots        []Snapshot `json:"snapshots"`
-	Backups          []Backups  `json:"backups"`
+	// Unanswered are the other Cassandra nodes that could not say which
+	// snapshots they have: completeness is unknown for their share.
+	Unanswered []string  `json:"unanswered,omitempty"`
+	Backups    []Backups `json:"backups"`
 }
+
+// ListTimeout bounds a whole List, as the CLI and the console call it: a
+// node whose SSH or nodetool hangs ends the listing with an error instead of
+// a listing that never comes.
+const ListTimeout = 2 * time.Minute
+
+// otherNodeTimeout bounds asking each other node for its snapshots (to tell
+// a complete backup): one that does not answer in time is listed as
+// unanswered (Usage.Unanswered), so one hung node does not use up
+// ListTimeout. Tests shorten it.
+var otherNodeTimeout = 20 * time.Second
 
 // List reads the usage of the node's data directory dataDir ("" is
 // DefaultDataDir), its snapshots (with their cluster-wide completeness, from
@@ -193,12 +211,17 @@ func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host, dataDi
 			}
 			continue
 		}
-		o, err := run(ctx, exec, n, SnapshotsCommand)
-		if err != nil {
-			continue // a node that cannot answer does not have it, as far as we know
+		nctx, cancel := context.WithTimeout(ctx, otherNodeTimeout)
+		o, err := run(nctx, exec, n, SnapshotsCommand)
+		cancel()
+		var rs []nodetool.Snapshot
+		if err == nil {
+			rs, err = nodetool.ParseListSnapshots(o)
 		}
-		rs, err := nodetool.ParseListSnapshots(o)
 		if err != nil {
+			// Not known to have it, nor known not to: a backup that may
+			// be complete is protected as one (protect).
+			u.Unanswered = append(u.Unanswered, n.Short)
 			continue
 		}
 		seen := map[string]bool{}
@@ -216,6 +239,10 @@ func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host, dataDi
 		sort.Strings(sn.Keyspaces)
 		sn.Complete = has[tag] == len(ring)
 		sn.Completeness = fmt.Sprintf("%d/%d nodes", has[tag], len(ring))
+		if k := len(u.Unanswered); k > 0 && has[tag]+k == len(ring) {
+			sn.MayBeComplete = true
+			sn.Completeness += fmt.Sprintf(", %s did not answer", strings.Join(u.Unanswered, ", "))
+		}
 		u.Snapshots = append(u.Snapshots, *sn)
 	}
 	protect(u.Snapshots)
@@ -235,8 +262,10 @@ func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host, dataDi
 	return u, nil
 }
 
-// protect marks the newest complete snapshot, and every complete one whose
-// age is unknown (it may be the newest).
+// protect marks the newest complete snapshot, every complete one whose age
+// is unknown (it may be the newest), and every one that may be complete
+// (some node did not answer) and is newer than that or of unknown age: if it
+// is complete, it is the newest backup.
 func protect(snaps []Snapshot) {
 	newest := -1
 	for i, s := range snaps {
@@ -253,6 +282,11 @@ func protect(snaps []Snapshot) {
 	}
 	if newest >= 0 {
 		snaps[newest].Protected = true
+	}
+	for i, s := range snaps {
+		if s.MayBeComplete && (s.Taken.IsZero() || newest < 0 || s.Taken.After(snaps[newest].Taken)) {
+			snaps[i].Protected = true
+		}
 	}
 }
 
@@ -434,7 +468,7 @@ func PlanAt(inv *inventory.Inventory, opts Options, now time.Time) (*workflow.Pl
 				case !ok:
 					return fmt.Errorf("%s has no snapshot %s (list them with `scalar-tui free-disk --host %s`)", h.Short, t, h.Short)
 				case s.Protected && !opts.Force:
-					return fmt.Errorf("snapshot %s is the newest backup complete on every node (or may be: its age is unknown); clearing it on %s leaves no complete backup; pass --force to clear it anyway", t, h.Short)
+					return fmt.Errorf("snapshot %s is the newest backup complete on every node (or may be: its age is unknown, or a node did not answer); clearing it on %s leaves no complete backup; pass --force to clear it anyway", t, h.Short)
 				}
 			}
 			return nil

@@ -199,3 +199,46 @@ func TestListReadsTheDataDir(t *testing.T) {
 		}
 	}
 }
+
+// A node that does not say which snapshots it has (its SSH or nodetool
+// hangs) is listed as unanswered within its own bound, not after the whole
+// listing's; and a backup on every node that answered may be complete, so
+// the newest such one stays protected: before, it counted as incomplete and
+// could be cleared without --force, leaving no complete backup.
+func TestListWithANodeThatDoesNotAnswer(t *testing.T) {
+	e := demoenv.Start(t, demo.Options{Cassandra: 3, Blue: 1, Envoy: 1, Prom: demo.PromOptions{Disabled: true}})
+	fill(t, e)
+	defer freedisk.SetOtherNodeTimeout(200 * time.Millisecond)()
+	exec := freedisk.ExecOf(e.Cl)
+	hung := func(ctx context.Context, host, cmd string) (workflow.CommandResult, error) {
+		if strings.HasPrefix(host, "cassandra-3.") {
+			<-ctx.Done()
+			return workflow.CommandResult{}, ctx.Err()
+		}
+		return exec(ctx, host, cmd)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	u, err := freedisk.List(ctx, hung, e.Inv, "cassandra-2", "~/data")
+	if err != nil {
+		t.Fatalf("List with cassandra-3 hung: %v", err)
+	}
+	if strings.Join(u.Unanswered, ",") != "cassandra-3" {
+		t.Errorf("unanswered %v, want cassandra-3", u.Unanswered)
+	}
+	by := map[string]freedisk.Snapshot{}
+	for _, s := range u.Snapshots {
+		by[s.Tag] = s
+	}
+	if s := by[newest]; s.Complete || !s.MayBeComplete || !s.Protected || !strings.Contains(s.Completeness, "2/3 nodes, cassandra-3 did not answer") {
+		t.Errorf("newest backup with a node silent: %+v, want may be complete and protected", s)
+	}
+	// The newer one may be missing on cassandra-3: then the older one is
+	// the newest complete backup. Not knowing, both are protected.
+	if s := by[older]; !s.MayBeComplete || !s.Protected {
+		t.Errorf("older backup: %+v, want may be complete and protected", s)
+	}
+	if s := by[manual]; s.MayBeComplete || s.Protected {
+		t.Errorf("the snapshot on cassandra-2 only: %+v", s)
+	}
+}
