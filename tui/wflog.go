@@ -35,7 +35,7 @@ func newLogModel(c common.Common) *logModel {
 
 // follow starts empty logs for a run on hosts. The run's own log ("":
 // the engine's and the workflow's notices, the output of steps that run on
-// no host) comes first and is shown until a host's step starts.
+// no host) comes first and is shown until the first host's step starts.
 func (l *logModel) follow(hosts []string) {
 	l.hosts, l.logs, l.sel = append([]string{""}, hosts...), map[string][]string{}, 0
 	l.vp.SetContent("")
@@ -45,9 +45,12 @@ func (l *logModel) follow(hosts []string) {
 func (l *logModel) apply(ev vm.WorkflowEvent) {
 	switch e := ev.(type) {
 	case *wf.StepStarted:
-		// A step on no host (a Cassy call, a reachability probe) writes
-		// to the run's log.
-		l.selectHost(e.Host)
+		// A step on no host (a Cassy call, the silence's expiry) writes
+		// to the run's log but does not switch to it: the last host's
+		// output stays in view, and the note line shows the last notice.
+		if e.Host != "" {
+			l.selectHost(e.Host)
+		}
 	case *wf.OutputLine:
 		l.addLine(e.Host, e.Line)
 	case *wf.Notice:

@@ -33,11 +33,15 @@ func TestLogModelKeepsEachHostApart(t *testing.T) {
 	if !l.Update(keyMsgs("tab")[0]) || l.selected() != "a" || strings.Contains(l.View(), "from b") || strings.Contains(l.View(), "preflight") {
 		t.Fatalf("tab should show a's output:\n%s", l.View())
 	}
-	// A step on no host (a Cassy call) shows the run's log again.
+	// A step on no host (a Cassy call, the silence's expiry) writes to the
+	// run's log and leaves the host shown in view.
 	l.apply(&opsworkflow.StepStarted{Index: 2, Header: opsworkflow.Header{Time: time.Now()}})
 	l.apply(&opsworkflow.OutputLine{Line: "cassy: backup requested"})
-	if v := l.View(); l.selected() != "" || !strings.Contains(v, "cassy: backup requested") || !strings.Contains(v, "(2 lines)") {
-		t.Fatalf("a step on no host shows the run's log:\n%s", v)
+	if v := l.View(); l.selected() != "a" || strings.Contains(v, "cassy") {
+		t.Fatalf("a step on no host switched the log:\n%s", v)
+	}
+	if !l.Update(keyMsgs("left")[0]) || l.selected() != "" || !strings.Contains(l.View(), "cassy: backup requested") || !strings.Contains(l.View(), "(2 lines)") {
+		t.Fatalf("the run's log lacks the output of a step on no host:\n%s", l.View())
 	}
 	// The run's notices are wrapped, not cut: the end of a long one shows.
 	l.apply(&opsworkflow.Notice{Message: "next: " + strings.Repeat("aws ec2 describe-instances ", 6) + "--the-end"})

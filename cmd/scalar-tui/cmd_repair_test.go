@@ -472,7 +472,7 @@ func TestRepairFailsOnNode2ThenResumes(t *testing.T) {
 	if !regexp.MustCompile(`cassandra-2/repair-scalar +failed`).MatchString(showOut) {
 		t.Errorf("runs show does not show the failed step:\n%s", showOut)
 	}
-	for _, want := range []string{"Validation failed", "scalar-tui resume " + run, `"health_gate": "scrape"`} {
+	for _, want := range []string{"Validation failed", "scalar-tui resume " + run, `"health_gate": "scrape"`, "Notes (the last 10):\n", "  preflight "} {
 		if !strings.Contains(showOut, want) {
 			t.Errorf("runs show lacks %q:\n%s", want, showOut)
 		}

@@ -442,6 +442,12 @@ func renderRun(w io.Writer, st *workflow.RunState, dir string) {
 			}
 		}
 	}
+	if notes := tailLog(workflow.HostLogPath(dir, st.ID, ""), "note", 10); len(notes) > 0 {
+		fmt.Fprintln(w, "\nNotes (the last 10):")
+		for _, l := range notes {
+			fmt.Fprintf(w, "  %s\n", oneLine(l, 300))
+		}
+	}
 	fmt.Fprintf(w, "\nHost logs: %s\n", filepath.Join(workflow.RunsDir(dir), st.ID))
 	if st.Status.Resumable() {
 		fmt.Fprintf(w, "Continue with: %s\n", workflow.ResumeCommand(st))

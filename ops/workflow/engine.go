@@ -67,6 +67,7 @@ type Engine struct {
 	now      func() time.Time
 	audit    *auditLog
 	evMu     sync.Mutex
+	noteMu   sync.Mutex // keepNotice
 	pause    atomic.Bool
 	hold     atomic.Bool
 	contC    chan struct{} // Continue; buffered 1
@@ -416,12 +417,42 @@ func (e *Engine) emit(ev Event) {
 	if h.Time.IsZero() {
 		h.Time = e.now().UTC()
 	}
+	if n, ok := ev.(*Notice); ok {
+		e.keepNotice(h.Run, h.Time, n.Message)
+	}
 	if e.onEvent == nil {
 		return
 	}
 	e.evMu.Lock()
 	defer e.evMu.Unlock()
 	e.onEvent(ev)
+}
+
+// keepNotice appends a run's notice to its cluster log
+// (HostLogPath(stateDir, run, "")) as "TIME note LINE", a line each: what
+// the run said (preflight results, the lock, a verdict, the commands to run
+// next) stays readable in `runs show` and the console's run detail after
+// the run, not only in its live view.
+func (e *Engine) keepNotice(run string, at time.Time, msg string) {
+	if run == "" || e.stateDir == "" {
+		return
+	}
+	e.noteMu.Lock()
+	defer e.noteMu.Unlock()
+	p := HostLogPath(e.stateDir, run, "")
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(e.red.Redact(msg), "\n"), "\n") {
+		fmt.Fprintf(&b, "%s note %s\n", at.UTC().Format(time.RFC3339), line)
+	}
+	_, _ = f.WriteString(b.String())
 }
 
 // exec runs one audited command; host "" is the bastion. When step is set,

@@ -925,3 +925,32 @@ func TestHoldAtStopsPauseThenContinue(t *testing.T) {
 		})
 	}
 }
+
+// A run's notices (the engine's and its steps') are kept in its cluster log,
+// a line each, so `runs show` and the console's run detail can show them
+// after the run; secrets in them are redacted like output.
+func TestNoticesAreKeptInTheRunsLog(t *testing.T) {
+	lr := &workflowtest.LocalRunner{Root: t.TempDir()}
+	e, state, _ := newTestEngine(t, lr, WithRedactor(NewRedactor("hunter2")))
+	p := hostPlan("h1")
+	p.Steps = append(p.Steps, Step{ID: "verdict", Title: "say", Run: func(ctx context.Context, env *Env) error {
+		env.Notice("reachability: h1 answers\nnext: aws ec2 describe-instances --password hunter2")
+		return nil
+	}})
+	if status, err := e.Run(context.Background(), p); err != nil || status != StatusDone {
+		t.Fatalf("Run = %s, %v", status, err)
+	}
+	b, err := os.ReadFile(HostLogPath(state, p.ID, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	for _, want := range []string{" note cluster lock taken", " note reachability: h1 answers\n", " note next: aws ec2 describe-instances --password "} {
+		if !strings.Contains(log, want) {
+			t.Errorf("cluster log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "hunter2") {
+		t.Errorf("a secret reached the run's log:\n%s", log)
+	}
+}

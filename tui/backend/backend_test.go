@@ -243,6 +243,16 @@ func TestBackendOnDemo(t *testing.T) {
 	if outHosts["cassandra-2.internal.scalar-labs.com"] == 0 || outHosts["bastion"] == 0 {
 		t.Errorf("detail output per host = %v, want cassandra-2's and the bastion's (lock)", outHosts)
 	}
+	// The run's notices are kept after it: the lock, the preflight results.
+	var notes []string
+	for _, o := range det.Output {
+		if o.Host == "cluster" {
+			notes = o.Lines
+		}
+	}
+	if j := strings.Join(notes, "\n"); !strings.Contains(j, " note: cluster lock taken") || !strings.Contains(j, " note: preflight ") {
+		t.Errorf("run detail's notes = %q, want the lock and the preflight results", notes)
+	}
 	if err := sim.ClearFault(d.SimState, "cassandra-2.internal.scalar-labs.com", "repair-fails"); err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func logLine(l string) string {
 		return l
 	}
 	stream, text, _ := strings.Cut(rest, " ")
-	mark := map[string]string{"stdout": "|", "stderr": "!", "$": "$"}[stream]
+	mark := map[string]string{"stdout": "|", "stderr": "!", "$": "$", "note": "note:"}[stream]
 	if mark == "" {
 		mark = stream
 	}
