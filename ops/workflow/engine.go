@@ -24,6 +24,10 @@ const DefaultRemoteDir = ".scalar-tui/runs"
 // after the run's context was canceled.
 const cleanupTimeout = 5 * time.Minute
 
+// lockTakeTimeout bounds taking the cluster lock, which a cancel does not
+// cut (Engine.takeLock).
+const lockTakeTimeout = time.Minute
+
 // RefusedError is a run that did not start: a preflight check failed, the
 // plan no longer matches the journal, or a crash left a step whose state is
 // unknown.

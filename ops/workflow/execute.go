@@ -108,7 +108,14 @@ func (e *Engine) finish(rc *runCtx, s Status, ferr error) (Status, error) {
 // (finish); a resumed run's journal is left as it was, still resumable.
 func (e *Engine) takeLock(ctx context.Context, rc *runCtx, lock *ClusterLock, resumed bool) (status Status, err error, ok bool) {
 	runID := rc.st.ID
-	lerr := lock.acquire(ctx, e.operator, runID, e.now(), resumed && e.takeover == runID)
+	// Taking the lock is one short script on the bastion: mkdir, then the
+	// owner file. A signal must not cut it between the two: that leaves a
+	// lock without an owner, which no release removes (seen with SIGTERM
+	// right after a console run started). So it runs to its end, bounded,
+	// and a run canceled meanwhile ends through finish and releases it.
+	actx, acancel := bounded(ctx, lockTakeTimeout)
+	lerr := lock.acquire(actx, e.operator, runID, e.now(), resumed && e.takeover == runID)
+	acancel()
 	if lerr == nil {
 		e.emit(&Notice{Header: Header{Run: runID}, Message: "cluster lock taken (" + lock.path() + ")"})
 		if !e.noMirror {

@@ -415,3 +415,50 @@ func TestSignalWhileTakingTheLock(t *testing.T) {
 		}
 	}
 }
+
+// cancelDuringLockRunner cancels the run when the lock command starts and
+// records whether that command's own context was canceled with it.
+type cancelDuringLockRunner struct {
+	*workflowtest.LocalRunner
+	cancel   context.CancelFunc
+	cutShort bool
+}
+
+func (r *cancelDuringLockRunner) RunBastion(ctx context.Context, command string, opts sshx.RunOptions) (sshx.Result, error) {
+	if strings.Contains(command, "mkdir") {
+		r.cancel()
+		r.cutShort = ctx.Err() != nil
+	}
+	return r.LocalRunner.RunBastion(ctx, command, opts)
+}
+
+// TestCancelDoesNotCutTakingTheLock: a signal while the bastion takes the
+// lock (mkdir, then the owner file) does not cut that script in the middle,
+// which left a lock without an owner that no release removes (the console
+// signalled right after a run started); the lock is taken, then released by
+// the canceled run, and no step runs.
+func TestCancelDoesNotCutTakingTheLock(t *testing.T) {
+	lr := &workflowtest.LocalRunner{Root: t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &cancelDuringLockRunner{LocalRunner: lr, cancel: cancel}
+	state := t.TempDir()
+	e := New(r, state, WithOperator("ops@test"), WithLockPath(filepath.Join(lr.Dir("bastion"), "scalar-tui.lock")))
+	p := hostPlan("h1")
+	status, err := e.Run(ctx, p)
+	if r.cutShort {
+		t.Error("the lock command's context was canceled with the run")
+	}
+	if status != StatusCanceled || err == nil {
+		t.Errorf("Run = %s, %v; want canceled", status, err)
+	}
+	if lockExists(lr) {
+		t.Error("the canceled run left the lock")
+	}
+	if countLines(t, filepath.Join(lr.Dir("h1"), "ran.txt")) != 0 {
+		t.Error("a step ran")
+	}
+	if st, lerr := LoadRun(state, p.ID); lerr != nil || st.Status != StatusCanceled {
+		t.Errorf("journal %+v, %v", st, lerr)
+	}
+}
