@@ -76,7 +76,11 @@ func TestConsoleAlertRunbookInTmux(t *testing.T) {
 	s.waitFor("[host]", 10*time.Second)
 
 	s.keys("a")
-	plan := s.waitFor("Plan: ", 30*time.Second)
+	// Wait for the steps, not only the title: under load the preflight
+	// runs long and a capture can catch a frame half drawn by tmux (seen
+	// in a clean-clone CI run: the title and checks, no steps, no footer).
+	s.waitFor("Plan: ", 30*time.Second)
+	plan := s.waitFor("Silence the alerts of cassandra-2", 30*time.Second)
 	for _, want := range []string{"restart-cassandra", "cassandra-2", "systemctl start cassandra", "Silence the alerts of cassandra-2"} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("restart plan lacks %q:\n%s", want, plan)

@@ -34,6 +34,21 @@ func (s *tmuxSession) keys(k ...string) { s.tmux(append([]string{"send-keys", "-
 // other way than the one waited for, and waiting out the timeout only hides it.
 var failureWords = []string{"✗ failed", "✗ refused", "✗ canceled", "cluster is locked by", "scalar-tui: "}
 
+// settled returns a screen showing want that two captures 100 ms apart agree
+// on (a few tries): a capture can catch a frame that tmux has only half
+// drawn, which a test then reads as lines missing.
+func (s *tmuxSession) settled(scr, want string) string {
+	for i := 0; i < 5; i++ {
+		time.Sleep(100 * time.Millisecond)
+		next := s.screen()
+		if next == scr || !strings.Contains(next, want) {
+			return scr
+		}
+		scr = next
+	}
+	return scr
+}
+
 // waitFor polls the screen until it contains want, or fails with the screen
 // as soon as it shows a failure or when timeout has passed.
 func (s *tmuxSession) waitFor(want string, timeout time.Duration) string {
@@ -42,7 +57,7 @@ func (s *tmuxSession) waitFor(want string, timeout time.Duration) string {
 	for {
 		scr := s.screen()
 		if strings.Contains(scr, want) {
-			return scr
+			return s.settled(scr, want)
 		}
 		for _, f := range failureWords {
 			if strings.Contains(scr, f) && !strings.Contains(want, f) {
