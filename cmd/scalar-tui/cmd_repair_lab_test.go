@@ -150,9 +150,10 @@ func TestLabRepairNoCollision(t *testing.T) {
 	}
 	cfg := sim.DefaultConfig()
 	// The canceled repair goes on server-side: it must outlast the cancel's
-	// cleanup and the resume's preflight, which take over 15 s on a loaded
-	// machine (the resume then found no repair running and repaired again).
-	cfg.RepairDuration = sim.Duration(45 * time.Second)
+	// cleanup and the resume's preflight, which took over 15 s, and once
+	// over 40 s, on a loaded machine (the resume then found no repair
+	// running and repaired again).
+	cfg.RepairDuration = sim.Duration(90 * time.Second)
 	l, n := labnodes.ForTest(t, lab.Config{Hosts: hosts}, labnodes.Options{SimBinary: bin, SimConfig: &cfg})
 	t.Setenv("SSH_AUTH_SOCK", "")
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
@@ -174,7 +175,7 @@ func TestLabRepairNoCollision(t *testing.T) {
 		}
 		return st.Host(short).Cassandra.Repairs
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
 	// Ctrl-C mid-repair.
@@ -209,7 +210,7 @@ func TestLabRepairNoCollision(t *testing.T) {
 	if rs := repairsOf("cassandra-1"); len(rs) != 1 {
 		t.Fatalf("cassandra-1 coordinated %d repairs, want 1", len(rs))
 	}
-	if o, code := status(ctx, "--wait", "--interval", "500ms", "--timeout", "2m"); code != 0 {
+	if o, code := status(ctx, "--wait", "--interval", "500ms", "--timeout", "3m"); code != 0 {
 		t.Fatalf("repair status --wait: exit %d\n%s", code, o)
 	}
 
