@@ -106,26 +106,23 @@ func (l *logModel) content(host string) string {
 	if host != "" || l.width <= 0 {
 		return strings.Join(lines, "\n")
 	}
-	var b strings.Builder
-	for i, line := range lines {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(strings.Join(wrapText(line, l.width), "\n"))
+	var wrapped []string
+	for _, line := range lines {
+		wrapped = append(wrapped, wrapText(line, l.width)...)
 	}
-	return b.String()
+	return strings.Join(wrapped, "\n")
 }
 
 // SetSize gives the log its width and height, its rule included; it
 // stays at the bottom if it was.
 func (l *logModel) SetSize(w, h int) {
 	bottom := l.vp.AtBottom()
-	if w != l.width && l.selected() == "" {
-		l.width = w
-		l.vp.SetContent(l.content(""))
-	}
+	rewrap := w != l.width && l.selected() == "" // the run's notices wrap to the width
 	l.width = w
 	l.vp.Width = w
+	if rewrap {
+		l.vp.SetContent(l.content(""))
+	}
 	l.vp.Height = max(h-1, 3)
 	if bottom {
 		l.vp.GotoBottom()

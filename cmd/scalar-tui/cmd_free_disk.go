@@ -69,11 +69,8 @@ func renderFreeDisk(w io.Writer, u *freedisk.Usage) error {
 			taken = sn.Taken.UTC().Format("2006-01-02 15:04")
 		}
 		mark := ""
-		switch {
-		case sn.Protected && !sn.Complete:
-			mark = "  protected: may be the newest complete backup (--force)"
-		case sn.Protected:
-			mark = "  protected: newest complete backup (--force)"
+		if why := sn.ProtectedAs(); why != "" {
+			mark = "  protected: " + why + " (--force)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sn.Tag, nodetool.FormatSize(sn.Bytes), taken, sn.Completeness, strings.Join(sn.Keyspaces, ","), mark)
 	}

@@ -413,7 +413,7 @@ func (rc *runCtx) logLine(host, stream, line string) {
 		}
 		rc.logs[host] = f
 	}
-	fmt.Fprintf(f, "%s %s %s\n", rc.e.now().UTC().Format(time.RFC3339), stream, rc.e.red.Redact(line))
+	_, _ = f.WriteString(logRecord(rc.e.now(), stream, rc.e.red.Redact(line)))
 }
 
 func (e *Engine) emit(ev Event) {
@@ -454,9 +454,15 @@ func (e *Engine) keepNotice(run string, at time.Time, msg string) {
 	defer f.Close()
 	var b strings.Builder
 	for _, line := range strings.Split(strings.TrimRight(e.red.Redact(msg), "\n"), "\n") {
-		fmt.Fprintf(&b, "%s note %s\n", at.UTC().Format(time.RFC3339), line)
+		b.WriteString(logRecord(at, "note", line))
 	}
 	_, _ = f.WriteString(b.String())
+}
+
+// logRecord is one line of a run's host log: "RFC3339 STREAM LINE\n"
+// (stream stdout, stderr, $ for a command, note for a notice).
+func logRecord(at time.Time, stream, line string) string {
+	return at.UTC().Format(time.RFC3339) + " " + stream + " " + line + "\n"
 }
 
 // exec runs one audited command; host "" is the bastion. When step is set,

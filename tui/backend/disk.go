@@ -36,11 +36,8 @@ func (b *Backend) DiskUsage(ctx context.Context, host string) (vm.DiskUsage, err
 			taken = "taken " + s.Taken.UTC().Format("2006-01-02 15:04") + " UTC"
 		}
 		detail := fmt.Sprintf("snapshot on %s · %s", s.Completeness, taken)
-		switch {
-		case s.Protected && !s.Complete:
-			detail = "may be the newest complete backup · " + detail
-		case s.Protected:
-			detail = "newest complete backup · " + detail
+		if why := s.ProtectedAs(); why != "" {
+			detail = why + " · " + detail
 		}
 		out.Items = append(out.Items, vm.DiskItem{Option: "snapshot", Value: s.Tag, Bytes: s.Bytes, Detail: detail, Protected: s.Protected})
 	}

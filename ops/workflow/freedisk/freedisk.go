@@ -262,6 +262,20 @@ func List(ctx context.Context, exec Exec, inv *inventory.Inventory, host, dataDi
 	return u, nil
 }
 
+// ProtectedAs says why clearing the snapshot needs Force, as listings show
+// it: "newest complete backup", "may be the newest complete backup" (a node
+// did not answer), or "" when it is not protected.
+func (s Snapshot) ProtectedAs() string {
+	switch {
+	case !s.Protected:
+		return ""
+	case !s.Complete:
+		return "may be the newest complete backup"
+	default:
+		return "newest complete backup"
+	}
+}
+
 // protect marks the newest complete snapshot, every complete one whose age
 // is unknown (it may be the newest), and every one that may be complete
 // (some node did not answer) and is newer than that or of unknown age: if it
